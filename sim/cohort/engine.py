@@ -1,0 +1,481 @@
+"""The Markov cohort engine: evaluate a model over draws, check it, run the kernel.
+
+:func:`run_cohort` is a pure function of (model, draws, settings).  It evaluates
+every value of the model on arrays over a chunk of draws, assembles the
+transition and reward arrays, checks them (naming strategy, cycle, states and
+draw of the first fault), runs the compiled kernel and returns a
+:class:`~sim.results.CohortResult`.  Draws are processed in chunks so memory
+stays bounded; every draw is computed independently, so results do not depend
+on the chunk size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..conventions import CORRECTIONS, correction_weights, point_times
+from ..errors import HtaError
+from ..model import ANY, Model
+from ..results import CohortResult, outcome_columns
+from ..values import Complement, Context, Params, Time, evaluate, suggest
+from . import _kernels
+
+__all__ = ["run_cohort", "CohortArrays", "build_arrays", "resolve_draws"]
+
+#: Default memory budget (bytes) for the arrays of one chunk of draws.
+DEFAULT_MEMORY = 256 * 2**20
+
+_TOL = 1e-9  # tolerance for row sums and complements
+
+
+# ---------------------------------------------------------------------------- draws
+@dataclass(frozen=True)
+class _Draws:
+    ids: np.ndarray  # (n,) int draw ids
+    arrays: dict  # name -> (n,) array for varying params
+    fixed: dict  # name -> float
+    seed: Any = None
+
+
+def resolve_draws(model: Model, params: Any) -> _Draws:
+    """Turn ``params`` (None, mapping, DataFrame or draws object) into arrays.
+
+    Parameters missing from ``params`` take the model's base-case values.
+    """
+    seed = None
+    ids = None
+    if params is None:
+        given: dict = {}
+    elif hasattr(params, "frame") and hasattr(params, "seed"):  # a Draws object
+        seed = params.seed
+        frame = params.frame
+        given = {c: frame[c].to_numpy() for c in frame.columns}
+        ids = np.asarray(getattr(params, "ids", np.arange(len(frame))))
+    elif isinstance(params, pd.DataFrame):
+        frame = params
+        if "draw" in frame.columns:
+            ids = frame["draw"].to_numpy()
+            frame = frame.drop(columns="draw")
+        given = {c: frame[c].to_numpy() for c in frame.columns}
+        if ids is None:
+            ids = np.arange(len(frame))
+    elif isinstance(params, Mapping):
+        given = dict(params)
+    else:
+        raise HtaError(
+            f"params must be None, a mapping of parameter name to value(s), a DataFrame with "
+            f"one column per parameter, or a Draws object; got {type(params).__name__}"
+        )
+    arrays, fixed = {}, {name: float(v) for name, v in model.parameters.items()}
+    n = None
+    for name, v in given.items():
+        if name not in model.parameters:
+            raise HtaError(
+                f"draws name parameter {name!r}{suggest(name, model.parameters)}, which model "
+                f"{model.name!r} does not declare; remove it or add it to the model's parameters"
+            )
+        a = np.asarray(v)
+        if a.dtype.kind not in "fiu":
+            raise HtaError(f"parameter {name!r}: draws must be numbers, got dtype {a.dtype}")
+        a = a.astype(float)
+        if a.ndim == 0:
+            fixed[name] = float(a)
+            continue
+        if a.ndim != 1:
+            raise HtaError(f"parameter {name!r}: draws must be one value per draw (1-D), got shape {a.shape}")
+        if n is None:
+            n, first = a.size, name
+        elif a.size != n:
+            raise HtaError(
+                f"parameter {name!r} has {a.size} draws but {first!r} has {n}; every parameter "
+                f"needs the same number of draws"
+            )
+        bad = ~np.isfinite(a)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise HtaError(f"parameter {name!r}, draw {i}: value {a[i]!r} is not a finite number")
+        arrays[name] = a
+        fixed.pop(name, None)
+    n = n if n is not None else 1
+    if ids is None:
+        ids = np.arange(n)
+    if len(ids) != n:
+        raise HtaError(f"draw ids: {len(ids)} ids for {n} draws")
+    return _Draws(ids=np.asarray(ids, dtype=np.int64), arrays=arrays, fixed=fixed, seed=seed)
+
+
+# ---------------------------------------------------------------------------- arrays
+@dataclass
+class CohortArrays:
+    """Evaluated, checked inputs of the kernel for one chunk of draws."""
+
+    P: np.ndarray
+    dest: np.ndarray
+    start: np.ndarray
+    R: np.ndarray
+    TR: np.ndarray
+    has_tr: bool
+    columns: tuple  # reward columns: cost components, "qaly", "ly"
+
+
+def _state_label(model: Model, i: int) -> str:
+    s, d = model.layout[i]
+    return f"{s!r} (sojourn {d})" if s in model.tunnels else repr(s)
+
+
+def _draw_label(ids: np.ndarray, d: int, nd: int) -> str:
+    return f" in draw {int(ids[d])}" if nd > 1 else ""
+
+
+class _Builder:
+    """Evaluates one model on one chunk of draws."""
+
+    def __init__(self, model: Model, draws: _Draws, lo: int, hi: int):
+        self.model = model
+        self.ids = draws.ids[lo:hi]
+        self.n = hi - lo
+        arr = {k: v[lo:hi].reshape(-1, 1, 1) for k, v in draws.arrays.items()}
+        arr.update({k: np.full((1, 1, 1), v) for k, v in draws.fixed.items()})
+        self.params = Params(arr, self.n if draws.arrays else 1)
+        T = model.n_cycles
+        self.cyc_tr = np.arange(T).reshape(1, T, 1)
+        self.cyc_rw = np.arange(T + 1).reshape(1, T + 1, 1)
+
+    def ctx(self, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> Context:
+        L = self.model.tunnels.get(state, 1) if state is not None else 1
+        time = Time(
+            cycle=cycles,
+            cycle_length=self.model.cycle_length,
+            start_age=self.model.start_age,
+            sojourn=np.arange(L).reshape(1, 1, L),
+            strategy=strategy,
+            where=where,
+        )
+        return Context(self.params, time, where)
+
+    def value(self, v: Any, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> np.ndarray:
+        a = evaluate(v, self.ctx(strategy, state, cycles, where))
+        bad = ~np.isfinite(a)
+        if bad.any():
+            d, t, s = np.argwhere(bad)[0]
+            what = "NaN (not a number)" if np.isnan(a[d, t, s]) else f"{a[d, t, s]!r}"
+            soj = f" (sojourn {s})" if a.shape[2] > 1 else ""
+            raise HtaError(
+                f"{where}, cycle {int(t)}{soj}: value is {what}{_draw_label(self.ids, d, a.shape[0])}; "
+                f"check the parameter values and the formula that produce it"
+            )
+        return a
+
+
+def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
+    """Evaluate and check the kernel's input arrays for draws ``lo:hi``."""
+    b = _Builder(model, draws, lo, hi)
+    K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
+    off = model.offsets
+
+    # ---- transitions: evaluate every entry, then assemble
+    entries = []  # (k, from, to, array | Complement)
+    for k, strat in enumerate(model.strategies):
+        rows = model.rows(strat)
+        for frm in model.states:
+            for to, v in rows.get(frm, {}).items():
+                where = f"strategy {strat!r}, transition {frm!r} -> {to!r}"
+                a = v if isinstance(v, Complement) else b.value(v, strat, frm, b.cyc_tr, where)
+                entries.append((k, frm, to, a))
+    arrs = [a for *_, a in entries if not isinstance(a, Complement)]
+    nd = max([a.shape[0] for a in arrs], default=1)
+    mt = max([a.shape[1] for a in arrs], default=1)
+    P = np.zeros((nd, K, mt, S1, S))
+    explicit = np.zeros((K, S1, S), dtype=bool)
+    has_row = np.zeros((K, S1), dtype=bool)
+    comp_of = {}
+    for k, frm, to, a in entries:
+        i0, L, j = off[frm], model.tunnels.get(frm, 1), model.states.index(to)
+        has_row[k, i0:i0 + L] = True
+        if isinstance(a, Complement):
+            comp_of[(k, frm)] = j
+        else:
+            P[:, k, :, i0:i0 + L, j] = np.broadcast_to(a, (nd, mt, L))
+            explicit[k, i0:i0 + L, j] = True
+    _check_probabilities(model, b.ids, P, explicit)
+    for k in range(K):  # absorbing rows without entries
+        for i in range(S1):
+            if not has_row[k, i]:
+                P[:, k, :, i, model.states.index(model.layout[i][0])] = 1.0
+    for (k, frm), j in comp_of.items():
+        i0, L = off[frm], model.tunnels.get(frm, 1)
+        rest = 1.0 - P[:, k, :, i0:i0 + L, :].sum(axis=-1)
+        neg = rest < -_TOL
+        if neg.any():
+            d, t, l = np.argwhere(neg)[0]
+            i = i0 + l
+            row = ", ".join(
+                f"{model.states[jj]!r} {P[d, k, t, i, jj]:.6g}" for jj in range(S) if explicit[k, i, jj]
+            )
+            raise HtaError(
+                f"strategy {model.strategies[k]!r}, cycle {int(t)}, from {_state_label(model, i)} to "
+                f"{model.states[j]!r}: the complement C would be {rest[d, t, l]:.6g}"
+                f"{_draw_label(b.ids, d, nd)}, because the row's other entries ({row}) sum to "
+                f"{1 - rest[d, t, l]:.10g} > 1; lower them so they sum to at most 1"
+            )
+        P[:, k, :, i0:i0 + L, j] = np.maximum(rest, 0.0)  # clears only |noise| <= 1e-9
+    rowsum = P.sum(axis=-1)
+    off1 = np.abs(rowsum - 1.0) > _TOL
+    if off1.any():
+        d, k, t, i = np.argwhere(off1)[0]
+        row = ", ".join(f"{model.states[j]!r} {P[d, k, t, i, j]:.6g}" for j in range(S) if explicit[k, i, j])
+        raise HtaError(
+            f"strategy {model.strategies[k]!r}, cycle {int(t)}, from {_state_label(model, i)}: "
+            f"transition probabilities sum to {rowsum[d, k, t, i]:.12g}, not 1"
+            f"{_draw_label(b.ids, d, nd)} (to: {row}); make them sum to 1 or mark one entry C"
+        )
+
+    dest = np.empty((S1, S), dtype=np.int64)
+    for i, (s, dd) in enumerate(model.layout):
+        L = model.tunnels.get(s, 1)
+        for j, to in enumerate(model.states):
+            dest[i, j] = off[s] + min(dd + 1, L - 1) if (to == s and L > 1) else off[to]
+
+    # ---- start distribution
+    starts = []
+    for k, strat in enumerate(model.strategies):
+        for s, v in model.start_for(strat).items():
+            where = f"strategy {strat!r}, start share of {s!r}"
+            a = b.value(v, strat, None, b.cyc_tr[:, :1], where)
+            starts.append((k, s, a))
+    nds = max(a.shape[0] for *_, a in starts)
+    start = np.zeros((nds, K, S1))
+    for k, s, a in starts:
+        start[:, k, off[s]] = np.broadcast_to(a[:, 0, 0], (nds,))
+    neg = start < 0
+    if neg.any():
+        d, k, i = np.argwhere(neg)[0]
+        raise HtaError(
+            f"strategy {model.strategies[k]!r}: start share of {model.layout[i][0]!r} is "
+            f"{start[d, k, i]:.6g}{_draw_label(b.ids, d, nds)}; shares must be >= 0"
+        )
+    tot = start.sum(axis=-1)
+    bad = np.abs(tot - 1.0) > _TOL
+    if bad.any():
+        d, k = np.argwhere(bad)[0]
+        raise HtaError(
+            f"strategy {model.strategies[k]!r}: start distribution sums to {tot[d, k]:.12g}, not 1"
+            f"{_draw_label(b.ids, d, nds)}; make the shares sum to 1 (e.g. {{{model.states[0]!r}: 1.0}})"
+        )
+
+    # ---- state rewards (per cycle), for cycles 0..T
+    comps = model.cost_components
+    columns = tuple(comps) + ("qaly", "ly")
+    NR = len(columns)
+    h = model.cycle_length
+    rewards = []  # (k, state, r, array)
+    for k, strat in enumerate(model.strategies):
+        for r, comp in enumerate(comps):
+            for s, v in model.costs.get(comp, {}).items():
+                a = b.value(v, strat, s, b.cyc_rw, f"strategy {strat!r}, cost {comp!r} of state {s!r}")
+                rewards.append((k, s, r, a))
+        for s, v in model.utilities.items():
+            a = b.value(v, strat, s, b.cyc_rw, f"strategy {strat!r}, utility of state {s!r}")
+            rewards.append((k, s, NR - 2, a * h))
+    ndr = max([a.shape[0] for *_, a in rewards], default=1)
+    mtr = max([a.shape[1] for *_, a in rewards], default=1)
+    R = np.zeros((ndr, K, mtr, S1, NR))
+    for k, s, r, a in rewards:
+        i0, L = off[s], model.tunnels.get(s, 1)
+        R[:, k, :, i0:i0 + L, r] += np.broadcast_to(a, (ndr, mtr, L))
+    for i, (s, _) in enumerate(model.layout):
+        if s not in model.dead:
+            R[:, :, :, i, NR - 1] = h
+
+    # ---- one-off transition rewards, for cycles 0..T-1
+    trs = []  # (k, from, to, r, array)
+    for k, strat in enumerate(model.strategies):
+        items = [(comps.index(c), key, v) for c, tab in model.transition_costs.items() for key, v in tab.items()]
+        items += [(NR - 2, key, v) for key, v in model.transition_utilities.items()]
+        for r, (a_, to), v in items:
+            froms = [s for s in model.states if s != to] if a_ == ANY else [a_]
+            what = columns[r] if r < len(comps) else "qaly"
+            for frm in froms:
+                where = f"strategy {strat!r}, transition {what} {a_!r} -> {to!r}"
+                trs.append((k, frm, to, r, b.value(v, strat, frm, b.cyc_tr, where)))
+    if trs:
+        ndt = max(a.shape[0] for *_, a in trs)
+        mtt = max(a.shape[1] for *_, a in trs)
+        TR = np.zeros((ndt, K, mtt, S1, S, NR))
+        for k, frm, to, r, a in trs:
+            i0, L, j = off[frm], model.tunnels.get(frm, 1), model.states.index(to)
+            TR[:, k, :, i0:i0 + L, j, r] += np.broadcast_to(a, (ndt, mtt, L))
+    else:
+        TR = np.zeros((1, 1, 1, 1, 1, NR))
+    return CohortArrays(P=P, dest=dest, start=start, R=R, TR=TR, has_tr=bool(trs), columns=columns)
+
+
+def _check_probabilities(model: Model, ids: np.ndarray, P: np.ndarray, explicit: np.ndarray) -> None:
+    nd = P.shape[0]
+    for bad, what, fix in (
+        (P < 0, "is negative", "probabilities must lie in [0, 1]"),
+        (P > 1, "is above 1", "probabilities must lie in [0, 1]; if this is a rate, wrap it in Rate(...)"),
+    ):
+        bad &= explicit[None, :, None, :, :]
+        if bad.any():
+            d, k, t, i, j = np.argwhere(bad)[0]
+            raise HtaError(
+                f"strategy {model.strategies[k]!r}, cycle {int(t)}, from {_state_label(model, i)} to "
+                f"{model.states[j]!r}: transition probability {P[d, k, t, i, j]:.6g} {what}"
+                f"{_draw_label(ids, d, nd)}; {fix}"
+            )
+
+
+def _coefficients(model: Model, columns: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    T = model.n_cycles
+    own, prev = correction_weights(model.correction, T)
+    tau = point_times(T, model.cycle_length, model.discount_timing)
+    NR = len(columns)
+    c_own = np.zeros((2, NR, T + 1))
+    c_prev = np.zeros((2, NR, T + 1))
+    c_tr = np.ones((2, NR, T))
+    for r, col in enumerate(columns):
+        disc = model.discount_outcomes if col in ("qaly", "ly") else model.discount_costs
+        f = disc.factor(tau)
+        c_own[0, r], c_own[1, r] = own * f, own
+        c_prev[0, r], c_prev[1, r] = prev * f, prev
+        c_tr[0, r] = f[1:]
+    return c_own, c_prev, c_tr
+
+
+def _bytes_per_draw(model: Model, arrays_hint: CohortArrays | None, trace: bool) -> int:
+    K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
+    NR = len(model.cost_components) + 2
+    per = K * (T * S1 * S + (T + 1) * S1 * NR) * 8
+    if model.transition_costs or model.transition_utilities:
+        per += K * T * S1 * S * NR * 8
+    if trace:
+        per += 2 * K * (T + 1) * S1 * 8
+    return max(per, 1)
+
+
+# ---------------------------------------------------------------------------- run
+def run_cohort(
+    model: Model,
+    params: Any = None,
+    *,
+    trace: bool = False,
+    chunk_size: int | None = None,
+    memory_limit: int = DEFAULT_MEMORY,
+) -> CohortResult:
+    """Run a Markov cohort model for every strategy and every draw.
+
+    Parameters
+    ----------
+    model : Model
+        The model specification.
+    params : None, mapping, DataFrame or Draws
+        Parameter draws: one value (base case) or one array of equal length per
+        parameter; omitted parameters keep the model's base-case values.
+        ``None`` runs the base case.
+    trace : bool
+        Keep the Markov trace (memory grows with draws x cycles).
+    chunk_size : int, optional
+        Draws evaluated at once; by default as many as fit in ``memory_limit``.
+    memory_limit : int
+        Byte budget for one chunk's arrays.
+
+    Returns
+    -------
+    CohortResult
+        ``outcomes``: one row per (draw, strategy) with columns ``draw, strategy,
+        cost, qaly, ly, cost_undisc, qaly_undisc, ly_undisc`` and
+        ``cost_<component>[_undisc]`` per cost component; ``trace`` (if asked):
+        ``draw, strategy, cycle, state, share``; ``settings``: the conventions used.
+    """
+    if not isinstance(model, Model):
+        raise HtaError(f"run_cohort needs a Model, got {type(model).__name__}")
+    draws = resolve_draws(model, params)
+    n = len(draws.ids)
+    if chunk_size is None:
+        chunk_size = max(1, int(memory_limit // _bytes_per_draw(model, None, trace)))
+    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
+    K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
+    columns = tuple(model.cost_components) + ("qaly", "ly")
+    c_own, c_prev, c_tr = _coefficients(model, columns)
+    totals = np.empty((n, K, 2, len(columns)))
+    traces = np.empty((n, K, T + 1, S)) if trace else None
+    # evaluate and check everything before any result is assembled: no partial results
+    for lo in range(0, n, chunk_size):
+        hi = min(n, lo + chunk_size)
+        a = build_arrays(model, draws, lo, hi)
+        tr = np.empty((hi - lo, K, T + 1, S1)) if trace else np.empty((1, 1, 1, 1))
+        _kernels.cohort_kernel(a.P, a.dest, a.start, a.R, a.TR, a.has_tr, c_own, c_prev, c_tr,
+                               totals[lo:hi], tr, trace)
+        if trace:
+            for s, state in enumerate(model.states):
+                i0, L = model.offsets[state], model.tunnels.get(state, 1)
+                traces[lo:hi, :, :, s] = tr[..., i0:i0 + L].sum(axis=-1)
+    return _result(model, draws, totals, traces, columns)
+
+
+def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) -> CohortResult:
+    from .. import __version__
+
+    n, K = totals.shape[:2]
+    comps = columns[:-2]
+    data = {
+        "draw": np.repeat(draws.ids, K),
+        "strategy": pd.Categorical(np.tile(np.array(model.strategies, dtype=object), n),
+                                   categories=list(model.strategies)),
+    }
+    disc, und = totals[:, :, 0, :], totals[:, :, 1, :]
+    data["cost"] = disc[..., : len(comps)].sum(axis=-1).ravel()
+    data["qaly"] = disc[..., -2].ravel()
+    data["ly"] = disc[..., -1].ravel()
+    data["cost_undisc"] = und[..., : len(comps)].sum(axis=-1).ravel()
+    data["qaly_undisc"] = und[..., -2].ravel()
+    data["ly_undisc"] = und[..., -1].ravel()
+    for r, c in enumerate(comps):
+        data[f"cost_{c}"] = disc[..., r].ravel()
+        data[f"cost_{c}_undisc"] = und[..., r].ravel()
+    outcomes = pd.DataFrame(data)
+    assert list(outcomes.columns) == outcome_columns(comps)
+    settings = {
+        "engine": "cohort",
+        "model": model.name,
+        "strategies": list(model.strategies),
+        "states": list(model.states),
+        "n_draws": int(n),
+        "seed": draws.seed,
+        "cycle_length": model.cycle_length,
+        "n_cycles": model.n_cycles,
+        "start_age": model.start_age,
+        "correction": model.correction,
+        "correction_formula": CORRECTIONS[model.correction],
+        "discount_costs": model.discount_costs.describe(),
+        "discount_outcomes": model.discount_outcomes.describe(),
+        "discount_timing": model.discount_timing,
+        "transition_rewards": "counted in full, discounted at the end of the cycle of the transition",
+        "version": __version__,
+    }
+    outcomes.attrs["settings"] = settings
+    trace_df = None
+    if traces is not None:
+        T1, S = traces.shape[2], traces.shape[3]
+        trace_df = pd.DataFrame(
+            {
+                "draw": np.repeat(draws.ids, K * T1 * S),
+                "strategy": pd.Categorical(
+                    np.tile(np.repeat(np.array(model.strategies, dtype=object), T1 * S), n),
+                    categories=list(model.strategies),
+                ),
+                "cycle": np.tile(np.repeat(np.arange(T1), S), n * K),
+                "state": pd.Categorical(np.tile(np.array(model.states, dtype=object), n * K * T1),
+                                        categories=list(model.states)),
+                "share": traces.ravel(),
+            }
+        )
+        trace_df.attrs["settings"] = settings
+    return CohortResult(outcomes=outcomes, settings=settings, trace=trace_df)

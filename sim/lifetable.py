@@ -1,0 +1,232 @@
+"""Life tables: background mortality by age and sex.
+
+A :class:`LifeTable` holds, per sex, either ``qx`` (probability of dying between
+ages x and x+1) or ``mx`` (central death rate at age x).  ``table.mortality(sex)``
+is a model value: the probability of dying within one cycle at the cohort's age,
+``1 - (1 - qx) ** h`` or ``1 - exp(-mx * h)`` for a cycle of ``h`` years
+(constant hazard within each year of age), with ``x = floor(start_age + year)``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import HtaError
+from .values import Context, Expr, suggest
+
+__all__ = ["LifeTable", "Mortality", "packaged_lifetables"]
+
+_KINDS = ("qx", "mx")
+
+
+@dataclass(frozen=True, eq=False)
+class LifeTable:
+    """Age- and sex-specific mortality.
+
+    Parameters
+    ----------
+    ages : ndarray of int
+        Consecutive single years of age.
+    values : dict of str to ndarray
+        Per sex (``"female"``, ``"male"``, ``"total"``, ...), one value per age.
+    kind : {"qx", "mx"}
+        Annual probability of death, or central death rate.
+    open_ended : bool
+        Whether the last age stands for that age *and over* (NCHS's "100 and
+        over"); otherwise ages past the last row are an error.
+    source : str
+        Citation.
+    """
+
+    ages: np.ndarray
+    values: dict
+    kind: str = "qx"
+    open_ended: bool = False
+    source: str = ""
+    name: str = ""
+
+    def __post_init__(self):
+        ages = np.asarray(self.ages)
+        label = self.name or "life table"
+        if self.kind not in _KINDS:
+            raise HtaError(f"{label}: kind must be 'qx' or 'mx', not {self.kind!r}")
+        if ages.ndim != 1 or ages.size == 0 or np.any(np.diff(ages) != 1):
+            raise HtaError(f"{label}: ages must be consecutive single years (0, 1, 2, ...)")
+        for sex, v in self.values.items():
+            v = np.asarray(v, dtype=float)
+            if v.shape != ages.shape:
+                raise HtaError(f"{label}: sex {sex!r} has {v.size} values for {ages.size} ages")
+            bad = ~np.isfinite(v) | (v < 0) | ((v > 1) if self.kind == "qx" else False)
+            if np.any(bad):
+                i = int(np.flatnonzero(bad)[0])
+                raise HtaError(
+                    f"{label}: {self.kind} for sex {sex!r} at age {int(ages[i])} is {v[i]!r}; "
+                    f"{'qx must lie in [0, 1]' if self.kind == 'qx' else 'mx must be finite and >= 0'}"
+                )
+
+    @property
+    def sexes(self) -> list[str]:
+        return list(self.values)
+
+    @property
+    def min_age(self) -> int:
+        return int(self.ages[0])
+
+    @property
+    def max_age(self) -> int:
+        return int(self.ages[-1])
+
+    def annual_probability(self, sex: str, age) -> np.ndarray:
+        """Probability of dying within a year at integer ``age`` (array)."""
+        return self._lookup(sex, np.asarray(age), where=f"{self.name or 'life table'}")[0]
+
+    def _lookup(self, sex: str, age_years: np.ndarray, where: str) -> tuple[np.ndarray, str]:
+        if sex not in self.values:
+            raise HtaError(
+                f"{where}: life table {self.name!r} has no sex {sex!r}{suggest(sex, self.values)}; "
+                f"it has {', '.join(self.values)}"
+            )
+        idx = np.floor(np.asarray(age_years, dtype=float) + 1e-9).astype(np.int64)
+        if np.any(idx < self.min_age):
+            raise HtaError(
+                f"{where}: age {float(np.min(age_years)):g} is below the life table's first age "
+                f"{self.min_age}; raise start_age or use a table that starts earlier"
+            )
+        too_old = idx > self.max_age
+        if np.any(too_old) and not self.open_ended:
+            raise HtaError(
+                f"{where}: the horizon reaches age {int(idx.max())} but life table "
+                f"{self.name!r} ends at age {self.max_age}; shorten the horizon, raise nothing "
+                f"silently: extend the table or load it with open_ended=True if its last row "
+                f"means '{self.max_age} and over'"
+            )
+        idx = np.minimum(idx, self.max_age) - self.min_age
+        v = np.asarray(self.values[sex], dtype=float)[idx]
+        return (v if self.kind == "qx" else -np.expm1(-v)), self.kind
+
+    def mortality(self, sex: str = "total") -> "Mortality":
+        """Model value: probability of death within one cycle at the cohort's age."""
+        if sex not in self.values:
+            raise HtaError(
+                f"life table {self.name!r} has no sex {sex!r}{suggest(sex, self.values)}; "
+                f"it has {', '.join(self.values)}"
+            )
+        return Mortality(self, sex)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, name: str = "", source: str = "",
+                   open_ended: bool | None = None) -> "LifeTable":
+        """Build from a long table (``age, sex, qx|mx``) or a wide one
+        (``age`` plus ``qx_<sex>`` / ``mx_<sex>`` columns)."""
+        label = name or "life table"
+        cols = {c.lower().strip(): c for c in df.columns}
+        if "age" not in cols:
+            raise HtaError(f"{label}: no 'age' column (columns: {', '.join(map(str, df.columns))})")
+        age = pd.to_numeric(df[cols["age"]], errors="coerce")
+        if age.isna().any() or np.any(age % 1 != 0):
+            row = int(np.flatnonzero(age.isna() | (age % 1 != 0))[0])
+            raise HtaError(f"{label}, row {row + 2}: age {df[cols['age']].iloc[row]!r} is not a whole number")
+        kinds = [k for k in _KINDS if k in cols]
+        values: dict[str, np.ndarray] = {}
+        if kinds:  # long format
+            if len(kinds) > 1:
+                raise HtaError(f"{label}: both qx and mx columns; keep one")
+            kind = kinds[0]
+            val = pd.to_numeric(df[cols[kind]], errors="coerce")
+            sexcol = df[cols["sex"]].astype(str).str.lower() if "sex" in cols else pd.Series("total", index=df.index)
+            ages = None
+            for sex in pd.unique(sexcol):
+                sel = (sexcol == sex).to_numpy()
+                a = age[sel].to_numpy().astype(int)
+                order = np.argsort(a)
+                if ages is None:
+                    ages = a[order]
+                elif not np.array_equal(ages, a[order]):
+                    raise HtaError(f"{label}: sex {sex!r} covers different ages from the others")
+                values[str(sex)] = val[sel].to_numpy()[order]
+        else:  # wide format
+            wide = [c for c in cols if c.startswith(("qx_", "mx_"))]
+            kinds_w = {c[:2] for c in wide}
+            if not wide or len(kinds_w) != 1:
+                raise HtaError(
+                    f"{label}: expected columns age, sex, qx (or mx), or age plus qx_<sex> / "
+                    f"mx_<sex> columns; found {', '.join(map(str, df.columns))}"
+                )
+            kind = kinds_w.pop()
+            order = np.argsort(age.to_numpy())
+            ages = age.to_numpy().astype(int)[order]
+            for c in wide:
+                values[c[3:]] = pd.to_numeric(df[cols[c]], errors="coerce").to_numpy()[order]
+        for sex, v in values.items():
+            if np.isnan(v).any():
+                i = int(np.flatnonzero(np.isnan(v))[0])
+                raise HtaError(f"{label}: {kind} for sex {sex!r} at age {int(ages[i])} is missing or not a number")
+        if open_ended is None:
+            open_ended = kind == "qx" and all(np.isclose(v[-1], 1.0) for v in values.values())
+        return cls(ages=ages, values=values, kind=kind, open_ended=bool(open_ended),
+                   source=source, name=name)
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike, *, source: str = "", open_ended: bool | None = None,
+                 name: str | None = None) -> "LifeTable":
+        """Load a life table from CSV (see :meth:`from_frame` for the layouts)."""
+        p = Path(path)
+        if not p.is_file():
+            raise HtaError(f"life table file {str(p)!r} not found")
+        try:
+            df = pd.read_csv(p, comment="#")
+        except Exception as exc:
+            raise HtaError(f"{p}: cannot read as CSV: {exc}") from None
+        return cls.from_frame(df, name=name or p.stem, source=source or str(p), open_ended=open_ended)
+
+    @classmethod
+    def packaged(cls, name: str) -> "LifeTable":
+        """A life table shipped with hta-sim (see :func:`packaged_lifetables`)."""
+        available = packaged_lifetables()
+        if name not in available:
+            raise HtaError(f"no packaged life table {name!r}{suggest(name, available)}; available: {', '.join(available)}")
+        ref = resources.files("sim") / "data" / "lifetables" / f"{name}.csv"
+        with resources.as_file(ref) as path:
+            df = pd.read_csv(path, comment="#")
+        return cls.from_frame(df, name=name, source=available[name])
+
+
+#: Life tables shipped in ``sim/data/lifetables`` (details in SOURCES.md there).
+PACKAGED = {
+    "us_2017_nchs": (
+        "Arias E, Xu J. United States life tables, 2017. National Vital Statistics Reports "
+        "68(7). Hyattsville, MD: National Center for Health Statistics; 2019. Tables 1-3, "
+        "column q(x). Public domain (US government work)."
+    ),
+}
+
+
+def packaged_lifetables() -> dict[str, str]:
+    """Names of the packaged life tables with their sources."""
+    return dict(PACKAGED)
+
+
+@dataclass(frozen=True, eq=False)
+class Mortality(Expr):
+    """Background mortality for one cycle from a :class:`LifeTable` at the cohort's age."""
+
+    table: LifeTable
+    sex: str = "total"
+
+    def evaluate(self, ctx: Context) -> np.ndarray:
+        age = ctx.time.age
+        q, _ = self.table._lookup(self.sex, age, where=ctx.where)
+        h = ctx.time.cycle_length
+        if h == 1.0:
+            return q
+        return -np.expm1(h * np.log1p(-np.minimum(q, 1.0)))
+
+    def __repr__(self) -> str:
+        return f"Mortality({self.table.name!r}, sex={self.sex!r})"
