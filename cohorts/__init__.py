@@ -17,6 +17,7 @@ __all__ = ["READY", "load"]
 #: Ready models: name -> module.
 READY = {
     "hiv_chancellor": "cohorts.hiv_chancellor",
+    "thr_briggs": "cohorts.thr_briggs",
 }
 
 

@@ -98,6 +98,11 @@ class Model:
         One-off costs of a transition (from-state :data:`ANY` = from any other state).
     transition_utilities : mapping of (from, to) to value
         One-off QALY gains (negative: losses) of a transition.
+    start_costs : mapping of component to (mapping of state to value)
+        One-off costs at time 0 of starting in a state (e.g. the index procedure),
+        weighted by the start distribution, not discounted.
+    start_utilities : mapping of state to value
+        One-off QALY gains (or losses) at time 0 of starting in a state.
     dead : sequence of str
         States that do not count towards life-years.
     tunnels : mapping of state to int
@@ -129,6 +134,8 @@ class Model:
     utilities: Mapping[str, Any] = field(default_factory=dict)
     transition_costs: Mapping[str, Mapping[tuple[str, str], Any]] = field(default_factory=dict)
     transition_utilities: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+    start_costs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    start_utilities: Mapping[str, Any] = field(default_factory=dict)
     dead: tuple[str, ...] = ()
     tunnels: Mapping[str, int] = field(default_factory=dict)
     correction: str = "half-cycle"
@@ -150,7 +157,8 @@ class Model:
             )
         set_("dead", tuple([self.dead] if isinstance(self.dead, str) else self.dead))
         for k in ("transitions", "start", "parameters", "strategy_transitions", "costs",
-                  "utilities", "transition_costs", "transition_utilities", "tunnels"):
+                  "utilities", "transition_costs", "transition_utilities", "start_costs",
+                  "start_utilities", "tunnels"):
             v = getattr(self, k)
             if not isinstance(v, Mapping):
                 raise HtaError(f"Model {k}= must be a mapping (dict), not {type(v).__name__}")
@@ -311,6 +319,16 @@ class Model:
                 a, b = self._pair(key, f"transition_costs[{comp!r}]", allow_any=True)
                 self._value(v, f"transition cost {comp!r} {a!r} -> {b!r}",
                             state=a if a != ANY else None)
+        for comp, table in self.start_costs.items():
+            self._component(comp, "start_costs")
+            if not isinstance(table, Mapping):
+                raise HtaError(f"start_costs[{comp!r}] must be a mapping of state to cost")
+            for s, v in table.items():
+                self._state(s, f"start_costs[{comp!r}]")
+                self._value(v, f"start cost {comp!r} of state {s!r}", state=s)
+        for s, v in self.start_utilities.items():
+            self._state(s, "start_utilities")
+            self._value(v, f"start utility of state {s!r}", state=s)
         for key, v in self.transition_utilities.items():
             a, b = self._pair(key, "transition_utilities", allow_any=True)
             self._value(v, f"transition utility {a!r} -> {b!r}", state=a if a != ANY else None)
@@ -390,9 +408,10 @@ class Model:
 
     @property
     def cost_components(self) -> tuple[str, ...]:
-        """Cost components in order: state-cost components, then new transition-cost ones."""
+        """Cost components in order: state costs, then new transition-cost and start-cost ones."""
         comps = list(self.costs)
         comps += [c for c in self.transition_costs if c not in comps]
+        comps += [c for c in self.start_costs if c not in comps]
         return tuple(comps)
 
     def replace(self, **changes: Any) -> "Model":

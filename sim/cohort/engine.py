@@ -121,6 +121,11 @@ class CohortArrays:
     TR: np.ndarray
     has_tr: bool
     columns: tuple  # reward columns: cost components, "qaly", "ly"
+    initial: np.ndarray  # (n|1, K, NR) one-off rewards at time 0 (start costs and utilities)
+
+    @property
+    def has_initial(self) -> bool:
+        return bool(self.initial.any())
 
 
 def _state_label(model: Model, i: int) -> str:
@@ -303,6 +308,20 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
             for frm in froms:
                 where = f"strategy {strat!r}, transition {what} {a_!r} -> {to!r}"
                 trs.append((k, frm, to, r, b.value(v, strat, frm, b.cyc_tr, where)))
+    # ---- one-off rewards at time 0, weighted by the start distribution
+    inits = []
+    for k, strat in enumerate(model.strategies):
+        items = [(comps.index(c), s, v) for c, tab in model.start_costs.items() for s, v in tab.items()]
+        items += [(NR - 2, s, v) for s, v in model.start_utilities.items()]
+        for r, s, v in items:
+            what = f"start cost {columns[r]!r}" if r < len(comps) else "start utility"
+            a = b.value(v, strat, s, b.cyc_tr[:, :1], f"strategy {strat!r}, {what} of state {s!r}")
+            inits.append((k, off[s], r, a[:, 0, 0]))
+    ndi = max([a.shape[0] for *_, a in inits] + [nds])
+    initial = np.zeros((ndi, K, NR))
+    for k, i, r, a in inits:
+        initial[:, k, r] += np.broadcast_to(start[:, k, i], (ndi,)) * np.broadcast_to(a, (ndi,))
+
     if trs:
         ndt = max(a.shape[0] for *_, a in trs)
         mtt = max(a.shape[1] for *_, a in trs)
@@ -312,7 +331,8 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
             TR[:, k, :, i0:i0 + L, j, r] += np.broadcast_to(a, (ndt, mtt, L))
     else:
         TR = np.zeros((1, 1, 1, 1, 1, NR))
-    return CohortArrays(P=P, dest=dest, start=start, R=R, TR=TR, has_tr=bool(trs), columns=columns)
+    return CohortArrays(P=P, dest=dest, start=start, R=R, TR=TR, has_tr=bool(trs), columns=columns,
+                        initial=initial)
 
 
 def _check_probabilities(model: Model, ids: np.ndarray, P: np.ndarray, explicit: np.ndarray) -> None:
@@ -413,6 +433,8 @@ def run_cohort(
         tr = np.empty((hi - lo, K, T + 1, S1)) if trace else np.empty((1, 1, 1, 1))
         _kernels.cohort_kernel(a.P, a.dest, a.start, a.R, a.TR, a.has_tr, c_own, c_prev, c_tr,
                                totals[lo:hi], tr, trace)
+        if a.has_initial:
+            totals[lo:hi] += a.initial[:, :, None, :]  # time 0: discounted = undiscounted
         if trace:
             for s, state in enumerate(model.states):
                 i0, L = model.offsets[state], model.tunnels.get(state, 1)
@@ -458,6 +480,7 @@ def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) ->
         "discount_outcomes": model.discount_outcomes.describe(),
         "discount_timing": model.discount_timing,
         "transition_rewards": "counted in full, discounted at the end of the cycle of the transition",
+        "start_rewards": "counted once at time 0 on the start distribution, not discounted",
         "version": __version__,
     }
     outcomes.attrs["settings"] = settings

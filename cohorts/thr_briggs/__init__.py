@@ -1,0 +1,108 @@
+"""Total hip replacement: standard (Charnley) prosthesis vs the new NP1 prosthesis.
+
+Example 3.5 of Briggs A, Claxton K, Sculpher M. *Decision Modelling for Health
+Economic Evaluation*. Oxford University Press, 2006 (model first published by
+Briggs et al., Appl Health Econ Health Policy 2004;3(2):79-89).  A model whose
+transitions depend on model time (the risk of revision follows a Weibull hazard
+since the primary operation) and on age (background mortality by 10-year age band
+and sex).
+
+Structure and settings (sources as above):
+
+* states PrimaryTHR (the operation), SuccessP, RevisionTHR, SuccessR, Death; the
+  cohort (women aged 60) starts in PrimaryTHR;
+* annual cycles, 60-year horizon; costs discounted at 6 %, QALYs at 1.5 %;
+* revision risk in cycle j (0-based) from the Weibull model
+  ``1 - exp(lambda (j^gamma - (j+1)^gamma))`` with
+  ``lambda = exp(cons + ageC * age + maleC * male)`` (times ``exp(lnrrNP1)`` for NP1);
+* background mortality of cycle j at age ``age_init + j + 1`` (the age reached at
+  the end of the cycle, as in the book's spreadsheet), from ``mortality.csv``;
+* rewards counted at the end of each cycle; the prosthesis is paid at time 0;
+* parameter values with their sources: ``parameters.csv`` beside this file.
+
+The book's spreadsheet gives: standard GBP 512.43 and 14.6532 QALYs, NP1 GBP 610.31
+and 14.6977 QALYs, ICER GBP 2,198 per QALY gained.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from sim import ByStrategy, C, LifeTable, Model
+from sim.params import base_values, read_parameter_table
+
+__all__ = ["build", "parameter_table", "mortality_table", "EFFECT", "TITLE"]
+
+TITLE = "Total hip replacement: standard vs NP1 prosthesis (Briggs 2006 Ex. 3.5)"
+EFFECT = "qaly"
+
+
+def parameter_table() -> pd.DataFrame:
+    """The model's parameter table (name, value, unit, description, source)."""
+    with resources.as_file(resources.files(__name__) / "parameters.csv") as path:
+        return read_parameter_table(path)
+
+
+@lru_cache(maxsize=1)
+def mortality_table() -> LifeTable:
+    """Annual probability of death by age (35-85+) and sex, from the book's life-table sheet."""
+    with resources.as_file(resources.files(__name__) / "mortality.csv") as path:
+        return LifeTable.from_csv(path, open_ended=True, name="thr_briggs_mortality",
+                                  source="Briggs et al. 2006, Exercise 3.5, life-table sheet")
+
+
+def _background(p, t):
+    """Background mortality of cycle j at the age reached at its end, by the cohort's sex."""
+    table = mortality_table()
+    age = p["age_init"] + t.cycle + 1
+    return np.where(p["male"] == 1, table.annual_probability("male", age),
+                    table.annual_probability("female", age))
+
+
+def _revision(p, t):
+    """Weibull revision risk of the primary prosthesis in cycle j."""
+    lam = np.exp(p["cons"] + p["ageC"] * p["age_init"] + p["maleC"] * p["male"])
+    if t.strategy == "np1":
+        lam = lam * np.exp(p["lnrrNP1"])
+    gamma = np.exp(p["lngamma"])
+    j = t.cycle
+    return -np.expm1(lam * (j ** gamma - (j + 1.0) ** gamma))
+
+
+def _revision_death(p, t):
+    return p["omrRTHR"] + _background(p, t)
+
+
+def build(parameters: dict[str, float] | None = None) -> Model:
+    """The model, with base-case values from the parameter table (or ``parameters``)."""
+    values = base_values(parameter_table())
+    values.update(parameters or {})
+    return Model(
+        name="thr_briggs",
+        description=TITLE,
+        states=("PrimaryTHR", "SuccessP", "RevisionTHR", "SuccessR", "Death"),
+        strategies=("standard", "np1"),
+        transitions={
+            ("PrimaryTHR", "SuccessP"): C, ("PrimaryTHR", "Death"): "omrPTHR",
+            ("SuccessP", "SuccessP"): C, ("SuccessP", "RevisionTHR"): _revision,
+            ("SuccessP", "Death"): _background,
+            ("RevisionTHR", "SuccessR"): C, ("RevisionTHR", "Death"): _revision_death,
+            ("SuccessR", "RevisionTHR"): "rrr", ("SuccessR", "SuccessR"): C,
+            ("SuccessR", "Death"): _background,
+        },
+        start={"PrimaryTHR": 1.0},
+        horizon=60,
+        cycle_length=1.0,
+        parameters=values,
+        costs={"revision": {"RevisionTHR": "c_revisionTHR"}},
+        start_costs={"prosthesis": {"PrimaryTHR": ByStrategy(standard="c_standard", np1="c_np1")}},
+        utilities={"SuccessP": "u_successP", "RevisionTHR": "u_revisionTHR", "SuccessR": "u_successR"},
+        dead=("Death",),
+        correction="end",
+        discount_costs=0.06,
+        discount_outcomes=0.015,
+    )
