@@ -1,78 +1,540 @@
-"""Parameter tables: one row per parameter, each with its value and source.
+"""Parameter tables, distributions and sampling (draws).
 
-A parameter table is CSV (or a DataFrame) with at least the columns ``name``,
-``value`` and ``source``; ``unit`` and ``description`` are optional.
+A parameter table has one row per parameter: its base-case ``value``, a
+``distribution`` with its ``args`` (``"mean=0.2; se=0.05"``), an optional
+``group`` (rows of one Dirichlet, multivariate normal or empirical file), and its
+``source``.  :meth:`ParameterTable.draw` turns it into :class:`Draws`, one row per
+draw.  Draw ``i`` depends only on ``(seed, i)`` for Monte Carlo and Sobol sampling
+(and on ``n`` too for a Latin hypercube), never on how the draws are chunked.
+
+File formats and formulas: ``docs/parameters.md``.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+from scipy.stats import qmc
 
+from .distributions import MULTIVARIATE, check_args, check_name, make_distribution
 from .errors import HtaError
+from .values import suggest
 
-__all__ = ["read_parameter_table", "base_values"]
+__all__ = [
+    "Parameter",
+    "ParameterTable",
+    "Draws",
+    "Sampler",
+    "read_parameter_table",
+    "base_values",
+    "METHODS",
+    "BLOCK",
+]
 
-REQUIRED = ("name", "value", "source")
+#: Sampling methods.
+METHODS = ("mc", "lhs", "sobol")
+#: Monte Carlo draws are generated in blocks of this many, block b from the stream
+#: ``SeedSequence(seed, spawn_key=(b,))``: draw i is row i % BLOCK of block i // BLOCK.
+BLOCK = 1024
+
+COLUMNS = ("name", "value", "distribution", "args", "group", "unit", "description", "source")
+_EPS = 2.0 ** -53
 
 
-def read_parameter_table(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
-    """Read and check a parameter table.
+# ---------------------------------------------------------------------------- rows
+@dataclass(frozen=True)
+class Parameter:
+    """One row of a parameter table."""
 
-    Returns
-    -------
-    DataFrame
-        Columns ``name, value, unit, description, source`` (``unit`` and
-        ``description`` empty when absent), one row per parameter.
+    name: str
+    value: float
+    distribution: str = "fixed"
+    args: Mapping[str, Any] = field(default_factory=dict)
+    group: str = ""
+    unit: str = ""
+    description: str = ""
+    source: str = ""
+    line: int = 0  # line in the source file (0 if built in Python)
+
+
+def parse_args(text: str, where: str) -> dict[str, str]:
+    """``"mean=0.2; se=0.05"`` -> ``{"mean": "0.2", "se": "0.05"}``."""
+    out: dict[str, str] = {}
+    text = (text or "").strip()
+    if not text:
+        return out
+    for part in text.replace(",", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise HtaError(f"{where}: argument {part!r} must be key=value, e.g. 'mean=0.2; se=0.05'")
+        k, v = (s.strip() for s in part.split("=", 1))
+        if not k:
+            raise HtaError(f"{where}: argument {part!r} has no name")
+        if k in out:
+            raise HtaError(f"{where}: argument {k!r} given twice")
+        out[k.lower()] = v
+    return out
+
+
+# ---------------------------------------------------------------------------- table
+class ParameterTable:
+    """An immutable, validated set of parameters with distributions and correlations.
+
+    Parameters
+    ----------
+    parameters : sequence of Parameter
+    correlations : mapping of (name_a, name_b) to float, optional
+        Spearman rank correlations between univariate parameters, imposed through a
+        Gaussian copula.
+    base_dir : path, optional
+        Folder that relative file names in ``args`` (empirical draws, covariance
+        matrices) are resolved against.
+    label : str
+        Name of the table in error messages (its file name).
     """
-    if isinstance(source, pd.DataFrame):
-        df, label = source.copy(), "parameter table"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise HtaError(f"parameter table {str(path)!r} not found")
-        try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except Exception as exc:
-            raise HtaError(f"{path}: cannot read as CSV: {exc}") from None
-        label = str(path)
-    missing = [c for c in REQUIRED if c not in df.columns]
-    if missing:
-        raise HtaError(
-            f"{label}: missing column(s) {missing}; a parameter table needs columns "
-            f"{', '.join(REQUIRED)} (and optionally unit, description)"
+
+    def __init__(self, parameters: Sequence[Parameter], correlations: Mapping | None = None,
+                 base_dir: str | os.PathLike | None = None, label: str = "parameter table"):
+        self.label = label
+        self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        params = list(parameters)
+        if not params:
+            raise HtaError(f"{label}: no parameters")
+        seen: dict[str, Parameter] = {}
+        for p in params:
+            where = self._where(p)
+            if not isinstance(p.name, str) or not p.name.strip():
+                raise HtaError(f"{where}: empty parameter name")
+            if p.name in seen:
+                first = seen[p.name]
+                at = f" (first on line {first.line})" if first.line else ""
+                raise HtaError(f"{where}: duplicate parameter name {p.name!r}{at}")
+            seen[p.name] = p
+            if not (isinstance(p.value, (int, float)) and math.isfinite(p.value)):
+                raise HtaError(f"{where}: parameter {p.name!r} has value {p.value!r}, not a finite number")
+            if not str(p.source).strip():
+                raise HtaError(f"{where}: parameter {p.name!r} has no source; cite one (paper, table, page)")
+        self.parameters = tuple(
+            Parameter(**{**p.__dict__, "distribution": check_name(p.distribution or "fixed", self._where(p))})
+            for p in params
         )
-    for c in ("unit", "description"):
-        if c not in df.columns:
-            df[c] = ""
-    names = df["name"].astype(str).str.strip()
-    for i, n in enumerate(names):
-        line = i + 2  # header is line 1
-        if not n:
-            raise HtaError(f"{label}, line {line}: empty parameter name")
-        if (names[:i] == n).any():
-            first = int(np.flatnonzero(names[:i] == n)[0]) + 2
-            raise HtaError(f"{label}, line {line}: duplicate parameter name {n!r} (first on line {first})")
-    values = pd.to_numeric(df["value"], errors="coerce")
-    for i, v in enumerate(values):
-        if not np.isfinite(v):
+        self._by_name = {p.name: p for p in self.parameters}
+        self._build()
+        self.correlations = self._check_correlations(dict(correlations or {}))
+
+    # ------------------------------------------------------------ construction
+    def _where(self, p: Parameter) -> str:
+        return f"{self.label}, line {p.line}" if p.line else f"{self.label}, parameter {p.name!r}"
+
+    def _file(self, name: str, where: str) -> Path:
+        path = Path(name)
+        if not path.is_absolute():
+            path = self.base_dir / path
+        if not path.is_file():
+            raise HtaError(f"{where}: file {name!r} not found (looked for {path})")
+        return path
+
+    def _build(self) -> None:
+        """Check arguments and lay out the uniform columns ("slots") each parameter uses."""
+        self._uni: list[tuple[Parameter, Any]] = []  # (parameter, frozen dist)
+        self._groups: dict[tuple[str, str], list[Parameter]] = {}
+        for p in self.parameters:
+            where = f"{self._where(p)} ({p.name})"
+            if p.distribution in MULTIVARIATE:
+                check_args(p.distribution, p.args, where)
+                key = p.group or (p.args.get("file", "") if p.distribution == "empirical" else "")
+                if not key:
+                    raise HtaError(
+                        f"{where}: {p.distribution} rows need a group (the rows drawn together); "
+                        f"fill the group column"
+                    )
+                self._groups.setdefault((p.distribution, key), []).append(p)
+            else:
+                dist = make_distribution(p.distribution, p.args, where)
+                if dist is not None:
+                    self._uni.append((p, dist))
+        self._multi = []
+        for (dist, key), members in self._groups.items():
+            where = f"{self.label}, group {key!r}"
+            if dist == "dirichlet":
+                counts = []
+                for p in members:
+                    c = float(p.args["count"])
+                    if not (c > 0 and math.isfinite(c)):
+                        raise HtaError(f"{self._where(p)}: Dirichlet count of {p.name!r} must be > 0, got {c!r}")
+                    counts.append(c)
+                if len(members) < 2:
+                    raise HtaError(f"{where}: a Dirichlet needs at least 2 rows in its group")
+                self._multi.append(("dirichlet", members, np.array(counts)))
+            elif dist == "mvnormal":
+                covs = {p.args["cov"] for p in members}
+                if len(covs) != 1:
+                    raise HtaError(f"{where}: all rows of a multivariate normal must name the same cov file")
+                cov = self._read_cov(members, covs.pop(), where)
+                means = np.array([float(p.args["mean"]) for p in members])
+                try:
+                    chol = np.linalg.cholesky(cov)
+                except np.linalg.LinAlgError:
+                    raise HtaError(
+                        f"{where}: the covariance matrix of {', '.join(p.name for p in members)} is not "
+                        f"positive definite; check its file"
+                    ) from None
+                self._multi.append(("mvnormal", members, (means, chol)))
+            else:  # empirical: one file, rows drawn jointly
+                files = {p.args["file"] for p in members}
+                if len(files) != 1:
+                    raise HtaError(f"{where}: rows of one empirical group must read the same file")
+                fname = files.pop()
+                path = self._file(fname, where)
+                try:
+                    frame = pd.read_csv(path)
+                except Exception as exc:
+                    raise HtaError(f"{path}: cannot read as CSV: {exc}") from None
+                cols = []
+                for p in members:
+                    col = p.args.get("column", p.name)
+                    if col not in frame.columns:
+                        raise HtaError(
+                            f"{self._where(p)}: empirical draws file {fname!r} has no column {col!r}"
+                            f"{suggest(col, frame.columns)}; its columns are {', '.join(map(str, frame.columns))}"
+                        )
+                    v = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
+                    if not np.isfinite(v).all():
+                        i = int(np.flatnonzero(~np.isfinite(v))[0])
+                        raise HtaError(f"{path}, line {i + 2}: column {col!r} value {frame[col].iloc[i]!r} is not a finite number")
+                    cols.append(v)
+                if len(frame) == 0:
+                    raise HtaError(f"{path}: empirical draws file has no rows")
+                self._multi.append(("empirical", members, np.column_stack(cols)))
+        self.n_slots = len(self._uni) + sum(
+            1 if kind == "empirical" else len(members) for kind, members, _ in self._multi
+        )
+
+    def _read_cov(self, members, fname, where) -> np.ndarray:
+        path = self._file(fname, where)
+        frame = pd.read_csv(path, index_col=0)
+        names = [p.name for p in members]
+        missing = [n for n in names if n not in frame.columns or n not in frame.index]
+        if missing:
+            raise HtaError(f"{path}: covariance matrix has no row/column for {missing}; label rows and columns by parameter name")
+        cov = frame.loc[names, names].to_numpy(float)
+        if not np.allclose(cov, cov.T):
+            raise HtaError(f"{path}: covariance matrix is not symmetric")
+        return cov
+
+    def _check_correlations(self, corr: dict) -> dict:
+        out = {}
+        uni = {p.name for p, _ in self._uni}
+        for key, rho in corr.items():
+            if not (isinstance(key, tuple) and len(key) == 2):
+                raise HtaError(f"{self.label}: correlation key {key!r} must be a pair of parameter names")
+            a, b = key
+            for n in (a, b):
+                if n not in self._by_name:
+                    raise HtaError(f"{self.label}: correlation names unknown parameter {n!r}{suggest(n, self._by_name)}")
+                if n not in uni:
+                    raise HtaError(
+                        f"{self.label}: correlation with {n!r}, which is fixed or part of a "
+                        f"{self._by_name[n].distribution} group; only univariate random parameters can be correlated"
+                    )
+            if a == b:
+                raise HtaError(f"{self.label}: correlation of {a!r} with itself")
+            rho = float(rho)
+            if not -1 < rho < 1:
+                raise HtaError(f"{self.label}: rank correlation of {a!r} and {b!r} is {rho}; it must lie in (-1, 1)")
+            pair = tuple(sorted((a, b)))
+            if pair in out and out[pair] != rho:
+                raise HtaError(f"{self.label}: correlation of {a!r} and {b!r} given twice with different values")
+            out[pair] = rho
+        self._copula = None
+        if out:
+            names = sorted({n for pair in out for n in pair}, key=[p.name for p, _ in self._uni].index)
+            idx = {n: i for i, n in enumerate(names)}
+            R = np.eye(len(names))
+            for (a, b), rho in out.items():
+                # Pearson correlation of normal scores giving Spearman rho: 2 sin(pi rho / 6)
+                R[idx[a], idx[b]] = R[idx[b], idx[a]] = 2 * math.sin(math.pi * rho / 6)
+            try:
+                L = np.linalg.cholesky(R)
+            except np.linalg.LinAlgError:
+                w, v = np.linalg.eigh(R)
+                worst = [names[i] for i in np.argsort(-np.abs(v[:, 0]))[:3]]
+                raise HtaError(
+                    f"{self.label}: the rank correlations between {', '.join(names)} do not form a "
+                    f"positive definite matrix (smallest eigenvalue {w[0]:.3g}, driven mostly by "
+                    f"{', '.join(worst)}); make them mutually consistent"
+                ) from None
+            cols = [i for i, (p, _) in enumerate(self._uni) if p.name in idx]
+            self._copula = (np.array(cols), L)
+        return out
+
+    # ------------------------------------------------------------ reading
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, correlations=None, base_dir=None,
+                   label: str = "parameter table", first_line: int = 2) -> "ParameterTable":
+        """Build from a DataFrame with the columns of :data:`COLUMNS` (``name``,
+        ``value`` and ``source`` required)."""
+        df = df.copy()
+        df.columns = [str(c).strip().lower() for c in df.columns]
+        missing = [c for c in ("name", "value", "source") if c not in df.columns]
+        if missing:
             raise HtaError(
-                f"{label}, line {i + 2}: parameter {names[i]!r} has value {df['value'].iloc[i]!r}, "
-                f"which is not a finite number"
+                f"{label}: missing column(s) {missing}; a parameter table needs columns name, value, "
+                f"source (and optionally distribution, args, group, unit, description)"
             )
-    for i, s in enumerate(df["source"].astype(str)):
-        if not s.strip():
-            raise HtaError(f"{label}, line {i + 2}: parameter {names[i]!r} has no source; cite one")
-    out = pd.DataFrame(
-        {"name": names, "value": values.astype(float), "unit": df["unit"], "description": df["description"],
-         "source": df["source"]}
-    )
-    return out.reset_index(drop=True)
+        unknown = [c for c in df.columns if c not in COLUMNS]
+        if unknown:
+            raise HtaError(f"{label}: unknown column {unknown[0]!r}{suggest(unknown[0], COLUMNS)}; columns are {', '.join(COLUMNS)}")
+        params = []
+        for i, row in enumerate(df.to_dict("records")):
+            line = i + first_line
+            get = lambda c: "" if c not in row or row[c] is None or (isinstance(row[c], float) and math.isnan(row[c])) else str(row[c]).strip()  # noqa: E731
+            name = get("name")
+            where = f"{label}, line {line}"
+            try:
+                value = float(get("value"))
+            except ValueError:
+                raise HtaError(f"{where}: parameter {name!r} has value {get('value')!r}, which is not a number") from None
+            params.append(Parameter(
+                name=name, value=value, distribution=get("distribution") or "fixed",
+                args=parse_args(get("args"), where), group=get("group"), unit=get("unit"),
+                description=get("description"), source=get("source"), line=line,
+            ))
+        return cls(params, correlations=correlations, base_dir=base_dir, label=label)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, *, correlations: str | os.PathLike | Mapping | None = None) -> "ParameterTable":
+        """Read a CSV or Excel (``.xlsx``) parameter table.
+
+        An Excel workbook holds the table in its first sheet (or one named
+        ``parameters``) and, optionally, rank correlations in a sheet named
+        ``correlations`` with columns ``param_a, param_b, rho``.  For CSV, give the
+        correlations as a second CSV file or a mapping.
+        """
+        p = Path(path)
+        if not p.is_file():
+            raise HtaError(f"parameter table {str(p)!r} not found")
+        corr = correlations
+        if p.suffix.lower() in (".xlsx", ".xlsm"):
+            try:
+                sheets = pd.read_excel(p, sheet_name=None, dtype=object)
+            except Exception as exc:
+                raise HtaError(f"{p}: cannot read as Excel: {exc}") from None
+            df = sheets.get("parameters", next(iter(sheets.values())))
+            if corr is None and "correlations" in sheets:
+                corr = _correlations_from_frame(sheets["correlations"], f"{p}, sheet correlations")
+        else:
+            try:
+                df = pd.read_csv(p, dtype=str, keep_default_na=False, comment=None)
+            except Exception as exc:
+                raise HtaError(f"{p}: cannot read as CSV: {exc}") from None
+        if isinstance(corr, (str, os.PathLike)):
+            cp = Path(corr)
+            if not cp.is_file():
+                raise HtaError(f"correlations file {str(cp)!r} not found")
+            corr = _correlations_from_frame(pd.read_csv(cp), str(cp))
+        return cls.from_frame(df, correlations=corr, base_dir=p.parent, label=str(p))
+
+    # ------------------------------------------------------------ views
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.parameters]
+
+    @property
+    def base(self) -> dict[str, float]:
+        """Base-case values ``{name: value}``."""
+        return {p.name: float(p.value) for p in self.parameters}
+
+    @property
+    def random_names(self) -> list[str]:
+        """Parameters with a distribution (not fixed)."""
+        return [p.name for p in self.parameters if p.distribution != "fixed"]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as a DataFrame with the columns of :data:`COLUMNS`."""
+        rows = []
+        for p in self.parameters:
+            rows.append({
+                "name": p.name, "value": p.value, "distribution": p.distribution,
+                "args": "; ".join(f"{k}={v}" for k, v in p.args.items()), "group": p.group,
+                "unit": p.unit, "description": p.description, "source": p.source,
+            })
+        return pd.DataFrame(rows, columns=list(COLUMNS))
+
+    def __getitem__(self, name: str) -> Parameter:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise HtaError(f"{self.label}: no parameter {name!r}{suggest(name, self._by_name)}") from None
+
+    def __len__(self) -> int:
+        return len(self.parameters)
+
+    def __repr__(self) -> str:
+        return f"ParameterTable({self.label!r}: {len(self)} parameters, {len(self.random_names)} random)"
+
+    # ------------------------------------------------------------ sampling
+    def sampler(self, n: int, seed: int, method: str = "mc") -> "Sampler":
+        """A :class:`Sampler` that produces any range of the ``n`` draws."""
+        return Sampler(self, n, seed, method)
+
+    def draw(self, n: int, seed: int, method: str = "mc") -> "Draws":
+        """All ``n`` draws (see :class:`Sampler`)."""
+        return self.sampler(n, seed, method).draws(0, n)
+
+    def transform(self, u: np.ndarray) -> pd.DataFrame:
+        """Map uniforms ``u`` (rows = draws, ``n_slots`` columns) to parameter values."""
+        m = u.shape[0]
+        u = np.clip(u, _EPS, 1 - _EPS)
+        out = {p.name: np.full(m, float(p.value)) for p in self.parameters}
+        n_uni = len(self._uni)
+        uu = u[:, :n_uni].copy()
+        if self._copula is not None:
+            cols, L = self._copula
+            z = stats.norm.ppf(uu[:, cols]) @ L.T
+            uu[:, cols] = stats.norm.cdf(z)
+        for j, (p, dist) in enumerate(self._uni):
+            out[p.name] = dist.ppf(uu[:, j])
+        col = n_uni
+        for kind, members, data in self._multi:
+            if kind == "dirichlet":
+                k = len(members)
+                g = stats.gamma.ppf(u[:, col:col + k], data)
+                g /= g.sum(axis=1, keepdims=True)
+                for i, p in enumerate(members):
+                    out[p.name] = g[:, i]
+                col += k
+            elif kind == "mvnormal":
+                means, chol = data
+                k = len(members)
+                x = means + stats.norm.ppf(u[:, col:col + k]) @ chol.T
+                for i, p in enumerate(members):
+                    out[p.name] = x[:, i]
+                col += k
+            else:
+                rows = np.minimum((u[:, col] * data.shape[0]).astype(np.int64), data.shape[0] - 1)
+                for i, p in enumerate(members):
+                    out[p.name] = data[rows, i]
+                col += 1
+        return pd.DataFrame(out, columns=self.names)
 
 
-def base_values(table: pd.DataFrame) -> dict[str, float]:
+def _correlations_from_frame(df: pd.DataFrame, label: str) -> dict:
+    cols = [str(c).strip().lower() for c in df.columns]
+    if cols[:3] != ["param_a", "param_b", "rho"]:
+        raise HtaError(f"{label}: correlations need columns param_a, param_b, rho; found {', '.join(cols)}")
+    out = {}
+    for i, (a, b, r) in enumerate(df.iloc[:, :3].itertuples(index=False)):
+        try:
+            out[(str(a).strip(), str(b).strip())] = float(r)
+        except (TypeError, ValueError):
+            raise HtaError(f"{label}, line {i + 2}: rho {r!r} is not a number") from None
+    return out
+
+
+# ---------------------------------------------------------------------------- draws
+@dataclass(frozen=True)
+class Draws:
+    """Parameter draws: ``frame`` has one row per draw and one column per parameter.
+
+    ``ids`` are the draw numbers (0-based positions in the full sample); ``seed``
+    and ``method`` say how they were made.
+    """
+
+    frame: pd.DataFrame
+    ids: np.ndarray
+    seed: int | None = None
+    method: str = "given"
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, seed=None) -> "Draws":
+        """Wrap externally made draws (e.g. MCMC output): one column per parameter."""
+        return cls(frame.reset_index(drop=True), np.arange(len(frame)), seed, "given")
+
+
+class Sampler:
+    """Draws ``lo:hi`` of an ``n``-draw sample, identical whatever the chunking.
+
+    * ``"mc"``: uniforms from blocks of :data:`BLOCK` draws, block ``b`` from the
+      stream ``SeedSequence(seed, spawn_key=(b,))``: draw ``i`` depends only on
+      ``(seed, i)``.
+    * ``"sobol"``: scrambled Sobol points (scipy), point ``i`` of the sequence seeded
+      with ``seed``; depends only on ``(seed, i)``. Balance needs ``n`` a power of 2.
+    * ``"lhs"``: a Latin hypercube of ``n`` points (scipy), made once; draw ``i``
+      depends on ``(seed, n, i)``.
+    """
+
+    def __init__(self, table: ParameterTable, n: int, seed: int, method: str = "mc"):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise HtaError(f"number of draws {n!r} must be a whole number >= 1")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise HtaError(f"seed {seed!r} must be a whole number >= 0")
+        if method == "sobol" and n & (n - 1):
+            warnings.warn(f"Sobol sampling with n = {n}: balance needs a power of 2 (e.g. {1 << int(n).bit_length()})",
+                          stacklevel=3)
+        if method not in METHODS:
+            raise HtaError(f"unknown sampling method {method!r}{suggest(method, METHODS)}; choose one of {', '.join(METHODS)}")
+        self.table, self.n, self.seed, self.method = table, int(n), int(seed), method
+        self._lhs = None
+        if method == "lhs" and table.n_slots:
+            self._lhs = qmc.LatinHypercube(d=table.n_slots, rng=np.random.default_rng(self.seed)).random(self.n)
+
+    def uniforms(self, lo: int, hi: int) -> np.ndarray:
+        """Uniforms of draws ``lo:hi``, shape ``(hi - lo, n_slots)``."""
+        if not 0 <= lo <= hi <= self.n:
+            raise HtaError(f"draw range {lo}:{hi} is outside 0:{self.n}")
+        k = self.table.n_slots
+        if k == 0:
+            return np.empty((hi - lo, 0))
+        if self.method == "lhs":
+            return self._lhs[lo:hi]
+        if self.method == "sobol":
+            eng = qmc.Sobol(d=k, scramble=True, rng=np.random.default_rng(self.seed))
+            if lo:
+                eng.fast_forward(lo)
+            with warnings.catch_warnings():  # balance needs n = 2^m overall, not per chunk
+                warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
+                return eng.random(hi - lo)
+        out = np.empty((hi - lo, k))
+        for b in range(lo // BLOCK, (hi - 1) // BLOCK + 1 if hi > lo else lo // BLOCK):
+            gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(b,))))
+            block = gen.random((BLOCK, k))
+            a, z = max(lo, b * BLOCK), min(hi, (b + 1) * BLOCK)
+            out[a - lo:z - lo] = block[a - b * BLOCK:z - b * BLOCK]
+        return out
+
+    def draws(self, lo: int, hi: int) -> Draws:
+        """Parameter values of draws ``lo:hi``."""
+        frame = self.table.transform(self.uniforms(lo, hi))
+        return Draws(frame, np.arange(lo, hi), self.seed, self.method)
+
+
+# ---------------------------------------------------------------------------- helpers
+def read_parameter_table(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
+    """Read and check a parameter table; return it as a DataFrame (see :data:`COLUMNS`)."""
+    if isinstance(source, pd.DataFrame):
+        table = ParameterTable.from_frame(source)
+    else:
+        table = ParameterTable.read(source)
+    return table.to_frame()
+
+
+def base_values(table: pd.DataFrame | ParameterTable) -> dict[str, float]:
     """``{name: value}`` of a parameter table."""
+    if isinstance(table, ParameterTable):
+        return table.base
     return dict(zip(table["name"], table["value"].astype(float)))

@@ -1,0 +1,145 @@
+"""Probabilistic sensitivity analysis with the cohort engine, in chunks of draws.
+
+:func:`run_psa` samples a parameter table chunk by chunk, runs the cohort engine
+on each chunk and keeps only per-draw totals, so memory stays bounded whatever
+the number of draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .cohort import run_cohort
+from .decision import ceac, icers, outcome_matrix
+from .errors import HtaError
+from .model import Model
+from .params import Draws, ParameterTable
+from .voi import evpi
+
+__all__ = ["run_psa", "PSAResult", "summarise"]
+
+
+def summarise(outcomes: pd.DataFrame, columns=("cost", "qaly", "ly"), level: float = 0.95) -> pd.DataFrame:
+    """Mean and percentile interval of outcome columns per strategy.
+
+    Returns
+    -------
+    DataFrame
+        Index ``strategy``; columns ``<col>``, ``<col>_low``, ``<col>_high`` per column.
+    """
+    a = (1 - level) / 2
+    g = outcomes.groupby("strategy", observed=True, sort=False)
+    parts = {}
+    for col in columns:
+        parts[col] = g[col].mean()
+        parts[f"{col}_low"] = g[col].quantile(a)
+        parts[f"{col}_high"] = g[col].quantile(1 - a)
+    return pd.DataFrame(parts)
+
+
+@dataclass(frozen=True)
+class PSAResult:
+    """What :func:`run_psa` returns.
+
+    Attributes
+    ----------
+    draws : Draws
+        The parameter draws (one row per draw).
+    outcomes : DataFrame
+        One row per (draw, strategy), the columns of :class:`sim.CohortResult.outcomes`.
+    settings : dict
+        Engine settings plus ``n_draws``, ``seed``, ``sampling``.
+    """
+
+    draws: Draws
+    outcomes: pd.DataFrame
+    settings: dict
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Expected cost, QALYs and life-years per strategy with percentile intervals."""
+        return summarise(self.outcomes, level=level)
+
+    def icer(self, effect: str = "qaly") -> pd.DataFrame:
+        """ICER table on expected values."""
+        return icers(self.outcomes, effect=effect)
+
+    def matrices(self, effect: str = "qaly") -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """``(costs, effects, strategies)`` as arrays of shape (n_draws, n_strategies)."""
+        c, names = outcome_matrix(self.outcomes, "cost")
+        e, _ = outcome_matrix(self.outcomes, effect)
+        return c, e, names
+
+    def ceac(self, wtp, effect: str = "qaly") -> pd.DataFrame:
+        c, e, names = self.matrices(effect)
+        return ceac(c, e, wtp, names)
+
+    def evpi(self, wtp, effect: str = "qaly") -> pd.DataFrame:
+        c, e, _ = self.matrices(effect)
+        return evpi(c, e, wtp)
+
+
+def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: str = "mc",
+            chunk_size: int = 10_000, progress: bool = False) -> PSAResult:
+    """Probabilistic sensitivity analysis: ``n`` draws of ``table`` through the cohort engine.
+
+    Parameters
+    ----------
+    model : Model
+    table : ParameterTable
+        Every parameter of the table must be a model parameter.
+    n, seed : int
+        Number of draws and the seed; draw ``i`` depends only on ``(seed, i)``
+        (Latin hypercube: also on ``n``).
+    method : {"mc", "lhs", "sobol"}
+    chunk_size : int
+        Draws sampled and run at once; results do not depend on it.
+    progress : bool
+        Show a progress bar (tqdm) on stderr.
+    """
+    if not isinstance(table, ParameterTable):
+        raise HtaError(f"run_psa needs a ParameterTable, got {type(table).__name__}")
+    unknown = [p for p in table.names if p not in model.parameters]
+    if unknown:
+        raise HtaError(f"{table.label}: parameter {unknown[0]!r} is not a parameter of model {model.name!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
+    sampler = table.sampler(n, seed, method)
+    K = len(model.strategies)
+    frames: list[pd.DataFrame] = []
+    columns: dict[str, np.ndarray] | None = None
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, unit="draw", desc=f"PSA {model.name}")
+    try:
+        for lo in range(0, n, chunk_size):
+            hi = min(n, lo + chunk_size)
+            d = sampler.draws(lo, hi)
+            frames.append(d.frame)
+            res = run_cohort(model, d)
+            out = res.outcomes
+            if columns is None:  # preallocate: memory is the final table, not a concat of copies
+                columns = {c: np.empty(n * K, dtype=out[c].dtype if c != "strategy" else np.int16)
+                           for c in out.columns}
+                settings = dict(res.settings)
+            for c in out.columns:
+                v = out[c].cat.codes.to_numpy() if c == "strategy" else out[c].to_numpy()
+                columns[c][lo * K:hi * K] = v
+            if bar is not None:
+                bar.update(hi - lo)
+    finally:
+        if bar is not None:
+            bar.close()
+    assert columns is not None
+    data = dict(columns)
+    data["strategy"] = pd.Categorical.from_codes(columns["strategy"], categories=list(model.strategies))
+    outcomes = pd.DataFrame(data)
+    settings.update({"n_draws": n, "seed": seed, "sampling": method, "parameter_table": table.label})
+    outcomes.attrs["settings"] = settings
+    draws = Draws(pd.concat(frames, ignore_index=True), np.arange(n), seed, method)
+    return PSAResult(draws=draws, outcomes=outcomes, settings=settings)
