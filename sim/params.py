@@ -394,40 +394,96 @@ class ParameterTable:
         return self.sampler(n, seed, method).draws(0, n)
 
     def transform(self, u: np.ndarray) -> pd.DataFrame:
-        """Map uniforms ``u`` (rows = draws, ``n_slots`` columns) to parameter values."""
-        m = u.shape[0]
-        u = np.clip(u, _EPS, 1 - _EPS)
+        """Map uniforms ``u`` (rows = draws, ``n_slots`` columns) to parameter values by
+        inversion (used for Latin hypercube and Sobol sampling)."""
+        return self._values(u.shape[0], _Inverse(np.clip(u, _EPS, 1 - _EPS)))
+
+    def generate(self, gen: np.random.Generator, m: int) -> pd.DataFrame:
+        """``m`` Monte Carlo draws from a numpy generator, sampling each distribution
+        directly (inversion only where a copula or a truncation needs it)."""
+        return self._values(m, _Direct(gen, m))
+
+    def _values(self, m: int, src) -> pd.DataFrame:
         out = {p.name: np.full(m, float(p.value)) for p in self.parameters}
-        n_uni = len(self._uni)
-        uu = u[:, :n_uni].copy()
+        corr_cols, uc = (), None
         if self._copula is not None:
-            cols, L = self._copula
-            z = stats.norm.ppf(uu[:, cols]) @ L.T
-            uu[:, cols] = stats.norm.cdf(z)
+            corr_cols, L = self._copula
+            uc = stats.norm.cdf(src.normals(len(corr_cols)) @ L.T)
+        pos = {int(c): i for i, c in enumerate(corr_cols)}
         for j, (p, dist) in enumerate(self._uni):
-            out[p.name] = dist.ppf(uu[:, j])
-        col = n_uni
+            out[p.name] = dist.ppf(uc[:, pos[j]]) if j in pos else src.univariate(dist)
         for kind, members, data in self._multi:
+            k = len(members)
             if kind == "dirichlet":
-                k = len(members)
-                g = stats.gamma.ppf(u[:, col:col + k], data)
+                g = src.gammas(data)
                 g /= g.sum(axis=1, keepdims=True)
-                for i, p in enumerate(members):
-                    out[p.name] = g[:, i]
-                col += k
+                cols = g.T
             elif kind == "mvnormal":
                 means, chol = data
-                k = len(members)
-                x = means + stats.norm.ppf(u[:, col:col + k]) @ chol.T
-                for i, p in enumerate(members):
-                    out[p.name] = x[:, i]
-                col += k
+                cols = (means + src.normals(k) @ chol.T).T
             else:
-                rows = np.minimum((u[:, col] * data.shape[0]).astype(np.int64), data.shape[0] - 1)
-                for i, p in enumerate(members):
-                    out[p.name] = data[rows, i]
-                col += 1
+                cols = data[src.rows(data.shape[0])].T
+            for i, p in enumerate(members):
+                out[p.name] = cols[i]
         return pd.DataFrame(out, columns=self.names)
+
+
+class _Inverse:
+    """Values by inversion of given uniforms, consumed column by column."""
+
+    def __init__(self, u: np.ndarray):
+        self.u, self.col = u, 0
+
+    def _take(self, k: int) -> np.ndarray:
+        block = self.u[:, self.col:self.col + k]
+        self.col += k
+        return block
+
+    def normals(self, k):
+        return stats.norm.ppf(self._take(k))
+
+    def univariate(self, dist):
+        return dist.ppf(self._take(1)[:, 0])
+
+    def gammas(self, shapes):
+        return stats.gamma.ppf(self._take(len(shapes)), shapes)
+
+    def rows(self, n_rows):
+        return np.minimum((self._take(1)[:, 0] * n_rows).astype(np.int64), n_rows - 1)
+
+
+class _Direct:
+    """Values sampled directly with numpy's generator (fast path of Monte Carlo)."""
+
+    def __init__(self, gen: np.random.Generator, m: int):
+        self.gen, self.m = gen, m
+
+    def normals(self, k):
+        return self.gen.standard_normal((self.m, k))
+
+    def univariate(self, dist):
+        g, m = self.gen, self.m
+        shapes, loc, scale = dist.dist._parse_args(*dist.args, **dist.kwds)
+        name = dist.dist.name
+        if name == "norm":
+            return g.normal(loc, scale, m)
+        if name == "lognorm":
+            return loc + g.lognormal(np.log(scale), shapes[0], m)
+        if name == "beta":
+            return loc + scale * g.beta(shapes[0], shapes[1], m)
+        if name == "gamma":
+            return loc + g.gamma(shapes[0], scale, m)
+        if name == "uniform":
+            return g.uniform(loc, loc + scale, m)
+        if name == "triang":
+            return g.triangular(loc, loc + shapes[0] * scale, loc + scale, m)
+        return dist.ppf(np.clip(g.random(m), _EPS, 1 - _EPS))  # e.g. truncated normal
+
+    def gammas(self, shapes):
+        return self.gen.gamma(shapes, size=(self.m, len(shapes)))
+
+    def rows(self, n_rows):
+        return self.gen.integers(0, n_rows, self.m)
 
 
 def _correlations_from_frame(df: pd.DataFrame, label: str) -> dict:
@@ -469,9 +525,9 @@ class Draws:
 class Sampler:
     """Draws ``lo:hi`` of an ``n``-draw sample, identical whatever the chunking.
 
-    * ``"mc"``: uniforms from blocks of :data:`BLOCK` draws, block ``b`` from the
-      stream ``SeedSequence(seed, spawn_key=(b,))``: draw ``i`` depends only on
-      ``(seed, i)``.
+    * ``"mc"``: draws made in blocks of :data:`BLOCK`, block ``b`` sampled directly
+      (numpy's samplers, in table order) from the stream
+      ``SeedSequence(seed, spawn_key=(b,))``: draw ``i`` depends only on ``(seed, i)``.
     * ``"sobol"``: scrambled Sobol points (scipy), point ``i`` of the sequence seeded
       with ``seed``; depends only on ``(seed, i)``. Balance needs ``n`` a power of 2.
     * ``"lhs"``: a Latin hypercube of ``n`` points (scipy), made once; draw ``i``
@@ -509,17 +565,23 @@ class Sampler:
             with warnings.catch_warnings():  # balance needs n = 2^m overall, not per chunk
                 warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
                 return eng.random(hi - lo)
-        out = np.empty((hi - lo, k))
-        for b in range(lo // BLOCK, (hi - 1) // BLOCK + 1 if hi > lo else lo // BLOCK):
-            gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(b,))))
-            block = gen.random((BLOCK, k))
-            a, z = max(lo, b * BLOCK), min(hi, (b + 1) * BLOCK)
-            out[a - lo:z - lo] = block[a - b * BLOCK:z - b * BLOCK]
-        return out
+        raise HtaError("Monte Carlo draws come from draws(), not from uniforms")
 
     def draws(self, lo: int, hi: int) -> Draws:
         """Parameter values of draws ``lo:hi``."""
-        frame = self.table.transform(self.uniforms(lo, hi))
+        if not 0 <= lo <= hi <= self.n:
+            raise HtaError(f"draw range {lo}:{hi} is outside 0:{self.n}")
+        if self.method != "mc":
+            frame = self.table.transform(self.uniforms(lo, hi))
+        else:
+            parts = []
+            for b in range(lo // BLOCK, -(-hi // BLOCK)):
+                gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(b,))))
+                block = self.table.generate(gen, BLOCK)
+                a, z = max(lo, b * BLOCK), min(hi, (b + 1) * BLOCK)
+                parts.append(block.iloc[a - b * BLOCK:z - b * BLOCK])
+            frame = (pd.concat(parts, ignore_index=True) if parts
+                     else pd.DataFrame({c: np.empty(0) for c in self.table.names}))
         return Draws(frame, np.arange(lo, hi), self.seed, self.method)
 
 
