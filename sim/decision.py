@@ -41,8 +41,9 @@ def icer_table(strategies: Sequence[str], costs, effects, *, effect_name: str = 
         ``status`` is one of :data:`STATUS`.  Increments and ICER are against the
         previous non-dominated strategy; they are NaN for the first non-dominated
         strategy and for dominated ones.  ``dominated_by`` names the dominating
-        strategy (strong dominance) or the two frontier neighbours whose mix
-        dominates (extended dominance).
+        strategy (strong dominance) or the two neighbours, at the time of removal,
+        whose mix dominates it (extended dominance; a neighbour may itself be
+        removed in a later round).
 
     Notes
     -----
@@ -54,8 +55,11 @@ def icer_table(strategies: Sequence[str], costs, effects, *, effect_name: str = 
     they increase.  The result does not depend on the input order.
     """
     names = [str(s) for s in strategies]
-    c = np.asarray(costs, dtype=float).ravel()
-    e = np.asarray(effects, dtype=float).ravel()
+    try:
+        c = np.asarray(costs, dtype=float).ravel()
+        e = np.asarray(effects, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise HtaError("icer_table: costs and effects must be numbers") from None
     if not names:
         raise HtaError("icer_table needs at least one strategy")
     if len(set(names)) != len(names):
@@ -70,7 +74,7 @@ def icer_table(strategies: Sequence[str], costs, effects, *, effect_name: str = 
         bad = ~np.isfinite(arr)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise HtaError(f"icer_table: {what} of strategy {names[i]!r} is {arr[i]!r}; it must be finite")
+            raise HtaError(f"icer_table: {what} of strategy {names[i]!r} is {float(arr[i])!r}; it must be finite")
     order = sorted(range(len(names)), key=lambda i: (e[i], c[i], names[i]))
     status = {i: STATUS[0] for i in order}
     by: dict[int, str] = {i: "" for i in order}
@@ -103,7 +107,8 @@ def icer_table(strategies: Sequence[str], costs, effects, *, effect_name: str = 
         if status[i] == STATUS[0]:
             if prev is not None:
                 dc, de = c[i] - c[prev], e[i] - e[prev]
-                row.update({"inc_cost": dc, f"inc_{effect_name}": de, "icer": dc / de})
+                with np.errstate(over="ignore"):  # a tiny effect gain can give an infinite ICER
+                    row.update({"inc_cost": dc, f"inc_{effect_name}": de, "icer": dc / de})
             prev = i
         rows.append(row)
     return pd.DataFrame(rows)
@@ -142,8 +147,11 @@ def outcome_matrix(outcomes: pd.DataFrame, column: str, *, strategy: str = "stra
 
 
 def _ce_arrays(costs, effects, strategies=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    c = np.asarray(costs, dtype=float)
-    e = np.asarray(effects, dtype=float)
+    try:
+        c = np.asarray(costs, dtype=float)
+        e = np.asarray(effects, dtype=float)
+    except (TypeError, ValueError):
+        raise HtaError("costs and effects must be numbers (arrays of shape (n_draws, n_strategies))") from None
     if c.ndim == 1:
         c = c[None, :]
     if e.ndim == 1:
@@ -162,7 +170,7 @@ def _ce_arrays(costs, effects, strategies=None) -> tuple[np.ndarray, np.ndarray,
     for arr, what in ((c, "costs"), (e, "effects")):
         if not np.isfinite(arr).all():
             d, s = np.argwhere(~np.isfinite(arr))[0]
-            raise HtaError(f"{what} of strategy {names[s]!r} in draw {d} is {arr[d, s]!r}; must be finite")
+            raise HtaError(f"{what} of strategy {names[s]!r} in draw {d} is {float(arr[d, s])!r}; must be finite")
     return c, e, names
 
 

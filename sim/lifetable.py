@@ -66,7 +66,7 @@ class LifeTable:
             if np.any(bad):
                 i = int(np.flatnonzero(bad)[0])
                 raise HtaError(
-                    f"{label}: {self.kind} for sex {sex!r} at age {int(ages[i])} is {v[i]!r}; "
+                    f"{label}: {self.kind} for sex {sex!r} at age {int(ages[i])} is {float(v[i])!r}; "
                     f"{'qx must lie in [0, 1]' if self.kind == 'qx' else 'mx must be finite and >= 0'}"
                 )
 
@@ -102,9 +102,9 @@ class LifeTable:
         if np.any(too_old) and not self.open_ended:
             raise HtaError(
                 f"{where}: the horizon reaches age {int(idx.max())} but life table "
-                f"{self.name!r} ends at age {self.max_age}; shorten the horizon, raise nothing "
-                f"silently: extend the table or load it with open_ended=True if its last row "
-                f"means '{self.max_age} and over'"
+                f"{self.name!r} ends at age {self.max_age}; shorten the horizon, extend the "
+                f"table, or load it with open_ended=True if its last row means "
+                f"'{self.max_age} and over'"
             )
         idx = np.minimum(idx, self.max_age) - self.min_age
         v = np.asarray(self.values[sex], dtype=float)[idx]
@@ -132,7 +132,7 @@ class LifeTable:
         age = pd.to_numeric(df[cols["age"]], errors="coerce")
         if age.isna().any() or np.any(age % 1 != 0):
             row = int(np.flatnonzero(age.isna() | (age % 1 != 0))[0])
-            raise HtaError(f"{label}, row {row + 2}: age {df[cols['age']].iloc[row]!r} is not a whole number")
+            raise HtaError(f"{label}, row {row + 2}: age {str(df[cols['age']].iloc[row])!r} is not a whole number")
         kinds = [k for k in _KINDS if k in cols]
         values: dict[str, np.ndarray] = {}
         if kinds:  # long format
@@ -226,7 +226,8 @@ class Mortality(Expr):
         h = ctx.time.cycle_length
         if h == 1.0:
             return q
-        return -np.expm1(h * np.log1p(-np.minimum(q, 1.0)))
+        with np.errstate(divide="ignore"):  # q = 1 (open-ended last age): log(0) = -inf, probability 1
+            return -np.expm1(h * np.log1p(-q))
 
     def __repr__(self) -> str:
         return f"Mortality({self.table.name!r}, sex={self.sex!r})"

@@ -164,8 +164,11 @@ class Model:
                 raise HtaError(f"Model {k}= must be a mapping (dict), not {type(v).__name__}")
             set_(k, _freeze(v))
         set_("correction", canonical_correction(self.correction))
-        set_("discount_costs", as_discount(self.discount_costs))
-        set_("discount_outcomes", as_discount(self.discount_outcomes))
+        for k in ("discount_costs", "discount_outcomes"):
+            try:
+                set_(k, as_discount(getattr(self, k)))
+            except HtaError as exc:
+                raise HtaError(f"{k}: {exc}") from None
         self._check_settings()
         self._check_structure()
 
@@ -289,8 +292,10 @@ class Model:
                         f"strategy {strat!r}, transitions from {frm!r}: {n_c} complements (C); "
                         f"at most one entry per row may be C"
                     )
-        # start distribution
-        if self.start and all(k in self.strategies for k in self.start):
+        # start distribution: state -> share, or strategy -> (state -> share)
+        if self.start and all(isinstance(v, Mapping) for v in self.start.values()):
+            for k in self.start:
+                self._strategy(k, "start (one distribution per strategy)")
             missing = [s for s in self.strategies if s not in self.start]
             if missing:
                 raise HtaError(f"start: no start distribution for strategies {missing}")
@@ -379,7 +384,7 @@ class Model:
 
     def start_for(self, strategy: str) -> Mapping[str, Any]:
         """Start distribution (state -> value) of one strategy."""
-        if self.start and all(k in self.strategies for k in self.start):
+        if self.start and all(isinstance(v, Mapping) for v in self.start.values()):
             return self.start[strategy]
         return self.start
 

@@ -99,6 +99,12 @@ class Params(Mapping):
                 f"declare it in the model's `parameters` or fix the name"
             ) from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._arrays
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._arrays.get(name, default)
+
     def __iter__(self):
         return iter(self._arrays)
 
@@ -207,9 +213,12 @@ class HazardRatio(Expr):
     hr: Any
 
     def evaluate(self, ctx: Context) -> np.ndarray:
-        p = evaluate(self.p, ctx)
+        p = _probability(evaluate(self.p, ctx), ctx, "HazardRatio")
         hr = evaluate(self.hr, ctx)
-        return -np.expm1(hr * np.log1p(-np.minimum(p, 1.0)))
+        if np.any(hr < 0):
+            raise HtaError(f"{ctx.where}: hazard ratio {float(np.min(hr))!r} is negative; it must be >= 0")
+        with np.errstate(divide="ignore", invalid="ignore"):  # p = 1: log(0) = -inf, probability 1; NaN is reported later
+            return -np.expm1(hr * np.log1p(-p))
 
     def children(self):
         return (self.p, self.hr)
@@ -242,7 +251,7 @@ class AnyOf(Expr):
     def evaluate(self, ctx: Context) -> np.ndarray:
         out = np.ones((1, 1, 1))
         for p in self.probs:
-            out = out * (1.0 - evaluate(p, ctx))
+            out = out * (1.0 - _probability(evaluate(p, ctx), ctx, "AnyOf"))
         return 1.0 - out
 
     def children(self):
@@ -339,7 +348,21 @@ class BySojourn(Expr):
         return v[np.minimum(ctx.time.sojourn, len(v) - 1)].astype(float)
 
 
+def _probability(a: np.ndarray, ctx: Context, expr: str) -> np.ndarray:
+    """Check that an expression's input is a probability (NaN is reported later)."""
+    bad = (a < 0) | (a > 1)
+    if np.any(bad):
+        v = float(a[bad].flat[0])
+        hint = "; if this is a rate, wrap it in Rate(...)" if v > 1 else ""
+        raise HtaError(f"{ctx.where}: {expr} input probability {v!r} is {'above 1' if v > 1 else 'negative'}{hint}")
+    return a
+
+
 def _as_array(x: Any, ctx: Context, origin: str) -> np.ndarray:
+    if x is None:
+        raise HtaError(f"{ctx.where}: {origin} returned None; did it forget `return`?")
+    if isinstance(x, (str, bytes)):
+        raise HtaError(f"{ctx.where}: {origin} returned the text {x!r}, not a number or array")
     try:
         a = np.asarray(x, dtype=float)
     except (TypeError, ValueError):

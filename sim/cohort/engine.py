@@ -83,11 +83,16 @@ def resolve_draws(model: Model, params: Any) -> _Draws:
         if a.dtype.kind not in "fiu":
             raise HtaError(f"parameter {name!r}: draws must be numbers, got dtype {a.dtype}")
         a = a.astype(float)
+        bad = ~np.isfinite(a)
         if a.ndim == 0:
+            if bad:
+                raise HtaError(f"parameter {name!r}: value {float(a)!r} is not a finite number")
             fixed[name] = float(a)
             continue
         if a.ndim != 1:
             raise HtaError(f"parameter {name!r}: draws must be one value per draw (1-D), got shape {a.shape}")
+        if a.size == 0:
+            raise HtaError(f"parameter {name!r} has 0 draws; give at least one")
         if n is None:
             n, first = a.size, name
         elif a.size != n:
@@ -95,10 +100,9 @@ def resolve_draws(model: Model, params: Any) -> _Draws:
                 f"parameter {name!r} has {a.size} draws but {first!r} has {n}; every parameter "
                 f"needs the same number of draws"
             )
-        bad = ~np.isfinite(a)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise HtaError(f"parameter {name!r}, draw {i}: value {a[i]!r} is not a finite number")
+            raise HtaError(f"parameter {name!r}, draw {i}: value {float(a[i])!r} is not a finite number")
         arrays[name] = a
         fixed.pop(name, None)
     n = n if n is not None else 1
@@ -133,8 +137,11 @@ def _state_label(model: Model, i: int) -> str:
     return f"{s!r} (sojourn {d})" if s in model.tunnels else repr(s)
 
 
-def _draw_label(ids: np.ndarray, d: int, nd: int) -> str:
-    return f" in draw {int(ids[d])}" if nd > 1 else ""
+def _draw_label(ids: np.ndarray, d: int, nd: int, total: int) -> str:
+    """' in draw i' when the faulty array is per draw (or the chunk is one draw of many)."""
+    if total > 1 and (nd > 1 or len(ids) == 1):
+        return f" in draw {int(ids[d])}"
+    return ""
 
 
 class _Builder:
@@ -144,6 +151,7 @@ class _Builder:
         self.model = model
         self.ids = draws.ids[lo:hi]
         self.n = hi - lo
+        self.total = len(draws.ids)
         arr = {k: v[lo:hi].reshape(-1, 1, 1) for k, v in draws.arrays.items()}
         arr.update({k: np.full((1, 1, 1), v) for k, v in draws.fixed.items()})
         self.params = Params(arr, self.n if draws.arrays else 1)
@@ -168,10 +176,10 @@ class _Builder:
         bad = ~np.isfinite(a)
         if bad.any():
             d, t, s = np.argwhere(bad)[0]
-            what = "NaN (not a number)" if np.isnan(a[d, t, s]) else f"{a[d, t, s]!r}"
+            what = "NaN (not a number)" if np.isnan(a[d, t, s]) else f"{float(a[d, t, s])!r}"
             soj = f" (sojourn {s})" if a.shape[2] > 1 else ""
             raise HtaError(
-                f"{where}, cycle {int(t)}{soj}: value is {what}{_draw_label(self.ids, d, a.shape[0])}; "
+                f"{where}, cycle {int(t)}{soj}: value is {what}{_draw_label(self.ids, d, a.shape[0], self.total)}; "
                 f"check the parameter values and the formula that produce it"
             )
         return a
@@ -207,7 +215,7 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
         else:
             P[:, k, :, i0:i0 + L, j] = np.broadcast_to(a, (nd, mt, L))
             explicit[k, i0:i0 + L, j] = True
-    _check_probabilities(model, b.ids, P, explicit)
+    _check_probabilities(model, b.ids, P, explicit, b.total)
     for k in range(K):  # absorbing rows without entries
         for i in range(S1):
             if not has_row[k, i]:
@@ -225,7 +233,7 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
             raise HtaError(
                 f"strategy {model.strategies[k]!r}, cycle {int(t)}, from {_state_label(model, i)} to "
                 f"{model.states[j]!r}: the complement C would be {rest[d, t, l]:.6g}"
-                f"{_draw_label(b.ids, d, nd)}, because the row's other entries ({row}) sum to "
+                f"{_draw_label(b.ids, d, nd, b.total)}, because the row's other entries ({row}) sum to "
                 f"{1 - rest[d, t, l]:.10g} > 1; lower them so they sum to at most 1"
             )
         P[:, k, :, i0:i0 + L, j] = np.maximum(rest, 0.0)  # clears only |noise| <= 1e-9
@@ -237,7 +245,7 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
         raise HtaError(
             f"strategy {model.strategies[k]!r}, cycle {int(t)}, from {_state_label(model, i)}: "
             f"transition probabilities sum to {rowsum[d, k, t, i]:.12g}, not 1"
-            f"{_draw_label(b.ids, d, nd)} (to: {row}); make them sum to 1 or mark one entry C"
+            f"{_draw_label(b.ids, d, nd, b.total)} (to: {row}); make them sum to 1 or mark one entry C"
         )
 
     dest = np.empty((S1, S), dtype=np.int64)
@@ -262,7 +270,7 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
         d, k, i = np.argwhere(neg)[0]
         raise HtaError(
             f"strategy {model.strategies[k]!r}: start share of {model.layout[i][0]!r} is "
-            f"{start[d, k, i]:.6g}{_draw_label(b.ids, d, nds)}; shares must be >= 0"
+            f"{start[d, k, i]:.6g}{_draw_label(b.ids, d, nds, b.total)}; shares must be >= 0"
         )
     tot = start.sum(axis=-1)
     bad = np.abs(tot - 1.0) > _TOL
@@ -270,7 +278,7 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
         d, k = np.argwhere(bad)[0]
         raise HtaError(
             f"strategy {model.strategies[k]!r}: start distribution sums to {tot[d, k]:.12g}, not 1"
-            f"{_draw_label(b.ids, d, nds)}; make the shares sum to 1 (e.g. {{{model.states[0]!r}: 1.0}})"
+            f"{_draw_label(b.ids, d, nds, b.total)}; make the shares sum to 1 (e.g. {{{model.states[0]!r}: 1.0}})"
         )
 
     # ---- state rewards (per cycle), for cycles 0..T
@@ -335,7 +343,8 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
                         initial=initial)
 
 
-def _check_probabilities(model: Model, ids: np.ndarray, P: np.ndarray, explicit: np.ndarray) -> None:
+def _check_probabilities(model: Model, ids: np.ndarray, P: np.ndarray, explicit: np.ndarray,
+                         total: int) -> None:
     nd = P.shape[0]
     for bad, what, fix in (
         (P < 0, "is negative", "probabilities must lie in [0, 1]"),
@@ -347,7 +356,7 @@ def _check_probabilities(model: Model, ids: np.ndarray, P: np.ndarray, explicit:
             raise HtaError(
                 f"strategy {model.strategies[k]!r}, cycle {int(t)}, from {_state_label(model, i)} to "
                 f"{model.states[j]!r}: transition probability {P[d, k, t, i, j]:.6g} {what}"
-                f"{_draw_label(ids, d, nd)}; {fix}"
+                f"{_draw_label(ids, d, nd, total)}; {fix}"
             )
 
 
@@ -426,7 +435,7 @@ def run_cohort(
     c_own, c_prev, c_tr = _coefficients(model, columns)
     totals = np.empty((n, K, 2, len(columns)))
     traces = np.empty((n, K, T + 1, S)) if trace else None
-    # evaluate and check everything before any result is assembled: no partial results
+    # a fault in any chunk raises before a result object exists: no partial results
     for lo in range(0, n, chunk_size):
         hi = min(n, lo + chunk_size)
         a = build_arrays(model, draws, lo, hi)
