@@ -140,6 +140,10 @@ def outcome_matrix(outcomes: pd.DataFrame, column: str, *, strategy: str = "stra
     for col in (column, strategy, draw):
         if col not in outcomes.columns:
             raise HtaError(f"the outcomes table has no column {col!r}; columns are {', '.join(map(str, outcomes.columns))}")
+    dup = outcomes.duplicated([draw, strategy])
+    if dup.any():
+        row = outcomes.loc[dup].iloc[0]
+        raise HtaError(f"outcomes table: draw {row[draw]!r} has more than one row for strategy {str(row[strategy])!r}")
     wide = outcomes.pivot(index=draw, columns=strategy, values=column)
     if wide.isna().any().any():
         raise HtaError(f"outcomes table: some (draw, strategy) pairs have no {column!r}; every draw needs every strategy")
@@ -397,11 +401,11 @@ def nnt(p_treatment=None, p_control=None, *, outcome: str = "benefit", level: fl
     value = inv(ard)
     if lo > 0 or hi < 0:  # interval excludes no effect
         n_lo, n_hi = sorted((abs(inv(lo)), abs(inv(hi))))
-        label = label_pos if ard > 0 else label_neg
+        label = label_pos if ard >= 0 else label_neg
         text = f"{label} {abs(value):.1f} ({level:.0%} interval {n_lo:.1f} to {n_hi:.1f})"
     else:
         n_lo, n_hi = inv(hi), inv(lo)  # NNTB side from the upper ARD, NNTH side from the lower
-        label = label_pos if ard > 0 else label_neg
+        label = label_pos if ard >= 0 else label_neg
         text = (f"{label} {abs(value):.1f} ({level:.0%} interval {label_pos} "
                 f"{abs(inv(hi)) if hi else float('inf'):.1f} to inf to {label_neg} "
                 f"{abs(inv(lo)) if lo else float('inf'):.1f})")

@@ -153,7 +153,8 @@ class ParameterTable:
             where = f"{self._where(p)} ({p.name})"
             if p.distribution in MULTIVARIATE:
                 check_args(p.distribution, p.args, where)
-                key = p.group or (p.args.get("file", "") if p.distribution == "empirical" else "")
+                # empirical rows reading one file share the row drawn, whatever their group
+                key = p.args.get("file", "") if p.distribution == "empirical" else p.group
                 if not key:
                     raise HtaError(
                         f"{where}: {p.distribution} rows need a group (the rows drawn together); "
@@ -170,7 +171,7 @@ class ParameterTable:
             if dist == "dirichlet":
                 counts = []
                 for p in members:
-                    c = float(p.args["count"])
+                    c = _arg_number(p, "count", self._where(p))
                     if not (c > 0 and math.isfinite(c)):
                         raise HtaError(f"{self._where(p)}: Dirichlet count of {p.name!r} must be > 0, got {c!r}")
                     counts.append(c)
@@ -182,7 +183,7 @@ class ParameterTable:
                 if len(covs) != 1:
                     raise HtaError(f"{where}: all rows of a multivariate normal must name the same cov file")
                 cov = self._read_cov(members, covs.pop(), where)
-                means = np.array([float(p.args["mean"]) for p in members])
+                means = np.array([_arg_number(p, "mean", self._where(p)) for p in members])
                 try:
                     chol = np.linalg.cholesky(cov)
                 except np.linalg.LinAlgError:
@@ -196,7 +197,7 @@ class ParameterTable:
                 if len(files) != 1:
                     raise HtaError(f"{where}: rows of one empirical group must read the same file")
                 fname = files.pop()
-                path = self._file(fname, where)
+                path = self._file(fname, self._where(members[0]))
                 try:
                     frame = pd.read_csv(path)
                 except Exception as exc:
@@ -222,7 +223,7 @@ class ParameterTable:
         )
 
     def _read_cov(self, members, fname, where) -> np.ndarray:
-        path = self._file(fname, where)
+        path = self._file(fname, self._where(members[0]))
         frame = pd.read_csv(path, index_col=0)
         names = [p.name for p in members]
         missing = [n for n in names if n not in frame.columns or n not in frame.index]
@@ -408,7 +409,7 @@ class ParameterTable:
         corr_cols, uc = (), None
         if self._copula is not None:
             corr_cols, L = self._copula
-            uc = stats.norm.cdf(src.normals(len(corr_cols)) @ L.T)
+            uc = stats.norm.cdf(_rowwise(src.normals(len(corr_cols)), L))
         pos = {int(c): i for i, c in enumerate(corr_cols)}
         for j, (p, dist) in enumerate(self._uni):
             out[p.name] = dist.ppf(uc[:, pos[j]]) if j in pos else src.univariate(dist)
@@ -420,12 +421,18 @@ class ParameterTable:
                 cols = g.T
             elif kind == "mvnormal":
                 means, chol = data
-                cols = (means + src.normals(k) @ chol.T).T
+                cols = (means + _rowwise(src.normals(k), chol)).T
             else:
                 cols = data[src.rows(data.shape[0])].T
             for i, p in enumerate(members):
                 out[p.name] = cols[i]
         return pd.DataFrame(out, columns=self.names)
+
+
+def _rowwise(z: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """``z @ L.T`` computed row by row, so a draw's value does not depend on how many
+    rows are transformed together (BLAS blocking would change the last bits)."""
+    return (z[:, None, :] * L[None, :, :]).sum(axis=-1)
 
 
 class _Inverse:
@@ -484,6 +491,13 @@ class _Direct:
 
     def rows(self, n_rows):
         return self.gen.integers(0, n_rows, self.m)
+
+
+def _arg_number(p: Parameter, key: str, where: str) -> float:
+    try:
+        return float(p.args[key])
+    except (TypeError, ValueError):
+        raise HtaError(f"{where}: argument {key}={p.args[key]!r} of {p.name!r} is not a number") from None
 
 
 def _correlations_from_frame(df: pd.DataFrame, label: str) -> dict:

@@ -109,7 +109,7 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     sampler = table.sampler(n, seed, method)
     K = len(model.strategies)
-    frames: list[pd.DataFrame] = []
+    draw_cols = {name: np.empty(n) for name in table.names}
     columns: dict[str, np.ndarray] | None = None
     bar = None
     if progress:
@@ -120,7 +120,8 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
         for lo in range(0, n, chunk_size):
             hi = min(n, lo + chunk_size)
             d = sampler.draws(lo, hi)
-            frames.append(d.frame)
+            for name in table.names:
+                draw_cols[name][lo:hi] = d.frame[name].to_numpy()
             res = run_cohort(model, d)
             out = res.outcomes
             if columns is None:  # preallocate: memory is the final table, not a concat of copies
@@ -138,8 +139,8 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
     assert columns is not None
     data = dict(columns)
     data["strategy"] = pd.Categorical.from_codes(columns["strategy"], categories=list(model.strategies))
-    outcomes = pd.DataFrame(data)
+    outcomes = pd.DataFrame(data, copy=False)
     settings.update({"n_draws": n, "seed": seed, "sampling": method, "parameter_table": table.label})
     outcomes.attrs["settings"] = settings
-    draws = Draws(pd.concat(frames, ignore_index=True), np.arange(n), seed, method)
+    draws = Draws(pd.DataFrame(draw_cols, copy=False), np.arange(n), seed, method)
     return PSAResult(draws=draws, outcomes=outcomes, settings=settings)
