@@ -19,15 +19,18 @@ def test_readme_has_examples():
     assert len(_blocks()) >= 4
 
 
-def test_readme_examples_run(capsys):
+def test_readme_examples_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write figures to out/
     ns: dict = {"np": np}
     for code in _blocks():
         exec(compile(code, str(README), "exec"), ns)
     base = ns["base"]
+    assert ns["psa"].settings["sampling"] == "sobol"
+    assert ns["nnt"]["text"].startswith("NNT 5.0")
     assert set(base.outcomes["strategy"]) == {"standard", "new_drug"}
     table = base.icer()
     assert list(table["status"]) == ["non-dominated", "non-dominated"]
-    assert len(ns["psa"].outcomes) == 2 * 10_000
+    assert len(ns["psa"].outcomes) == 2 * 4096
     hiv = ns["result"].icer(effect="ly")
     assert round(float(hiv["icer"].iloc[1])) == 6276
 
