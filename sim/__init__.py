@@ -40,7 +40,7 @@ from .params import Draws, Parameter, ParameterTable
 from .psa import PSAResult, run_psa
 from .results import CohortResult
 from .values import AnyOf, ByCycle, BySojourn, ByStrategy, C, HazardRatio, Rate, RelativeRisk
-from .voi import evpi, population_evpi
+from .voi import evpi, evppi, population_evpi
 
 __all__ = [
     "__version__",
@@ -53,7 +53,7 @@ __all__ = [
     "Parameter", "ParameterTable", "Draws",
     # decision analysis
     "icer_table", "icers", "outcome_matrix", "net_benefit", "ceac", "ceaf", "expected_loss",
-    "prob_cost_effective", "ce_plane", "nnt", "evpi", "population_evpi",
+    "prob_cost_effective", "ce_plane", "nnt", "evpi", "evppi", "population_evpi",
     "one_way", "two_way", "scenarios", "threshold", "value_based_price",
     "decide", "decide_utility", "BayesDecision",
     # modules

@@ -27,6 +27,7 @@ def test_readme_examples_run(capsys, tmp_path, monkeypatch):
     base = ns["base"]
     assert ns["psa"].settings["sampling"] == "sobol"
     assert ns["nnt"]["text"].startswith("NNT 5.0")
+    assert set(ns["partial"]["parameters"]) == {"hr_new", "u_healthy, u_sick"}
     assert set(base.outcomes["strategy"]) == {"standard", "new_drug"}
     table = base.icer()
     assert list(table["status"]) == ["non-dominated", "non-dominated"]
