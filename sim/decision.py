@@ -102,7 +102,7 @@ def icer_table(strategies: Sequence[str], costs, effects, *, effect_name: str = 
     rows = []
     prev = None
     for i in order:
-        row = {"strategy": names[i], "cost": c[i], effect_name: e[i], f"inc_cost": np.nan,
+        row = {"strategy": names[i], "cost": c[i], effect_name: e[i], "inc_cost": np.nan,
                f"inc_{effect_name}": np.nan, "icer": np.nan, "status": status[i], "dominated_by": by[i]}
         if status[i] == STATUS[0]:
             if prev is not None:

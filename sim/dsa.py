@@ -11,8 +11,6 @@ Formulas, how ranges are chosen and the conventions: ``docs/dsa.md``.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,7 +24,7 @@ from .errors import HtaError
 from .model import Model
 from .params import ParameterTable
 from .results import outcome_columns
-from .values import suggest
+from .values import finite_number, suggest
 
 __all__ = [
     "one_way",
@@ -67,21 +65,12 @@ def _check_parameter(model: Model, name: Any, where: str) -> str:
     return name
 
 
-def _number(x: Any, what: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
-        raise HtaError(f"{what} must be a number, got {x!r}")
-    v = float(x)
-    if not math.isfinite(v):
-        raise HtaError(f"{what} must be a finite number, got {x!r}")
-    return v
-
-
 def _check_wtp(wtp: Any, who: str, why: str) -> float:
     if wtp is None:
         raise HtaError(
             f"{who}: {why} needs a willingness to pay; give wtp= (money per unit of effect, e.g. 20000)"
         )
-    w = _number(wtp, f"{who}: willingness to pay wtp")
+    w = finite_number(wtp, f"{who}: willingness to pay wtp")
     if w < 0:
         raise HtaError(
             f"{who}: willingness to pay {w:g} is negative; give wtp >= 0 (money per unit of effect)"
@@ -282,7 +271,7 @@ def table_ranges(table: ParameterTable, level: float = 0.95) -> dict[str, tuple[
     """
     if not isinstance(table, ParameterTable):
         raise HtaError(f"table_ranges needs a ParameterTable, got {type(table).__name__}")
-    lv = _number(level, "table_ranges: level")
+    lv = finite_number(level, "table_ranges: level")
     if not 0 < lv < 1:
         raise HtaError(f"table_ranges: level {lv!r} must lie in (0, 1), e.g. 0.95")
     qlo, qhi = (1 - lv) / 2, (1 + lv) / 2
@@ -329,8 +318,8 @@ def _resolve_ranges(model: Model, ranges: Any, who: str) -> dict[str, tuple[floa
         _check_parameter(model, name, f"{who}, ranges")
         if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2:
             raise HtaError(f"{who}: range of {name!r} is {pair!r}; give a pair (low, high)")
-        lo = _number(pair[0], f"{who}: low value of {name!r}")
-        hi = _number(pair[1], f"{who}: high value of {name!r}")
+        lo = finite_number(pair[0], f"{who}: low value of {name!r}")
+        hi = finite_number(pair[1], f"{who}: high value of {name!r}")
         if lo > hi:
             raise HtaError(
                 f"{who}: range of {name!r} has low {lo:g} > high {hi:g}; give (low, high) with low <= high, "
@@ -530,7 +519,7 @@ def scenarios(model: Model, scenarios: Mapping[str, Any], *, effect: str = "qaly
         vals = {}
         for p, v in sc.items():
             _check_parameter(model, p, f"{who}, scenario {name!r}")
-            vals[p] = _number(v, f"{who}: scenario {name!r}, value of {p!r}")
+            vals[p] = finite_number(v, f"{who}: scenario {name!r}, value of {p!r}")
         overrides[name] = vals
     # the base case and all parameter scenarios in one run
     param_sets = {BASE_CASE: {}, **overrides}
@@ -587,8 +576,8 @@ def _threshold_setup(model, parameter, wtp, strategy, comparator, lower, upper, 
     w = _check_wtp(wtp, who, "the threshold of INMB = 0")
     strategy, comparator = _pick_strategies(model, strategy, comparator, who, True)
     effect = _check_effect(model, effect, who)
-    lo = _number(lower, f"{who}: lower")
-    hi = _number(upper, f"{who}: upper")
+    lo = finite_number(lower, f"{who}: lower")
+    hi = finite_number(upper, f"{who}: upper")
     if not lo < hi:
         raise HtaError(
             f"{who}: the bracket [lower, upper] = [{lo:g}, {hi:g}] is empty or reversed; give lower < upper"
@@ -609,7 +598,7 @@ def _solve(f, lo: float, hi: float, f_ends: np.ndarray, tol: float, who: str, wh
             f"and {fhi:,.6g} at the upper end, so there is no threshold in between (or an even number "
             f"of them); widen or move the bracket"
         )
-    t = _number(tol, f"{who}: tol")
+    t = finite_number(tol, f"{who}: tol")
     if t <= 0:
         raise HtaError(f"{who}: tol {t!r} must be > 0")
     root, info = optimize.brentq(lambda v: float(f(v)[0]), lo, hi, xtol=t, rtol=4 * np.finfo(float).eps,

@@ -10,7 +10,7 @@ is a model value: the probability of dying within one cycle at the cohort's age,
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .conventions import DISCOUNT_TIMINGS, Discount, as_discount, canonical_correction, correction_weights
+from .conventions import DISCOUNT_TIMINGS, as_discount, canonical_correction, correction_weights
 from .errors import HtaError
 from .values import (
     Complement,

@@ -12,8 +12,6 @@ Formulas: ``docs/dsa.md`` (section *Decision optimisation*).  Knows no engine.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +21,7 @@ import pandas as pd
 from scipy import optimize as _opt
 
 from .errors import HtaError
+from .values import finite_number
 
 __all__ = ["optimise", "OptimisationResult", "CURVE_COLUMNS"]
 
@@ -80,15 +79,6 @@ class OptimisationResult:
             f"marginal benefit {self.marginal_benefit:.6g}, marginal cost {self.marginal_cost:.6g}\n"
             f"value of optimising per draw {self.value_of_optimising:.6g} ({self.n_draws} draws)"
         )
-
-
-def _num(x: Any, what: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
-        raise HtaError(f"optimise: {what} must be a number, got {x!r}")
-    v = float(x)
-    if not math.isfinite(v):
-        raise HtaError(f"optimise: {what} must be finite, got {x!r}")
-    return v
 
 
 class _Evaluator:
@@ -193,7 +183,8 @@ def optimise(benefit: Callable[[float, Any], Any], cost: Callable[[float, Any], 
         raise HtaError(f"optimise: {bad} must be a function f(x, draws), got {got}")
     if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") or len(bounds) != 2:
         raise HtaError(f"optimise: bounds must be a pair (low, high), got {bounds!r}")
-    lo, hi = _num(bounds[0], "the lower bound"), _num(bounds[1], "the upper bound")
+    lo = finite_number(bounds[0], "optimise: the lower bound")
+    hi = finite_number(bounds[1], "optimise: the upper bound")
     if lo > hi:
         raise HtaError(f"optimise: bounds ({lo:g}, {hi:g}) are reversed; give (low, high) = ({hi:g}, {lo:g})")
     if lo == hi:
@@ -201,8 +192,8 @@ def optimise(benefit: Callable[[float, Any], Any], cost: Callable[[float, Any], 
     if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 3:
         raise HtaError(f"optimise: grid {grid!r} must be a whole number of points >= 3")
     width = hi - lo
-    tol = 1e-10 * width if xatol is None else _num(xatol, "xatol")
-    h = 1e-4 * width if step is None else _num(step, "step")
+    tol = 1e-10 * width if xatol is None else finite_number(xatol, "optimise: xatol")
+    h = 1e-4 * width if step is None else finite_number(step, "optimise: step")
     if tol <= 0 or h <= 0:
         raise HtaError("optimise: xatol and step must be > 0")
     if h > width / 8:

@@ -24,7 +24,7 @@ import difflib
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -446,6 +446,16 @@ def referenced_strategies(value: Any) -> list[tuple[ByStrategy, set[str]]]:
 
 def uses_sojourn(value: Any) -> bool:
     return any(isinstance(v, BySojourn) for v in _walk(value))
+
+
+def finite_number(x: Any, what: str) -> float:
+    """``float(x)`` for a finite real number, else an HtaError naming ``what``."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise HtaError(f"{what} must be a number, got {x!r}")
+    v = float(x)
+    if not math.isfinite(v):
+        raise HtaError(f"{what} must be a finite number, got {v!r}")
+    return v
 
 
 def is_number(x: Any) -> bool:

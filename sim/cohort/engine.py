@@ -188,7 +188,7 @@ class _Builder:
 def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
     """Evaluate and check the kernel's input arrays for draws ``lo:hi``."""
     b = _Builder(model, draws, lo, hi)
-    K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
+    K, S, S1 = len(model.strategies), len(model.states), len(model.layout)
     off = model.offsets
 
     # ---- transitions: evaluate every entry, then assemble
