@@ -1,10 +1,20 @@
 """Numba kernels of the cohort engine (private).
 
 Kernels take only arrays and scalars and write into arrays the caller
-allocated; all checking, coercion and allocation is done in
-:mod:`sim.cohort.engine`.  An array whose first axis (draws) or time axis has
-length 1 is broadcast over that axis, so values that do not vary by draw or by
-cycle are stored once.
+allocated; evaluation, coercion, allocation and error messages live in
+:mod:`sim.cohort.engine`.
+
+Values are not expanded into dense ``(draws, strategies, cycles, states,
+states)`` arrays: every evaluated value (a transition probability, a reward) is
+stored once, at its own shape, in one flat pool ``ev``, and an *entry* says where:
+value of draw ``d`` at cycle ``t`` is ``ev[offset + d * sd + t * st]`` (a stride of
+0 broadcasts a value that does not vary by draw or by cycle).  Entries are grouped
+by (strategy, expanded state) in CSR form: the entries of row ``i`` of strategy
+``k`` are ``ent[ptr[k, i]:ptr[k, i + 1]]``.
+
+The loop runs draw block -> strategy -> cycle -> state, with the draws of a block
+innermost so that the arithmetic is vectorised (SIMD) over draws; blocks run in
+parallel (``prange``) and each writes only its own draws' outputs.
 """
 
 from __future__ import annotations
@@ -14,114 +24,171 @@ from numba import njit, prange
 
 from .._config import CACHE, FASTMATH, PARALLEL
 
-__all__ = ["cohort_kernel"]
+__all__ = ["cohort_kernel", "BLOCK", "ERR_COMPLEMENT", "ERR_ROW_SUM"]
+
+#: Draws processed together (the SIMD dimension).
+BLOCK = 64
+#: Error codes written to ``err[d, 0]``.
+ERR_COMPLEMENT = 1  # complement below -tol; errv = complement
+ERR_ROW_SUM = 2  # row without complement does not sum to 1 within tol; errv = sum
 
 
 @njit(parallel=PARALLEL, cache=CACHE, fastmath=FASTMATH, nogil=True)
-def cohort_kernel(P, dest, start, R, TR, has_tr, c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
+def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
+                  rw_ptr, rw_ent, trw_ptr, trw_ent,
+                  c_own, c_prev, c_tr, tol, out, trace, keep_trace, err, errv):  # pragma: no cover - compiled
     """Run every (draw, strategy) cohort and accumulate rewards.
 
     Parameters (n = draws, K = strategies, T = cycles, S1 = expanded states,
     S = states, NR = reward columns)
     ----------
-    P : (n|1, K, T|1, S1, S) float64
-        Probability of moving from expanded state i to state j in cycle t.
+    ev : (N,) float64
+        Pool of evaluated values.
+    tr_ptr : (K, S1 + 1) int64; tr_ent : (E, 4) int64 ``[to_state, offset, sd, st]``
+        Explicit transition probabilities of each row, for cycles 0..T-1.
+    comp : (K, S1) int64
+        State that takes the complement of the row, or -1.
+    self_j : (K, S1) int64
+        For a row without any entry (absorbing): its own state; else -1.
     dest : (S1, S) int64
-        Expanded index reached from i when moving to state j.
+        Expanded state reached from expanded state i when moving to state j.
     start : (n|1, K, S1) float64
         Start distribution.
-    R : (n|1, K, T+1|1, S1, NR) float64
-        State reward per cycle, for cycles 0..T.
-    TR : (n|1, K, T|1, S1, S, NR) float64
-        One-off transition rewards (read only if ``has_tr``).
-    c_own, c_prev : (2, NR, T+1) float64
-        Weight x discount of a point's own-cycle and previous-cycle reward;
-        index 0 discounted, 1 undiscounted.
+    rw_ptr : (K, S1 + 1) int64; rw_ent : (E, 4) int64 ``[column, offset, sd, st]``
+        State rewards per cycle, for cycles 0..T.
+    trw_ptr : (K, S1 + 1) int64; trw_ent : (E, 5) int64 ``[to_state, column, offset, sd, st]``
+        One-off transition rewards, for cycles 0..T-1.
+    c_own, c_prev : (2, NR, T + 1) float64
+        Weight x discount of a point's own-cycle and previous-cycle reward
+        (index 0 discounted, 1 undiscounted).
     c_tr : (2, NR, T) float64
         Discount of transition rewards of cycle t.
+    tol : float
+        Tolerance of row sums and complements.
     out : (n, K, 2, NR) float64
-        Totals, written (not added to).
-    trace : (n, K, T+1, S1) float64
+        Totals (written).
+    trace : (n, K, T + 1, S1) float64
         Markov trace, written only if ``keep_trace``.
+    err : (n, 5) int64; errv : (n,) float64
+        First fault per draw: ``[code, strategy, cycle, row, to_state]`` and value.
     """
     n = out.shape[0]
     K = out.shape[1]
     NR = out.shape[3]
-    S1 = P.shape[3]
-    S = P.shape[4]
+    S1 = dest.shape[0]
+    S = dest.shape[1]
     T = c_tr.shape[2]
-    p_draws = P.shape[0] > 1
-    p_time = P.shape[2] > 1
-    r_draws = R.shape[0] > 1
-    r_time = R.shape[2] > 1
-    t_draws = TR.shape[0] > 1
-    t_time = TR.shape[2] > 1
     s_draws = start.shape[0] > 1
-    zero = np.int64(0)
-    for d0 in prange(n):
-        d = np.int64(d0)  # prange indices may be unsigned; keep index arithmetic in int64
-        dp = d if p_draws else zero
-        dr = d if r_draws else zero
-        dt = d if t_draws else zero
-        ds = d if s_draws else zero
-        m = np.empty(S1)
-        nxt = np.empty(S1)
-        v_own = np.empty(NR)
-        v_prev = np.empty(NR)
-        acc = np.zeros((2, NR))
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        d0 = blk * BLOCK
+        nb = min(BLOCK, n - d0)
+        m = np.empty((S1, BLOCK))
+        nxt = np.empty((S1, BLOCK))
+        p = np.empty((S, BLOCK))
+        rsum = np.empty(BLOCK)
+        flow = np.empty(BLOCK)
+        v_own = np.empty((NR, BLOCK))
+        v_prev = np.empty((NR, BLOCK))
+        acc = np.empty((2, NR, BLOCK))
         for k in range(K):
             for i in range(S1):
-                m[i] = start[ds, k, i]
-            acc[:, :] = 0.0
+                for b in range(nb):
+                    m[i, b] = start[d0 + b if s_draws else 0, k, i]
+            acc[:, :, :] = 0.0
             for t in range(T + 1):
-                # rewards counted at trace point t
-                ro = t if r_time else 0
-                for r in range(NR):
-                    v_own[r] = 0.0
-                    v_prev[r] = 0.0
+                # ---- rewards counted at trace point t: own cycle t and previous cycle t-1
+                v_own[:, :] = 0.0
+                v_prev[:, :] = 0.0
                 for i in range(S1):
-                    mi = m[i]
-                    if mi != 0.0:
-                        for r in range(NR):
-                            v_own[r] += mi * R[dr, k, ro, i, r]
-                if t > 0:
-                    if r_time:
-                        for i in range(S1):
-                            mi = m[i]
-                            if mi != 0.0:
-                                for r in range(NR):
-                                    v_prev[r] += mi * R[dr, k, t - 1, i, r]
-                    else:
-                        for r in range(NR):
-                            v_prev[r] = v_own[r]
+                    for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
+                        r = rw_ent[e, 0]
+                        base = rw_ent[e, 1] + d0 * rw_ent[e, 2]
+                        sd = rw_ent[e, 2]
+                        st = rw_ent[e, 3]
+                        if st == 0:
+                            for b in range(nb):
+                                x = m[i, b] * ev[base + b * sd]
+                                v_own[r, b] += x
+                                v_prev[r, b] += x
+                        else:
+                            o = base + t * st
+                            for b in range(nb):
+                                v_own[r, b] += m[i, b] * ev[o + b * sd]
+                            if t > 0:
+                                o = base + (t - 1) * st
+                                for b in range(nb):
+                                    v_prev[r, b] += m[i, b] * ev[o + b * sd]
                 for r in range(NR):
                     for g in range(2):
-                        acc[g, r] += c_own[g, r, t] * v_own[r] + c_prev[g, r, t] * v_prev[r]
+                        co = c_own[g, r, t]
+                        cp = c_prev[g, r, t]
+                        if co != 0.0 or cp != 0.0:
+                            for b in range(nb):
+                                acc[g, r, b] += co * v_own[r, b] + cp * v_prev[r, b]
                 if keep_trace:
                     for i in range(S1):
-                        trace[d, k, t, i] = m[i]
+                        for b in range(nb):
+                            trace[d0 + b, k, t, i] = m[i, b]
                 if t == T:
                     break
-                # one transition: m_t -> m_{t+1}
-                tp = t if p_time else 0
-                tt = t if t_time else 0
+                # ---- one transition: m_t -> m_{t+1}
+                nxt[:, :nb] = 0.0
                 for i in range(S1):
-                    nxt[i] = 0.0
-                for i in range(S1):
-                    mi = m[i]
-                    if mi == 0.0:
-                        continue
+                    p[:, :nb] = 0.0
+                    rsum[:nb] = 0.0
+                    sj = self_j[k, i]
+                    if sj >= 0:  # absorbing row without entries: stays with probability 1
+                        p[sj, :nb] = 1.0
+                        rsum[:nb] = 1.0
+                    for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
+                        j = tr_ent[e, 0]
+                        o = tr_ent[e, 1] + d0 * tr_ent[e, 2] + t * tr_ent[e, 3]
+                        sd = tr_ent[e, 2]
+                        for b in range(nb):
+                            x = ev[o + b * sd]
+                            p[j, b] = x
+                            rsum[b] += x
+                    cj = comp[k, i]
+                    if cj >= 0:
+                        for b in range(nb):
+                            c = 1.0 - rsum[b]
+                            if c < -tol and err[d0 + b, 0] == 0:
+                                err[d0 + b, 0] = 1
+                                err[d0 + b, 1] = k
+                                err[d0 + b, 2] = t
+                                err[d0 + b, 3] = i
+                                err[d0 + b, 4] = cj
+                                errv[d0 + b] = c
+                            p[cj, b] = c if c > 0.0 else 0.0  # clears only |noise| <= tol
+                    else:
+                        for b in range(nb):
+                            if abs(rsum[b] - 1.0) > tol and err[d0 + b, 0] == 0:
+                                err[d0 + b, 0] = 2
+                                err[d0 + b, 1] = k
+                                err[d0 + b, 2] = t
+                                err[d0 + b, 3] = i
+                                err[d0 + b, 4] = -1
+                                errv[d0 + b] = rsum[b]
                     for j in range(S):
-                        f = mi * P[dp, k, tp, i, j]
-                        nxt[dest[i, j]] += f
-                        if has_tr and f != 0.0:
-                            for r in range(NR):
-                                x = TR[dt, k, tt, i, j, r]
-                                if x != 0.0:
-                                    acc[0, r] += f * x * c_tr[0, r, t]
-                                    acc[1, r] += f * x * c_tr[1, r, t]
+                        dj = dest[i, j]
+                        for b in range(nb):
+                            nxt[dj, b] += m[i, b] * p[j, b]
+                    for e in range(trw_ptr[k, i], trw_ptr[k, i + 1]):
+                        j = trw_ent[e, 0]
+                        r = trw_ent[e, 1]
+                        o = trw_ent[e, 2] + d0 * trw_ent[e, 3] + t * trw_ent[e, 4]
+                        sd = trw_ent[e, 3]
+                        c0 = c_tr[0, r, t]
+                        c1 = c_tr[1, r, t]
+                        for b in range(nb):
+                            flow[b] = m[i, b] * p[j, b] * ev[o + b * sd]
+                            acc[0, r, b] += flow[b] * c0
+                            acc[1, r, b] += flow[b] * c1
                 for i in range(S1):
-                    m[i] = nxt[i]
+                    for b in range(nb):
+                        m[i, b] = nxt[i, b]
             for g in range(2):
                 for r in range(NR):
-                    out[d, k, g, r] = acc[g, r]
+                    for b in range(nb):
+                        out[d0 + b, k, g, r] = acc[g, r, b]

@@ -114,22 +114,88 @@ def resolve_draws(model: Model, params: Any) -> _Draws:
 
 
 # ---------------------------------------------------------------------------- arrays
+class _Pool:
+    """Evaluated values stored once each, at their own shape, in one flat array."""
+
+    def __init__(self):
+        self.parts: list[np.ndarray] = []
+        self.size = 0
+
+    def add(self, a: np.ndarray) -> tuple[int, int, int, int]:
+        """Store ``a`` (shape (nd, mt, L)); return (offset, draw, time, sojourn) strides."""
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        nd, mt, L = a.shape
+        off = self.size
+        self.parts.append(a.ravel())
+        self.size += a.size
+        return off, (mt * L if nd > 1 else 0), (L if mt > 1 else 0), (1 if L > 1 else 0)
+
+    def array(self) -> np.ndarray:
+        return np.concatenate(self.parts) if self.parts else np.zeros(1)
+
+
+def _csr(rows: dict, K: int, S1: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entries grouped by (strategy, expanded row): pointers (K, S1+1) and entries (E, width)."""
+    ptr = np.zeros((K, S1 + 1), dtype=np.int64)
+    ent: list = []
+    for k in range(K):
+        for i in range(S1):
+            ptr[k, i] = len(ent)
+            ent.extend(rows.get((k, i), []))
+        ptr[k, S1] = len(ent)
+    arr = np.array(ent, dtype=np.int64).reshape(-1, width) if ent else np.zeros((0, width), dtype=np.int64)
+    return ptr, arr
+
+
 @dataclass
 class CohortArrays:
-    """Evaluated, checked inputs of the kernel for one chunk of draws."""
+    """Evaluated, checked inputs of the kernel for one chunk of draws (layout: ``_kernels``)."""
 
-    P: np.ndarray
+    ev: np.ndarray
+    tr_ptr: np.ndarray
+    tr_ent: np.ndarray
+    comp: np.ndarray
+    self_j: np.ndarray
     dest: np.ndarray
     start: np.ndarray
-    R: np.ndarray
-    TR: np.ndarray
-    has_tr: bool
+    rw_ptr: np.ndarray
+    rw_ent: np.ndarray
+    trw_ptr: np.ndarray
+    trw_ent: np.ndarray
     columns: tuple  # reward columns: cost components, "qaly", "ly"
     initial: np.ndarray  # (n|1, K, NR) one-off rewards at time 0 (start costs and utilities)
+    n: int  # draws in the chunk
+    n_cycles: int
 
     @property
     def has_initial(self) -> bool:
         return bool(self.initial.any())
+
+    def dense(self, draws: slice = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dense ``P (n, K, T, S1, S)``, ``R (n, K, T+1, S1, NR)`` and ``TR (n, K, T, S1, S, NR)``
+        of some draws (for reference implementations, tests and error messages)."""
+        K, S1 = self.comp.shape
+        S = self.dest.shape[1]
+        NR, T = len(self.columns), self.n_cycles
+        d = np.arange(self.n)[draws][:, None]
+        n = d.shape[0]
+        P = np.zeros((n, K, T, S1, S))
+        R = np.zeros((n, K, T + 1, S1, NR))
+        TR = np.zeros((n, K, T, S1, S, NR))
+        t_tr, t_rw = np.arange(T)[None, :], np.arange(T + 1)[None, :]
+        for k in range(K):
+            for i in range(S1):
+                for j, off, sd, st in self.tr_ent[self.tr_ptr[k, i]:self.tr_ptr[k, i + 1]]:
+                    P[:, k, :, i, j] = self.ev[off + d * sd + t_tr * st]
+                if self.self_j[k, i] >= 0:
+                    P[:, k, :, i, self.self_j[k, i]] = 1.0
+                if self.comp[k, i] >= 0:
+                    P[:, k, :, i, self.comp[k, i]] = np.maximum(1.0 - P[:, k, :, i, :].sum(axis=-1), 0.0)
+                for r, off, sd, st in self.rw_ent[self.rw_ptr[k, i]:self.rw_ptr[k, i + 1]]:
+                    R[:, k, :, i, r] += self.ev[off + d * sd + t_rw * st]
+                for j, r, off, sd, st in self.trw_ent[self.trw_ptr[k, i]:self.trw_ptr[k, i + 1]]:
+                    TR[:, k, :, i, j, r] += self.ev[off + d * sd + t_tr * st]
+        return P, R, TR
 
 
 def _state_label(model: Model, i: int) -> str:
@@ -179,74 +245,61 @@ class _Builder:
             what = "NaN (not a number)" if np.isnan(a[d, t, s]) else f"{float(a[d, t, s])!r}"
             soj = f" (sojourn {s})" if a.shape[2] > 1 else ""
             raise HtaError(
-                f"{where}, cycle {int(t)}{soj}: value is {what}{_draw_label(self.ids, d, a.shape[0], self.total)}; "
+                f"{where}, cycle {int(t)}{soj}: value is {what}"
+                f"{_draw_label(self.ids, d, a.shape[0], self.total)}; "
                 f"check the parameter values and the formula that produce it"
             )
         return a
 
+    def probability(self, v: Any, strategy: str, frm: str, to: str) -> np.ndarray:
+        """An explicit transition probability, checked to lie in [0, 1]."""
+        a = self.value(v, strategy, frm, self.cyc_tr, f"strategy {strategy!r}, transition {frm!r} -> {to!r}")
+        for bad, what, fix in (
+            (a < 0, "is negative", "probabilities must lie in [0, 1]"),
+            (a > 1, "is above 1", "probabilities must lie in [0, 1]; if this is a rate, wrap it in Rate(...)"),
+        ):
+            if bad.any():
+                d, t, l = np.argwhere(bad)[0]
+                soj = f" (sojourn {l})" if frm in self.model.tunnels else ""
+                raise HtaError(
+                    f"strategy {strategy!r}, cycle {int(t)}, from {frm!r}{soj} to {to!r}: transition "
+                    f"probability {float(a[d, t, l]):.6g} {what}"
+                    f"{_draw_label(self.ids, d, a.shape[0], self.total)}; {fix}"
+                )
+        return a
+
 
 def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
-    """Evaluate and check the kernel's input arrays for draws ``lo:hi``."""
+    """Evaluate and check the kernel's inputs for draws ``lo:hi``."""
     b = _Builder(model, draws, lo, hi)
     K, S, S1 = len(model.strategies), len(model.states), len(model.layout)
     off = model.offsets
+    pool = _Pool()
 
-    # ---- transitions: evaluate every entry, then assemble
-    entries = []  # (k, from, to, array | Complement)
+    def add_rows(rows: dict, k: int, state: str, a: np.ndarray, head: tuple) -> None:
+        """Entries ``head + (offset, sd, st)`` for every tunnel slot of ``state``."""
+        o, sd, st, ss = pool.add(a)
+        for l in range(model.tunnels.get(state, 1)):
+            rows.setdefault((k, off[state] + l), []).append(head + (o + l * ss, sd, st))
+
+    # ---- transitions (cycles 0..T-1)
+    tr_rows: dict = {}
+    comp = np.full((K, S1), -1, dtype=np.int64)
+    self_j = np.full((K, S1), -1, dtype=np.int64)
     for k, strat in enumerate(model.strategies):
         rows = model.rows(strat)
         for frm in model.states:
-            for to, v in rows.get(frm, {}).items():
-                where = f"strategy {strat!r}, transition {frm!r} -> {to!r}"
-                a = v if isinstance(v, Complement) else b.value(v, strat, frm, b.cyc_tr, where)
-                entries.append((k, frm, to, a))
-    arrs = [a for *_, a in entries if not isinstance(a, Complement)]
-    nd = max([a.shape[0] for a in arrs], default=1)
-    mt = max([a.shape[1] for a in arrs], default=1)
-    P = np.zeros((nd, K, mt, S1, S))
-    explicit = np.zeros((K, S1, S), dtype=bool)
-    has_row = np.zeros((K, S1), dtype=bool)
-    comp_of = {}
-    for k, frm, to, a in entries:
-        i0, L, j = off[frm], model.tunnels.get(frm, 1), model.states.index(to)
-        has_row[k, i0:i0 + L] = True
-        if isinstance(a, Complement):
-            comp_of[(k, frm)] = j
-        else:
-            P[:, k, :, i0:i0 + L, j] = np.broadcast_to(a, (nd, mt, L))
-            explicit[k, i0:i0 + L, j] = True
-    _check_probabilities(model, b.ids, P, explicit, b.total)
-    for k in range(K):  # absorbing rows without entries
-        for i in range(S1):
-            if not has_row[k, i]:
-                P[:, k, :, i, model.states.index(model.layout[i][0])] = 1.0
-    for (k, frm), j in comp_of.items():
-        i0, L = off[frm], model.tunnels.get(frm, 1)
-        rest = 1.0 - P[:, k, :, i0:i0 + L, :].sum(axis=-1)
-        neg = rest < -_TOL
-        if neg.any():
-            d, t, l = np.argwhere(neg)[0]
-            i = i0 + l
-            row = ", ".join(
-                f"{model.states[jj]!r} {P[d, k, t, i, jj]:.6g}" for jj in range(S) if explicit[k, i, jj]
-            )
-            raise HtaError(
-                f"strategy {model.strategies[k]!r}, cycle {int(t)}, from {_state_label(model, i)} to "
-                f"{model.states[j]!r}: the complement C would be {rest[d, t, l]:.6g}"
-                f"{_draw_label(b.ids, d, nd, b.total)}, because the row's other entries ({row}) sum to "
-                f"{1 - rest[d, t, l]:.10g} > 1; lower them so they sum to at most 1"
-            )
-        P[:, k, :, i0:i0 + L, j] = np.maximum(rest, 0.0)  # clears only |noise| <= 1e-9
-    rowsum = P.sum(axis=-1)
-    off1 = np.abs(rowsum - 1.0) > _TOL
-    if off1.any():
-        d, k, t, i = np.argwhere(off1)[0]
-        row = ", ".join(f"{model.states[j]!r} {P[d, k, t, i, j]:.6g}" for j in range(S) if explicit[k, i, j])
-        raise HtaError(
-            f"strategy {model.strategies[k]!r}, cycle {int(t)}, from {_state_label(model, i)}: "
-            f"transition probabilities sum to {rowsum[d, k, t, i]:.12g}, not 1"
-            f"{_draw_label(b.ids, d, nd, b.total)} (to: {row}); make them sum to 1 or mark one entry C"
-        )
+            i0, L = off[frm], model.tunnels.get(frm, 1)
+            entries = rows.get(frm, {})
+            if not entries:
+                self_j[k, i0:i0 + L] = model.states.index(frm)
+            for to, v in entries.items():
+                j = model.states.index(to)
+                if isinstance(v, Complement):
+                    comp[k, i0:i0 + L] = j
+                else:
+                    add_rows(tr_rows, k, frm, b.probability(v, strat, frm, to), (j,))
+    tr_ptr, tr_ent = _csr(tr_rows, K, S1, 4)
 
     dest = np.empty((S1, S), dtype=np.int64)
     for i, (s, dd) in enumerate(model.layout):
@@ -281,32 +334,28 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
             f"{_draw_label(b.ids, d, nds, b.total)}; make the shares sum to 1 (e.g. {{{model.states[0]!r}: 1.0}})"
         )
 
-    # ---- state rewards (per cycle), for cycles 0..T
+    # ---- state rewards per cycle (cycles 0..T)
     comps = model.cost_components
     columns = tuple(comps) + ("qaly", "ly")
     NR = len(columns)
     h = model.cycle_length
-    rewards = []  # (k, state, r, array)
+    rw_rows: dict = {}
+    life_year = np.full((1, 1, 1), h)
     for k, strat in enumerate(model.strategies):
-        for r, comp in enumerate(comps):
-            for s, v in model.costs.get(comp, {}).items():
-                a = b.value(v, strat, s, b.cyc_rw, f"strategy {strat!r}, cost {comp!r} of state {s!r}")
-                rewards.append((k, s, r, a))
+        for r, comp_name in enumerate(comps):
+            for s, v in model.costs.get(comp_name, {}).items():
+                a = b.value(v, strat, s, b.cyc_rw, f"strategy {strat!r}, cost {comp_name!r} of state {s!r}")
+                add_rows(rw_rows, k, s, a, (r,))
         for s, v in model.utilities.items():
             a = b.value(v, strat, s, b.cyc_rw, f"strategy {strat!r}, utility of state {s!r}")
-            rewards.append((k, s, NR - 2, a * h))
-    ndr = max([a.shape[0] for *_, a in rewards], default=1)
-    mtr = max([a.shape[1] for *_, a in rewards], default=1)
-    R = np.zeros((ndr, K, mtr, S1, NR))
-    for k, s, r, a in rewards:
-        i0, L = off[s], model.tunnels.get(s, 1)
-        R[:, k, :, i0:i0 + L, r] += np.broadcast_to(a, (ndr, mtr, L))
-    for i, (s, _) in enumerate(model.layout):
-        if s not in model.dead:
-            R[:, :, :, i, NR - 1] = h
+            add_rows(rw_rows, k, s, a * h, (NR - 2,))
+        for s in model.states:
+            if s not in model.dead:
+                add_rows(rw_rows, k, s, life_year, (NR - 1,))
+    rw_ptr, rw_ent = _csr(rw_rows, K, S1, 4)
 
-    # ---- one-off transition rewards, for cycles 0..T-1
-    trs = []  # (k, from, to, r, array)
+    # ---- one-off transition rewards (cycles 0..T-1)
+    trw_rows: dict = {}
     for k, strat in enumerate(model.strategies):
         items = [(comps.index(c), key, v) for c, tab in model.transition_costs.items() for key, v in tab.items()]
         items += [(NR - 2, key, v) for key, v in model.transition_utilities.items()]
@@ -315,7 +364,10 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
             what = columns[r] if r < len(comps) else "qaly"
             for frm in froms:
                 where = f"strategy {strat!r}, transition {what} {a_!r} -> {to!r}"
-                trs.append((k, frm, to, r, b.value(v, strat, frm, b.cyc_tr, where)))
+                a = b.value(v, strat, frm, b.cyc_tr, where)
+                add_rows(trw_rows, k, frm, a, (model.states.index(to), r))
+    trw_ptr, trw_ent = _csr(trw_rows, K, S1, 5)
+
     # ---- one-off rewards at time 0, weighted by the start distribution
     inits = []
     for k, strat in enumerate(model.strategies):
@@ -330,34 +382,30 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
     for k, i, r, a in inits:
         initial[:, k, r] += np.broadcast_to(start[:, k, i], (ndi,)) * np.broadcast_to(a, (ndi,))
 
-    if trs:
-        ndt = max(a.shape[0] for *_, a in trs)
-        mtt = max(a.shape[1] for *_, a in trs)
-        TR = np.zeros((ndt, K, mtt, S1, S, NR))
-        for k, frm, to, r, a in trs:
-            i0, L, j = off[frm], model.tunnels.get(frm, 1), model.states.index(to)
-            TR[:, k, :, i0:i0 + L, j, r] += np.broadcast_to(a, (ndt, mtt, L))
-    else:
-        TR = np.zeros((1, 1, 1, 1, 1, NR))
-    return CohortArrays(P=P, dest=dest, start=start, R=R, TR=TR, has_tr=bool(trs), columns=columns,
-                        initial=initial)
+    return CohortArrays(ev=pool.array(), tr_ptr=tr_ptr, tr_ent=tr_ent, comp=comp, self_j=self_j, dest=dest,
+                        start=start, rw_ptr=rw_ptr, rw_ent=rw_ent, trw_ptr=trw_ptr, trw_ent=trw_ent,
+                        columns=columns, initial=initial, n=b.n, n_cycles=model.n_cycles)
 
 
-def _check_probabilities(model: Model, ids: np.ndarray, P: np.ndarray, explicit: np.ndarray,
-                         total: int) -> None:
-    nd = P.shape[0]
-    for bad, what, fix in (
-        (P < 0, "is negative", "probabilities must lie in [0, 1]"),
-        (P > 1, "is above 1", "probabilities must lie in [0, 1]; if this is a rate, wrap it in Rate(...)"),
-    ):
-        bad &= explicit[None, :, None, :, :]
-        if bad.any():
-            d, k, t, i, j = np.argwhere(bad)[0]
-            raise HtaError(
-                f"strategy {model.strategies[k]!r}, cycle {int(t)}, from {_state_label(model, i)} to "
-                f"{model.states[j]!r}: transition probability {P[d, k, t, i, j]:.6g} {what}"
-                f"{_draw_label(ids, d, nd, total)}; {fix}"
-            )
+def _kernel_fault(model: Model, a: CohortArrays, ids: np.ndarray, total: int,
+                  err: np.ndarray, errv: np.ndarray) -> HtaError:
+    """The error message for the first draw the kernel flagged."""
+    d = int(np.flatnonzero(err[:, 0])[0])
+    code, k, t, i, j = (int(x) for x in err[d])
+    P = a.dense(slice(d, d + 1))[0][0]
+    explicit = {int(e[0]) for e in a.tr_ent[a.tr_ptr[k, i]:a.tr_ptr[k, i + 1]]}
+    row = ", ".join(f"{s!r} {P[k, t, i, jj]:.6g}" for jj, s in enumerate(model.states) if jj in explicit)
+    where = f"strategy {model.strategies[k]!r}, cycle {t}, from {_state_label(model, i)}"
+    draw = _draw_label(ids, d, len(ids), total)
+    if code == _kernels.ERR_COMPLEMENT:
+        return HtaError(
+            f"{where} to {model.states[j]!r}: the complement C would be {errv[d]:.6g}{draw}, because the "
+            f"row's other entries ({row}) sum to {1 - errv[d]:.10g} > 1; lower them so they sum to at most 1"
+        )
+    return HtaError(
+        f"{where}: transition probabilities sum to {errv[d]:.12g}, not 1{draw} (to: {row}); "
+        f"make them sum to 1 or mark one entry C"
+    )
 
 
 def _coefficients(model: Model, columns: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -377,7 +425,8 @@ def _coefficients(model: Model, columns: tuple) -> tuple[np.ndarray, np.ndarray,
     return c_own, c_prev, c_tr
 
 
-def _bytes_per_draw(model: Model, arrays_hint: CohortArrays | None, trace: bool) -> int:
+def _bytes_per_draw(model: Model, trace: bool) -> int:
+    """Upper bound of the memory a draw needs (values varying by draw and cycle, trace)."""
     K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
     NR = len(model.cost_components) + 2
     per = K * (T * S1 * S + (T + 1) * S1 * NR) * 8
@@ -427,7 +476,7 @@ def run_cohort(
     draws = resolve_draws(model, params)
     n = len(draws.ids)
     if chunk_size is None:
-        chunk_size = max(1, int(memory_limit // _bytes_per_draw(model, None, trace)))
+        chunk_size = max(1, int(memory_limit // _bytes_per_draw(model, trace)))
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
@@ -440,8 +489,13 @@ def run_cohort(
         hi = min(n, lo + chunk_size)
         a = build_arrays(model, draws, lo, hi)
         tr = np.empty((hi - lo, K, T + 1, S1)) if trace else np.empty((1, 1, 1, 1))
-        _kernels.cohort_kernel(a.P, a.dest, a.start, a.R, a.TR, a.has_tr, c_own, c_prev, c_tr,
-                               totals[lo:hi], tr, trace)
+        err = np.zeros((hi - lo, 5), dtype=np.int64)
+        errv = np.zeros(hi - lo)
+        _kernels.cohort_kernel(a.ev, a.tr_ptr, a.tr_ent, a.comp, a.self_j, a.dest, a.start,
+                               a.rw_ptr, a.rw_ent, a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, _TOL,
+                               totals[lo:hi], tr, trace, err, errv)
+        if err[:, 0].any():
+            raise _kernel_fault(model, a, draws.ids[lo:hi], n, err, errv)
         if a.has_initial:
             totals[lo:hi] += a.initial[:, :, None, :]  # time 0: discounted = undiscounted
         if trace:
