@@ -7,8 +7,9 @@ allocated; evaluation, coercion, allocation and error messages live in
 Values are not expanded into dense ``(draws, strategies, cycles, states,
 states)`` arrays: every evaluated value (a transition probability, a reward) is
 stored once, at its own shape, in one flat pool ``ev``, and an *entry* says where:
-value of draw ``d`` at cycle ``t`` is ``ev[offset + d * sd + t * st]`` (a stride of
-0 broadcasts a value that does not vary by draw or by cycle).  Entries are grouped
+value of draw ``d`` at cycle ``t`` is ``ev[offset + d * sd + t * st]``, draws innermost
+(``sd`` is 1, or 0 to broadcast a value that does not vary by draw; ``st`` is 0 for a
+value that does not vary by cycle).  Entries are grouped
 by (strategy, expanded state) in CSR form: the entries of row ``i`` of strategy
 ``k`` are ``ent[ptr[k, i]:ptr[k, i + 1]]``.
 
@@ -27,7 +28,7 @@ from .._config import CACHE, FASTMATH, PARALLEL
 __all__ = ["cohort_kernel", "BLOCK", "ERR_COMPLEMENT", "ERR_ROW_SUM"]
 
 #: Draws processed together (the SIMD dimension).
-BLOCK = 64
+BLOCK = 128
 #: Error codes written to ``err[d, 0]``.
 ERR_COMPLEMENT = 1  # complement below -tol; errv = complement
 ERR_ROW_SUM = 2  # row without complement does not sum to 1 within tol; errv = sum
@@ -87,45 +88,58 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
         nxt = np.empty((S1, BLOCK))
         p = np.empty((S, BLOCK))
         rsum = np.empty(BLOCK)
-        flow = np.empty(BLOCK)
         v_own = np.empty((NR, BLOCK))
         v_prev = np.empty((NR, BLOCK))
-        acc = np.empty((2, NR, BLOCK))
+        acc = np.zeros((2, NR, BLOCK))
         for k in range(K):
             for i in range(S1):
+                mi = m[i]
                 for b in range(nb):
-                    m[i, b] = start[d0 + b if s_draws else 0, k, i]
+                    mi[b] = start[d0 + b if s_draws else 0, k, i]
             acc[:, :, :] = 0.0
             for t in range(T + 1):
                 # ---- rewards counted at trace point t: own cycle t and previous cycle t-1
                 v_own[:, :] = 0.0
                 v_prev[:, :] = 0.0
                 for i in range(S1):
+                    mi = m[i]
                     for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
                         r = rw_ent[e, 0]
-                        base = rw_ent[e, 1] + d0 * rw_ent[e, 2]
+                        vo = v_own[r]
+                        vp = v_prev[r]
                         sd = rw_ent[e, 2]
                         st = rw_ent[e, 3]
-                        if st == 0:
+                        o = rw_ent[e, 1] + d0 * sd + t * st
+                        if sd == 0:
+                            x = ev[o]
+                            xp = ev[o - st] if (st != 0 and t > 0) else x
                             for b in range(nb):
-                                x = m[i, b] * ev[base + b * sd]
-                                v_own[r, b] += x
-                                v_prev[r, b] += x
+                                vo[b] += mi[b] * x
+                                vp[b] += mi[b] * xp
                         else:
-                            o = base + t * st
-                            for b in range(nb):
-                                v_own[r, b] += m[i, b] * ev[o + b * sd]
-                            if t > 0:
-                                o = base + (t - 1) * st
+                            seg = ev[o:o + nb]
+                            if st == 0:
                                 for b in range(nb):
-                                    v_prev[r, b] += m[i, b] * ev[o + b * sd]
+                                    y = mi[b] * seg[b]
+                                    vo[b] += y
+                                    vp[b] += y
+                            else:
+                                for b in range(nb):
+                                    vo[b] += mi[b] * seg[b]
+                                if t > 0:
+                                    segp = ev[o - st:o - st + nb]
+                                    for b in range(nb):
+                                        vp[b] += mi[b] * segp[b]
                 for r in range(NR):
+                    vo = v_own[r]
+                    vp = v_prev[r]
                     for g in range(2):
                         co = c_own[g, r, t]
                         cp = c_prev[g, r, t]
                         if co != 0.0 or cp != 0.0:
+                            ag = acc[g, r]
                             for b in range(nb):
-                                acc[g, r, b] += co * v_own[r, b] + cp * v_prev[r, b]
+                                ag[b] += co * vo[b] + cp * vp[b]
                 if keep_trace:
                     for i in range(S1):
                         for b in range(nb):
@@ -133,61 +147,83 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
                 if t == T:
                     break
                 # ---- one transition: m_t -> m_{t+1}
-                nxt[:, :nb] = 0.0
+                nxt[:, :] = 0.0
                 for i in range(S1):
-                    p[:, :nb] = 0.0
-                    rsum[:nb] = 0.0
+                    mi = m[i]
+                    p[:, :] = 0.0
+                    rsum[:] = 0.0
                     sj = self_j[k, i]
                     if sj >= 0:  # absorbing row without entries: stays with probability 1
-                        p[sj, :nb] = 1.0
-                        rsum[:nb] = 1.0
+                        p[sj, :] = 1.0
+                        rsum[:] = 1.0
                     for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
-                        j = tr_ent[e, 0]
-                        o = tr_ent[e, 1] + d0 * tr_ent[e, 2] + t * tr_ent[e, 3]
+                        pj = p[tr_ent[e, 0]]
                         sd = tr_ent[e, 2]
-                        for b in range(nb):
-                            x = ev[o + b * sd]
-                            p[j, b] = x
-                            rsum[b] += x
+                        o = tr_ent[e, 1] + d0 * sd + t * tr_ent[e, 3]
+                        if sd == 0:
+                            x = ev[o]
+                            for b in range(nb):
+                                pj[b] = x
+                                rsum[b] += x
+                        else:
+                            seg = ev[o:o + nb]
+                            for b in range(nb):
+                                pj[b] = seg[b]
+                                rsum[b] += seg[b]
                     cj = comp[k, i]
                     if cj >= 0:
+                        pc = p[cj]
                         for b in range(nb):
                             c = 1.0 - rsum[b]
-                            if c < -tol and err[d0 + b, 0] == 0:
-                                err[d0 + b, 0] = 1
+                            pc[b] = c if c > 0.0 else 0.0  # clears only |noise| <= tol (checked below)
+                        for b in range(nb):
+                            if 1.0 - rsum[b] < -tol and err[d0 + b, 0] == 0:
+                                err[d0 + b, 0] = ERR_COMPLEMENT
                                 err[d0 + b, 1] = k
                                 err[d0 + b, 2] = t
                                 err[d0 + b, 3] = i
                                 err[d0 + b, 4] = cj
-                                errv[d0 + b] = c
-                            p[cj, b] = c if c > 0.0 else 0.0  # clears only |noise| <= tol
+                                errv[d0 + b] = 1.0 - rsum[b]
                     else:
                         for b in range(nb):
                             if abs(rsum[b] - 1.0) > tol and err[d0 + b, 0] == 0:
-                                err[d0 + b, 0] = 2
+                                err[d0 + b, 0] = ERR_ROW_SUM
                                 err[d0 + b, 1] = k
                                 err[d0 + b, 2] = t
                                 err[d0 + b, 3] = i
                                 err[d0 + b, 4] = -1
                                 errv[d0 + b] = rsum[b]
                     for j in range(S):
-                        dj = dest[i, j]
+                        pj = p[j]
+                        nx = nxt[dest[i, j]]
                         for b in range(nb):
-                            nxt[dj, b] += m[i, b] * p[j, b]
+                            nx[b] += mi[b] * pj[b]
                     for e in range(trw_ptr[k, i], trw_ptr[k, i + 1]):
-                        j = trw_ent[e, 0]
+                        pj = p[trw_ent[e, 0]]
                         r = trw_ent[e, 1]
-                        o = trw_ent[e, 2] + d0 * trw_ent[e, 3] + t * trw_ent[e, 4]
                         sd = trw_ent[e, 3]
+                        o = trw_ent[e, 2] + d0 * sd + t * trw_ent[e, 4]
                         c0 = c_tr[0, r, t]
                         c1 = c_tr[1, r, t]
-                        for b in range(nb):
-                            flow[b] = m[i, b] * p[j, b] * ev[o + b * sd]
-                            acc[0, r, b] += flow[b] * c0
-                            acc[1, r, b] += flow[b] * c1
+                        a0 = acc[0, r]
+                        a1 = acc[1, r]
+                        if sd == 0:
+                            x = ev[o]
+                            for b in range(nb):
+                                f = mi[b] * pj[b] * x
+                                a0[b] += f * c0
+                                a1[b] += f * c1
+                        else:
+                            seg = ev[o:o + nb]
+                            for b in range(nb):
+                                f = mi[b] * pj[b] * seg[b]
+                                a0[b] += f * c0
+                                a1[b] += f * c1
                 for i in range(S1):
+                    mi = m[i]
+                    ni = nxt[i]
                     for b in range(nb):
-                        m[i, b] = nxt[i, b]
+                        mi[b] = ni[b]
             for g in range(2):
                 for r in range(NR):
                     for b in range(nb):

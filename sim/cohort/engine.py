@@ -122,13 +122,13 @@ class _Pool:
         self.size = 0
 
     def add(self, a: np.ndarray) -> tuple[int, int, int, int]:
-        """Store ``a`` (shape (nd, mt, L)); return (offset, draw, time, sojourn) strides."""
-        a = np.ascontiguousarray(a, dtype=np.float64)
+        """Store ``a`` (shape (nd, mt, L)) draws-innermost; return (offset, draw, time,
+        sojourn) strides. Draws are contiguous so the kernel reads them as vectors."""
         nd, mt, L = a.shape
         off = self.size
-        self.parts.append(a.ravel())
+        self.parts.append(np.ascontiguousarray(np.transpose(a, (1, 2, 0)), dtype=np.float64).ravel())
         self.size += a.size
-        return off, (mt * L if nd > 1 else 0), (L if mt > 1 else 0), (1 if L > 1 else 0)
+        return off, (1 if nd > 1 else 0), (L * nd if mt > 1 else 0), (nd if L > 1 else 0)
 
     def array(self) -> np.ndarray:
         return np.concatenate(self.parts) if self.parts else np.zeros(1)
@@ -475,7 +475,8 @@ def run_cohort(
         raise HtaError(f"run_cohort needs a Model, got {type(model).__name__}")
     draws = resolve_draws(model, params)
     n = len(draws.ids)
-    if chunk_size is None:
+    adaptive = chunk_size is None
+    if adaptive:
         chunk_size = max(1, int(memory_limit // _bytes_per_draw(model, trace)))
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
@@ -485,9 +486,15 @@ def run_cohort(
     totals = np.empty((n, K, 2, len(columns)))
     traces = np.empty((n, K, T + 1, S)) if trace else None
     # a fault in any chunk raises before a result object exists: no partial results
-    for lo in range(0, n, chunk_size):
+    lo = 0
+    while lo < n:
         hi = min(n, lo + chunk_size)
         a = build_arrays(model, draws, lo, hi)
+        if adaptive and lo == 0 and hi < n:
+            # the first chunk was sized for the worst case (every value varying by draw and
+            # cycle); size the rest from what this model really stores per draw
+            per_draw = (a.ev.nbytes + a.start.nbytes) / (hi - lo) + (2 * K * (T + 1) * S1 * 8 if trace else 0) + 64
+            chunk_size = max(chunk_size, int(memory_limit // per_draw))
         tr = np.empty((hi - lo, K, T + 1, S1)) if trace else np.empty((1, 1, 1, 1))
         err = np.zeros((hi - lo, 5), dtype=np.int64)
         errv = np.zeros(hi - lo)
@@ -502,6 +509,7 @@ def run_cohort(
             for s, state in enumerate(model.states):
                 i0, L = model.offsets[state], model.tunnels.get(state, 1)
                 traces[lo:hi, :, :, s] = tr[..., i0:i0 + L].sum(axis=-1)
+        lo = hi
     return _result(model, draws, totals, traces, columns)
 
 
@@ -512,8 +520,8 @@ def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) ->
     comps = columns[:-2]
     data = {
         "draw": np.repeat(draws.ids, K),
-        "strategy": pd.Categorical(np.tile(np.array(model.strategies, dtype=object), n),
-                                   categories=list(model.strategies)),
+        "strategy": pd.Categorical.from_codes(np.tile(np.arange(K, dtype=np.int16), n),
+                                              categories=list(model.strategies)),
     }
     disc, und = totals[:, :, 0, :], totals[:, :, 1, :]
     data["cost"] = disc[..., : len(comps)].sum(axis=-1).ravel()
@@ -525,7 +533,7 @@ def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) ->
     for r, c in enumerate(comps):
         data[f"cost_{c}"] = disc[..., r].ravel()
         data[f"cost_{c}_undisc"] = und[..., r].ravel()
-    outcomes = pd.DataFrame(data)
+    outcomes = pd.DataFrame(data, copy=False)
     assert list(outcomes.columns) == outcome_columns(comps)
     settings = {
         "engine": "cohort",
@@ -553,13 +561,12 @@ def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) ->
         trace_df = pd.DataFrame(
             {
                 "draw": np.repeat(draws.ids, K * T1 * S),
-                "strategy": pd.Categorical(
-                    np.tile(np.repeat(np.array(model.strategies, dtype=object), T1 * S), n),
-                    categories=list(model.strategies),
+                "strategy": pd.Categorical.from_codes(
+                    np.tile(np.repeat(np.arange(K, dtype=np.int16), T1 * S), n), categories=list(model.strategies)
                 ),
                 "cycle": np.tile(np.repeat(np.arange(T1), S), n * K),
-                "state": pd.Categorical(np.tile(np.array(model.states, dtype=object), n * K * T1),
-                                        categories=list(model.states)),
+                "state": pd.Categorical.from_codes(np.tile(np.arange(S, dtype=np.int16), n * K * T1),
+                                                   categories=list(model.states)),
                 "share": traces.ravel(),
             }
         )
