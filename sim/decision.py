@@ -140,6 +140,9 @@ def outcome_matrix(outcomes: pd.DataFrame, column: str, *, strategy: str = "stra
     for col in (column, strategy, draw):
         if col not in outcomes.columns:
             raise HtaError(f"the outcomes table has no column {col!r}; columns are {', '.join(map(str, outcomes.columns))}")
+    fast = _regular_layout(outcomes, strategy, draw)
+    if fast is not None:  # engine output: draws in order, strategies in category order
+        return outcomes[column].to_numpy(float).reshape(-1, len(fast)), fast
     dup = outcomes.duplicated([draw, strategy])
     if dup.any():
         row = outcomes.loc[dup].iloc[0]
@@ -148,6 +151,21 @@ def outcome_matrix(outcomes: pd.DataFrame, column: str, *, strategy: str = "stra
     if wide.isna().any().any():
         raise HtaError(f"outcomes table: some (draw, strategy) pairs have no {column!r}; every draw needs every strategy")
     return wide.to_numpy(float), [str(s) for s in wide.columns]
+
+
+def _regular_layout(outcomes: pd.DataFrame, strategy: str, draw: str) -> list[str] | None:
+    """Strategy names if rows are (draw, strategy) in order with every strategy once per draw."""
+    col = outcomes[strategy]
+    if not isinstance(col.dtype, pd.CategoricalDtype) or len(outcomes) == 0:
+        return None
+    K = len(col.cat.categories)
+    if len(outcomes) % K:
+        return None
+    codes = col.cat.codes.to_numpy().reshape(-1, K)
+    draws = outcomes[draw].to_numpy().reshape(-1, K)
+    if not ((codes == np.arange(K)).all() and (draws == draws[:, :1]).all() and np.all(np.diff(draws[:, 0]) > 0)):
+        return None
+    return [str(s) for s in col.cat.categories]
 
 
 def _ce_arrays(costs, effects, strategies=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -215,6 +233,15 @@ def _optimal(nb: np.ndarray) -> np.ndarray:
     return np.argmax(nb, axis=-1)
 
 
+def _best_per_draw(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Index of the strategy with the highest NMB per (draw, wtp); ties to the lowest column."""
+    from ._decision_kernels import best_strategy
+
+    out = np.empty((c.shape[0], len(w)), dtype=np.int64)
+    best_strategy(np.ascontiguousarray(c), np.ascontiguousarray(e), np.ascontiguousarray(w, dtype=float), out)
+    return out
+
+
 def _sorted(c, e, names):
     order = np.argsort(names, kind="stable")  # ties are broken by strategy name
     return c[:, order], e[:, order], [names[i] for i in order]
@@ -234,9 +261,10 @@ def ceac(costs, effects, wtp, strategies=None) -> pd.DataFrame:
     """
     c, e, names = _sorted(*_ce_arrays(costs, effects, strategies))
     w = _wtp(wtp)
-    best = _optimal(net_benefit(c, e, w))
     k = len(names)
-    prob = np.stack([(best == s).mean(axis=1) for s in range(k)], axis=1)
+    best = _best_per_draw(c, e, w)  # (n_draws, n_wtp), compiled: no (n_wtp, n_draws, k) array
+    counts = np.bincount((best + k * np.arange(len(w))[None, :]).ravel(), minlength=len(w) * k)
+    prob = counts.reshape(len(w), k) / best.shape[0]
     return pd.DataFrame({
         "wtp": np.repeat(w, k),
         "strategy": np.tile(names, len(w)),
@@ -257,11 +285,9 @@ def ceaf(costs, effects, wtp, strategies=None) -> pd.DataFrame:
     """
     c, e, names = _sorted(*_ce_arrays(costs, effects, strategies))
     w = _wtp(wtp)
-    nb = net_benefit(c, e, w)
-    enb = nb.mean(axis=1)
+    enb = w[:, None] * e.mean(axis=0)[None, :] - c.mean(axis=0)[None, :]  # mean NMB per (wtp, strategy)
     best_exp = np.argmax(enb, axis=-1)
-    best = _optimal(nb)
-    prob = (best == best_exp[:, None]).mean(axis=1)
+    prob = (_best_per_draw(c, e, w) == best_exp[None, :]).mean(axis=0)
     return pd.DataFrame({
         "wtp": w,
         "strategy": [names[i] for i in best_exp],

@@ -397,14 +397,15 @@ class ParameterTable:
     def transform(self, u: np.ndarray) -> pd.DataFrame:
         """Map uniforms ``u`` (rows = draws, ``n_slots`` columns) to parameter values by
         inversion (used for Latin hypercube and Sobol sampling)."""
-        return self._values(u.shape[0], _Inverse(np.clip(u, _EPS, 1 - _EPS)))
+        return pd.DataFrame(self._values(u.shape[0], _Inverse(np.clip(u, _EPS, 1 - _EPS))),
+                            columns=self.names, copy=False)
 
     def generate(self, gen: np.random.Generator, m: int) -> pd.DataFrame:
         """``m`` Monte Carlo draws from a numpy generator, sampling each distribution
         directly (inversion only where a copula or a truncation needs it)."""
-        return self._values(m, _Direct(gen, m))
+        return pd.DataFrame(self._values(m, _Direct(gen, m)), columns=self.names, copy=False)
 
-    def _values(self, m: int, src) -> pd.DataFrame:
+    def _values(self, m: int, src) -> dict[str, np.ndarray]:
         out = {p.name: np.full(m, float(p.value)) for p in self.parameters}
         corr_cols, uc = (), None
         if self._copula is not None:
@@ -459,6 +460,19 @@ class _Inverse:
         return np.minimum((self._take(1)[:, 0] * n_rows).astype(np.int64), n_rows - 1)
 
 
+_PARSED: dict[int, tuple] = {}
+
+
+def _parsed(dist) -> tuple:
+    """(name, shapes, loc, scale) of a frozen scipy distribution, cached by identity."""
+    key = id(dist)
+    hit = _PARSED.get(key)
+    if hit is None or hit[0] is not dist:
+        shapes, loc, scale = dist.dist._parse_args(*dist.args, **dist.kwds)
+        hit = _PARSED[key] = (dist, dist.dist.name, shapes, loc, scale)
+    return hit[1:]
+
+
 class _Direct:
     """Values sampled directly with numpy's generator (fast path of Monte Carlo)."""
 
@@ -470,8 +484,7 @@ class _Direct:
 
     def univariate(self, dist):
         g, m = self.gen, self.m
-        shapes, loc, scale = dist.dist._parse_args(*dist.args, **dist.kwds)
-        name = dist.dist.name
+        name, shapes, loc, scale = _parsed(dist)
         if name == "norm":
             return g.normal(loc, scale, m)
         if name == "lognorm":
@@ -581,21 +594,24 @@ class Sampler:
                 return eng.random(hi - lo)
         raise HtaError("Monte Carlo draws come from draws(), not from uniforms")
 
-    def draws(self, lo: int, hi: int) -> Draws:
-        """Parameter values of draws ``lo:hi``."""
+    def arrays(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """Parameter values of draws ``lo:hi``, one array per parameter."""
         if not 0 <= lo <= hi <= self.n:
             raise HtaError(f"draw range {lo}:{hi} is outside 0:{self.n}")
         if self.method != "mc":
-            frame = self.table.transform(self.uniforms(lo, hi))
-        else:
-            parts = []
-            for b in range(lo // BLOCK, -(-hi // BLOCK)):
-                gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(b,))))
-                block = self.table.generate(gen, BLOCK)
-                a, z = max(lo, b * BLOCK), min(hi, (b + 1) * BLOCK)
-                parts.append(block.iloc[a - b * BLOCK:z - b * BLOCK])
-            frame = (pd.concat(parts, ignore_index=True) if parts
-                     else pd.DataFrame({c: np.empty(0) for c in self.table.names}))
+            return self.table._values(hi - lo, _Inverse(np.clip(self.uniforms(lo, hi), _EPS, 1 - _EPS)))
+        cols = {name: np.empty(hi - lo) for name in self.table.names}
+        for b in range(lo // BLOCK, -(-hi // BLOCK)):
+            gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(b,))))
+            block = self.table._values(BLOCK, _Direct(gen, BLOCK))
+            a, z = max(lo, b * BLOCK), min(hi, (b + 1) * BLOCK)
+            for name in cols:
+                cols[name][a - lo:z - lo] = block[name][a - b * BLOCK:z - b * BLOCK]
+        return cols
+
+    def draws(self, lo: int, hi: int) -> Draws:
+        """Parameter values of draws ``lo:hi`` as :class:`Draws`."""
+        frame = pd.DataFrame(self.arrays(lo, hi), columns=self.table.names, copy=False)
         return Draws(frame, np.arange(lo, hi), self.seed, self.method)
 
 

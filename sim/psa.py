@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .cohort import run_cohort
+from .cohort.engine import DEFAULT_MEMORY, _Draws, _result, _totals, resolve_draws
 from .decision import ceac, icers, outcome_matrix
 from .errors import HtaError
 from .model import Model
@@ -109,7 +109,7 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
     sampler = table.sampler(n, seed, method)
     K = len(model.strategies)
     draw_cols = {name: np.empty(n) for name in table.names}
-    columns: dict[str, np.ndarray] | None = None
+    totals = None
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -118,28 +118,23 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
     try:
         for lo in range(0, n, chunk_size):
             hi = min(n, lo + chunk_size)
-            d = sampler.draws(lo, hi)
+            values = sampler.arrays(lo, hi)
             for name in table.names:
-                draw_cols[name][lo:hi] = d.frame[name].to_numpy()
-            res = run_cohort(model, d)
-            out = res.outcomes
-            if columns is None:  # preallocate: memory is the final table, not a concat of copies
-                columns = {c: np.empty(n * K, dtype=out[c].dtype if c != "strategy" else np.int16)
-                           for c in out.columns}
-                settings = dict(res.settings)
-            for c in out.columns:
-                v = out[c].cat.codes.to_numpy() if c == "strategy" else out[c].to_numpy()
-                columns[c][lo * K:hi * K] = v
+                draw_cols[name][lo:hi] = values[name]
+            tot, _, columns = _totals(model, resolve_draws(model, values), trace=False, chunk_size=None,
+                                      memory_limit=DEFAULT_MEMORY)
+            if totals is None:  # per-draw totals only: memory does not grow with the horizon
+                totals = np.empty((n, K) + tot.shape[2:])
+            totals[lo:hi] = tot
             if bar is not None:
                 bar.update(hi - lo)
     finally:
         if bar is not None:
             bar.close()
-    assert columns is not None
-    data = dict(columns)
-    data["strategy"] = pd.Categorical.from_codes(columns["strategy"], categories=list(model.strategies))
-    outcomes = pd.DataFrame(data, copy=False)
+    result = _result(model, _Draws(ids=np.arange(n), arrays={}, fixed={}, seed=seed), totals, None, columns)
+    outcomes = result.outcomes
+    settings = dict(result.settings)
     settings.update({"n_draws": n, "seed": seed, "sampling": method, "parameter_table": table.label})
     outcomes.attrs["settings"] = settings
-    draws = Draws(pd.DataFrame(draw_cols, copy=False), np.arange(n), seed, method)
+    draws = Draws(pd.DataFrame(draw_cols, columns=table.names, copy=False), np.arange(n), seed, method)
     return PSAResult(draws=draws, outcomes=outcomes, settings=settings)

@@ -81,6 +81,10 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
     T = c_tr.shape[2]
     s_draws = start.shape[0] > 1
     n_blocks = (n + BLOCK - 1) // BLOCK
+    rw_timed = False  # does any state reward vary by cycle?
+    for e in range(rw_ent.shape[0]):
+        if rw_ent[e, 3] != 0:
+            rw_timed = True
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
         nb = min(BLOCK, n - d0)
@@ -100,7 +104,8 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
             for t in range(T + 1):
                 # ---- rewards counted at trace point t: own cycle t and previous cycle t-1
                 v_own[:, :] = 0.0
-                v_prev[:, :] = 0.0
+                if rw_timed:
+                    v_prev[:, :] = 0.0
                 for i in range(S1):
                     mi = m[i]
                     for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
@@ -110,7 +115,16 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
                         sd = rw_ent[e, 2]
                         st = rw_ent[e, 3]
                         o = rw_ent[e, 1] + d0 * sd + t * st
-                        if sd == 0:
+                        if not rw_timed:  # the previous cycle's reward is this cycle's
+                            if sd == 0:
+                                x = ev[o]
+                                for b in range(nb):
+                                    vo[b] += mi[b] * x
+                            else:
+                                seg = ev[o:o + nb]
+                                for b in range(nb):
+                                    vo[b] += mi[b] * seg[b]
+                        elif sd == 0:
                             x = ev[o]
                             xp = ev[o - st] if (st != 0 and t > 0) else x
                             for b in range(nb):
@@ -132,7 +146,7 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
                                         vp[b] += mi[b] * segp[b]
                 for r in range(NR):
                     vo = v_own[r]
-                    vp = v_prev[r]
+                    vp = v_prev[r] if rw_timed else v_own[r]
                     for g in range(2):
                         co = c_own[g, r, t]
                         cp = c_prev[g, r, t]
@@ -150,32 +164,49 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
                 nxt[:, :] = 0.0
                 for i in range(S1):
                     mi = m[i]
-                    p[:, :] = 0.0
+                    keep_p = trw_ptr[k, i + 1] > trw_ptr[k, i]  # transition rewards need each p_ij
+                    if keep_p:
+                        p[:, :] = 0.0
                     rsum[:] = 0.0
                     sj = self_j[k, i]
                     if sj >= 0:  # absorbing row without entries: stays with probability 1
-                        p[sj, :] = 1.0
+                        nx = nxt[dest[i, sj]]
+                        for b in range(nb):
+                            nx[b] += mi[b]
+                        if keep_p:
+                            p[sj, :] = 1.0
                         rsum[:] = 1.0
                     for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
-                        pj = p[tr_ent[e, 0]]
+                        j = tr_ent[e, 0]
+                        nx = nxt[dest[i, j]]
+                        pj = p[j]
                         sd = tr_ent[e, 2]
                         o = tr_ent[e, 1] + d0 * sd + t * tr_ent[e, 3]
                         if sd == 0:
                             x = ev[o]
                             for b in range(nb):
-                                pj[b] = x
+                                nx[b] += mi[b] * x
                                 rsum[b] += x
+                            if keep_p:
+                                for b in range(nb):
+                                    pj[b] = x
                         else:
                             seg = ev[o:o + nb]
                             for b in range(nb):
-                                pj[b] = seg[b]
+                                nx[b] += mi[b] * seg[b]
                                 rsum[b] += seg[b]
+                            if keep_p:
+                                for b in range(nb):
+                                    pj[b] = seg[b]
                     cj = comp[k, i]
                     if cj >= 0:
                         pc = p[cj]
+                        nx = nxt[dest[i, cj]]
                         for b in range(nb):
                             c = 1.0 - rsum[b]
-                            pc[b] = c if c > 0.0 else 0.0  # clears only |noise| <= tol (checked below)
+                            c = c if c > 0.0 else 0.0  # clears only |noise| <= tol (checked below)
+                            nx[b] += mi[b] * c
+                            pc[b] = c
                         for b in range(nb):
                             if 1.0 - rsum[b] < -tol and err[d0 + b, 0] == 0:
                                 err[d0 + b, 0] = ERR_COMPLEMENT
@@ -193,11 +224,6 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
                                 err[d0 + b, 3] = i
                                 err[d0 + b, 4] = -1
                                 errv[d0 + b] = rsum[b]
-                    for j in range(S):
-                        pj = p[j]
-                        nx = nxt[dest[i, j]]
-                        for b in range(nb):
-                            nx[b] += mi[b] * pj[b]
                     for e in range(trw_ptr[k, i], trw_ptr[k, i + 1]):
                         pj = p[trw_ent[e, 0]]
                         r = trw_ent[e, 1]

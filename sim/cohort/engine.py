@@ -438,42 +438,9 @@ def _bytes_per_draw(model: Model, trace: bool) -> int:
 
 
 # ---------------------------------------------------------------------------- run
-def run_cohort(
-    model: Model,
-    params: Any = None,
-    *,
-    trace: bool = False,
-    chunk_size: int | None = None,
-    memory_limit: int = DEFAULT_MEMORY,
-) -> CohortResult:
-    """Run a Markov cohort model for every strategy and every draw.
-
-    Parameters
-    ----------
-    model : Model
-        The model specification.
-    params : None, mapping, DataFrame or Draws
-        Parameter draws: one value (base case) or one array of equal length per
-        parameter; omitted parameters keep the model's base-case values.
-        ``None`` runs the base case.
-    trace : bool
-        Keep the Markov trace (memory grows with draws x cycles).
-    chunk_size : int, optional
-        Draws evaluated at once; by default as many as fit in ``memory_limit``.
-    memory_limit : int
-        Byte budget for one chunk's arrays.
-
-    Returns
-    -------
-    CohortResult
-        ``outcomes``: one row per (draw, strategy) with columns ``draw, strategy,
-        cost, qaly, ly, cost_undisc, qaly_undisc, ly_undisc`` and
-        ``cost_<component>[_undisc]`` per cost component; ``trace`` (if asked):
-        ``draw, strategy, cycle, state, share``; ``settings``: the conventions used.
-    """
-    if not isinstance(model, Model):
-        raise HtaError(f"run_cohort needs a Model, got {type(model).__name__}")
-    draws = resolve_draws(model, params)
+def _totals(model: Model, draws: _Draws, *, trace: bool, chunk_size: int | None,
+            memory_limit: int) -> tuple[np.ndarray, np.ndarray | None, tuple]:
+    """Totals ``(n, K, 2, NR)`` (discounted, undiscounted), the trace if asked, the columns."""
     n = len(draws.ids)
     adaptive = chunk_size is None
     if adaptive:
@@ -510,6 +477,47 @@ def run_cohort(
                 i0, L = model.offsets[state], model.tunnels.get(state, 1)
                 traces[lo:hi, :, :, s] = tr[..., i0:i0 + L].sum(axis=-1)
         lo = hi
+    return totals, traces, columns
+
+
+def run_cohort(
+    model: Model,
+    params: Any = None,
+    *,
+    trace: bool = False,
+    chunk_size: int | None = None,
+    memory_limit: int = DEFAULT_MEMORY,
+) -> CohortResult:
+    """Run a Markov cohort model for every strategy and every draw.
+
+    Parameters
+    ----------
+    model : Model
+        The model specification.
+    params : None, mapping, DataFrame or Draws
+        Parameter draws: one value (base case) or one array of equal length per
+        parameter; omitted parameters keep the model's base-case values.
+        ``None`` runs the base case.
+    trace : bool
+        Keep the Markov trace (memory grows with draws x cycles).
+    chunk_size : int, optional
+        Draws evaluated at once; by default as many as fit in ``memory_limit``.
+    memory_limit : int
+        Byte budget for one chunk's arrays.
+
+    Returns
+    -------
+    CohortResult
+        ``outcomes``: one row per (draw, strategy) with columns ``draw, strategy,
+        cost, qaly, ly, cost_undisc, qaly_undisc, ly_undisc`` and
+        ``cost_<component>[_undisc]`` per cost component; ``trace`` (if asked):
+        ``draw, strategy, cycle, state, share``; ``settings``: the conventions used.
+    """
+    if not isinstance(model, Model):
+        raise HtaError(f"run_cohort needs a Model, got {type(model).__name__}")
+    draws = resolve_draws(model, params)
+    totals, traces, columns = _totals(model, draws, trace=trace, chunk_size=chunk_size,
+                                      memory_limit=memory_limit)
     return _result(model, draws, totals, traces, columns)
 
 
