@@ -285,7 +285,8 @@ def ceaf(costs, effects, wtp, strategies=None) -> pd.DataFrame:
     """
     c, e, names = _sorted(*_ce_arrays(costs, effects, strategies))
     w = _wtp(wtp)
-    enb = w[:, None] * e.mean(axis=0)[None, :] - c.mean(axis=0)[None, :]  # mean NMB per (wtp, strategy)
+    # expected NMB per (wtp, strategy): the mean over draws of the per-draw NMB
+    enb = np.stack([(w[:, None] * e[None, :, s] - c[None, :, s]).mean(axis=1) for s in range(len(names))], axis=1)
     best_exp = np.argmax(enb, axis=-1)
     prob = (_best_per_draw(c, e, w) == best_exp[None, :]).mean(axis=0)
     return pd.DataFrame({
