@@ -44,7 +44,7 @@ __all__ = [
 METHODS = ("mc", "lhs", "sobol")
 #: Monte Carlo draws are generated in blocks of this many, block b from the stream
 #: ``SeedSequence(seed, spawn_key=(b,))``: draw i is row i % BLOCK of block i // BLOCK.
-BLOCK = 1024
+BLOCK = 4096
 
 COLUMNS = ("name", "value", "distribution", "args", "group", "unit", "description", "source")
 _EPS = 2.0 ** -53

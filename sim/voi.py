@@ -28,9 +28,10 @@ def evpi_nb(nb) -> float:
         raise HtaError(f"net benefits must have shape (n_draws, n_strategies), got {a.shape}")
     if not np.isfinite(a).all():
         raise HtaError("net benefits must be finite")
-    best = int(np.argmax(a.mean(axis=0)))
-    # one sum over draws: exactly 0 when `best` is optimal in every draw
-    return float(max((a.max(axis=1) - a[:, best]).mean(), 0.0))
+    # EVPI = min_s E[max_j NB_j - NB_s] (the smallest expected loss): never negative, and
+    # exactly 0 when one strategy is optimal in every draw, whatever the rounding of means
+    loss = (a.max(axis=1, keepdims=True) - a).mean(axis=0)
+    return float(loss.min())
 
 
 def evpi(costs, effects, wtp) -> pd.DataFrame:

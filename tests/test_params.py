@@ -205,7 +205,9 @@ def test_method_of_moments_fits_reproduce_mean_and_se(dist, mean, se):
     # ... and its draws
     x = t.draw(N, 11).frame["x"].to_numpy()
     assert abs(x.mean() - mean) < 5 * se / math.sqrt(N)
-    assert x.std() == pytest.approx(se, rel=0.03)
+    # the sample SD's relative standard error is about sqrt((kurtosis - 1) / (4 N)): allow 5 of them
+    kurtosis = float(dist_obj.stats(moments="k")) + 3
+    assert x.std() == pytest.approx(se, rel=max(0.03, 5 * math.sqrt((kurtosis - 1) / (4 * N))))
 
 
 def test_beta_and_gamma_fit_formulas():

@@ -25,19 +25,15 @@ from numba import njit, prange
 
 from .._config import CACHE, FASTMATH, PARALLEL
 
-__all__ = ["cohort_kernel", "BLOCK", "ERR_COMPLEMENT", "ERR_ROW_SUM"]
+__all__ = ["cohort_kernel", "BLOCK"]
 
 #: Draws processed together (the SIMD dimension).
 BLOCK = 128
-#: Error codes written to ``err[d, 0]``.
-ERR_COMPLEMENT = 1  # complement below -tol; errv = complement
-ERR_ROW_SUM = 2  # row without complement does not sum to 1 within tol; errv = sum
 
 
 @njit(parallel=PARALLEL, cache=CACHE, fastmath=FASTMATH, nogil=True)
-def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
-                  rw_ptr, rw_ent, trw_ptr, trw_ent,
-                  c_own, c_prev, c_tr, tol, out, trace, keep_trace, err, errv):  # pragma: no cover - compiled
+def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
+                  c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
     """Run every (draw, strategy) cohort and accumulate rewards.
 
     Parameters (n = draws, K = strategies, T = cycles, S1 = expanded states,
@@ -46,11 +42,8 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
     ev : (N,) float64
         Pool of evaluated values.
     tr_ptr : (K, S1 + 1) int64; tr_ent : (E, 4) int64 ``[to_state, offset, sd, st]``
-        Explicit transition probabilities of each row, for cycles 0..T-1.
-    comp : (K, S1) int64
-        State that takes the complement of the row, or -1.
-    self_j : (K, S1) int64
-        For a row without any entry (absorbing): its own state; else -1.
+        Every non-zero transition probability of each row (complements and absorbing
+        rows included, checked by the caller), for cycles 0..T-1.
     dest : (S1, S) int64
         Expanded state reached from expanded state i when moving to state j.
     start : (n|1, K, S1) float64
@@ -64,14 +57,10 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
         (index 0 discounted, 1 undiscounted).
     c_tr : (2, NR, T) float64
         Discount of transition rewards of cycle t.
-    tol : float
-        Tolerance of row sums and complements.
     out : (n, K, 2, NR) float64
         Totals (written).
     trace : (n, K, T + 1, S1) float64
         Markov trace, written only if ``keep_trace``.
-    err : (n, 5) int64; errv : (n,) float64
-        First fault per draw: ``[code, strategy, cycle, row, to_state]`` and value.
     """
     n = out.shape[0]
     K = out.shape[1]
@@ -90,8 +79,7 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
         nb = min(BLOCK, n - d0)
         m = np.empty((S1, BLOCK))
         nxt = np.empty((S1, BLOCK))
-        p = np.empty((S, BLOCK))
-        rsum = np.empty(BLOCK)
+        p = np.zeros((S, BLOCK))  # a row's probabilities, filled only for rows with transition rewards
         v_own = np.empty((NR, BLOCK))
         v_prev = np.empty((NR, BLOCK))
         acc = np.zeros((2, NR, BLOCK))
@@ -167,15 +155,6 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
                     keep_p = trw_ptr[k, i + 1] > trw_ptr[k, i]  # transition rewards need each p_ij
                     if keep_p:
                         p[:, :] = 0.0
-                    rsum[:] = 0.0
-                    sj = self_j[k, i]
-                    if sj >= 0:  # absorbing row without entries: stays with probability 1
-                        nx = nxt[dest[i, sj]]
-                        for b in range(nb):
-                            nx[b] += mi[b]
-                        if keep_p:
-                            p[sj, :] = 1.0
-                        rsum[:] = 1.0
                     for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
                         j = tr_ent[e, 0]
                         nx = nxt[dest[i, j]]
@@ -186,44 +165,15 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
                             x = ev[o]
                             for b in range(nb):
                                 nx[b] += mi[b] * x
-                                rsum[b] += x
                             if keep_p:
-                                for b in range(nb):
-                                    pj[b] = x
+                                pj[:] = x
                         else:
                             seg = ev[o:o + nb]
                             for b in range(nb):
                                 nx[b] += mi[b] * seg[b]
-                                rsum[b] += seg[b]
                             if keep_p:
                                 for b in range(nb):
                                     pj[b] = seg[b]
-                    cj = comp[k, i]
-                    if cj >= 0:
-                        pc = p[cj]
-                        nx = nxt[dest[i, cj]]
-                        for b in range(nb):
-                            c = 1.0 - rsum[b]
-                            c = c if c > 0.0 else 0.0  # clears only |noise| <= tol (checked below)
-                            nx[b] += mi[b] * c
-                            pc[b] = c
-                        for b in range(nb):
-                            if 1.0 - rsum[b] < -tol and err[d0 + b, 0] == 0:
-                                err[d0 + b, 0] = ERR_COMPLEMENT
-                                err[d0 + b, 1] = k
-                                err[d0 + b, 2] = t
-                                err[d0 + b, 3] = i
-                                err[d0 + b, 4] = cj
-                                errv[d0 + b] = 1.0 - rsum[b]
-                    else:
-                        for b in range(nb):
-                            if abs(rsum[b] - 1.0) > tol and err[d0 + b, 0] == 0:
-                                err[d0 + b, 0] = ERR_ROW_SUM
-                                err[d0 + b, 1] = k
-                                err[d0 + b, 2] = t
-                                err[d0 + b, 3] = i
-                                err[d0 + b, 4] = -1
-                                errv[d0 + b] = rsum[b]
                     for e in range(trw_ptr[k, i], trw_ptr[k, i + 1]):
                         pj = p[trw_ent[e, 0]]
                         r = trw_ent[e, 1]
@@ -245,11 +195,7 @@ def cohort_kernel(ev, tr_ptr, tr_ent, comp, self_j, dest, start,
                                 f = mi[b] * pj[b] * seg[b]
                                 a0[b] += f * c0
                                 a1[b] += f * c1
-                for i in range(S1):
-                    mi = m[i]
-                    ni = nxt[i]
-                    for b in range(nb):
-                        mi[b] = ni[b]
+                m, nxt = nxt, m
             for g in range(2):
                 for r in range(NR):
                     for b in range(nb):

@@ -154,8 +154,6 @@ class CohortArrays:
     ev: np.ndarray
     tr_ptr: np.ndarray
     tr_ent: np.ndarray
-    comp: np.ndarray
-    self_j: np.ndarray
     dest: np.ndarray
     start: np.ndarray
     rw_ptr: np.ndarray
@@ -174,8 +172,8 @@ class CohortArrays:
     def dense(self, draws: slice = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Dense ``P (n, K, T, S1, S)``, ``R (n, K, T+1, S1, NR)`` and ``TR (n, K, T, S1, S, NR)``
         of some draws (for reference implementations, tests and error messages)."""
-        K, S1 = self.comp.shape
-        S = self.dest.shape[1]
+        K = self.tr_ptr.shape[0]
+        S1, S = self.dest.shape
         NR, T = len(self.columns), self.n_cycles
         d = np.arange(self.n)[draws][:, None]
         n = d.shape[0]
@@ -187,10 +185,6 @@ class CohortArrays:
             for i in range(S1):
                 for j, off, sd, st in self.tr_ent[self.tr_ptr[k, i]:self.tr_ptr[k, i + 1]]:
                     P[:, k, :, i, j] = self.ev[off + d * sd + t_tr * st]
-                if self.self_j[k, i] >= 0:
-                    P[:, k, :, i, self.self_j[k, i]] = 1.0
-                if self.comp[k, i] >= 0:
-                    P[:, k, :, i, self.comp[k, i]] = np.maximum(1.0 - P[:, k, :, i, :].sum(axis=-1), 0.0)
                 for r, off, sd, st in self.rw_ent[self.rw_ptr[k, i]:self.rw_ptr[k, i + 1]]:
                     R[:, k, :, i, r] += self.ev[off + d * sd + t_rw * st]
                 for j, r, off, sd, st in self.trw_ent[self.trw_ptr[k, i]:self.trw_ptr[k, i + 1]]:
@@ -282,23 +276,24 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
         for l in range(model.tunnels.get(state, 1)):
             rows.setdefault((k, off[state] + l), []).append(head + (o + l * ss, sd, st))
 
-    # ---- transitions (cycles 0..T-1)
+    # ---- transitions (cycles 0..T-1): explicit entries, checked rows, complements as entries
     tr_rows: dict = {}
-    comp = np.full((K, S1), -1, dtype=np.int64)
-    self_j = np.full((K, S1), -1, dtype=np.int64)
     for k, strat in enumerate(model.strategies):
         rows = model.rows(strat)
         for frm in model.states:
-            i0, L = off[frm], model.tunnels.get(frm, 1)
             entries = rows.get(frm, {})
-            if not entries:
-                self_j[k, i0:i0 + L] = model.states.index(frm)
-            for to, v in entries.items():
-                j = model.states.index(to)
-                if isinstance(v, Complement):
-                    comp[k, i0:i0 + L] = j
-                else:
-                    add_rows(tr_rows, k, frm, b.probability(v, strat, frm, to), (j,))
+            if not entries:  # absorbing: stays with probability 1
+                add_rows(tr_rows, k, frm, np.ones((1, 1, 1)), (model.states.index(frm),))
+                continue
+            explicit = {to: b.probability(v, strat, frm, to) for to, v in entries.items()
+                        if not isinstance(v, Complement)}
+            comp_to = next((to for to, v in entries.items() if isinstance(v, Complement)), None)
+            total = sum(explicit.values(), np.zeros((1, 1, 1)))
+            _check_row(model, b, strat, frm, comp_to, explicit, total)
+            for to, arr in explicit.items():
+                add_rows(tr_rows, k, frm, arr, (model.states.index(to),))
+            if comp_to is not None:  # |noise| <= tol below 0 becomes 0
+                add_rows(tr_rows, k, frm, np.maximum(1.0 - total, 0.0), (model.states.index(comp_to),))
     tr_ptr, tr_ent = _csr(tr_rows, K, S1, 4)
 
     dest = np.empty((S1, S), dtype=np.int64)
@@ -382,28 +377,30 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> CohortArrays:
     for k, i, r, a in inits:
         initial[:, k, r] += np.broadcast_to(start[:, k, i], (ndi,)) * np.broadcast_to(a, (ndi,))
 
-    return CohortArrays(ev=pool.array(), tr_ptr=tr_ptr, tr_ent=tr_ent, comp=comp, self_j=self_j, dest=dest,
+    return CohortArrays(ev=pool.array(), tr_ptr=tr_ptr, tr_ent=tr_ent, dest=dest,
                         start=start, rw_ptr=rw_ptr, rw_ent=rw_ent, trw_ptr=trw_ptr, trw_ent=trw_ent,
                         columns=columns, initial=initial, n=b.n, n_cycles=model.n_cycles)
 
 
-def _kernel_fault(model: Model, a: CohortArrays, ids: np.ndarray, total: int,
-                  err: np.ndarray, errv: np.ndarray) -> HtaError:
-    """The error message for the first draw the kernel flagged."""
-    d = int(np.flatnonzero(err[:, 0])[0])
-    code, k, t, i, j = (int(x) for x in err[d])
-    P = a.dense(slice(d, d + 1))[0][0]
-    explicit = {int(e[0]) for e in a.tr_ent[a.tr_ptr[k, i]:a.tr_ptr[k, i + 1]]}
-    row = ", ".join(f"{s!r} {P[k, t, i, jj]:.6g}" for jj, s in enumerate(model.states) if jj in explicit)
-    where = f"strategy {model.strategies[k]!r}, cycle {t}, from {_state_label(model, i)}"
-    draw = _draw_label(ids, d, len(ids), total)
-    if code == _kernels.ERR_COMPLEMENT:
-        return HtaError(
-            f"{where} to {model.states[j]!r}: the complement C would be {errv[d]:.6g}{draw}, because the "
-            f"row's other entries ({row}) sum to {1 - errv[d]:.10g} > 1; lower them so they sum to at most 1"
+def _check_row(model: Model, b: _Builder, strat: str, frm: str, comp_to: str | None,
+               explicit: dict, total: np.ndarray) -> None:
+    """A row's explicit probabilities must leave a complement >= -tol, or sum to 1 within tol."""
+    bad = (1.0 - total < -_TOL) if comp_to is not None else (np.abs(total - 1.0) > _TOL)
+    if not bad.any():
+        return
+    d, t, l = np.argwhere(bad)[0]
+    soj = f" (sojourn {l})" if frm in model.tunnels else ""
+    row = ", ".join(f"{to!r} {float(np.broadcast_to(a, total.shape)[d, t, l]):.6g}" for to, a in explicit.items())
+    where = f"strategy {strat!r}, cycle {int(t)}, from {frm!r}{soj}"
+    draw = _draw_label(b.ids, d, total.shape[0], b.total)
+    s = float(total[d, t, l])
+    if comp_to is not None:
+        raise HtaError(
+            f"{where} to {comp_to!r}: the complement C would be {1 - s:.6g}{draw}, because the row's "
+            f"other entries ({row}) sum to {s:.10g} > 1; lower them so they sum to at most 1"
         )
-    return HtaError(
-        f"{where}: transition probabilities sum to {errv[d]:.12g}, not 1{draw} (to: {row}); "
+    raise HtaError(
+        f"{where}: transition probabilities sum to {s:.12g}, not 1{draw} (to: {row}); "
         f"make them sum to 1 or mark one entry C"
     )
 
@@ -463,13 +460,8 @@ def _totals(model: Model, draws: _Draws, *, trace: bool, chunk_size: int | None,
             per_draw = (a.ev.nbytes + a.start.nbytes) / (hi - lo) + (2 * K * (T + 1) * S1 * 8 if trace else 0) + 64
             chunk_size = max(chunk_size, int(memory_limit // per_draw))
         tr = np.empty((hi - lo, K, T + 1, S1)) if trace else np.empty((1, 1, 1, 1))
-        err = np.zeros((hi - lo, 5), dtype=np.int64)
-        errv = np.zeros(hi - lo)
-        _kernels.cohort_kernel(a.ev, a.tr_ptr, a.tr_ent, a.comp, a.self_j, a.dest, a.start,
-                               a.rw_ptr, a.rw_ent, a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, _TOL,
-                               totals[lo:hi], tr, trace, err, errv)
-        if err[:, 0].any():
-            raise _kernel_fault(model, a, draws.ids[lo:hi], n, err, errv)
+        _kernels.cohort_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
+                               a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, totals[lo:hi], tr, trace)
         if a.has_initial:
             totals[lo:hi] += a.initial[:, :, None, :]  # time 0: discounted = undiscounted
         if trace:
