@@ -118,20 +118,26 @@ class _Pool:
     """Evaluated values stored once each, at their own shape, in one flat array."""
 
     def __init__(self):
-        self.parts: list[np.ndarray] = []
+        self.parts: list[tuple[int, np.ndarray]] = []
         self.size = 0
 
     def add(self, a: np.ndarray) -> tuple[int, int, int, int]:
-        """Store ``a`` (shape (nd, mt, L)) draws-innermost; return (offset, draw, time,
-        sojourn) strides. Draws are contiguous so the kernel reads them as vectors."""
+        """Reserve room for ``a`` (shape (nd, mt, L)), stored draws-innermost; return its
+        (offset, draw, time, sojourn) strides. Draws are contiguous so the kernel reads
+        them as vectors."""
         nd, mt, L = a.shape
         off = self.size
-        self.parts.append(np.ascontiguousarray(np.transpose(a, (1, 2, 0)), dtype=np.float64).ravel())
+        self.parts.append((off, a))
         self.size += a.size
         return off, (1 if nd > 1 else 0), (L * nd if mt > 1 else 0), (nd if L > 1 else 0)
 
     def array(self) -> np.ndarray:
-        return np.concatenate(self.parts) if self.parts else np.zeros(1)
+        """The pool: one allocation, each value written once (transposed) into its place."""
+        ev = np.empty(max(self.size, 1))
+        for off, a in self.parts:
+            nd, mt, L = a.shape
+            ev[off:off + a.size].reshape(mt, L, nd)[...] = np.transpose(a, (1, 2, 0))
+        return ev
 
 
 def _csr(rows: dict, K: int, S1: int, width: int) -> tuple[np.ndarray, np.ndarray]:

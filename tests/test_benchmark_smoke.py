@@ -1,0 +1,43 @@
+"""Smoke run of benchmarks/bench_cohort.py: it runs, and its numpy reference agrees
+with the engine.  Deselected by default (pyproject addopts); run with
+``pytest -m benchmark``.  Wall-clock times are printed, never asserted.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_cohort.py"
+
+
+def _load_bench():
+    spec = importlib.util.spec_from_file_location("bench_cohort", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.benchmark
+def test_benchmark_smoke():
+    bench = _load_bench()
+    results = bench.main(["--draws", "500", "--repeat", "1"])
+    assert set(results["variants"]) == set(bench.VARIANTS)
+    for name, r in results["variants"].items():
+        assert r["n_draws"] == 500
+        assert r["accuracy_ok"], (name, r["accuracy"])
+        for ref, acc in r["accuracy"].items():
+            assert acc["vs_run_cohort"] <= bench.RTOL, (name, ref, acc)
+            assert acc["vs_kernel"] <= bench.RTOL, (name, ref, acc)
+        # every timing was taken (values themselves are not checked)
+        assert all(len(t["all"]) == 1 for t in r["times"].values())
+
+
+@pytest.mark.benchmark
+def test_psa_benchmark_smoke():
+    spec = importlib.util.spec_from_file_location("bench_psa", BENCH.parent / "bench_psa.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    res = module.main(["--draws", "512", "--repeat", "1"])
+    assert res["draws"] == 512
+    assert res["max_rel_diff"] < 1e-9
