@@ -306,13 +306,7 @@ class Model:
         else:
             self._check_start(self.start, "start")
         # rewards
-        for comp, table in self.costs.items():
-            self._component(comp, "costs")
-            if not isinstance(table, Mapping):
-                raise HtaError(f"costs[{comp!r}] must be a mapping of state to cost per cycle")
-            for s, v in table.items():
-                self._state(s, f"costs[{comp!r}]")
-                self._value(v, f"cost {comp!r} of state {s!r}", state=s)
+        self._check_state_costs(self.costs, "costs", "cost")
         for s, v in self.utilities.items():
             self._state(s, "utilities")
             self._value(v, f"utility of state {s!r}", state=s)
@@ -324,19 +318,23 @@ class Model:
                 a, b = self._pair(key, f"transition_costs[{comp!r}]", allow_any=True)
                 self._value(v, f"transition cost {comp!r} {a!r} -> {b!r}",
                             state=a if a != ANY else None)
-        for comp, table in self.start_costs.items():
-            self._component(comp, "start_costs")
-            if not isinstance(table, Mapping):
-                raise HtaError(f"start_costs[{comp!r}] must be a mapping of state to cost")
-            for s, v in table.items():
-                self._state(s, f"start_costs[{comp!r}]")
-                self._value(v, f"start cost {comp!r} of state {s!r}", state=s)
+        self._check_state_costs(self.start_costs, "start_costs", "start cost")
         for s, v in self.start_utilities.items():
             self._state(s, "start_utilities")
             self._value(v, f"start utility of state {s!r}", state=s)
         for key, v in self.transition_utilities.items():
             a, b = self._pair(key, "transition_utilities", allow_any=True)
             self._value(v, f"transition utility {a!r} -> {b!r}", state=a if a != ANY else None)
+
+    def _check_state_costs(self, tables: Mapping, field_name: str, label: str) -> None:
+        """``{component: {state: value}}`` tables (state costs per cycle, start costs)."""
+        for comp, table in tables.items():
+            self._component(comp, field_name)
+            if not isinstance(table, Mapping):
+                raise HtaError(f"{field_name}[{comp!r}] must be a mapping of state to {label}")
+            for s, v in table.items():
+                self._state(s, f"{field_name}[{comp!r}]")
+                self._value(v, f"{label} {comp!r} of state {s!r}", state=s)
 
     def _component(self, comp: Any, where: str) -> None:
         if not isinstance(comp, str) or not _IDENT.match(comp):
