@@ -1,4 +1,5 @@
-"""Patient-level simulation: times to event and common random numbers.
+"""Patient-level simulation: times to event, common random numbers, cohort models
+run patient by patient.
 
 The SimPy event loop, policies and resources build on these (issue 4); SimPy is
 imported only inside this package.
@@ -14,9 +15,10 @@ from .events import (
     Weibull,
     background_mortality,
 )
+from .markov import PatientResult, run_markov_patients
 from .streams import uniforms
 
 __all__ = [
     "TimeToEvent", "Exponential", "Weibull", "Gompertz", "LogLogistic", "LogNormal",
-    "PiecewiseExponential", "background_mortality", "uniforms",
+    "PiecewiseExponential", "background_mortality", "uniforms", "run_markov_patients", "PatientResult",
 ]
