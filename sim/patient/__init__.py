@@ -1,8 +1,8 @@
 """Patient-level simulation: times to event, common random numbers, cohort models
 run patient by patient.
 
-The SimPy event loop, policies and resources build on these (issue 4); SimPy is
-imported only inside this package.
+Continuous-time pathways run on SimPy (``engine.py``); treatment policies and
+resources build on them next (issue 4). SimPy is imported only inside this package.
 """
 
 from .events import (
@@ -15,10 +15,12 @@ from .events import (
     Weibull,
     background_mortality,
 )
+from .engine import Event, Pathway, run_pathway
 from .markov import PatientResult, run_markov_patients
 from .streams import uniforms
 
 __all__ = [
     "TimeToEvent", "Exponential", "Weibull", "Gompertz", "LogLogistic", "LogNormal",
     "PiecewiseExponential", "background_mortality", "uniforms", "run_markov_patients", "PatientResult",
+    "Event", "Pathway", "run_pathway",
 ]
