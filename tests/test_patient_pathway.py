@@ -104,3 +104,66 @@ def test_bad_event_and_run():
         Event("Dead", 0.1)
     with pytest.raises(HtaError, match="n_patients 0"):
         run_pathway({"x": Pathway(states=("A",), start="A", horizon=1.0, events={})}, 0, 1)
+
+
+def _population(n, seed=0):
+    rng = np.random.default_rng(seed)
+    import pandas as pd
+
+    return pd.DataFrame({"male": rng.integers(0, 2, n), "age": rng.integers(60, 80, n).astype(float)})
+
+
+def test_covariates_scale_the_hazard():
+    pop = _population(N)
+    p = Pathway(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=1e9,
+                events={"Alive": [Event("Dead", Exponential(0.1), hr={"male": math.log(2.0)})]})
+    out = run_pathway({"x": p}, seed=5, population=pop)
+    for male, mean in ((0, 10.0), (1, 5.0)):
+        ly = out.loc[out.male == male, "ly_undisc"].to_numpy()
+        assert abs(ly.mean() - mean) < 3 * _se(ly)
+    assert list(out.columns[-2:]) == ["male", "age"]
+
+
+def test_background_mortality_from_the_life_table_per_patient():
+    import pandas as pd
+
+    import sim
+    from sim.patient import background_mortality
+
+    table = sim.LifeTable.packaged("us_2017_nchs")
+    pop = pd.DataFrame({"sex": ["male"] * N, "age": [70.0] * N})
+    p = Pathway(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=5.0,
+                events={"Alive": [Event("Dead", lambda pt: background_mortality(table, pt["sex"], pt["age"]))]})
+    out = run_pathway({"x": p}, seed=6, population=pop)
+    q = pd.read_csv("sim/data/lifetables/us_2017_nchs.csv").query("sex == 'male'").set_index("age")["qx"]
+    expected = float(np.prod([1 - q[a] for a in range(70, 75)]))
+    alive = (out["events"] == 0).mean()
+    assert abs(alive - expected) < 3 * math.sqrt(expected * (1 - expected) / N)
+
+
+def test_subgroups_give_a_personalised_rule():
+    from sim.patient.engine import subgroups
+
+    pop = _population(N, seed=1)
+    base = dict(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=20.0, costs={"Alive": 0.0},
+                utilities={"Alive": 1.0}, discount_outcomes=0.035)
+    usual = Pathway(events={"Alive": [Event("Dead", Exponential(0.1))]}, **base)
+    # the drug costs 300 a year and halves the hazard of death in men only
+    drug = Pathway(events={"Alive": [Event("Dead", Exponential(0.1), hr={"male": math.log(0.5)})]},
+                   **{**base, "costs": {"Alive": 300.0}})
+    out = run_pathway({"usual": usual, "drug": drug}, seed=7, population=pop)
+    table = subgroups(out, "male", wtp=20_000, reference="usual")
+    men = table[(table.subgroup == 1) & (table.strategy == "drug")].iloc[0]
+    women = table[(table.subgroup == 0) & (table.strategy == "drug")].iloc[0]
+    assert men.inmb > 3 * men.inmb_se and men.optimal
+    assert women.inmb < 0 and not women.optimal  # pays the drug cost for no effect
+    assert set(table.columns) == {"subgroup", "strategy", "n", "cost", "qaly", "inmb", "inmb_se", "optimal"}
+
+
+def test_missing_population_column_is_named():
+    p = Pathway(states=("Alive", "Dead"), start="Alive", horizon=10.0,
+                events={"Alive": [Event("Dead", Exponential(0.1), hr={"smoker": 0.5})]})
+    with pytest.raises(HtaError, match="attribute 'smoker'.*population table lacks"):
+        run_pathway({"x": p}, seed=1, population=_population(10))
+    with pytest.raises(HtaError, match="attribute 'smoker'.*not given"):
+        run_pathway({"x": p}, 10, seed=1)

@@ -15,12 +15,12 @@ from .events import (
     Weibull,
     background_mortality,
 )
-from .engine import Event, Pathway, run_pathway
+from .engine import Event, Pathway, run_pathway, subgroups
 from .markov import PatientResult, run_markov_patients
 from .streams import uniforms
 
 __all__ = [
     "TimeToEvent", "Exponential", "Weibull", "Gompertz", "LogLogistic", "LogNormal",
     "PiecewiseExponential", "background_mortality", "uniforms", "run_markov_patients", "PatientResult",
-    "Event", "Pathway", "run_pathway",
+    "Event", "Pathway", "run_pathway", "subgroups",
 ]

@@ -25,25 +25,35 @@ from ..values import suggest
 from .events import TimeToEvent
 from .streams import uniforms
 
-__all__ = ["Event", "Pathway", "run_pathway", "discounted_integral"]
+__all__ = ["Event", "Pathway", "run_pathway", "subgroups", "discounted_integral"]
 
 CLOCKS = ("markov", "semi")
 
 
 @dataclass(frozen=True)
 class Event:
-    """A way out of a state: to ``to`` after a time drawn from ``time``."""
+    """A way out of a state: to ``to`` after a time drawn from ``time``.
+
+    ``time`` is a :class:`TimeToEvent`, or a function of the patient's attributes
+    (a mapping) returning one (e.g. background mortality at the patient's age and
+    sex). ``hr`` gives log hazard ratios per attribute: the hazard is multiplied by
+    ``exp(sum_a hr[a] * patient[a])`` (proportional hazards).
+    """
 
     to: str
-    time: TimeToEvent
+    time: object
     clock: str = "semi"
     cost: float = 0.0
     qaly: float = 0.0  # one-off QALY change at the event (e.g. a disutility)
+    hr: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
-        if not isinstance(self.time, TimeToEvent):
-            raise HtaError(f"event to {self.to!r}: time must be a TimeToEvent (Exponential, Weibull, ...), "
-                           f"got {type(self.time).__name__}")
+        if not (isinstance(self.time, TimeToEvent) or callable(self.time)):
+            raise HtaError(f"event to {self.to!r}: time must be a TimeToEvent (Exponential, Weibull, ...) "
+                           f"or a function of the patient returning one, got {type(self.time).__name__}")
+        for a, b in self.hr.items():
+            if not (isinstance(b, (int, float)) and math.isfinite(b)):
+                raise HtaError(f"event to {self.to!r}: log hazard ratio of {a!r} is {b!r}; it must be a finite number")
         if self.clock not in CLOCKS:
             raise HtaError(f"event to {self.to!r}: clock {self.clock!r}{suggest(self.clock, CLOCKS)}; "
                            f"use 'markov' (time since start) or 'semi' (time in the state)")
@@ -51,6 +61,15 @@ class Event:
             v = getattr(self, what)
             if not (isinstance(v, (int, float)) and math.isfinite(v)):
                 raise HtaError(f"event to {self.to!r}: {what} {v!r} must be a finite number")
+
+    def distribution(self, patient: Mapping) -> TimeToEvent:
+        d = self.time(patient) if not isinstance(self.time, TimeToEvent) else self.time
+        if not isinstance(d, TimeToEvent):
+            raise HtaError(f"event to {self.to!r}: the time function returned {type(d).__name__}, not a TimeToEvent")
+        return d
+
+    def hazard_ratio(self, patient: Mapping) -> float:
+        return math.exp(sum(b * float(patient[a]) for a, b in self.hr.items())) if self.hr else 1.0
 
 
 @dataclass(frozen=True)
@@ -127,7 +146,7 @@ def discounted_integral(rate: float, t0, t1):
     return (math.exp(-d * t0) - math.exp(-d * t1)) / d
 
 
-def _patient(env, j, path: Pathway, seed, draw, out, row):
+def _patient(env, j, path: Pathway, seed, draw, out, row, patient: Mapping):
     """One patient's life: a SimPy process writing its totals into ``out[row]``."""
     state, entered, stay = path.start, 0.0, 0
     M = path.max_events
@@ -139,7 +158,7 @@ def _patient(env, j, path: Pathway, seed, draw, out, row):
         for m, e in enumerate(events):
             u = float(uniforms(seed, draw, j, stay * M + m))
             elapsed = t_now if e.clock == "markov" else t_now - entered
-            x = float(e.time.sample(u, elapsed=elapsed))
+            x = float(e.distribution(patient).sample(u, elapsed=elapsed, hr=e.hazard_ratio(patient)))
             if x < best_t:
                 best, best_t = e, x
         t_end = min(t_now + best_t, path.horizon)
@@ -163,25 +182,55 @@ def _patient(env, j, path: Pathway, seed, draw, out, row):
         state, entered, stay = best.to, t_end, stay + 1
 
 
-def run_pathway(pathways: Mapping[str, Pathway], n_patients: int, seed: int, *, draw: int = 0,
-                batch_size: int = 10_000) -> pd.DataFrame:
-    """Simulate ``n_patients`` through each strategy's pathway.
+def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, seed: int = 0, *,
+                population: pd.DataFrame | None = None, draw: int = 0, batch_size: int = 10_000) -> pd.DataFrame:
+    """Simulate patients through each strategy's pathway.
+
+    Parameters
+    ----------
+    pathways : mapping of strategy name to Pathway
+    n_patients : int, optional
+        Number of patients (or ``len(population)``).
+    seed, draw : int
+        Keys of the patients' random numbers.
+    population : DataFrame, optional
+        One row per patient with its attributes (age, sex, risk factors), used by
+        events' time functions and hazard ratios; its columns are copied to the result.
+    batch_size : int
+        Patients per SimPy environment (bounds the event queue); results do not depend on it.
 
     Returns
     -------
     DataFrame
         One row per (patient, strategy): ``patient, strategy, cost, qaly, ly,
-        cost_undisc, qaly_undisc, ly_undisc, events``.
+        cost_undisc, qaly_undisc, ly_undisc, events`` and the population's columns.
     """
     if not pathways:
         raise HtaError("run_pathway needs at least one strategy's Pathway")
+    if population is not None:
+        if not isinstance(population, pd.DataFrame):
+            raise HtaError(f"population must be a DataFrame (one row per patient), got {type(population).__name__}")
+        if n_patients is not None and n_patients != len(population):
+            raise HtaError(f"n_patients {n_patients} differs from the population's {len(population)} rows; give one")
+        n_patients = len(population)
     for name, v, lo in (("n_patients", n_patients, 1), ("batch_size", batch_size, 1), ("draw", draw, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise HtaError(f"{name} {v!r} must be a whole number >= {lo}")
     names: Sequence[str] = list(pathways)
+    needed = set()
     for s, p in pathways.items():
         if not isinstance(p, Pathway):
             raise HtaError(f"strategy {s!r}: {type(p).__name__} is not a Pathway")
+        needed |= {a for evs in p.events.values() for e in evs for a in e.hr}
+    cols_have = list(population.columns) if population is not None else []
+    missing = sorted(needed - set(cols_have))
+    if missing:
+        raise HtaError(
+            f"the pathways use patient attribute {missing[0]!r}{suggest(missing[0], cols_have)}, which the "
+            f"population {'table lacks' if population is not None else 'is not given'}; "
+            f"population columns: {', '.join(map(str, cols_have)) or 'none'}"
+        )
+    records = population.to_dict("records") if population is not None else None
     out = np.zeros((n_patients, len(names), 7))
     for k, s in enumerate(names):
         path = pathways[s]
@@ -189,7 +238,8 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int, seed: int, *, 
             env = simpy.Environment()
             block = np.zeros((min(batch_size, n_patients - lo), 7))
             for r in range(block.shape[0]):
-                env.process(_patient(env, lo + r, path, seed, draw, block, r))
+                patient = records[lo + r] if records is not None else {}
+                env.process(_patient(env, lo + r, path, seed, draw, block, r, patient))
             env.run()
             out[lo:lo + block.shape[0], k] = block
     cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
@@ -198,4 +248,49 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int, seed: int, *, 
                                                   categories=list(names))}
     for i, c in enumerate(cols):
         data[c] = out[:, :, i].ravel()
+    for c in cols_have:
+        data[c] = np.repeat(population[c].to_numpy(), len(names))
     return pd.DataFrame(data, copy=False)
+
+
+def subgroups(outcomes: pd.DataFrame, by: str, *, wtp: float, reference: str, bins=None,
+              effect: str = "qaly") -> pd.DataFrame:
+    """Results by subgroup: the conditional average treatment effect and a personalised rule.
+
+    Patients are grouped by the attribute ``by`` (cut into ``bins`` if given). Within a
+    subgroup, each strategy's incremental net monetary benefit against ``reference`` is
+    the mean of the per-patient paired difference ``wtp * (e_s - e_ref) - (c_s - c_ref)``
+    (common random numbers make it precise), with its Monte Carlo standard error.
+
+    Returns
+    -------
+    DataFrame
+        ``subgroup, strategy, n, cost, <effect>, inmb, inmb_se, optimal`` where ``optimal``
+        marks the strategy with the highest mean net benefit in the subgroup.
+    """
+    for col in (by, "patient", "strategy", "cost", effect):
+        if col not in outcomes.columns:
+            raise HtaError(f"subgroups: the outcomes have no column {col!r}{suggest(col, outcomes.columns)}")
+    if not (isinstance(wtp, (int, float)) and wtp >= 0):
+        raise HtaError(f"subgroups: willingness to pay {wtp!r} must be a number >= 0")
+    strategies = [str(s) for s in pd.unique(outcomes["strategy"])]
+    if reference not in strategies:
+        raise HtaError(f"subgroups: unknown reference strategy {reference!r}; strategies are {', '.join(strategies)}")
+    key = pd.cut(outcomes[by], bins) if bins is not None else outcomes[by]
+    nmb = wtp * outcomes[effect] - outcomes["cost"]
+    frame = outcomes.assign(_group=key, _nmb=nmb)
+    wide = frame.pivot(index="patient", columns="strategy", values="_nmb")
+    group = frame.drop_duplicates("patient").set_index("patient")["_group"].reindex(wide.index)
+    rows = []
+    for g, idx in group.groupby(group, observed=True).groups.items():
+        w = wide.loc[idx]
+        sub = frame[frame["patient"].isin(idx)]
+        means = sub.groupby("strategy", observed=True)[["cost", effect]].mean()
+        diff = w.sub(w[reference], axis=0)
+        best = w.mean().idxmax()
+        for s in strategies:
+            rows.append({"subgroup": g, "strategy": s, "n": len(idx), "cost": means.loc[s, "cost"],
+                         effect: means.loc[s, effect], "inmb": diff[s].mean(),
+                         "inmb_se": diff[s].std(ddof=1) / math.sqrt(len(idx)) if len(idx) > 1 else float("nan"),
+                         "optimal": s == best})
+    return pd.DataFrame(rows)
