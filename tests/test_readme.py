@@ -4,9 +4,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-import sim
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
