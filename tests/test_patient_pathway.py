@@ -167,3 +167,21 @@ def test_missing_population_column_is_named():
         run_pathway({"x": p}, seed=1, population=_population(10))
     with pytest.raises(HtaError, match="attribute 'smoker'.*not given"):
         run_pathway({"x": p}, 10, seed=1)
+
+
+def test_reached_states_give_event_counts_and_nnt():
+    import sim
+
+    def path(p_response):  # response vs no response, as competing exponentials over one year
+        rate = 1.0
+        return Pathway(states=("Start", "Response", "NoResponse"), start="Start", horizon=1e6,
+                       events={"Start": [Event("Response", Exponential(rate * p_response)),
+                                         Event("NoResponse", Exponential(rate * (1 - p_response)))]})
+
+    out = run_pathway({"control": path(0.4), "treat": path(0.6)}, N, seed=8)
+    assert (out["reached_Start"] == 1).all()
+    treat = out.loc[out.strategy == "treat", "reached_Response"]
+    control = out.loc[out.strategy == "control", "reached_Response"]
+    assert abs(treat.mean() - 0.6) < 3 * math.sqrt(0.24 / N)
+    res = sim.nnt(events_treatment=int(treat.sum()), n_treatment=N, events_control=int(control.sum()), n_control=N)
+    assert res["label"] == "NNT" and 4.0 < res["nnt"] < 6.0  # 1 / (0.6 - 0.4) = 5

@@ -146,40 +146,64 @@ def discounted_integral(rate: float, t0, t1):
     return (math.exp(-d * t0) - math.exp(-d * t1)) / d
 
 
-def _patient(env, j, path: Pathway, seed, draw, out, row, patient: Mapping):
-    """One patient's life: a SimPy process writing its totals into ``out[row]``."""
+_PRE_STAYS = 8  # random numbers made ahead, per patient, for this many stays
+
+
+def _patient(env, j, path: Pathway, seed, draw, out, row, patient: Mapping, pre: np.ndarray, index: Mapping):
+    """One patient's life: a SimPy process writing its totals into ``out[row]``.
+
+    ``pre[row]`` holds the patient's first random numbers (made for the whole batch at
+    once); later slots are made one at a time. Either way slot ``k * M + m`` is the same
+    number, so the result does not depend on the batch.
+    """
     state, entered, stay = path.start, 0.0, 0
+    visited = [state]
     M = path.max_events
     dc, do = path.discount_costs, path.discount_outcomes
-    while True:
-        events = path.events.get(state, ())
-        t_now = env.now
-        best, best_t = None, math.inf
-        for m, e in enumerate(events):
-            u = float(uniforms(seed, draw, j, stay * M + m))
-            elapsed = t_now if e.clock == "markov" else t_now - entered
-            x = float(e.distribution(patient).sample(u, elapsed=elapsed, hr=e.hazard_ratio(patient)))
-            if x < best_t:
-                best, best_t = e, x
-        t_end = min(t_now + best_t, path.horizon)
-        c, q = path.costs.get(state, 0.0), path.utilities.get(state, 0.0)
-        alive = state not in path.dead
-        out[row, 0] += c * discounted_integral(dc, t_now, t_end)
-        out[row, 1] += q * discounted_integral(do, t_now, t_end)
-        out[row, 2] += discounted_integral(do, t_now, t_end) if alive else 0.0
-        out[row, 3] += c * (t_end - t_now)
-        out[row, 4] += q * (t_end - t_now)
-        out[row, 5] += (t_end - t_now) if alive else 0.0
-        if t_end > t_now:
-            yield env.timeout(t_end - t_now)
-        if best is None or t_now + best_t > path.horizon:
-            return
-        out[row, 0] += best.cost * (1.0 + dc) ** -t_end
-        out[row, 1] += best.qaly * (1.0 + do) ** -t_end
-        out[row, 3] += best.cost
-        out[row, 4] += best.qaly
-        out[row, 6] += 1  # number of events
-        state, entered, stay = best.to, t_end, stay + 1
+    costs, utilities, dead, horizon = path.costs, path.utilities, path.dead, path.horizon
+    # totals: cost, qaly, ly (discounted), cost, qaly, ly (undiscounted), events
+    tc = tq = tl = uc = uq = ul = 0.0
+    n_events = 0
+    pre_row = pre[row].tolist()
+    try:
+        while True:
+            events = path.events.get(state, ())
+            t_now = env.now
+            best, best_t = None, math.inf
+            for m, e in enumerate(events):
+                slot = stay * M + m
+                u = pre_row[slot] if slot < len(pre_row) else float(uniforms(seed, draw, j, slot))
+                elapsed = t_now if e.clock == "markov" else t_now - entered
+                x = e.distribution(patient).sample_one(u, elapsed, e.hazard_ratio(patient))
+                if x < best_t:
+                    best, best_t = e, x
+            t_end = min(t_now + best_t, horizon)
+            c, q = costs.get(state, 0.0), utilities.get(state, 0.0)
+            span = t_end - t_now
+            dcost = discounted_integral(dc, t_now, t_end)
+            dout = dcost if do == dc else discounted_integral(do, t_now, t_end)
+            tc += c * dcost
+            tq += q * dout
+            uc += c * span
+            uq += q * span
+            if state not in dead:
+                tl += dout
+                ul += span
+            if span > 0:
+                yield env.timeout(span)
+            if best is None or t_now + best_t > horizon:
+                return
+            tc += best.cost * (1.0 + dc) ** -t_end
+            tq += best.qaly * (1.0 + do) ** -t_end
+            uc += best.cost
+            uq += best.qaly
+            n_events += 1
+            state, entered, stay = best.to, t_end, stay + 1
+            visited.append(state)
+    finally:  # written once, when the process ends
+        out[row, :7] = (tc, tq, tl, uc, uq, ul, n_events)
+        for st in visited:
+            out[row, 7 + index[st]] = 1.0
 
 
 def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, seed: int = 0, *,
@@ -203,7 +227,9 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
     -------
     DataFrame
         One row per (patient, strategy): ``patient, strategy, cost, qaly, ly,
-        cost_undisc, qaly_undisc, ly_undisc, events`` and the population's columns.
+        cost_undisc, qaly_undisc, ly_undisc, events``, ``reached_<state>`` (1 if the
+        patient was ever in the state, for event counts and NNT/NNH) and the
+        population's columns.
     """
     if not pathways:
         raise HtaError("run_pathway needs at least one strategy's Pathway")
@@ -231,18 +257,24 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
             f"population columns: {', '.join(map(str, cols_have)) or 'none'}"
         )
     records = population.to_dict("records") if population is not None else None
-    out = np.zeros((n_patients, len(names), 7))
+    states = list(dict.fromkeys(st for p in pathways.values() for st in p.states))
+    index = {st: i for i, st in enumerate(states)}
+    width = 7 + len(states)
+    out = np.zeros((n_patients, len(names), width))
     for k, s in enumerate(names):
         path = pathways[s]
         for lo in range(0, n_patients, batch_size):  # bounded event queue: one batch at a time
             env = simpy.Environment()
-            block = np.zeros((min(batch_size, n_patients - lo), 7))
-            for r in range(block.shape[0]):
+            hi = min(n_patients, lo + batch_size)
+            block = np.zeros((hi - lo, width))
+            pre = uniforms(seed, draw, np.arange(lo, hi)[:, None], np.arange(_PRE_STAYS * path.max_events)[None, :])
+            for r in range(hi - lo):
                 patient = records[lo + r] if records is not None else {}
-                env.process(_patient(env, lo + r, path, seed, draw, block, r, patient))
+                env.process(_patient(env, lo + r, path, seed, draw, block, r, patient, pre, index))
             env.run()
-            out[lo:lo + block.shape[0], k] = block
+            out[lo:hi, k] = block
     cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
+    cols += [f"reached_{st}" for st in states]
     data = {"patient": np.repeat(np.arange(n_patients), len(names)),
             "strategy": pd.Categorical.from_codes(np.tile(np.arange(len(names), dtype=np.int16), n_patients),
                                                   categories=list(names))}

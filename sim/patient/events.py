@@ -19,6 +19,7 @@ Formulas: ``docs/patient.md``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,19 @@ class TimeToEvent:
             target = self.cumhaz(a) + (-np.log(u)) / r
         return np.maximum(self.inv_cumhaz(target) - a, 0.0)
 
+    def sample_one(self, u: float, elapsed: float = 0.0, hr: float = 1.0) -> float:
+        """One time to event for scalar ``u``, ``elapsed`` and ``hr`` (the patient engine's hot
+        path). Inputs are trusted (the engine makes them); the formula is that of :meth:`sample`."""
+        h = self._H1(elapsed) + (-math.log(u) / hr if hr > 0 else math.inf)
+        return max(self._Hinv1(h) - elapsed, 0.0)
+
+    # scalar cumulative hazard and inverse; subclasses with scalar parameters override these
+    def _H1(self, t: float) -> float:
+        return float(self.cumhaz(np.float64(t)))
+
+    def _Hinv1(self, h: float) -> float:
+        return float(self.inv_cumhaz(np.float64(h)))
+
 
 @dataclass(frozen=True)
 class Exponential(TimeToEvent):
@@ -100,6 +114,14 @@ class Exponential(TimeToEvent):
     def inv_cumhaz(self, h):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(np.isinf(h), np.inf, h / np.asarray(self.rate, dtype=float))
+
+    def _H1(self, t):
+        return float(self.rate) * t if np.ndim(self.rate) == 0 else super()._H1(t)
+
+    def _Hinv1(self, h):
+        if np.ndim(self.rate) or math.isinf(h) or float(self.rate) == 0:
+            return super()._Hinv1(h)
+        return h / float(self.rate)
 
 
 @dataclass(frozen=True)
@@ -118,6 +140,16 @@ class Weibull(TimeToEvent):
 
     def inv_cumhaz(self, h):
         return np.asarray(self.scale, dtype=float) * np.asarray(h, dtype=float) ** (1.0 / np.asarray(self.shape, dtype=float))
+
+    def _H1(self, t):
+        if np.ndim(self.shape) or np.ndim(self.scale):
+            return super()._H1(t)
+        return (t / float(self.scale)) ** float(self.shape)
+
+    def _Hinv1(self, h):
+        if np.ndim(self.shape) or np.ndim(self.scale) or math.isinf(h):
+            return super()._Hinv1(h)
+        return float(self.scale) * h ** (1.0 / float(self.shape))
 
 
 @dataclass(frozen=True)
