@@ -17,10 +17,11 @@ from .events import (
 )
 from .engine import Event, Pathway, run_pathway, subgroups
 from .markov import PatientResult, run_markov_patients
+from .psa import run_patient_psa
 from .streams import uniforms
 
 __all__ = [
     "TimeToEvent", "Exponential", "Weibull", "Gompertz", "LogLogistic", "LogNormal",
     "PiecewiseExponential", "background_mortality", "uniforms", "run_markov_patients", "PatientResult",
-    "Event", "Pathway", "run_pathway", "subgroups",
+    "Event", "Pathway", "run_pathway", "subgroups", "run_patient_psa",
 ]
