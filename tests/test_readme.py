@@ -19,9 +19,12 @@ def test_readme_has_examples():
 
 def test_readme_examples_run(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the examples write figures to out/
-    ns: dict = {"np": np}
+    import pandas as pd
+
+    ns: dict = {"np": np, "pd": pd}
     for code in _blocks():
         exec(compile(code, str(README), "exec"), ns)
+    assert set(ns["by_sex"]["subgroup"]) == {0, 1}
     base = ns["base"]
     assert ns["psa"].settings["sampling"] == "sobol"
     assert ns["nnt"]["text"].startswith("NNT 5.0")
