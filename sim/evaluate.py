@@ -425,16 +425,6 @@ def coefficients(model: Model, columns: tuple) -> tuple[np.ndarray, np.ndarray, 
     return c_own, c_prev, c_tr
 
 
-def _bytes_per_draw(model: Model, trace: bool) -> int:
-    """Upper bound of the memory a draw needs (values varying by draw and cycle, trace)."""
-    K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
-    NR = len(model.cost_components) + 2
-    per = K * (T * S1 * S + (T + 1) * S1 * NR) * 8
-    if model.transition_costs or model.transition_utilities:
-        per += K * T * S1 * S * NR * 8
-    if trace:
-        per += 2 * K * (T + 1) * S1 * 8
-    return max(per, 1)
 
 
 

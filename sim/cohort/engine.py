@@ -32,8 +32,6 @@ from . import _kernels
 __all__ = ["run_cohort", "CohortArrays", "build_arrays", "resolve_draws"]
 
 
-
-
 def _bytes_per_draw(model: Model, trace: bool) -> int:
     """Upper bound of the memory a draw needs (values varying by draw and cycle, trace)."""
     K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
