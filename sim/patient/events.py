@@ -107,6 +107,7 @@ class Exponential(TimeToEvent):
 
     def __post_init__(self):
         _positive(self.rate, "Exponential rate", allow_zero=True)
+        object.__setattr__(self, "_r", float(self.rate) if np.ndim(self.rate) == 0 else None)
 
     def cumhaz(self, t):
         return np.asarray(self.rate, dtype=float) * t
@@ -116,12 +117,12 @@ class Exponential(TimeToEvent):
             return np.where(np.isinf(h), np.inf, h / np.asarray(self.rate, dtype=float))
 
     def _H1(self, t):
-        return float(self.rate) * t if np.ndim(self.rate) == 0 else super()._H1(t)
+        return self._r * t if self._r is not None else super()._H1(t)
 
     def _Hinv1(self, h):
-        if np.ndim(self.rate) or math.isinf(h) or float(self.rate) == 0:
+        if self._r is None or self._r == 0 or math.isinf(h):
             return super()._Hinv1(h)
-        return h / float(self.rate)
+        return h / self._r
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,8 @@ class Weibull(TimeToEvent):
     def __post_init__(self):
         _positive(self.shape, "Weibull shape")
         _positive(self.scale, "Weibull scale")
+        scalar = np.ndim(self.shape) == 0 and np.ndim(self.scale) == 0
+        object.__setattr__(self, "_ks", (float(self.shape), float(self.scale)) if scalar else None)
 
     def cumhaz(self, t):
         return (np.asarray(t, dtype=float) / np.asarray(self.scale, dtype=float)) ** np.asarray(self.shape, dtype=float)
@@ -142,14 +145,16 @@ class Weibull(TimeToEvent):
         return np.asarray(self.scale, dtype=float) * np.asarray(h, dtype=float) ** (1.0 / np.asarray(self.shape, dtype=float))
 
     def _H1(self, t):
-        if np.ndim(self.shape) or np.ndim(self.scale):
+        if self._ks is None:
             return super()._H1(t)
-        return (t / float(self.scale)) ** float(self.shape)
+        k, lam = self._ks
+        return (t / lam) ** k
 
     def _Hinv1(self, h):
-        if np.ndim(self.shape) or np.ndim(self.scale) or math.isinf(h):
+        if self._ks is None or math.isinf(h):
             return super()._Hinv1(h)
-        return float(self.scale) * h ** (1.0 / float(self.shape))
+        k, lam = self._ks
+        return lam * h ** (1.0 / k)
 
 
 @dataclass(frozen=True)
