@@ -117,16 +117,22 @@ class _Pool:
     def __init__(self):
         self.parts: list[tuple[int, np.ndarray]] = []
         self.size = 0
+        self.seen: dict[int, tuple] = {}  # id(array) -> (array, strides)
 
     def add(self, a: np.ndarray) -> tuple[int, int, int, int]:
         """Reserve room for ``a`` (shape (nd, mt, L)), stored draws-innermost; return its
         (offset, draw, time, sojourn) strides. Draws are contiguous so the kernel reads
-        them as vectors."""
+        them as vectors. The same array object added again is stored once."""
         nd, mt, L = a.shape
+        hit = self.seen.get(id(a))
+        if hit is not None and hit[0] is a:
+            return hit[1]
         off = self.size
         self.parts.append((off, a))
         self.size += a.size
-        return off, (1 if nd > 1 else 0), (L * nd if mt > 1 else 0), (nd if L > 1 else 0)
+        strides = off, (1 if nd > 1 else 0), (L * nd if mt > 1 else 0), (nd if L > 1 else 0)
+        self.seen[id(a)] = (a, strides)
+        return strides
 
     def array(self) -> np.ndarray:
         """The pool: one allocation, each value written once (transposed) into its place."""
@@ -219,6 +225,8 @@ class _Builder:
         arr.update({k: np.full((1, 1, 1), v) for k, v in draws.fixed.items()})
         self.params = Params(arr, self.n if draws.arrays else 1)
         T = model.n_cycles
+        self.cache: dict = {}  # strategy-free values: (id, state, n_cycles) -> (value, array)
+        self.checked: set = set()  # ids of probability arrays already checked
         self.cyc_tr = np.arange(T).reshape(1, T, 1)
         self.cyc_rw = np.arange(T + 1).reshape(1, T + 1, 1)
 
@@ -235,6 +243,18 @@ class _Builder:
         return Context(self.params, time, where)
 
     def value(self, v: Any, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> np.ndarray:
+        """Evaluate and check ``v``; a value that cannot depend on the strategy (no
+        ``ByStrategy``, no callable) is evaluated once and shared by all strategies."""
+        key = (id(v), state, cycles.shape[1]) if _strategy_free(v) else None
+        hit = self.cache.get(key) if key is not None else None
+        if hit is not None and hit[0] is v:
+            return hit[1]
+        a = self._value(v, strategy, state, cycles, where)
+        if key is not None:
+            self.cache[key] = (v, a)
+        return a
+
+    def _value(self, v: Any, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> np.ndarray:
         a = evaluate(v, self.ctx(strategy, state, cycles, where))
         bad = ~np.isfinite(a)
         if bad.any():
@@ -251,6 +271,9 @@ class _Builder:
     def probability(self, v: Any, strategy: str, frm: str, to: str) -> np.ndarray:
         """An explicit transition probability, checked to lie in [0, 1]."""
         a = self.value(v, strategy, frm, self.cyc_tr, f"strategy {strategy!r}, transition {frm!r} -> {to!r}")
+        if id(a) in self.checked:
+            return a
+        self.checked.add(id(a))
         for bad, what, fix in (
             (a < 0, "is negative", "probabilities must lie in [0, 1]"),
             (a > 1, "is above 1", "probabilities must lie in [0, 1]; if this is a rate, wrap it in Rate(...)"),
@@ -281,6 +304,7 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> ModelArrays:
 
     # ---- transitions (cycles 0..T-1): explicit entries, checked rows, complements as entries
     tr_rows: dict = {}
+    rows_done: dict = {}  # row key -> (arrays kept alive, complement)
     for k, strat in enumerate(model.strategies):
         rows = model.rows(strat)
         for frm in model.states:
@@ -291,12 +315,17 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> ModelArrays:
             explicit = {to: b.probability(v, strat, frm, to) for to, v in entries.items()
                         if not isinstance(v, Complement)}
             comp_to = next((to for to, v in entries.items() if isinstance(v, Complement)), None)
-            total = sum(explicit.values(), np.zeros((1, 1, 1)))
-            _check_row(model, b, strat, frm, comp_to, explicit, total)
+            row_key = (frm, comp_to) + tuple((to, id(arr)) for to, arr in explicit.items())
+            if row_key not in rows_done:  # the same entries in another strategy: same row
+                total = sum(explicit.values(), np.zeros((1, 1, 1)))
+                _check_row(model, b, strat, frm, comp_to, explicit, total)
+                rest = np.maximum(1.0 - total, 0.0) if comp_to is not None else None  # |noise| <= tol -> 0
+                rows_done[row_key] = (list(explicit.values()), rest)
+            rest = rows_done[row_key][1]
             for to, arr in explicit.items():
                 add_rows(tr_rows, k, frm, arr, (model.states.index(to),))
-            if comp_to is not None:  # |noise| <= tol below 0 becomes 0
-                add_rows(tr_rows, k, frm, np.maximum(1.0 - total, 0.0), (model.states.index(comp_to),))
+            if comp_to is not None:
+                add_rows(tr_rows, k, frm, rest, (model.states.index(comp_to),))
     tr_ptr, tr_ent = _csr(tr_rows, K, S1, 4)
 
     dest = np.empty((S1, S), dtype=np.int64)
@@ -383,6 +412,16 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> ModelArrays:
     return ModelArrays(ev=pool.array(), tr_ptr=tr_ptr, tr_ent=tr_ent, dest=dest,
                         start=start, rw_ptr=rw_ptr, rw_ent=rw_ent, trw_ptr=trw_ptr, trw_ent=trw_ent,
                         columns=columns, initial=initial, n=b.n, n_cycles=model.n_cycles)
+
+
+def _strategy_free(v: Any) -> bool:
+    """Whether a value cannot depend on the strategy: no ByStrategy and no callable inside."""
+    from .values import ByStrategy, Expr, _walk
+
+    for node in _walk(v):
+        if isinstance(node, ByStrategy) or (callable(node) and not isinstance(node, Expr)):
+            return False
+    return True
 
 
 def _check_row(model: Model, b: _Builder, strat: str, frm: str, comp_to: str | None,
