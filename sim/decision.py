@@ -228,11 +228,6 @@ def net_benefit(costs, effects, wtp, *, kind: str = "monetary") -> np.ndarray:
     raise HtaError(f"net_benefit kind {kind!r}: use 'monetary' or 'health'")
 
 
-def _optimal(nb: np.ndarray) -> np.ndarray:
-    """Index of the optimal strategy per (wtp, draw); ties go to the lowest column."""
-    return np.argmax(nb, axis=-1)
-
-
 def _best_per_draw(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Index of the strategy with the highest NMB per (draw, wtp); ties to the lowest column."""
     from ._decision_kernels import best_strategy
