@@ -31,6 +31,7 @@ coronary artery disease amenable to CABG and a left-ventricular ejection fractio
 
 from __future__ import annotations
 
+import weakref
 from functools import lru_cache
 from importlib import resources
 
@@ -121,9 +122,16 @@ def operative_hazard(p_op, months: float = 1.0):
 
 
 # ------------------------------------------------------------------ hazards per cycle
+def _scalar_if_uniform(a):
+    """A draws-axis array whose values are all equal (a fixed parameter) as one number."""
+    a = np.asarray(a, dtype=float)
+    return float(a.flat[0]) if a.size and np.all(a == a.flat[0]) else a
+
+
 def _other(p, t):
     """Other-cause death hazard: ``k_other`` times the life-table hazard at the cycle's age."""
-    return p["k_other"] * background_hazard(p["male_share"], p["age_start"] + t.year)
+    male, age = _scalar_if_uniform(p["male_share"]), _scalar_if_uniform(p["age_start"])
+    return p["k_other"] * background_hazard(male, age + t.year)
 
 
 def _cross(p, t):
@@ -148,11 +156,29 @@ def _post_hazards(p, t):
     return {"cv": p["h_cv_post"] * np.ones((1, 1, 1)), "other": _other(p, t)}
 
 
+#: One-entry memo per state of the last (p, t) evaluated: the engine asks for each entry of a
+#: row separately, and the row's probabilities share their hazards.  Entries hold weak
+#: references to ``p`` and ``t`` (compared with ``is``), so a reused id never returns stale
+#: values, and the arrays are dropped when the engine lets go of ``p``.
+_MEMO: dict = {}
+
+
+def _drop(which: str) -> None:
+    hit = _MEMO.get(which)
+    if hit is not None and hit[0]() is None:
+        del _MEMO[which]
+
+
 def _prob(which: str, kind: str):
     table = _med_hazards if which == "Med" else _post_hazards
 
     def f(p, t):
-        return _competing(table(p, t), t.cycle_length)[kind]
+        hit = _MEMO.get(which)
+        if hit is None or hit[0]() is not p or hit[1]() is not t:
+            hit = (weakref.ref(p), weakref.ref(t), _competing(table(p, t), t.cycle_length))
+            _MEMO[which] = hit
+            weakref.finalize(p, _drop, which)
+        return hit[2][kind]
 
     f.__qualname__ = f"{which}_{kind}"
     return f

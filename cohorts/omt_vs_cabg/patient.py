@@ -82,8 +82,8 @@ def pathways(params: Mapping[str, float] | None = None) -> dict[str, Pathway]:
     periop_loss = -(u_post - p["u_periop"]) / 12.0
     month = 1.0 / 12.0
     other = _other_death(p)
-    hosp = dict(cost=p["c_hosp"], qaly=-p["q_hosp_loss"])
-    operate = dict(cost=p["c_cabg"], qaly=periop_loss)
+    hosp = {"cost": p["c_hosp"], "qaly": -p["q_hosp_loss"]}
+    operate = {"cost": p["c_cabg"], "qaly": periop_loss}
     events = {
         "Assigned": [
             Event("Surgery", Exponential(IMMEDIATE * (1.0 - p["p_no_cabg"])), **operate),
@@ -106,15 +106,15 @@ def pathways(params: Mapping[str, float] | None = None) -> dict[str, Pathway]:
             Event("PostCABG", Exponential(p["r_hosp_med"] * p["hr_hosp_cabg"]), **hosp),
         ],
     }
-    common = dict(
-        states=("Assigned", "Med", "Surgery", "PostCABG", "DeadCV", "DeadOther"),
-        horizon=float(HORIZON_YEARS),
-        costs={s: p["c_followup"] for s in ("Med", "Surgery", "PostCABG")},
-        utilities={"Med": p["u_med"], "Surgery": u_post, "PostCABG": u_post},
-        dead=("DeadCV", "DeadOther"),
-        discount_costs=DISCOUNT,
-        discount_outcomes=DISCOUNT,
-    )
+    common = {
+        "states": ("Assigned", "Med", "Surgery", "PostCABG", "DeadCV", "DeadOther"),
+        "horizon": float(HORIZON_YEARS),
+        "costs": {s: p["c_followup"] for s in ("Med", "Surgery", "PostCABG")},
+        "utilities": {"Med": p["u_med"], "Surgery": u_post, "PostCABG": u_post},
+        "dead": ("DeadCV", "DeadOther"),
+        "discount_costs": DISCOUNT,
+        "discount_outcomes": DISCOUNT,
+    }
     return {
         "OMT": Pathway(start="Med", events={k: v for k, v in events.items() if k != "Assigned"}, **common),
         "CABG": Pathway(start="Assigned", events=events, **common),
