@@ -5,10 +5,12 @@ patient-level version against the cohort version."""
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cohorts
 import sim
-from cohorts.omt_vs_cabg import background_hazard, build, operative_hazard, psa_table
+from cohorts.omt_vs_cabg import _competing, background_hazard, build, operative_hazard, psa_table
 from cohorts.omt_vs_cabg.calibration import TARGETS, survival_ci, trial_outcomes
 from cohorts.omt_vs_cabg.patient import pathways
 from sim.cli import main
@@ -202,3 +204,30 @@ def test_patient_level_agrees_with_cohort_within_3_se():
     mean, se = g[cols].mean(), g[cols].std(ddof=1) / np.sqrt(n)
     z = (mean - cohort[cols]) / se
     assert (z.abs() < 3).all().all(), z
+
+
+# ------------------------------------------------------------------ properties
+rates = st.floats(min_value=0.0, max_value=50.0, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=rates, b=rates, c=rates, h=st.sampled_from([1 / 12, 0.25, 1.0]))
+def test_competing_probabilities_are_a_distribution(a, b, c, h):
+    """Leaving probabilities are >= 0, proportional to the hazards and sum to 1 - exp(-H h)."""
+    p = _competing({"a": np.array(a), "b": np.array(b), "c": np.array(c)}, h)
+    total = p["a"] + p["b"] + p["c"]
+    assert min(p.values()) >= 0
+    assert total == pytest.approx(-np.expm1(-(a + b + c) * h), abs=1e-12)
+    if a + b + c > 0:
+        assert p["a"] * (a + b + c) == pytest.approx(a * total, abs=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(h_med=st.floats(0.01, 0.2), h_post=st.floats(0.01, 0.2), p_op=st.floats(0.0, 0.2))
+def test_trace_conserves_mass_and_deaths_accumulate(h_med, h_post, p_op):
+    tr = sim.run_cohort(build({"h_cv_med": h_med, "h_cv_post": h_post, "p_op": p_op}), trace=True).trace
+    wide = tr.pivot_table(index=["strategy", "cycle"], columns="state", values="share", observed=True)
+    np.testing.assert_allclose(wide.sum(axis=1), 1.0, atol=1e-12)
+    for s in ("OMT", "CABG"):
+        dead = (wide.loc[s, "DeadCV"] + wide.loc[s, "DeadOther"]).to_numpy()
+        assert np.all(np.diff(dead) >= -1e-15)
