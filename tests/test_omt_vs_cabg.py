@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import cohorts
 import sim
 from cohorts.omt_vs_cabg import _competing, background_hazard, build, operative_hazard, psa_table
-from cohorts.omt_vs_cabg.calibration import TARGETS, survival_ci, trial_outcomes
+from cohorts.omt_vs_cabg.calibration import FITTED, TARGETS, calibrate, survival_ci, trial_outcomes
 from cohorts.omt_vs_cabg.patient import pathways
 from sim.cli import main
 from sim.errors import HtaError
@@ -64,6 +64,14 @@ def test_base_case_reproduces_the_calibration_targets(trial):
     }
     for k, target in TARGETS.items():
         assert got[k] == pytest.approx(target, abs=1e-4), k
+
+
+def test_calibration_refits_the_stored_values():
+    """Starting 30 % away, the fit returns to the table's values (stored to 6 digits)."""
+    stored = build().parameters
+    fit = calibrate(build, start={k: 1.3 * stored[k] for k in FITTED})
+    for k in FITTED:
+        assert fit[k] == pytest.approx(stored[k], rel=2e-4), k
 
 
 @pytest.mark.parametrize("arm", ["OMT", "CABG"])
