@@ -301,3 +301,13 @@ def test_cohort_engine_matches_the_hand_written_model(overrides):
         want = _naive(dict(model.parameters), s)
         for k, v in want.items():
             assert got.loc[s, k] == pytest.approx(v, rel=1e-10), (s, k)
+
+
+def test_patient_level_psa_takes_the_parameter_table_draws():
+    from sim.patient import run_patient_psa
+
+    draws = psa_table().draw(3, seed=5).frame
+    out = run_patient_psa(pathways, draws, n_patients=300, seed=1)
+    assert len(out) == 6 and list(out["strategy"].cat.categories) == ["OMT", "CABG"]
+    assert np.isfinite(out[["cost", "qaly", "ly", "cost_se"]].to_numpy()).all()
+    assert out.loc[out["strategy"] == "CABG", "cost"].nunique() == 3  # each draw its own parameters
