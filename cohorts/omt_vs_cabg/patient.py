@@ -21,6 +21,10 @@ within-cycle correction of rewards differs, by far less than the Monte Carlo err
   ``wait_cabg_months`` and ``theatre_slots_per_week``, are in the table).
 
 Costs are per year (``c_followup`` in every alive state); utilities per year.
+
+A CV hospitalisation re-enters its state, which restarts the state's semi-Markov
+clocks: harmless for the exponential times used here, but a non-exponential
+semi-Markov event added to ``Med`` or ``PostCABG`` should use the Markov clock.
 """
 
 from __future__ import annotations
