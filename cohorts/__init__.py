@@ -16,6 +16,7 @@ __all__ = ["READY", "load"]
 
 #: Ready models: name -> module.
 READY = {
+    "omt_vs_cabg": "cohorts.omt_vs_cabg",
     "hiv_chancellor": "cohorts.hiv_chancellor",
     "thr_briggs": "cohorts.thr_briggs",
 }
