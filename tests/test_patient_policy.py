@@ -261,3 +261,17 @@ def test_policy_naming_an_unknown_state():
         ManagedPathway(p, policies={"OMT": pol})
     with pytest.raises(HtaError, match="policies: unknown state 'OTM'"):
         ManagedPathway(p, policies={"OTM": Policy("score", [NEVER], [Line("L", "a", {}, 1.0, 1.0)], 0.25)})
+
+
+def test_without_policies_it_is_run_pathway_bit_for_bit():
+    from sim.patient import run_pathway
+
+    p = Pathway(states=("A", "B", "D"), start="A", dead=("D",), horizon=20.0,
+                events={"A": [Event("B", Exponential(0.2), cost=10.0, hr={"age": 0.01}), Event("D", Exponential(0.05))],
+                        "B": [Event("D", Exponential(0.3)), Event("A", Exponential(0.4), clock="markov")]},
+                costs={"A": 100.0, "B": 500.0}, utilities={"A": 0.9, "B": 0.5}, discount_costs=0.035,
+                discount_outcomes=0.015)
+    pop = _pop(500)
+    a = run_pathway({"x": p}, seed=3, population=pop)
+    b = run_managed({"x": ManagedPathway(p)}, seed=3, population=pop).outcomes
+    pd.testing.assert_frame_equal(a, b[a.columns], check_exact=True)

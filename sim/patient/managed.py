@@ -129,7 +129,8 @@ class ManagedResult:
         admitted, died_on_list, left_list, wait_mean, wait_p50, wait_p90, wait_max``
         (years, admitted patients), ``queue_mean`` (time-weighted over ``[0, period]``),
         ``queue_max, utilisation`` (busy server-time / (capacity * period); NaN for an
-        unlimited resource), ``period`` (calendar years until the last patient's end).
+        unlimited resource), ``period`` (calendar years from 0 to the resource's last
+        activity: the end of the last procedure or the last departure from the list).
     log : DataFrame or None
         ``patient, strategy, time`` (years since the patient's arrival), ``event, detail``.
     settings : dict
@@ -169,7 +170,6 @@ class _Patient:
         self.pol["time_to_escalation"] = self.pol["time_to_procedure"] = math.nan
         self.visited = [p.start]
         self.pre = uniforms(seed, draw, j, np.arange(_PRE_STAYS * p.max_events)).tolist()
-        self.end = 0.0
 
     # ------------------------------------------------------------------ helpers
     def u(self, slot: int) -> float:
@@ -209,43 +209,40 @@ class _Patient:
         state, entered, stay, t = path.start, 0.0, 0, 0.0
         courses: dict[str, _Course] = {}
         self.note(0.0, "enter", state)
-        try:
-            while True:
-                best, best_x = None, math.inf
-                for m, e in enumerate(path.events.get(state, ())):
-                    elapsed = t if e.clock == "markov" else t - entered
-                    x = e.distribution(self.attrs).sample_one(self.u(stay * M + m), elapsed,
-                                                              e.hazard_ratio(self.attrs))
-                    if x < best_x:
-                        best, best_x = e, x
-                t_stop = min(t + best_x, horizon)
-                c, q = path.costs.get(state, 0.0), path.utilities.get(state, 0.0)
-                alive = state not in path.dead
-                if state in self.mp.procedures:
-                    moved = yield from self._procedure(state, t, t_stop, t + best_x, best, c, q, alive)
-                elif state in self.mp.policies:
-                    moved = yield from self._policy(state, t, t_stop, c, q, alive, courses)
-                else:
-                    moved = None
-                    self.accrue(t, t_stop, c, q, alive)
-                    if t_stop > t:
-                        yield self.env.timeout(t_stop - t)
-                if moved is None:  # the state's competing event (or the horizon) ends the stay
-                    if best is None or t + best_x > horizon:
-                        return
-                    t = t_stop
-                    self.pay(t, best.cost, best.qaly)
-                    state = best.to
-                else:
-                    t, state = moved
-                    if state is None:  # the horizon came during a procedure
-                        return
-                self.tot[6] += 1
-                entered, stay = t, stay + 1
-                self.visited.append(state)
-                self.note(t, "enter", state)
-        finally:
-            self.end = self.env.now
+        while True:
+            best, best_x = None, math.inf
+            for m, e in enumerate(path.events.get(state, ())):
+                elapsed = t if e.clock == "markov" else t - entered
+                x = e.distribution(self.attrs).sample_one(self.u(stay * M + m), elapsed,
+                                                          e.hazard_ratio(self.attrs))
+                if x < best_x:
+                    best, best_x = e, x
+            t_stop = min(t + best_x, horizon)
+            c, q = path.costs.get(state, 0.0), path.utilities.get(state, 0.0)
+            alive = state not in path.dead
+            if state in self.mp.procedures:
+                moved = yield from self._procedure(state, t, t_stop, t + best_x, best, c, q, alive)
+            elif state in self.mp.policies:
+                moved = yield from self._policy(state, t, t_stop, c, q, alive, courses)
+            else:
+                moved = None
+                self.accrue(t, t_stop, c, q, alive)
+                if t_stop > t:
+                    yield self.env.timeout(t_stop - t)
+            if moved is None:  # the state's competing event (or the horizon) ends the stay
+                if best is None or t + best_x > horizon:
+                    return
+                t = t_stop
+                self.pay(t, best.cost, best.qaly)
+                state = best.to
+            else:
+                t, state = moved
+                if state is None:  # the horizon came during a procedure
+                    return
+            self.tot[6] += 1
+            entered, stay = t, stay + 1
+            self.visited.append(state)
+            self.note(t, "enter", state)
 
     def _procedure(self, state, t, t_stop, t_event, best, c, q, alive):
         """Waiting list then procedure; returns ``(time, next state)`` or None when the
@@ -492,7 +489,6 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
 
             env.process(_source(env, make, arrive, lo, hi))
             env.run()
-            period = 0.0
             for p in done:
                 row = out[p.j, k]
                 row[:7] = p.tot
@@ -500,9 +496,8 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
                     row[7 + index[st]] = 1.0
                 row[7 + len(states)] = arrive[p.j]
                 row[8 + len(states):] = [p.pol[c] for c in POLICY_COLUMNS[1:]]
-                period = max(period, p.end)
             for r in mp.resources:
-                queue_rows.append({"strategy": s, **wards[r.name].stats(period)})
+                queue_rows.append({"strategy": s, **wards[r.name].stats()})
     cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
     cols += [f"reached_{st}" for st in states] + POLICY_COLUMNS
     data = {"patient": np.repeat(np.arange(n_patients), len(names)),

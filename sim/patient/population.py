@@ -75,7 +75,7 @@ def generate_population(spec: Mapping, n: int, seed: int, *, draw: int = 0, firs
         x = np.broadcast_to(x, j.shape).copy()
         if not np.isfinite(x).all():
             bad = int(j[~np.isfinite(x)][0])
-            raise HtaError(f"attribute {name!r}: its distribution gave {x[~np.isfinite(x)][0]!r} for patient {bad}; "
+            raise HtaError(f"attribute {name!r}: its distribution gave {float(x[~np.isfinite(x)][0])!r} for patient {bad}; "
                            f"check its parameters")
         cols[name] = x
     return pd.DataFrame(cols, index=j)

@@ -158,14 +158,13 @@ class _Ward:
         self._tick()
         self.busy -= 1
 
-    def stats(self, period: float) -> dict:
-        """Row of the queue statistics table over ``[0, period]``."""
+    def stats(self) -> dict:
+        """Row of the queue statistics table over ``[0, period]``, ``period`` the time of the
+        resource's last activity (the end of the last procedure or the last departure from
+        the list), so a long follow-up after the last procedure does not dilute utilisation."""
         w = np.asarray(self.waits)
         cap = self.spec.capacity
-        if period > 0 and self.last < period:  # close the tallies at the end of the period
-            self.q_area += self.waiting * (period - self.last)
-            self.b_area += self.busy * (period - self.last)
-            self.last = period
+        period = self.last
         pct = (lambda q: float(np.percentile(w, q))) if w.size else (lambda q: math.nan)
         return {"resource": self.spec.name, "capacity": float(cap), "listed": self.listed,
                 "admitted": int(w.size), "died_on_list": self.deaths, "left_list": self.left,
