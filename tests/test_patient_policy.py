@@ -275,3 +275,18 @@ def test_without_policies_it_is_run_pathway_bit_for_bit():
     a = run_pathway({"x": p}, seed=3, population=pop)
     b = run_managed({"x": ManagedPathway(p)}, seed=3, population=pop).outcomes
     pd.testing.assert_frame_equal(a, b[a.columns], check_exact=True)
+
+
+def test_patient_level_marker_deviation_is_persistent():
+    n = 4000
+    m = Marker("score", baseline=70.0, target=80.0, patient_sd=10.0)
+    pol = Policy("score", [m], [Line("L1", "a", {"score": 0.0}, 0.0, 0.5)], interval=0.25,
+                 refractory=Refractory(1, 5.0, "Wait"), off_target_disutility=1.0)
+    out = _run(pol, n=n, horizon=2.0, utilities={"OMT": 1.0, "Wait": 1.0}, log=False).outcomes
+    p = stats.norm.cdf(1.0)  # off target when 70 + 10 b < 80, at every visit
+    assert abs(out.escalated.mean() - p) < 3 * math.sqrt(p * (1 - p) / n)
+    # off-target patients are off target at every visit (0, 0.25) and escalate at 0.5
+    esc = out[out.escalated == 1]
+    assert (esc.time_to_escalation == 0.5).all()
+    np.testing.assert_allclose(esc.qaly_undisc, 2.0 - 0.5)
+    np.testing.assert_allclose(out[out.escalated == 0].qaly_undisc, 2.0)

@@ -121,7 +121,7 @@ def test_waiting_lowers_net_benefit_and_reruns_are_identical():
 
 def test_strategies_have_their_own_theatres_and_order_does_not_matter():
     s = {"one": _strategy(capacity=1, duration=0.02), "two": _strategy(capacity=2, duration=0.02)}
-    kw = dict(seed=9, arrivals=Arrivals(rate=80.0), log=True)
+    kw = {"seed": 9, "arrivals": Arrivals(rate=80.0), "log": True}
     a = run_managed(s, 200, **kw)
     b = run_managed(dict(reversed(list(s.items()))), 200, **kw)
     for name in s:

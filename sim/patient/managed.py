@@ -36,6 +36,7 @@ __all__ = ["ManagedPathway", "ManagedResult", "run_managed"]
 VISIT_SLOT = 1 << 40  # visit v uses slots VISIT_SLOT + 2 * MAX_MARKERS * v + (marker k | MAX_MARKERS + red flag i)
 LINE_SLOT = 1 << 41  # exposure status of line i of the p-th policy state: LINE_SLOT + 1024 * p + i
 PROCEDURE_SLOT = 1 << 42  # peri-procedural death of the patient's n-th procedure
+PATIENT_SLOT = (1 << 41) + (1 << 32)  # a patient's persistent deviation of marker k of the p-th policy state
 _PRE_STAYS = 8
 _EPS = 1e-9  # tolerance of trial durations on the visit grid (years)
 _Z = NormalDist()
@@ -353,6 +354,8 @@ class _Patient:
         values = {}
         for k, m in enumerate(pol.markers):
             x = m.baseline + line.effect(m.name, level)
+            if m.patient_sd > 0:
+                x += m.patient_sd * _Z.inv_cdf(self.u(PATIENT_SLOT + MAX_MARKERS * self.pidx[state] + k))
             for a, b in m.coef.items():
                 x += b * float(self.attrs[a])
             if m.noise_sd > 0:

@@ -43,11 +43,12 @@ class Marker:
 
     The value of the marker for patient ``p`` on a line at dose level ``k`` is::
 
-        v = baseline + sum_a coef[a] * p[a] + effect_line[k'] + noise_sd * z
+        v = baseline + sum_a coef[a] * p[a] + patient_sd * b + effect_line[k'] + noise_sd * z
 
-    clipped to ``[lower, upper]`` (a score's range), with ``z`` a standard normal from
-    the patient's random stream (visit by visit) and ``k'`` the effective dose level
-    (see :class:`TDM`). The marker is on target when ``v >= target`` (``better="higher"``,
+    clipped to ``[lower, upper]`` (a score's range), with ``b`` a standard normal drawn
+    once per patient (persistent differences between patients), ``z`` a standard normal
+    drawn at each visit (measurement and visit-to-visit variation), both from the
+    patient's random stream, and ``k'`` the effective dose level (see :class:`TDM`). The marker is on target when ``v >= target`` (``better="higher"``,
     e.g. the Seattle Angina Questionnaire angina frequency score) or ``v <= target``
     (``better="lower"``, e.g. LDL cholesterol).
     """
@@ -60,6 +61,7 @@ class Marker:
     coef: Mapping = field(default_factory=dict)
     lower: float = -math.inf
     upper: float = math.inf
+    patient_sd: float = 0.0
 
     def __post_init__(self):
         w = f"marker {self.name!r}"
@@ -68,6 +70,7 @@ class Marker:
         _number(self.baseline, f"{w}: baseline")
         _number(self.target, f"{w}: target")
         _number(self.noise_sd, f"{w}: noise_sd", 0.0)
+        _number(self.patient_sd, f"{w}: patient_sd", 0.0)
         _number(self.lower, f"{w}: lower", finite=False)
         _number(self.upper, f"{w}: upper", finite=False)
         if not self.lower < self.upper:
