@@ -238,7 +238,7 @@ def test_policy_counters_are_consistent(seed, interval, n_lines):
      "line 'L' effects: unknown marker 'ldl'"),
     (lambda: Policy("score", [NEVER], [Line("L", "a", {}, 1.0, 1.0)], 0.25, red_flags=[RedFlag("R", 0, "x", 1.0)]),
      "red flag to 'R': unknown marker 'x'"),
-    (lambda: Policy("score", [NEVER], [], 0.25), "at least one treatment Line"),
+    (lambda: Policy("score", [NEVER], [], 0.25), "between 1 and 1024 treatment Lines, got 0"),
     (lambda: Policy("score", [NEVER], [Line("L", "a", {}, 1.0, 1.0)], 0.0), "visit interval .* must be > 0"),
     (lambda: Line("L", "a", {"score": (1.0, 2.0)}, 1.0, 1.0), "2 effects but the line has 1 dose levels"),
     (lambda: Line("L", "a", {}, 1.0, -1.0), "line 'L': adequate trial duration .* -1.0"),

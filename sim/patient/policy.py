@@ -24,6 +24,7 @@ __all__ = ["TDM", "Line", "Marker", "Policy", "RedFlag", "Refractory"]
 
 DIRECTIONS = ("higher", "lower")
 MAX_MARKERS = 32  # random slots per visit: one per marker (noise), one per red flag
+MAX_LINES = 1024  # random slots per policy state: one per line (exposure status)
 
 
 def _number(v, what: str, lo: float | None = None, hi: float | None = None, *, strict: bool = False,
@@ -265,8 +266,8 @@ class Policy:
                                f"{', '.join(names) or 'none'} (define it with Marker(...))")
 
         known(self.marker, "policy target marker")
-        if not self.lines:
-            raise HtaError("policy: give at least one treatment Line")
+        if not self.lines or len(self.lines) > MAX_LINES:
+            raise HtaError(f"policy: give between 1 and {MAX_LINES} treatment Lines, got {len(self.lines)}")
         lnames = [ln.name for ln in self.lines]
         if len(set(lnames)) != len(lnames):
             raise HtaError(f"policy: line names must be unique, got {', '.join(lnames)}")
