@@ -161,9 +161,10 @@ class _Course:
 class _Patient:
     """One patient's run: totals, policy counters and the SimPy process (:meth:`life`)."""
 
-    def __init__(self, env, j, mp: ManagedPathway, seed, draw, attrs, wards, strategy, log):
+    def __init__(self, env, j, mp: ManagedPathway, seed, draw, attrs, wards, strategy, log, pidx, sink):
         self.env, self.j, self.mp, self.seed, self.draw = env, j, mp, seed, draw
         self.attrs, self.wards, self.strategy, self.log = attrs, wards, strategy, log
+        self.pidx, self.sink = pidx, sink  # policy state -> position; called with the patient at the end
         p = mp.pathway
         self.dc, self.do = p.discount_costs, p.discount_outcomes
         self.tot = [0.0] * 7  # cost, qaly, ly, undiscounted twins, events
@@ -205,6 +206,11 @@ class _Patient:
 
     # ------------------------------------------------------------------ the process
     def life(self):
+        """The SimPy process; hands the patient to ``sink`` when it ends (nothing is kept)."""
+        yield from self._life()
+        self.sink(self)
+
+    def _life(self):
         path = self.mp.pathway
         M, horizon = path.max_events, path.horizon
         state, entered, stay, t = path.start, 0.0, 0, 0.0
@@ -228,6 +234,8 @@ class _Patient:
             else:
                 moved = None
                 self.accrue(t, t_stop, c, q, alive)
+                if best is None or t + best_x > horizon:
+                    return  # nothing more happens to the patient: no need to wait in the event queue
                 if t_stop > t:
                     yield self.env.timeout(t_stop - t)
             if moved is None:  # the state's competing event (or the horizon) ends the stay
@@ -482,23 +490,21 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
             hi = min(n_patients, lo + step)
             env = simpy.Environment()
             wards = {r.name: _Ward(env, r) for r in mp.resources}
-            done: list[_Patient] = []
 
-            def make(j, env=env, wards=wards, done=done, mp=mp, pidx=pidx, s=s):
-                p = _Patient(env, j, mp, seed, draw, records[j] if records is not None else {}, wards, s, events)
-                p.pidx = pidx
-                done.append(p)
-                return p
-
-            env.process(_source(env, make, arrive, lo, hi))
-            env.run()
-            for p in done:
+            def sink(p, k=k):  # the patient's row, written when its process ends
                 row = out[p.j, k]
                 row[:7] = p.tot
                 for st in p.visited:
                     row[7 + index[st]] = 1.0
                 row[7 + len(states)] = arrive[p.j]
                 row[8 + len(states):] = [p.pol[c] for c in POLICY_COLUMNS[1:]]
+
+            def make(j, env=env, wards=wards, mp=mp, pidx=pidx, s=s, sink=sink):
+                return _Patient(env, j, mp, seed, draw, records[j] if records is not None else {}, wards, s, events,
+                                pidx, sink)
+
+            env.process(_source(env, make, arrive, lo, hi))
+            env.run()
             for r in mp.resources:
                 queue_rows.append({"strategy": s, **wards[r.name].stats()})
     cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
