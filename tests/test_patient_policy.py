@@ -290,3 +290,12 @@ def test_patient_level_marker_deviation_is_persistent():
     assert (esc.time_to_escalation == 0.5).all()
     np.testing.assert_allclose(esc.qaly_undisc, 2.0 - 0.5)
     np.testing.assert_allclose(out[out.escalated == 0].qaly_undisc, 2.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**63), st.integers(0, 2**40), st.integers(0, 2**40), st.integers(0, 2**50))
+def test_scalar_stream_is_the_vectorised_stream_bit_for_bit(seed, draw, patient, slot):
+    from sim.patient.managed import _key, _uniform
+    from sim.patient.streams import uniforms
+
+    assert _uniform(_key(seed, draw, patient), slot) == float(uniforms(seed, draw, patient, slot))

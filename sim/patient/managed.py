@@ -29,7 +29,6 @@ from .engine import Pathway, discounted_integral
 from .policy import MAX_MARKERS, Policy
 from .population import check_population
 from .resources import Arrivals, Procedure, Resource, _Ward
-from .streams import uniforms
 
 __all__ = ["ManagedPathway", "ManagedResult", "run_managed"]
 
@@ -37,7 +36,8 @@ VISIT_SLOT = 1 << 40  # visit v uses slots VISIT_SLOT + 2 * MAX_MARKERS * v + (m
 LINE_SLOT = 1 << 41  # exposure status of line i of the p-th policy state: LINE_SLOT + 1024 * p + i
 PROCEDURE_SLOT = 1 << 42  # peri-procedural death of the patient's n-th procedure
 PATIENT_SLOT = (1 << 41) + (1 << 32)  # a patient's persistent deviation of marker k of the p-th policy state
-_PRE_STAYS = 8
+_MASK = (1 << 64) - 1
+_GOLD, _M1, _M2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 _EPS = 1e-9  # tolerance of trial durations on the visit grid (years)
 _Z = NormalDist()
 
@@ -143,6 +143,27 @@ class ManagedResult:
     settings: dict
 
 
+def _mix1(z: int) -> int:
+    """SplitMix64 finaliser on a Python int (as ``streams._mix`` on uint64)."""
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return z ^ (z >> 31)
+
+
+def _key(seed: int, draw: int, patient: int) -> int:
+    """The stream's state after mixing in seed, draw and patient (once per patient)."""
+    z = _mix1((seed * _GOLD + _GOLD) & _MASK)
+    z = _mix1(z ^ ((draw * _GOLD + 1) & _MASK))
+    return _mix1(z ^ ((patient * _GOLD + 2) & _MASK))
+
+
+def _uniform(key: int, slot: int) -> float:
+    """``uniforms(seed, draw, patient, slot)`` bit for bit, in scalar Python (no numpy call per
+    number: the engine draws one number at a time). Tested against :func:`uniforms`."""
+    z = _mix1(key ^ ((slot * _GOLD + 3) & _MASK))
+    return ((z >> 11) + 0.5) * 2.0 ** -53
+
+
 class _Course:
     """A patient's treatment history under one policy (kept across re-entries to the state)."""
 
@@ -171,11 +192,11 @@ class _Patient:
         self.pol = dict.fromkeys(POLICY_COLUMNS[1:], 0.0)
         self.pol["time_to_escalation"] = self.pol["time_to_procedure"] = math.nan
         self.visited = [p.start]
-        self.pre = uniforms(seed, draw, j, np.arange(_PRE_STAYS * p.max_events)).tolist()
+        self.key = _key(int(seed), int(draw), int(j))
 
     # ------------------------------------------------------------------ helpers
     def u(self, slot: int) -> float:
-        return self.pre[slot] if slot < len(self.pre) else float(uniforms(self.seed, self.draw, self.j, slot))
+        return _uniform(self.key, slot)
 
     def note(self, t, event, detail=""):
         if self.log is not None:
