@@ -299,3 +299,18 @@ def test_scalar_stream_is_the_vectorised_stream_bit_for_bit(seed, draw, patient,
     from sim.patient.streams import uniforms
 
     assert _uniform(_key(seed, draw, patient), slot) == float(uniforms(seed, draw, patient, slot))
+
+
+def test_bad_values_at_run_time_name_strategy_patient_and_visit():
+    # a time function giving patient 1 a negative hazard
+    p = Pathway(states=STATES, start="OMT", dead=("Dead",), horizon=2.0,
+                events={"OMT": [Event("Dead", lambda pt: Exponential(0.1 - 0.2 * pt["risk"]))]})
+    mp = ManagedPathway(p)
+    with pytest.raises(HtaError, match="strategy 'omt', patient 1: Exponential rate is -0.1"):
+        run_managed({"omt": mp}, population=pd.DataFrame({"risk": [0.0, 1.0]}))
+    m = Marker("score", baseline=50.0, target=60.0, coef={"x": 1e308})
+    pol = Policy("score", [m], [Line("L1", "a", {"score": 1e308}, 0.0, 0.5)], interval=0.25)
+    with pytest.raises(HtaError, match="patient 0: visit 0 at 0 years: marker 'score' is inf"):
+        _run(pol, population=pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(HtaError, match="row 0: column 'x' is inf"):
+        _run(pol, population=pd.DataFrame({"x": [np.inf]}))

@@ -228,7 +228,10 @@ class _Patient:
     # ------------------------------------------------------------------ the process
     def life(self):
         """The SimPy process; hands the patient to ``sink`` when it ends (nothing is kept)."""
-        yield from self._life()
+        try:
+            yield from self._life()
+        except HtaError as e:  # a value that is bad for this patient: say whose
+            raise HtaError(f"strategy {self.strategy!r}, patient {self.j}: {e}") from None
         self.sink(self)
 
     def _life(self):
@@ -389,6 +392,9 @@ class _Patient:
                 x += b * float(self.attrs[a])
             if m.noise_sd > 0:
                 x += m.noise_sd * _Z.inv_cdf(self.u(base + k))
+            if not math.isfinite(x):
+                raise HtaError(f"visit {v} at {t:g} years: marker {m.name!r} is {x!r}; check its baseline, "
+                               f"coefficients and the patient's attributes ({', '.join(m.coef) or 'none'})")
             values[m.name] = min(max(x, m.lower), m.upper)
         for i, rf in enumerate(pol.red_flags):
             hit = rf.probability > 0 and self.u(base + MAX_MARKERS + i) < rf.probability

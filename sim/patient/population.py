@@ -143,3 +143,8 @@ def check_population(population: pd.DataFrame | None, needed: Iterable[str], *, 
             i = int(np.flatnonzero(miss)[0])
             row = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
             raise HtaError(f"{where}, {row}: column {c!r} is missing (NaN); fill it in or drop the patient")
+        inf = ~np.isfinite(col.to_numpy(dtype=float))
+        if inf.any():
+            i = int(np.flatnonzero(inf)[0])
+            row = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
+            raise HtaError(f"{where}, {row}: column {c!r} is {float(col.iloc[i])!r}; it must be a finite number")
