@@ -33,6 +33,13 @@ def test_angina_example(angina, capsys):
     # red flags go to re-evaluation
     rf = o[(o.strategy == "omt_t2t") & (o.red_flags > 0)]
     assert len(rf) > 0 and (rf.reached_Reeval == 1).all()
+    # the decision functions take the outcomes unchanged
+    import sim
+    from sim.patient import subgroups
+
+    by_diabetes = subgroups(o, "diabetes", wtp=30_000, reference="cabg_first")
+    assert set(by_diabetes.subgroup) == {0.0, 1.0} and by_diabetes.optimal.sum() == 2
+    assert set(sim.icers(o).strategy) == {"omt_t2t", "cabg_first"}
     assert angina.main(["--patients", "60", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "Theatre waiting list" in out and "ICER table" in out

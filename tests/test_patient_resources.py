@@ -171,3 +171,21 @@ def test_bad_procedure_states_and_run_settings():
         run_managed({"x": p}, 1)
     with pytest.raises(HtaError, match="n_patients 0"):
         run_managed({"x": ManagedPathway(p)}, 0)
+
+
+def test_queue_trace_over_time():
+    r = _busy(2, 80, 60.0, 0.05, seed=12)
+    r2 = run_managed({"x": _strategy(capacity=2, duration=0.05, horizon=3.0,
+                                     events={"Wait": [Event("Dead", Exponential(0.5))],
+                                             "Post": [Event("Dead", Exponential(0.1))]})},
+                     80, seed=12, arrivals=Arrivals(rate=60.0), log=True)
+    pd.testing.assert_frame_equal(r.outcomes, r2.outcomes, check_exact=True)
+    tr, q = r2.queue_trace, r2.queues.iloc[0]
+    assert list(tr.columns) == ["strategy", "resource", "time", "waiting", "busy"]
+    assert tr.time.is_monotonic_increasing and (tr.busy <= 2).all() and tr.waiting.max() == q.queue_max
+    # the step function's integral is the time-weighted mean queue length
+    t = np.append(tr.time.to_numpy(), q.period)
+    area = float(np.sum(tr.waiting.to_numpy() * np.diff(t)))
+    assert area / q.period == pytest.approx(q.queue_mean, rel=1e-12)
+    busy = float(np.sum(tr.busy.to_numpy() * np.diff(t)))
+    assert busy / (2 * q.period) == pytest.approx(q.utilisation, rel=1e-12)

@@ -134,6 +134,9 @@ class ManagedResult:
         activity: the end of the last procedure or the last departure from the list).
     log : DataFrame or None
         ``patient, strategy, time`` (years since the patient's arrival), ``event, detail``.
+    queue_trace : DataFrame or None
+        With ``log=True``: ``strategy, resource, time`` (calendar years), ``waiting, busy``
+        after each change (queue length and busy servers over time, a step function).
     settings : dict
     """
 
@@ -141,6 +144,7 @@ class ManagedResult:
     queues: pd.DataFrame
     log: pd.DataFrame | None
     settings: dict
+    queue_trace: pd.DataFrame | None = None
 
 
 def _mix1(z: int) -> int:
@@ -478,7 +482,8 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
     -------
     ManagedResult
         ``outcomes`` (one row per patient and strategy), ``queues`` (one row per
-        strategy and resource), ``log``, ``settings``; columns in :class:`ManagedResult`.
+        strategy and resource), ``log``, ``settings``, ``queue_trace``; columns in
+        :class:`ManagedResult`.
     """
     if not strategies:
         raise HtaError("run_managed needs at least one strategy's ManagedPathway")
@@ -508,7 +513,7 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
     index = {st: i for i, st in enumerate(states)}
     width = 7 + len(states) + len(POLICY_COLUMNS)
     out = np.zeros((n_patients, len(names), width))
-    queue_rows, events = [], ([] if log else None)
+    queue_rows, events, traces = [], ([] if log else None), []
     for k, s in enumerate(names):
         mp = strategies[s]
         pidx = {st: i for i, st in enumerate(mp.policies)}
@@ -516,7 +521,8 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
         for lo in range(0, n_patients, step):
             hi = min(n_patients, lo + step)
             env = simpy.Environment()
-            wards = {r.name: _Ward(env, r) for r in mp.resources}
+            trace = [] if log else None
+            wards = {r.name: _Ward(env, r, trace) for r in mp.resources}
 
             def sink(p, k=k):  # the patient's row, written when its process ends
                 row = out[p.j, k]
@@ -534,6 +540,8 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
             env.run()
             for r in mp.resources:
                 queue_rows.append({"strategy": s, **wards[r.name].stats()})
+            if log:
+                traces.extend((s, *row) for row in trace)
     cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
     cols += [f"reached_{st}" for st in states] + POLICY_COLUMNS
     data = {"patient": np.repeat(np.arange(n_patients), len(names)),
@@ -554,4 +562,6 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
             ["_k", "patient", "time"], kind="stable").drop(columns="_k").reset_index(drop=True)
     settings = {"seed": seed, "draw": draw, "n_patients": n_patients, "strategies": names,
                 "arrivals": None if arrivals is None else (arrivals.rate, arrivals.every)}
-    return ManagedResult(pd.DataFrame(data, copy=False), pd.DataFrame(queue_rows, columns=qcols), log_df, settings)
+    trace_df = pd.DataFrame(traces, columns=["strategy", "resource", "time", "waiting", "busy"]) if log else None
+    return ManagedResult(pd.DataFrame(data, copy=False), pd.DataFrame(queue_rows, columns=qcols), log_df, settings,
+                         trace_df)

@@ -118,8 +118,8 @@ class Arrivals:
 class _Ward:
     """A SimPy priority resource and exact time-weighted tallies of its queue and servers."""
 
-    def __init__(self, env: simpy.Environment, spec: Resource):
-        self.env, self.spec = env, spec
+    def __init__(self, env: simpy.Environment, spec: Resource, trace: list | None = None):
+        self.env, self.spec, self.trace = env, spec, trace  # trace: (time, waiting, busy) after each change
         self.res = None if spec.capacity == math.inf else simpy.PriorityResource(env, int(spec.capacity))
         self.waiting = self.busy = 0
         self.last = 0.0
@@ -134,17 +134,23 @@ class _Ward:
         self.b_area += self.busy * (now - self.last)
         self.last = now
 
+    def _record(self):
+        if self.trace is not None:
+            self.trace.append((self.spec.name, self.env.now, self.waiting, self.busy))
+
     def join(self):
         self._tick()
         self.waiting += 1
         self.listed += 1
         self.q_max = max(self.q_max, self.waiting)
+        self._record()
 
     def admit(self, waited: float):
         self._tick()
         self.waiting -= 1
         self.busy += 1
         self.waits.append(waited)
+        self._record()
 
     def leave(self, died: bool):
         self._tick()
@@ -153,10 +159,12 @@ class _Ward:
             self.deaths += 1
         else:
             self.left += 1
+        self._record()
 
     def done(self):
         self._tick()
         self.busy -= 1
+        self._record()
 
     def stats(self) -> dict:
         """Row of the queue statistics table over ``[0, period]``, ``period`` the time of the
