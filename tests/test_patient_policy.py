@@ -314,3 +314,16 @@ def test_bad_values_at_run_time_name_strategy_patient_and_visit():
         _run(pol, population=pd.DataFrame({"x": [1.0]}))
     with pytest.raises(HtaError, match="row 0: column 'x' is inf"):
         _run(pol, population=pd.DataFrame({"x": [np.inf]}))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 60), st.permutations(["t75", "t60", "t90"]))
+def test_batch_size_and_strategy_order_never_matter(seed, batch, order):
+    s = _policy_strategies()
+    pop = _pop(60)
+    a = run_managed(s, seed=seed, population=pop).outcomes
+    b = run_managed({k: s[k] for k in order}, seed=seed, population=pop, batch_size=batch).outcomes
+    for name in s:
+        x = a[a.strategy == name].drop(columns="strategy").reset_index(drop=True)
+        y = b[b.strategy == name].drop(columns="strategy").reset_index(drop=True)
+        pd.testing.assert_frame_equal(x, y, check_exact=True)

@@ -189,3 +189,18 @@ def test_queue_trace_over_time():
     assert area / q.period == pytest.approx(q.queue_mean, rel=1e-12)
     busy = float(np.sum(tr.busy.to_numpy() * np.diff(t)))
     assert busy / (2 * q.period) == pytest.approx(q.utilisation, rel=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31), st.permutations(["one", "two", "inf"]))
+def test_strategy_order_never_matters_with_resources(seed, order):
+    events = {"Wait": [Event("Dead", Exponential(0.5))], "Post": [Event("Dead", Exponential(0.1))]}
+    s = {"one": _strategy(1, 0.02, events), "two": _strategy(2, 0.02, events), "inf": _strategy(math.inf, 0.02, events)}
+    a = run_managed(s, 60, seed=seed, arrivals=Arrivals(rate=80.0))
+    b = run_managed({k: s[k] for k in order}, 60, seed=seed, arrivals=Arrivals(rate=80.0))
+    for name in s:
+        x = a.outcomes[a.outcomes.strategy == name].drop(columns="strategy").reset_index(drop=True)
+        y = b.outcomes[b.outcomes.strategy == name].drop(columns="strategy").reset_index(drop=True)
+        pd.testing.assert_frame_equal(x, y, check_exact=True)
+    pd.testing.assert_frame_equal(a.queues.set_index("strategy").loc[list(s)], b.queues.set_index("strategy").loc[list(s)],
+                                  check_exact=True)
