@@ -204,3 +204,14 @@ def test_strategy_order_never_matters_with_resources(seed, order):
         pd.testing.assert_frame_equal(x, y, check_exact=True)
     pd.testing.assert_frame_equal(a.queues.set_index("strategy").loc[list(s)], b.queues.set_index("strategy").loc[list(s)],
                                   check_exact=True)
+
+
+def test_horizon_on_the_list_and_during_the_procedure():
+    r = run_managed({"x": _strategy(capacity=1, duration=5.0, horizon=2.0)}, 2, seed=1, log=True)
+    out, q = r.outcomes, r.queues.iloc[0]
+    # patient 0 is operated from 0 to 5 (past its horizon of 2); patient 1 is still waiting at 2
+    assert out.procedures.tolist() == [1, 0] and out.waited.tolist() == [0.0, 2.0]
+    assert out.died_on_list.tolist() == [0, 0] and (q.left_list, q.died_on_list) == (1, 0)
+    np.testing.assert_allclose(out.qaly_undisc, [1.0, 1.0])  # utility 0.5 for the 2 years of each
+    assert out.reached_Post.tolist() == [0, 0]
+    assert q.period == 5.0 and q.utilisation == 1.0 and q.queue_mean == pytest.approx(2.0 / 5.0)
