@@ -197,3 +197,17 @@ def run_naive(
     if trace:
         out["trace"] = traces
     return out
+
+
+def fifo_waits(arrivals, capacity: int, duration: float) -> list[float]:
+    """Waits in a first-come, first-served queue with ``capacity`` servers, each busy
+    ``duration`` per patient, nobody leaving the queue: each patient in arrival order takes
+    the server that frees first."""
+    free = [0.0] * capacity
+    waits = []
+    for a in arrivals:
+        k = min(range(capacity), key=lambda i: free[i])
+        start = max(a, free[k])
+        waits.append(start - a)
+        free[k] = start + duration
+    return waits

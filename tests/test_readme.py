@@ -25,6 +25,9 @@ def test_readme_examples_run(capsys, tmp_path, monkeypatch):
     for code in _blocks():
         exec(compile(code, str(README), "exec"), ns)
     assert set(ns["by_sex"]["subgroup"]) == {0, 1}
+    q = ns["managed"].queues.set_index("strategy")
+    assert q.loc["cabg_first", "wait_mean"] > q.loc["omt_t2t", "wait_mean"] and q.loc["cabg_no_limit", "wait_max"] == 0
+    assert 0 < ns["managed"].outcomes.query("strategy == 'omt_t2t'")["escalated"].mean() < 1
     base = ns["base"]
     assert ns["psa"].settings["sampling"] == "sobol"
     assert ns["nnt"]["text"].startswith("NNT 5.0")

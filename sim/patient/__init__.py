@@ -1,8 +1,10 @@
 """Patient-level simulation: times to event, common random numbers, cohort models
 run patient by patient.
 
-Continuous-time pathways run on SimPy (``engine.py``); treatment policies and
-resources build on them next (issue 4). SimPy is imported only inside this package.
+Continuous-time pathways run on SimPy (``engine.py``); treatment policies
+(``policy.py``), capacity-limited procedures (``resources.py``) and populations
+(``population.py``) run on them through ``managed.py``. SimPy is imported only inside
+this package.
 """
 
 from .events import (
@@ -19,9 +21,17 @@ from .engine import Event, Pathway, run_pathway, subgroups
 from .markov import PatientResult, run_markov_patients
 from .psa import run_patient_psa
 from .streams import uniforms
+from .policy import TDM, Line, Marker, Policy, RedFlag, Refractory
+from .resources import Arrivals, Procedure, Resource
+from .population import check_population, generate_population, read_population, truncated_normal
+from .managed import ManagedPathway, ManagedResult, run_managed
 
 __all__ = [
     "TimeToEvent", "Exponential", "Weibull", "Gompertz", "LogLogistic", "LogNormal",
     "PiecewiseExponential", "background_mortality", "uniforms", "run_markov_patients", "PatientResult",
     "Event", "Pathway", "run_pathway", "subgroups", "run_patient_psa",
+    # policies, resources, populations (issue 4)
+    "Marker", "TDM", "Line", "Refractory", "RedFlag", "Policy", "Resource", "Procedure", "Arrivals",
+    "read_population", "generate_population", "truncated_normal", "check_population",
+    "ManagedPathway", "ManagedResult", "run_managed",
 ]
