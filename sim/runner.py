@@ -495,7 +495,8 @@ def repeat(manifest_path: str | os.PathLike, *, output: str | os.PathLike | None
     -------
     (RunResult, list of str)
         The new run and the result files whose bytes differ from the recorded ones
-        (figures and the report excepted; empty when the numbers are identical).
+        (figures, the report and the Excel workbook, which carry time stamps, excepted;
+        empty when the numbers are identical).
     """
     mpath = Path(manifest_path)
     if mpath.is_dir():
@@ -518,6 +519,6 @@ def repeat(manifest_path: str | os.PathLike, *, output: str | os.PathLike | None
     res = run_experiment(base / rel, output=output if output is not None else base, **kw)
     old = m.get("outputs", {})
     new = res.manifest["outputs"]
-    numeric = [k for k in old if not k.startswith("figures/") and k != "report.html"]
+    numeric = [k for k in old if not k.startswith("figures/") and k not in ("report.html", "icer.xlsx")]
     differ = [k for k in numeric if new.get(k) != old[k]]
     return res, differ
