@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import exp_helpers as H
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import exp_helpers as H
 from sim.cli import main as cli_main
 from sim.errors import HtaError
 from sim.experiment import SCHEMA, Locator, load, read_experiment
@@ -73,23 +73,23 @@ def test_execution_forms(tmp_path):
 
 # ---------------------------------------------------------------------------- line numbers
 def test_locator_tables_keys_arrays_and_dotted():
-    text = "\n".join([
-        "a = 1",                       # 1
-        "# comment",                   # 2
-        "[psa]",                       # 3
-        "draws = 5",                   # 4
-        "",                            # 5
-        "[[threshold]]",               # 6
-        "parameter = 'x'",             # 7
-        "[[threshold]]",               # 8
-        "lower = [",                   # 9
-        "  1,",                        # 10
-        "]",                           # 11
-        "upper = 3",                   # 12
-        "[sweep.grid]",                # 13
-        "'quoted key' = [1, 2]",       # 14
-        "b.c = 2",                     # 15
-    ])
+    text = """\
+a = 1
+# comment
+[psa]
+draws = 5
+
+[[threshold]]
+parameter = 'x'
+[[threshold]]
+lower = [
+  1,
+]
+upper = 3
+[sweep.grid]
+'quoted key' = [1, 2]
+b.c = 2
+"""
     loc = Locator(text)
     assert loc.line(("a",)) == 1 and loc.line(("psa",)) == 3 and loc.line(("psa", "draws")) == 4
     assert loc.line(("threshold", 0, "parameter")) == 7 and loc.line(("threshold", 1)) == 8
@@ -251,7 +251,7 @@ def test_schema_keys_are_documented_in_the_readme():
 # ---------------------------------------------------------------------------- the command line
 def _cli_error(capsys, argv) -> str:
     assert cli_main(argv) == 2
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("hta-sim: error: ")

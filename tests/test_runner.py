@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 
+import exp_helpers as H
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 
-import exp_helpers as H
 from sim import run_psa
 from sim.cli import main as cli_main
 from sim.errors import HtaError
@@ -111,7 +111,7 @@ def test_report_is_self_contained(full_run):
 
 
 def test_repeat_gives_identical_files(full_run, tmp_path):
-    f, res = full_run
+    _f, res = full_run
     # hta-sim run --repeat MANIFEST into another folder: checks the inputs, reruns and compares
     res2, differ = repeat(res.folder / "manifest.json", output=tmp_path / "repeated")
     assert differ == []
@@ -152,7 +152,7 @@ def test_scenario_overrides_keep_other_draws(tmp_path):
     ld = load(exp)
     model = ld.model()
     assert model.parameters["rr"] == 0.6 and model.discount_costs.schedule == ((0.0, 0.035),)
-    out, values = psa_chunk(model, ld.table, 50, 11, "mc", 0, 50, {"rr": 0.6})
+    _out, values = psa_chunk(model, ld.table, 50, 11, "mc", 0, 50, {"rr": 0.6})
     free = ld.table.sampler(50, 11).arrays(0, 50)
     assert np.all(values["rr"] == 0.6)
     for k in ld.table.names:
