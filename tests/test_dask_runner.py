@@ -66,7 +66,7 @@ def test_killed_worker_loses_and_duplicates_nothing(serial, cluster, tmp_path):
 
     with Client(cluster) as client:
         pids = client.run(os.getpid)  # {worker address: pid}
-        victim = sorted(pids)[0]
+        victim = min(pids)
 
         def kill_when_the_sweep_is_under_way():
             deadline = time.monotonic() + 300
