@@ -90,29 +90,47 @@ class Locator:
         counts: dict[tuple, int] = {}
         depth = 0  # open brackets of a multi-line array
         for i, raw in enumerate(text.splitlines(), start=1):
-            line = raw.split("#", 1)[0] if '"' not in raw and "'" not in raw else raw
+            line = self._code(raw)
             s = line.strip()
             if depth > 0:
                 depth += s.count("[") - s.count("]")
                 continue
-            m = re.match(r"^\[\[\s*(.+?)\s*\]\]", s)
+            m = re.match(r"^\s*\[\[\s*(.+?)\s*\]\]", line)
             if m:
-                path = self._split(m.group(1))
+                path = self._split(raw[m.start(1):m.end(1)])
                 counts[path] = counts.get(path, -1) + 1
                 table = path + (counts[path],)
                 self.lines.setdefault(path, i)
                 self.lines[table] = i
                 continue
-            m = re.match(r"^\[\s*([^\[\]]+?)\s*\]", s)
+            m = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]", line)
             if m:
-                table = self._split(m.group(1))
+                table = self._split(raw[m.start(1):m.end(1)])
                 self.lines.setdefault(table, i)
                 continue
             m = self._KEY.match(line)
             if m:
-                self.lines[table + self._split(m.group(1))] = i
+                self.lines[table + self._split(raw[m.start(1):m.end(1)])] = i
                 rest = line[m.end():]
                 depth = max(0, rest.count("[") - rest.count("]"))
+
+    @staticmethod
+    def _code(raw: str) -> str:
+        """The line without its comment and with string contents blanked (brackets in them do not count)."""
+        out, quote = [], ""
+        for ch in raw:
+            if quote:
+                out.append(ch if ch == quote else "_")
+                if ch == quote:
+                    quote = ""
+            elif ch in "\"'":
+                quote = ch
+                out.append(ch)
+            elif ch == "#":
+                break
+            else:
+                out.append(ch)
+        return "".join(out)
 
     @staticmethod
     def _split(dotted: str) -> tuple:

@@ -89,12 +89,16 @@ upper = 3
 [sweep.grid]
 'quoted key' = [1, 2]
 b.c = 2
+[two_way]
+x = "a [ b # c"  # [ not an array
+y = 'd'
 """
     loc = Locator(text)
     assert loc.line(("a",)) == 1 and loc.line(("psa",)) == 3 and loc.line(("psa", "draws")) == 4
     assert loc.line(("threshold", 0, "parameter")) == 7 and loc.line(("threshold", 1)) == 8
     assert loc.line(("threshold", 1, "lower")) == 9 and loc.line(("threshold", 1, "upper")) == 12
     assert loc.line(("sweep", "grid", "quoted key")) == 14 and loc.line(("sweep", "grid", "b", "c")) == 15
+    assert loc.line(("two_way", "y")) == 18  # brackets and '#' in strings and comments do not count
     assert loc.line(("psa", "missing")) == 3  # the nearest located parent
     assert loc.line(("nowhere",)) == 1
 
