@@ -659,7 +659,9 @@ def load(exp: Experiment) -> Loaded:
                                              f"relative to the experiment file)")
         table = ParameterTable.read(exp.parameters)
     elif ready:
-        table = ParameterTable.from_frame(mod.parameter_table(), label=f"{exp.model} parameter table")
+        csv = Path(mod.__file__).parent / "parameters.csv"
+        table = (ParameterTable.read(csv) if csv.is_file()  # relative file names in args resolve beside it
+                 else ParameterTable.from_frame(mod.parameter_table(), label=f"{exp.model} parameter table"))
     else:
         raise exp.error(("model",), f"model {exp.model!r} is not a ready model: give its parameter table, "
                                     f"parameters = \"table.csv\"")

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cohorts
 from sim.cli import main as cli_main
 from sim.errors import HtaError
 from sim.experiment import SCHEMA, Locator, load, read_experiment
@@ -49,7 +50,8 @@ def test_defaults(tmp_path):
     assert exp.execution.mode == "serial" and exp.wtp_threshold == 20_000
     ld = load(exp)
     assert ld.effect == "ly"  # the ready model's published effect measure
-    assert ld.table.label == "hiv_chancellor parameter table"
+    assert ld.table.label.endswith("parameters.csv") and "hiv_chancellor" in ld.table.label
+    assert ld.table.names == list(cohorts.load("hiv_chancellor").parameter_table()["name"])
 
 
 def test_sweep_list_and_settings_change_the_model(tmp_path):
