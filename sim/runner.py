@@ -95,8 +95,9 @@ class Executor:
     """
 
     def __init__(self, mode: str = "serial", workers: int = 2, address: str | None = None,
-                 progress: bool = False, client: Any = None):
+                 progress: bool = False, client: Any = None, where: str = "--scheduler"):
         self.mode, self.workers, self.address, self.progress = mode, workers, address, progress
+        self.where = where
         self.client, self._own = client, []
         if client is not None:
             self.mode = "client"
@@ -112,9 +113,10 @@ class Executor:
                     self._own.append(cluster)
                     self.client = Client(cluster)
                 else:
-                    self.client = Client(self.address, timeout="20s")
+                    self.client = Client(self.address, timeout="10s")
             except (OSError, TimeoutError) as exc:
-                raise HtaError(f"cannot connect to the Dask scheduler {self.address!r}: {exc}") from None
+                raise HtaError(f"{self.where}: cannot connect to the Dask scheduler {self.address!r} ({exc}); "
+                               f"check the address, or run with execution = \"local\"") from None
             self._own.insert(0, self.client)
         return self
 
@@ -400,7 +402,8 @@ def _executor(exp: Experiment, scheduler: str | None, workers: int | None, progr
     e = exp.execution
     if workers is not None and e.mode == "serial":
         return Executor("local", workers=workers, progress=progress)
-    return Executor(e.mode, workers=workers or e.workers, address=e.address, progress=progress)
+    return Executor(e.mode, workers=workers or e.workers, address=e.address, progress=progress,
+                    where=exp.where("execution"))
 
 
 def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None = None, overwrite: bool = False,

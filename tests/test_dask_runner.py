@@ -84,3 +84,15 @@ def test_killed_worker_loses_and_duplicates_nothing(serial, cluster, tmp_path):
     data = read_sweep(res.folder)
     assert not data.duplicated(["scenario", "draw", "strategy"]).any()
     assert (data.groupby("scenario").size() == 2 * 4000).all()
+
+
+def test_unreachable_scheduler_is_a_located_error(tmp_path, capsys):
+    from sim.cli import main as cli_main
+
+    f = H.small(tmp_path, draws=20, extra="")
+    f.write_text(f.read_text().replace('effect = "ly"\n', 'effect = "ly"\nexecution = {scheduler = "tcp://127.0.0.1:9"}\n'))
+    assert cli_main(["run", str(f), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{f}:7: cannot connect to the Dask scheduler" in err[0], err
+    assert H.result_like(tmp_path) == []
+    assert not (tmp_path / ".out.partial").exists()
