@@ -51,7 +51,9 @@ _SCRIPT = """
 def _table(df: pd.DataFrame, text_cols: tuple[str, ...] = ()) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
-            return "-" if pd.isna(v) else f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+            if pd.isna(v):
+                return "-"
+            return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:,.3f}" if abs(v) >= 1 or v == 0 else f"{v:.4g}"
         return "-" if v is None else html.escape(str(v))
 
     cols = list(df.columns)
