@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
         client.wait_for_workers(args.workers)
         startup = time.perf_counter() - t
         run_patient_psa(build, d.iloc[:args.workers], 200, seed=1, client=client)  # warm the workers
-        par_t, busiest, par = [], [], None
+        par_t, busiest, total, par = [], [], [], None
         for _ in range(args.repeat):
             before = client.run(time.process_time)
             t = time.perf_counter()
@@ -85,12 +85,13 @@ def main(argv=None) -> dict:
             par_t.append(time.perf_counter() - t)
             after = client.run(time.process_time)
             busiest.append(max(after[w] - before[w] for w in before))  # CPU seconds of the busiest worker
+            total.append(sum(after[w] - before[w] for w in before))
     pd.testing.assert_frame_equal(serial, par, check_exact=True)  # identical numbers, or fail
     s, p = min(serial_t), min(par_t)
     out = {"draws": args.draws, "patients": args.patients, "workers": args.workers, "serial_s": serial_t,
            "cluster_s": par_t, "cluster_startup_s": startup, "speedup_best": s / p,
            "speedup_median": float(np.median(serial_t) / np.median(par_t)), "identical": True,
-           "serial_cpu_s": serial_cpu, "busiest_worker_cpu_s": busiest,
+           "serial_cpu_s": serial_cpu, "busiest_worker_cpu_s": busiest, "workers_total_cpu_s": total,
            "speedup_cpu": float(np.median(serial_cpu) / np.median(busiest)),
            "cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()}
     print(f"patient-level PSA: {args.draws} outer draws x {args.patients:,} patients x 2 strategies")
@@ -98,7 +99,8 @@ def main(argv=None) -> dict:
     print(f"{args.workers}-worker cluster  best {p:7.2f} s   median {np.median(par_t):7.2f} s   "
           f"(cluster start-up {startup:.2f} s, not timed)")
     print(f"speed-up: {s / p:.2f}x best, {out['speedup_median']:.2f}x median (target >= 1.7); results identical")
-    print(f"CPU time: serial {np.median(serial_cpu):.2f} s, busiest worker {np.median(busiest):.2f} s (medians): "
+    print(f"CPU time: serial {np.median(serial_cpu):.2f} s; workers {np.median(total):.2f} s in all, busiest "
+          f"{np.median(busiest):.2f} s (medians): "
           f"speed-up bound on an idle machine {out['speedup_cpu']:.2f}x (independent of other load)")
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
