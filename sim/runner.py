@@ -400,7 +400,7 @@ def _executor(exp: Experiment, scheduler: str | None, workers: int | None, progr
     if scheduler:
         return Executor("scheduler", address=scheduler, progress=progress)
     e = exp.execution
-    if workers is not None and e.mode == "serial":
+    if workers is not None:  # --workers N: a local cluster, whatever the file says
         return Executor("local", workers=workers, progress=progress)
     return Executor(e.mode, workers=workers or e.workers, address=e.address, progress=progress,
                     where=exp.where("execution"))
