@@ -26,6 +26,7 @@ from typing import Any
 
 from .errors import HtaError
 from .params import METHODS, ParameterTable
+from .tomlcheck import Locator, Reader, tname, typed
 from .values import suggest
 
 __all__ = [
@@ -76,75 +77,6 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
 }
 _TOP = tuple(SCHEMA[""]) + tuple(k for k in SCHEMA if k and "." not in k)
 _OUTCOMES = ("inmb", "icer", "nmb", "cost", "qaly", "ly")
-
-
-# ---------------------------------------------------------------------------- locating keys
-class Locator:
-    """Line numbers of the tables and keys of a TOML text (``tomllib`` gives none)."""
-
-    _KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
-
-    def __init__(self, text: str):
-        self.lines: dict[tuple, int] = {}
-        table: tuple = ()
-        counts: dict[tuple, int] = {}
-        depth = 0  # open brackets of a multi-line array
-        for i, raw in enumerate(text.splitlines(), start=1):
-            line = self._code(raw)
-            s = line.strip()
-            if depth > 0:
-                depth += s.count("[") - s.count("]")
-                continue
-            m = re.match(r"^\s*\[\[\s*(.+?)\s*\]\]", line)
-            if m:
-                path = self._split(raw[m.start(1):m.end(1)])
-                counts[path] = counts.get(path, -1) + 1
-                table = path + (counts[path],)
-                self.lines.setdefault(path, i)
-                self.lines[table] = i
-                continue
-            m = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]", line)
-            if m:
-                table = self._split(raw[m.start(1):m.end(1)])
-                self.lines.setdefault(table, i)
-                continue
-            m = self._KEY.match(line)
-            if m:
-                self.lines[table + self._split(raw[m.start(1):m.end(1)])] = i
-                rest = line[m.end():]
-                depth = max(0, rest.count("[") - rest.count("]"))
-
-    @staticmethod
-    def _code(raw: str) -> str:
-        """The line without its comment and with string contents blanked (brackets in them do not count)."""
-        out, quote = [], ""
-        for ch in raw:
-            if quote:
-                out.append(ch if ch == quote else "_")
-                if ch == quote:
-                    quote = ""
-            elif ch in "\"'":
-                quote = ch
-                out.append(ch)
-            elif ch == "#":
-                break
-            else:
-                out.append(ch)
-        return "".join(out)
-
-    @staticmethod
-    def _split(dotted: str) -> tuple:
-        parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", dotted)
-        return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
-
-    def line(self, path: tuple) -> int:
-        """Line of ``path`` (or of its nearest located parent; 1 if none)."""
-        p = tuple(path)
-        while p:
-            if p in self.lines:
-                return self.lines[p]
-            p = p[:-1]
-        return 1
 
 
 # ---------------------------------------------------------------------------- specs
@@ -254,84 +186,7 @@ class Experiment:
 
 
 # ---------------------------------------------------------------------------- parsing
-class _Reader:
-    """Takes typed values out of one table of the file; reports unknown keys."""
-
-    def __init__(self, data: Mapping, path: tuple, file: Path, loc: Locator, valid: tuple[str, ...] | None = None):
-        self.data, self.path, self.file, self.loc = dict(data), path, file, loc
-        self.valid = valid
-        self.used: set[str] = set()
-
-    def err(self, key: str | None, message: str) -> HtaError:
-        path = self.path + ((key,) if key is not None else ())
-        return HtaError(f"{self.file}:{self.loc.line(path)}: {message}")
-
-    def name(self, key: str) -> str:
-        return ".".join(str(p) for p in self.path if not isinstance(p, int)) + ("." if self.path else "") + key
-
-    def get(self, key: str, kind: str, default: Any = None, required: bool = False) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if required:
-                raise self.err(None, f"missing key {self.name(key)!r} ({kind}); add e.g. {key} = ...")
-            return default
-        return _typed(self.data[key], kind, lambda msg: self.err(key, f"{self.name(key)}: {msg}"))
-
-    def finish(self) -> None:
-        for key in self.data:
-            if key not in self.used:
-                valid = self.valid if self.valid is not None else tuple(self.used)
-                raise self.err(key, f"unknown key {self.name(key)!r}{suggest(key, valid)}; valid keys: "
-                                    f"{', '.join(valid)}")
-
-
-def _tname(v: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-            dict: "table"}.get(type(v), type(v).__name__)
-
-
-def _typed(v: Any, kind: str, err) -> Any:
-    """Check ``v`` against ``kind``; ``err(msg)`` builds the exception."""
-    def bad(expected: str):
-        return err(f"expected {expected}, got {_tname(v)} {v!r}")
-
-    if kind == "str":
-        if not isinstance(v, str) or not v.strip():
-            raise bad("a non-empty string")
-        return v
-    if kind == "bool":
-        if not isinstance(v, bool):
-            raise bad("true or false")
-        return v
-    if kind.startswith("int"):
-        lo = int(kind[3:] or 0) if kind != "int" else None
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise bad("an integer")
-        if lo is not None and v < lo:
-            raise err(f"must be >= {lo}, got {v}")
-        return v
-    if kind in ("num", "num+"):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise bad("a finite number")
-        if kind == "num+" and v < 0:
-            raise err(f"must be >= 0, got {v}")
-        return float(v)
-    if kind == "nums":
-        if not isinstance(v, list) or not v:
-            raise bad("a non-empty array of numbers")
-        return tuple(_typed(x, "num", lambda m, i=i: err(f"item {i + 1}: {m}")) for i, x in enumerate(v))
-    if kind == "strs":
-        if not isinstance(v, list) or not v:
-            raise bad("a non-empty array of strings")
-        return tuple(_typed(x, "str", lambda m, i=i: err(f"item {i + 1}: {m}")) for i, x in enumerate(v))
-    if kind == "table":
-        if not isinstance(v, dict):
-            raise bad("a table")
-        return v
-    raise AssertionError(kind)
-
-
-def _strategies(r: _Reader) -> tuple[str | None, str | None]:
+def _strategies(r: Reader) -> tuple[str | None, str | None]:
     return r.get("strategy", "str"), r.get("comparator", "str")
 
 
@@ -369,7 +224,7 @@ def read_experiment(path: str | Path) -> Experiment:
         raise HtaError(f"{file}:{line}: malformed TOML: {msg}") from None
     loc = Locator(text)
     folder = file.parent
-    top = _Reader(data, (), file, loc, valid=_TOP)
+    top = Reader(data, (), file, loc, valid=_TOP)
 
     title = top.get("title", "str", file.stem)
     model = top.get("model", "str", required=True)
@@ -388,20 +243,20 @@ def read_experiment(path: str | Path) -> Experiment:
     scenario = {}
     if "scenario" in data:
         top.used.add("scenario")
-        sr = _Reader(top.get("scenario", "table"), ("scenario",), file, loc, valid=())
+        sr = Reader(top.get("scenario", "table"), ("scenario",), file, loc, valid=())
         scenario = {k: sr.get(k, "num") for k in sr.data}
 
     wtp, wtp_threshold = _wtp(top, data, file, loc)
 
     base_case = True
     if "base_case" in data:
-        r = _Reader(top.get("base_case", "table"), ("base_case",), file, loc, valid=tuple(SCHEMA["base_case"]))
+        r = Reader(top.get("base_case", "table"), ("base_case",), file, loc, valid=tuple(SCHEMA["base_case"]))
         base_case = r.get("run", "bool", True)
         r.finish()
 
     psa = None
     if "psa" in data:
-        r = _Reader(top.get("psa", "table"), ("psa",), file, loc, valid=tuple(SCHEMA["psa"]))
+        r = Reader(top.get("psa", "table"), ("psa",), file, loc, valid=tuple(SCHEMA["psa"]))
         method = r.get("method", "str", "mc")
         if method not in METHODS:
             raise r.err("method", f"psa.method {method!r}{suggest(method, METHODS)}; choose one of "
@@ -411,11 +266,11 @@ def read_experiment(path: str | Path) -> Experiment:
 
     one_way = None
     if "one_way" in data:
-        r = _Reader(top.get("one_way", "table"), ("one_way",), file, loc, valid=tuple(SCHEMA["one_way"]))
+        r = Reader(top.get("one_way", "table"), ("one_way",), file, loc, valid=tuple(SCHEMA["one_way"]))
         names = r.get("parameters", "strs")
         ranges = {}
         for k, v in (r.get("ranges", "table", {}) or {}).items():
-            pair = _typed(v, "nums", lambda m, k=k: HtaError(
+            pair = typed(v, "nums", lambda m, k=k: HtaError(
                 f"{file}:{loc.line(('one_way', 'ranges', k))}: one_way.ranges.{k}: {m}"))
             if len(pair) != 2 or pair[0] > pair[1]:
                 raise HtaError(f"{file}:{loc.line(('one_way', 'ranges', k))}: one_way.ranges.{k} must be "
@@ -429,7 +284,7 @@ def read_experiment(path: str | Path) -> Experiment:
 
     two_way = None
     if "two_way" in data:
-        r = _Reader(top.get("two_way", "table"), ("two_way",), file, loc, valid=tuple(SCHEMA["two_way"]))
+        r = Reader(top.get("two_way", "table"), ("two_way",), file, loc, valid=tuple(SCHEMA["two_way"]))
         two_way = TwoWaySpec(r.get("x", "str", required=True), r.get("x_values", "nums", required=True),
                              r.get("y", "str", required=True), r.get("y_values", "nums", required=True),
                              _outcome(r), *_strategies(r))
@@ -448,9 +303,9 @@ def read_experiment(path: str | Path) -> Experiment:
             tpaths = [("threshold", i) for i in range(len(items))]
         else:
             raise top.err("threshold", f"threshold: expected a table [threshold] or tables [[threshold]], "
-                                       f"got {_tname(items)}")
+                                       f"got {tname(items)}")
         for item, tp in zip(items, tpaths):
-            r = _Reader(item, tp, file, loc, valid=tuple(SCHEMA["threshold"]))
+            r = Reader(item, tp, file, loc, valid=tuple(SCHEMA["threshold"]))
             t = ThresholdSpec(r.get("parameter", "str", required=True), r.get("lower", "num", required=True),
                               r.get("upper", "num", required=True), *_strategies(r))
             if t.lower >= t.upper:
@@ -460,7 +315,7 @@ def read_experiment(path: str | Path) -> Experiment:
 
     evpi = psa is not None
     if "evpi" in data:
-        r = _Reader(top.get("evpi", "table"), ("evpi",), file, loc, valid=tuple(SCHEMA["evpi"]))
+        r = Reader(top.get("evpi", "table"), ("evpi",), file, loc, valid=tuple(SCHEMA["evpi"]))
         evpi = r.get("run", "bool", True)
         r.finish()
         if evpi and psa is None:
@@ -468,19 +323,19 @@ def read_experiment(path: str | Path) -> Experiment:
 
     evppi = None
     if "evppi" in data:
-        r = _Reader(top.get("evppi", "table"), ("evppi",), file, loc, valid=tuple(SCHEMA["evppi"]))
+        r = Reader(top.get("evppi", "table"), ("evppi",), file, loc, valid=tuple(SCHEMA["evppi"]))
         r.used.add("groups")
         if "groups" not in r.data:
             raise r.err(None, "missing key 'evppi.groups' (array of parameter names or arrays of names)")
         raw = r.data["groups"]
         if not isinstance(raw, list) or not raw:
-            raise r.err("groups", f"evppi.groups: expected a non-empty array, got {_tname(raw)} {raw!r}")
+            raise r.err("groups", f"evppi.groups: expected a non-empty array, got {tname(raw)} {raw!r}")
         groups = []
         for i, g in enumerate(raw):
             if isinstance(g, str):
                 groups.append((g,))
             else:
-                groups.append(_typed(g, "strs", lambda m, i=i: r.err("groups", f"evppi.groups item {i + 1}: {m}")))
+                groups.append(typed(g, "strs", lambda m, i=i: r.err("groups", f"evppi.groups item {i + 1}: {m}")))
         method = r.get("method", "str", "gam")
         if method not in ("gam", "gp"):
             raise r.err("method", f"evppi.method {method!r}{suggest(method, ('gam', 'gp'))}; choose gam or gp")
@@ -505,7 +360,7 @@ def read_experiment(path: str | Path) -> Experiment:
     )
 
 
-def _outcome(r: _Reader) -> str:
+def _outcome(r: Reader) -> str:
     out = r.get("outcome", "str", "inmb")
     if out not in _OUTCOMES:
         raise r.err("outcome", f"{r.name('outcome')} {out!r}{suggest(out, _OUTCOMES)}; choose one of "
@@ -513,7 +368,7 @@ def _outcome(r: _Reader) -> str:
     return out
 
 
-def _execution(top: _Reader) -> Execution:
+def _execution(top: Reader) -> Execution:
     workers = top.get("workers", "int1", 2)
     top.used.add("execution")
     raw = top.data.get("execution", "serial")
@@ -523,18 +378,18 @@ def _execution(top: _Reader) -> Execution:
                                        f"\"local\" or {{scheduler = \"tcp://host:8786\"}}")
         return Execution(raw, workers)
     if isinstance(raw, dict):
-        r = _Reader(raw, ("execution",), top.file, top.loc, valid=("scheduler",))
+        r = Reader(raw, ("execution",), top.file, top.loc, valid=("scheduler",))
         address = r.get("scheduler", "str", required=True)
         r.finish()
         return Execution("scheduler", workers, address)
     raise top.err("execution", f"execution: expected \"serial\", \"local\" or {{scheduler = \"tcp://...\"}}, "
-                               f"got {_tname(raw)} {raw!r}")
+                               f"got {tname(raw)} {raw!r}")
 
 
-def _wtp(top: _Reader, data: Mapping, file: Path, loc: Locator) -> tuple[tuple[float, ...], float]:
+def _wtp(top: Reader, data: Mapping, file: Path, loc: Locator) -> tuple[tuple[float, ...], float]:
     if "wtp" not in data:
         return tuple(float(x) for x in range(0, 50_001, 1000)), 20_000.0
-    r = _Reader(top.get("wtp", "table"), ("wtp",), file, loc, valid=tuple(SCHEMA["wtp"]))
+    r = Reader(top.get("wtp", "table"), ("wtp",), file, loc, valid=tuple(SCHEMA["wtp"]))
     values = r.get("values", "nums")
     lo, hi, step = r.get("min", "num+", 0.0), r.get("max", "num", 50_000.0), r.get("step", "num", 1000.0)
     threshold = r.get("threshold", "num+", 20_000.0)
@@ -555,8 +410,8 @@ def _wtp(top: _Reader, data: Mapping, file: Path, loc: Locator) -> tuple[tuple[f
     return grid, threshold
 
 
-def _sweep(top: _Reader, file: Path, loc: Locator) -> tuple[tuple[Scenario, ...], int | None]:
-    r = _Reader(top.get("sweep", "table"), ("sweep",), file, loc, valid=tuple(SCHEMA["sweep"]))
+def _sweep(top: Reader, file: Path, loc: Locator) -> tuple[tuple[Scenario, ...], int | None]:
+    r = Reader(top.get("sweep", "table"), ("sweep",), file, loc, valid=tuple(SCHEMA["sweep"]))
     draws = r.get("draws", "int2")
     grid = r.get("grid", "table")
     listed = r.data.get("scenarios")
@@ -569,7 +424,7 @@ def _sweep(top: _Reader, file: Path, loc: Locator) -> tuple[tuple[Scenario, ...]
     if grid is not None:
         axes = []
         for k, v in grid.items():
-            vals = _typed(v, "nums", lambda m, k=k: HtaError(f"{file}:{loc.line(('sweep', 'grid', k))}: "
+            vals = typed(v, "nums", lambda m, k=k: HtaError(f"{file}:{loc.line(('sweep', 'grid', k))}: "
                                                                f"sweep.grid.{k}: {m}"))
             axes.append((k, vals))
         if not axes:
@@ -582,10 +437,10 @@ def _sweep(top: _Reader, file: Path, loc: Locator) -> tuple[tuple[Scenario, ...]
     else:
         if not isinstance(listed, list) or not listed or not all(isinstance(x, dict) for x in listed):
             raise r.err("scenarios", "sweep.scenarios: expected tables [[sweep.scenarios]], "
-                                     f"got {_tname(listed)}")
+                                     f"got {tname(listed)}")
         names: set[str] = set()
         for i, item in enumerate(listed):
-            sr = _Reader(item, ("sweep", "scenarios", i), file, loc, valid=())
+            sr = Reader(item, ("sweep", "scenarios", i), file, loc, valid=())
             name = sr.get("name", "str", f"scenario-{i + 1}")
             if name in names:
                 raise sr.err("name", f"duplicate scenario name {name!r}")
