@@ -176,6 +176,7 @@ class Experiment:
     sweep_draws: int | None
     execution: Execution
     locator: Locator = field(compare=False, repr=False, default=None)
+    data: Mapping = field(compare=False, repr=False, default_factory=dict)  # the parsed TOML document
 
     def where(self, *path) -> str:
         """``FILE:LINE`` of a key of the file."""
@@ -357,6 +358,7 @@ def read_experiment(path: str | Path) -> Experiment:
         output=Path(os.path.normpath(folder / output)), effect=effect, wtp=wtp, wtp_threshold=wtp_threshold, scenario=scenario,
         base_case=base_case, psa=psa, one_way=one_way, two_way=two_way, thresholds=tuple(thresholds),
         evpi=evpi, evppi=evppi, sweep=sweep, sweep_draws=sweep_draws, execution=execution, locator=loc,
+        data=data,
     )
 
 

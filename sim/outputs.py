@@ -34,6 +34,8 @@ __all__ = [
 
 #: The manifest's file name in the output folder.
 MANIFEST = "manifest.json"
+#: Top-level keys of an experiment file that cannot change a number of the run.
+NUMBER_FREE = ("title", "output", "execution", "workers")
 #: File that marks a staging folder as hta-sim's (with the inputs hash of its run).
 STAGING_MARK = ".hta-sim-staging"
 
@@ -47,18 +49,27 @@ def sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def inputs_record(sources: Iterable[Path], base: Path) -> tuple[list[dict], str]:
+def inputs_record(sources: Iterable[Path], base: Path, *, experiment: Path | None = None,
+                  settings: Mapping | None = None) -> tuple[list[dict], str]:
     """``([{"path", "name", "sha256"}], inputs_hash)`` of the input files.
 
-    ``path`` is relative to ``base`` (the output folder); ``inputs_hash`` is the
-    SHA-256 of the files' names and hashes, so it identifies the run's inputs
-    wherever the files live.
+    ``path`` is relative to ``base`` (the output folder). ``inputs_hash`` identifies
+    the run's numbers wherever the files live: the SHA-256 of the input files' names
+    and hashes, except that the ``experiment`` file enters as its parsed ``settings``
+    (the TOML document without the keys that cannot change a number: ``title``,
+    ``output``, ``execution``, ``workers``), so moving a run to a cluster or renaming
+    it keeps its identity.
     """
     rows = []
     for p in sources:
         p = Path(p).resolve()
         rows.append({"path": os.path.relpath(p, base.resolve()), "name": p.name, "sha256": sha256(p)})
-    h = hashlib.sha256(json.dumps(sorted((r["name"], r["sha256"]) for r in rows)).encode()).hexdigest()
+    exp = Path(experiment).resolve() if experiment is not None else None
+    ident: list = sorted((r["name"], r["sha256"]) for r, p in zip(rows, sources) if Path(p).resolve() != exp)
+    if exp is not None:
+        keep = {k: v for k, v in (settings or {}).items() if k not in NUMBER_FREE}
+        ident.append(("experiment", json.dumps(keep, sort_keys=True, default=str)))
+    h = hashlib.sha256(json.dumps(ident).encode()).hexdigest()
     return rows, h
 
 

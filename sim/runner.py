@@ -439,7 +439,8 @@ def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None 
     exp = read_experiment(path)
     loaded = load(exp)
     target = Path(output) if output is not None else exp.output
-    inputs, inputs_hash = inputs_record(loaded.sources, target.parent / target.name)
+    inputs, inputs_hash = inputs_record(loaded.sources, target.parent / target.name, experiment=exp.path,
+                                        settings=exp.data)
     folder = OutputFolder(target, inputs_hash, overwrite=overwrite,
                           where=exp.where("output") if output is None else f"{exp.path}:1")
     folder.check()

@@ -248,3 +248,16 @@ def test_any_split_into_tasks_gives_the_same_draws_and_outcomes(hiv_loaded, cuts
 def hiv_loaded(tmp_path_factory):
     ld = load(read_experiment(H.small(tmp_path_factory.mktemp("prop"), draws=60)))
     return ld.model(), ld.table
+
+
+def test_identity_ignores_keys_that_cannot_change_a_number(tmp_path, capsys):
+    f = H.small(tmp_path, draws=20)
+    first = run_experiment(f)
+    text = f.read_text().replace('title = "small HIV experiment"', 'title = "renamed"')
+    f.write_text(text.replace('effect = "ly"\n', 'effect = "ly"\nexecution = "serial"\nworkers = 3\n'))
+    again = run_experiment(f)  # same output folder: not "another run"
+    assert again.manifest["inputs_hash"] == first.manifest["inputs_hash"]
+    assert again.manifest["title"] == "renamed"
+    f.write_text(f.read_text().replace("draws = 20", "draws = 21"))
+    assert cli_main(["run", str(f), "--quiet"]) == 2
+    assert "holds another run" in capsys.readouterr().err
