@@ -1,14 +1,21 @@
 """The ``hta-sim`` command line.
 
-``hta-sim list``            ready models
-``hta-sim run MODEL``       base case of a ready model: costs, life-years, QALYs, ICER table
-``hta-sim info MODEL``      a ready model's structure, settings and parameter table
+``hta-sim list``                  ready models and experiment files
+``hta-sim run MODEL``             base case of a ready model: costs, life-years, QALYs, ICER table
+``hta-sim run EXPERIMENT.toml``   every analysis of an experiment file, into its output folder
+``hta-sim run --repeat MANIFEST`` repeat a recorded run and check the numbers are identical
+``hta-sim validate FILE``         check an experiment file or a parameter table
+``hta-sim info MODEL``            a ready model's structure, settings and parameter table
+
+Errors in input are one line ``hta-sim: error: FILE:LINE: message`` on stderr, exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -23,18 +30,54 @@ def _ready(name: str):
     return cohorts.load(name)
 
 
+def _experiment_files() -> list[Path]:
+    """Experiment files in ``./experiments`` and in the source tree's ``experiments`` folder."""
+    found: dict[Path, None] = {}
+    for folder in (Path.cwd() / "experiments", Path(__file__).resolve().parent.parent / "experiments"):
+        for f in sorted(folder.glob("*.toml")):
+            found.setdefault(f.resolve(), None)
+    return list(found)
+
+
 def _cmd_list(args) -> int:
     import cohorts
 
+    from .experiment import read_experiment
+
+    print("Ready models (hta-sim run MODEL):")
     for name in cohorts.READY:
-        print(f"{name:20s} {_ready(name).TITLE}")
+        print(f"  {name:20s} {_ready(name).TITLE}")
+    files = _experiment_files()
+    print("Experiments (hta-sim run FILE):")
+    for f in files:
+        try:
+            title = read_experiment(f).title
+        except HtaError as exc:
+            title = f"(invalid: {exc})"
+        print(f"  {os.path.relpath(f):40s} {title}")
+    if not files:
+        print("  (none in ./experiments)")
     return 0
+
+
+def _is_experiment(target: str) -> bool:
+    return target.endswith(".toml") or os.sep in target or "/" in target or Path(target).is_file()
+
+
+def _print_table(title: str, df) -> None:
+    with pd.option_context("display.width", 200, "display.float_format", "{:,.3f}".format):
+        print(title)
+        print(df.to_string(index=False, na_rep="-"))
 
 
 def _cmd_run(args) -> int:
     from .cohort import run_cohort
 
-    mod = _ready(args.model)
+    if args.repeat or (args.target and _is_experiment(args.target)):
+        return _run_experiment(args)
+    if not args.target:
+        raise HtaError("hta-sim run: give a ready model, an experiment file (.toml) or --repeat MANIFEST")
+    mod = _ready(args.target)
     model = mod.build()
     res = run_cohort(model)
     effect = args.effect or mod.EFFECT
@@ -58,6 +101,53 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _run_experiment(args) -> int:
+    from .runner import repeat, run_experiment
+
+    opts = {"output": args.output, "overwrite": args.overwrite, "scheduler": args.scheduler, "workers": args.workers,
+                "progress": not args.quiet, "command": ["hta-sim", *args.argv]}
+    if args.repeat:
+        if args.target:
+            raise HtaError("hta-sim run --repeat MANIFEST takes no experiment file (the manifest names it)")
+        res, differ = repeat(args.repeat, **opts)
+    else:
+        res, differ = run_experiment(args.target, **opts), None
+    m = res.manifest
+    print(f"{m['title']}: seed {m['seed']}, {m['seconds']:.1f} s")
+    if res.icer is not None:
+        _print_table("ICER table (base case):", res.icer)
+    if res.summary is not None:
+        _print_table("PSA means (95 % intervals):", res.summary)
+    print(f"results: {res.folder}{os.sep}  (report.html, manifest.json)")
+    if differ is not None:
+        if differ:
+            print(f"repeat: {len(differ)} result file(s) differ from the recorded run: {', '.join(differ)}")
+            return 1
+        print("repeat: every result file identical to the recorded run (figures, report.html and icer.xlsx, "
+              "which carry time stamps, not compared)")
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    from .experiment import load, read_experiment
+    from .params import ParameterTable
+
+    f = Path(args.file)
+    if f.suffix.lower() in (".csv", ".xlsx", ".xlsm"):
+        t = ParameterTable.read(f)
+        print(f"{f}: ok: parameter table, {len(t)} parameters, {len(t.random_names)} random")
+        return 0
+    exp = read_experiment(f)
+    ld = load(exp)
+    analyses = [name for name, on in [("base case", exp.base_case), ("PSA", exp.psa), ("EVPI", exp.evpi),
+                                      ("EVPPI", exp.evppi), ("one-way DSA", exp.one_way),
+                                      ("two-way DSA", exp.two_way), ("thresholds", exp.thresholds),
+                                      (f"sweep of {len(exp.sweep)} scenarios", exp.sweep)] if on]
+    print(f"{f}: ok: model {exp.model}, {ld.table.label} ({len(ld.table)} parameters), seed {exp.seed}; "
+          f"{', '.join(analyses) or 'no analyses'}; output {exp.output}")
+    return 0
+
+
 def _cmd_info(args) -> int:
     mod = _ready(args.model)
     model = mod.build()
@@ -72,15 +162,29 @@ def _cmd_info(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hta-sim", description="Health-economic decision modelling")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list ready models").set_defaults(func=_cmd_list)
-    p = sub.add_parser("run", help="run the base case of a ready model")
-    p.add_argument("model", help="ready model name (see 'hta-sim list')")
-    p.add_argument("--effect", choices=["qaly", "ly"], help="effect measure of the ICER table")
+    sub.add_parser("list", help="list ready models and experiment files").set_defaults(func=_cmd_list)
+    p = sub.add_parser("run", help="run an experiment file, or the base case of a ready model")
+    p.add_argument("target", nargs="?", help="experiment file (.toml) or ready model name (see 'hta-sim list')")
+    p.add_argument("--effect", choices=["qaly", "ly"], help="effect measure of a ready model's ICER table")
+    p.add_argument("--output", metavar="DIR", help="output folder instead of the experiment's 'output'")
+    p.add_argument("--overwrite", action="store_true", help="replace an output folder that holds another run")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS (tcp://host:8786)")
+    p.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
+    p.add_argument("--repeat", metavar="MANIFEST", help="repeat the run recorded in MANIFEST and compare")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("validate", help="check an experiment file or a parameter table")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_validate)
     p = sub.add_parser("info", help="show a ready model and its parameter table")
     p.add_argument("model")
     p.set_defaults(func=_cmd_info)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        parser.error(f"--workers {args.workers}: give a number of processes >= 1")
+    os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         return args.func(args)
     except HtaError as exc:

@@ -1,0 +1,165 @@
+"""Checking TOML documents: line numbers of keys, typed values, unknown keys.
+
+``tomllib`` parses TOML but reports no line numbers for the values it returns;
+:class:`Locator` finds them in the text, and :class:`Reader` takes typed values out of
+one table, raising ``FILE:LINE: message`` errors (expected vs got; unknown keys with the
+closest valid one).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import HtaError
+from .values import suggest
+
+__all__ = ["Locator", "Reader", "tname", "typed"]
+
+
+class Locator:
+    """Line numbers of the tables and keys of a TOML text (``tomllib`` gives none)."""
+
+    _KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+
+    def __init__(self, text: str):
+        self.lines: dict[tuple, int] = {}
+        table: tuple = ()
+        counts: dict[tuple, int] = {}
+        depth = 0  # open brackets of a multi-line array
+        for i, raw in enumerate(text.splitlines(), start=1):
+            line = self._code(raw)
+            s = line.strip()
+            if depth > 0:
+                depth += s.count("[") - s.count("]")
+                continue
+            m = re.match(r"^\s*\[\[\s*(.+?)\s*\]\]", line)
+            if m:
+                path = self._split(raw[m.start(1):m.end(1)])
+                counts[path] = counts.get(path, -1) + 1
+                table = path + (counts[path],)
+                self.lines.setdefault(path, i)
+                self.lines[table] = i
+                continue
+            m = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]", line)
+            if m:
+                table = self._split(raw[m.start(1):m.end(1)])
+                self.lines.setdefault(table, i)
+                continue
+            m = self._KEY.match(line)
+            if m:
+                self.lines[table + self._split(raw[m.start(1):m.end(1)])] = i
+                rest = line[m.end():]
+                depth = max(0, rest.count("[") - rest.count("]"))
+
+    @staticmethod
+    def _code(raw: str) -> str:
+        """The line without its comment and with string contents blanked (brackets in them do not count)."""
+        out, quote = [], ""
+        for ch in raw:
+            if quote:
+                out.append(ch if ch == quote else "_")
+                if ch == quote:
+                    quote = ""
+            elif ch in "\"'":
+                quote = ch
+                out.append(ch)
+            elif ch == "#":
+                break
+            else:
+                out.append(ch)
+        return "".join(out)
+
+    @staticmethod
+    def _split(dotted: str) -> tuple:
+        parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", dotted)
+        return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+    def line(self, path: tuple) -> int:
+        """Line of ``path`` (or of its nearest located parent; 1 if none)."""
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return 1
+
+
+class Reader:
+    """Takes typed values out of one table of the file; reports unknown keys."""
+
+    def __init__(self, data: Mapping, path: tuple, file: Path, loc: Locator, valid: tuple[str, ...] | None = None):
+        self.data, self.path, self.file, self.loc = dict(data), path, file, loc
+        self.valid = valid
+        self.used: set[str] = set()
+
+    def err(self, key: str | None, message: str) -> HtaError:
+        path = self.path + ((key,) if key is not None else ())
+        return HtaError(f"{self.file}:{self.loc.line(path)}: {message}")
+
+    def name(self, key: str) -> str:
+        return ".".join(str(p) for p in self.path if not isinstance(p, int)) + ("." if self.path else "") + key
+
+    def get(self, key: str, kind: str, default: Any = None, required: bool = False) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if required:
+                raise self.err(None, f"missing key {self.name(key)!r} ({kind}); add e.g. {key} = ...")
+            return default
+        return typed(self.data[key], kind, lambda msg: self.err(key, f"{self.name(key)}: {msg}"))
+
+    def finish(self) -> None:
+        for key in self.data:
+            if key not in self.used:
+                valid = self.valid if self.valid is not None else tuple(self.used)
+                raise self.err(key, f"unknown key {self.name(key)!r}{suggest(key, valid)}; valid keys: "
+                                    f"{', '.join(valid)}")
+
+
+def tname(v: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+            dict: "table"}.get(type(v), type(v).__name__)
+
+
+def typed(v: Any, kind: str, err) -> Any:
+    """Check ``v`` against ``kind``; ``err(msg)`` builds the exception."""
+    def bad(expected: str):
+        return err(f"expected {expected}, got {tname(v)} {v!r}")
+
+    if kind == "str":
+        if not isinstance(v, str) or not v.strip():
+            raise bad("a non-empty string")
+        return v
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise bad("true or false")
+        return v
+    if kind.startswith("int"):
+        lo = int(kind[3:] or 0) if kind != "int" else None
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise bad("an integer")
+        if lo is not None and v < lo:
+            raise err(f"must be >= {lo}, got {v}")
+        return v
+    if kind in ("num", "num+"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise bad("a finite number")
+        if kind == "num+" and v < 0:
+            raise err(f"must be >= 0, got {v}")
+        return float(v)
+    if kind == "nums":
+        if not isinstance(v, list) or not v:
+            raise bad("a non-empty array of numbers")
+        return tuple(typed(x, "num", lambda m, i=i: err(f"item {i + 1}: {m}")) for i, x in enumerate(v))
+    if kind == "strs":
+        if not isinstance(v, list) or not v:
+            raise bad("a non-empty array of strings")
+        return tuple(typed(x, "str", lambda m, i=i: err(f"item {i + 1}: {m}")) for i, x in enumerate(v))
+    if kind == "table":
+        if not isinstance(v, dict):
+            raise bad("a table")
+        return v
+    raise AssertionError(kind)
