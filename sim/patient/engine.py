@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,8 @@ import simpy
 
 from ..errors import HtaError
 from ..values import suggest
-from .events import TimeToEvent
-from .streams import uniforms
+from .events import Exponential, TimeToEvent, Weibull
+from .streams import uniform_one, uniforms
 
 __all__ = ["Event", "Pathway", "run_pathway", "subgroups", "discounted_integral"]
 
@@ -146,68 +147,182 @@ def discounted_integral(rate: float, t0, t1):
     return (math.exp(-d * t0) - math.exp(-d * t1)) / d
 
 
-_PRE_STAYS = 8  # random numbers made ahead, per patient, for this many stays
+_NO_ATTRS: Mapping = MappingProxyType({})  # the attributes of a patient without a population table
+_PRE_STAYS = 4  # random numbers made ahead for a whole batch at once, per patient, for this many stays
+BATCH_SIZE = 1_000  # default patients per SimPy environment (see run_pathway)
+
+# event kinds of a compiled plan: sampled inline (scalar parameters) or through sample_one
+_EXP, _WEIB, _DIST, _CALL = 0, 1, 2, 3
 
 
-def _patient(env, j, path: Pathway, seed, draw, out, row, patient: Mapping, pre: np.ndarray, index: Mapping):
-    """One patient's life: a SimPy process writing its totals into ``out[row]``.
+def _compile(path: Pathway, index: Mapping[str, int]) -> tuple:
+    """The pathway as plain tuples for the per-event hot loop, built once per run.
 
-    ``pre[row]`` holds the patient's first random numbers (made for the whole batch at
-    once); later slots are made one at a time. Either way slot ``k * M + m`` is the same
-    number, so the result does not depend on the batch.
+    Returns ``(plan, start)``: ``plan[i]`` for state ``index[state] = i`` is
+    ``(events, cost, utility, alive, accrues)`` or ``None`` for a state of another strategy;
+    ``events`` is a tuple of ``(to, bit, kind, p1, p2, p3, markov, cost, qaly, special)``:
+    ``kind`` ``_EXP`` (exponential, ``p1`` its rate), ``_WEIB`` (Weibull, ``p1, p2, p3``
+    = shape, scale, 1 / shape), ``_DIST`` (``p1`` the distribution's ``sample_one``) or
+    ``_CALL`` (a function of the patient: ``p1`` the :class:`Event`); ``special`` is the
+    Event when it has hazard ratios or a time function (looked up per patient), else None.
+    Inline formulas are those of ``TimeToEvent.sample_one``, term for term, so the
+    times are the same to the bit (tested).
     """
-    state, entered, stay = path.start, 0.0, 0
-    visited = [state]
+    plan = [None] * len(index)
+    for st in path.states:
+        evs = []
+        for e in path.events.get(st, ()):
+            t = e.time
+            if not isinstance(t, TimeToEvent):
+                kind, p1, p2, p3 = _CALL, e, None, None
+            elif type(t) is Exponential and t._r is not None and t._r > 0:
+                kind, p1, p2, p3 = _EXP, t._r, None, None
+            elif type(t) is Weibull and t._ks is not None:
+                kind, p1, p2, p3 = _WEIB, t._ks[0], t._ks[1], 1.0 / t._ks[0]
+            else:
+                kind, p1, p2, p3 = _DIST, t.sample_one, None, None
+            special = e if (e.hr or kind == _CALL) else None
+            evs.append((index[e.to], 1 << index[e.to], kind, p1, p2, p3, e.clock == "markov",
+                        float(e.cost), float(e.qaly), special))
+        c, q, alive = float(path.costs.get(st, 0.0)), float(path.utilities.get(st, 0.0)), st not in path.dead
+        plan[index[st]] = (tuple(evs), c, q, alive, bool(c or q or alive))
+    return tuple(plan), index[path.start]
+
+
+def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: int):
+    """The SimPy process of one strategy, for one batch at a time.
+
+    Returns ``batch(env, lo, uni, records, res, masks)``, which returns the process
+    function ``patient(r)`` of the batch's patient ``j = lo + r``: a plain generator,
+    one patient's life, that yields a timeout per stay (until its event, or until the
+    horizon when the event falls beyond it); it ends when the next event falls beyond
+    the horizon or when it enters a state from which no event can happen (whose accrual
+    up to the horizon is exact without waiting). It writes its totals into ``res[r]``
+    (cost, qaly, ly, their undiscounted twins, events) and the states it visited, as
+    a bit mask over the state index, into ``masks[r]``.
+
+    ``uni[r * W + slot]`` is the patient's random number of slot ``stay * M + m`` for
+    the first ``_PRE_STAYS`` stays (``W = _PRE_STAYS * M`` of them, made for the whole
+    batch at once); later slots are made one at a time by :func:`uniform_one`: the same
+    numbers either way, so results do not depend on the batch.
+    """
     M = path.max_events
-    dc, do = path.discount_costs, path.discount_outcomes
-    costs, utilities, dead, horizon = path.costs, path.utilities, path.dead, path.horizon
-    # totals: cost, qaly, ly (discounted), cost, qaly, ly (undiscounted), events
-    tc = tq = tl = uc = uq = ul = 0.0
-    n_events = 0
-    pre_row = pre[row].tolist()
-    try:
-        while True:
-            events = path.events.get(state, ())
-            t_now = env.now
-            best, best_t = None, math.inf
-            for m, e in enumerate(events):
-                slot = stay * M + m
-                u = pre_row[slot] if slot < len(pre_row) else float(uniforms(seed, draw, j, slot))
-                elapsed = t_now if e.clock == "markov" else t_now - entered
-                x = e.distribution(patient).sample_one(u, elapsed, e.hazard_ratio(patient))
-                if x < best_t:
-                    best, best_t = e, x
-            t_end = min(t_now + best_t, horizon)
-            c, q = costs.get(state, 0.0), utilities.get(state, 0.0)
-            span = t_end - t_now
-            dcost = discounted_integral(dc, t_now, t_end)
-            dout = dcost if do == dc else discounted_integral(do, t_now, t_end)
-            tc += c * dcost
-            tq += q * dout
-            uc += c * span
-            uq += q * span
-            if state not in dead:
-                tl += dout
-                ul += span
-            if span > 0:
-                yield env.timeout(span)
-            if best is None or t_now + best_t > horizon:
-                return
-            tc += best.cost * (1.0 + dc) ** -t_end
-            tq += best.qaly * (1.0 + do) ** -t_end
-            uc += best.cost
-            uq += best.qaly
-            n_events += 1
-            state, entered, stay = best.to, t_end, stay + 1
-            visited.append(state)
-    finally:  # written once, when the process ends
-        out[row, :7] = (tc, tq, tl, uc, uq, ul, n_events)
-        for st in visited:
-            out[row, 7 + index[st]] = 1.0
+    W = _PRE_STAYS * M
+    horizon = float(path.horizon)
+    dc, do = float(path.discount_costs), float(path.discount_outcomes)
+    lc, lo_ = math.log1p(dc), math.log1p(do)  # as in discounted_integral
+    nlc, nlo = -lc, -lo_
+    same = do == dc
+    bc, bo = 1.0 + dc, 1.0 + do
+    exp, log, inf = math.exp, math.log, math.inf
+
+    def batch(env, lo, uni, records, res, masks):
+        timeout = env.timeout
+
+        def patient(r):
+            s, entered, stay, mask = start, 0.0, 0, 1 << start
+            tc = tq = tl = uc = uq = ul = 0.0  # discounted cost, qaly, ly; undiscounted
+            n_events = 0
+            cache = None  # per patient: hazard ratio and distribution of events that depend on it
+            base = r * W
+            t_prev, fc_prev, fo_prev = 0.0, 1.0, 1.0  # end of the last stay and its discount factors
+            while True:
+                evs, c, q, alive, accrues = plan[s]
+                t_now = env.now
+                best, best_t = None, inf
+                slot = stay * M
+                for ev in evs:
+                    to, bit, kind, p1, p2, p3, markov, cost, qaly, special = ev
+                    u = uni[base + slot] if slot < W else uniform_one(seed, draw, lo + r, slot)
+                    slot += 1
+                    a = t_now if markov else t_now - entered
+                    hr = 1.0
+                    if special is not None:
+                        if cache is None:
+                            cache = {}
+                        got = cache.get(id(special))
+                        if got is None:
+                            attrs = records[lo + r] if records is not None else _NO_ATTRS
+                            got = cache[id(special)] = (special.hazard_ratio(attrs),
+                                                        special.distribution(attrs) if kind == _CALL else None)
+                        hr = got[0]
+                        if kind == _CALL:
+                            p1 = got[1].sample_one
+                    if kind == _EXP:  # H(t) = r t
+                        e = -log(u) if hr == 1.0 else (-log(u) / hr if hr > 0 else inf)
+                        x = (p1 * a + e) / p1 - a
+                        if x < 0.0:  # noqa: PLR1730 (max(x, 0.0) as sample_one; a call costs more here)
+                            x = 0.0
+                    elif kind == _WEIB:  # H(t) = (t / scale) ** shape
+                        e = -log(u) if hr == 1.0 else (-log(u) / hr if hr > 0 else inf)
+                        x = p2 * ((a / p2) ** p1 + e) ** p3 - a
+                        if x < 0.0:  # noqa: PLR1730
+                            x = 0.0
+                    else:
+                        x = p1(u, a, hr)
+                    if x < best_t:
+                        best, best_t = ev, x
+                t_next = t_now + best_t
+                t_end = t_next if t_next < horizon else horizon  # noqa: FURB136 (no call)
+                span = t_end - t_now
+                if accrues:  # else adding zeros would change no total
+                    # exact discounted accrual (discounted_integral), reusing the factors of the last
+                    # stay's end when this stay starts there (SimPy's clock is t_prev + span)
+                    if lc:
+                        f0 = fc_prev if t_now == t_prev else exp(nlc * t_now)
+                        fc_prev = exp(nlc * t_end)
+                        dcost = (f0 - fc_prev) / lc
+                    else:
+                        dcost = span
+                    if same:
+                        dout = dcost
+                    elif lo_:
+                        f0 = fo_prev if t_now == t_prev else exp(nlo * t_now)
+                        fo_prev = exp(nlo * t_end)
+                        dout = (f0 - fo_prev) / lo_
+                    else:
+                        dout = span
+                    t_prev = t_end
+                    tc += c * dcost
+                    tq += q * dout
+                    uc += c * span
+                    uq += q * span
+                    if alive:
+                        tl += dout
+                        ul += span
+                if best is None:  # no event can happen: nothing to wait for
+                    break
+                if span > 0:
+                    yield timeout(span)
+                if t_next > horizon:
+                    break
+                to, bit, cost, qaly = best[0], best[1], best[7], best[8]
+                if cost:
+                    tc += cost * bc ** -t_end
+                    uc += cost
+                if qaly:
+                    tq += qaly * bo ** -t_end
+                    uq += qaly
+                n_events += 1
+                s, entered, stay = to, t_end, stay + 1
+                mask |= bit
+            res[r] = (tc, tq, tl, uc, uq, ul, n_events)
+            masks[r] = mask
+
+        return patient
+
+    return batch, W
+
+
+def _bits(masks: list, n: int) -> np.ndarray:
+    """Bit masks (Python ints) as a ``(len(masks), n)`` array of 0/1."""
+    if n <= 62:
+        return (np.array(masks, dtype=np.int64)[:, None] >> np.arange(n)) & 1
+    return np.array([[(m >> i) & 1 for i in range(n)] for m in masks], dtype=float)
 
 
 def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, seed: int = 0, *,
-                population: pd.DataFrame | None = None, draw: int = 0, batch_size: int = 10_000) -> pd.DataFrame:
+                population: pd.DataFrame | None = None, draw: int = 0, batch_size: int = BATCH_SIZE) -> pd.DataFrame:
     """Simulate patients through each strategy's pathway.
 
     Parameters
@@ -261,18 +376,27 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
     index = {st: i for i, st in enumerate(states)}
     width = 7 + len(states)
     out = np.zeros((n_patients, len(names), width))
-    for k, s in enumerate(names):
-        path = pathways[s]
-        for lo in range(0, n_patients, batch_size):  # bounded event queue: one batch at a time
+    plans = {}
+    for s in names:
+        p = pathways[s]
+        plan, start = _compile(p, index)
+        plans[s] = _patient_process(p, plan, start, seed, draw)
+    for lo in range(0, n_patients, batch_size):  # bounded event queue: one batch at a time
+        hi = min(n_patients, lo + batch_size)
+        b = hi - lo
+        made = {}  # the batch's random numbers, by slots per patient (the same for every strategy)
+        for k, s in enumerate(names):
+            batch, W = plans[s]
+            if W not in made:
+                made[W] = uniforms(seed, draw, np.arange(lo, hi)[:, None], np.arange(W)[None, :]).ravel().tolist()
+            res, masks = [None] * b, [0] * b
             env = simpy.Environment()
-            hi = min(n_patients, lo + batch_size)
-            block = np.zeros((hi - lo, width))
-            pre = uniforms(seed, draw, np.arange(lo, hi)[:, None], np.arange(_PRE_STAYS * path.max_events)[None, :])
-            for r in range(hi - lo):
-                patient = records[lo + r] if records is not None else {}
-                env.process(_patient(env, lo + r, path, seed, draw, block, r, patient, pre, index))
+            patient = batch(env, lo, made[W], records, res, masks)
+            for r in range(b):
+                env.process(patient(r))
             env.run()
-            out[lo:hi, k] = block
+            out[lo:hi, k, :7] = res
+            out[lo:hi, k, 7:] = _bits(masks, len(states))
     cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
     cols += [f"reached_{st}" for st in states]
     data = {"patient": np.repeat(np.arange(n_patients), len(names)),

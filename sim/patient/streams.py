@@ -58,10 +58,38 @@ def uniforms(seed: int, draw, patient, slot) -> np.ndarray:
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise HtaError(f"seed {seed!r} must be a whole number >= 0")
-    d, p, s = np.broadcast_arrays(_as_keys(draw, "draw"), _as_keys(patient, "patient"), _as_keys(slot, "slot"))
+    d, p, s = _as_keys(draw, "draw"), _as_keys(patient, "patient"), _as_keys(slot, "slot")
+    # each key is mixed in at its own shape, the result broadcast only as far as the keys so
+    # far need (a batch of patients x slots mixes the seed once and each patient once)
     with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
         z = _mix(np.uint64(seed) * _GOLDEN + _GOLDEN)
         z = _mix(z ^ (d * _GOLDEN + np.uint64(1)))
         z = _mix(z ^ (p * _GOLDEN + np.uint64(2)))
         z = _mix(z ^ (s * _GOLDEN + np.uint64(3)))
+    z = np.broadcast_to(z, np.broadcast_shapes(d.shape, p.shape, s.shape))
     return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53
+
+
+_MASK64 = (1 << 64) - 1
+_G, _K1, _K2 = int(_GOLDEN), int(_M1), int(_M2)
+
+
+def _mix_int(z: int) -> int:
+    """:func:`_mix` on one Python int (arithmetic modulo 2**64)."""
+    z = ((z ^ (z >> 30)) * _K1) & _MASK64
+    z = ((z ^ (z >> 27)) * _K2) & _MASK64
+    return z ^ (z >> 31)
+
+
+def uniform_one(seed: int, draw: int, patient: int, slot: int) -> float:
+    """The number ``uniforms(seed, draw, patient, slot)`` for four scalar keys, bit for bit.
+
+    Pure Python integer arithmetic, for the patient engine's occasional slot beyond
+    those it made ahead for a whole batch (about 30 times faster than a numpy call on
+    scalars). Keys are trusted (>= 0 whole numbers; the engine makes them).
+    """
+    z = _mix_int((seed * _G + _G) & _MASK64)
+    z = _mix_int(z ^ ((draw * _G + 1) & _MASK64))
+    z = _mix_int(z ^ ((patient * _G + 2) & _MASK64))
+    z = _mix_int(z ^ ((slot * _G + 3) & _MASK64))
+    return ((z >> 11) + 0.5) * 2.0 ** -53
