@@ -149,7 +149,7 @@ def discounted_integral(rate: float, t0, t1):
 
 _NO_ATTRS: Mapping = MappingProxyType({})  # the attributes of a patient without a population table
 _PRE_STAYS = 4  # random numbers made ahead for a whole batch at once, per patient, for this many stays
-BATCH_SIZE = 1_000  # default patients per SimPy environment (see run_pathway)
+BATCH_SIZE = 200  # default patients per SimPy environment: a small event queue and working set (see run_pathway)
 
 # event kinds of a compiled plan: sampled inline (scalar parameters) or through sample_one
 _EXP, _WEIB, _DIST, _CALL = 0, 1, 2, 3
@@ -226,9 +226,11 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
             cache = None  # per patient: hazard ratio and distribution of events that depend on it
             base = r * W
             t_prev, fc_prev, fo_prev = 0.0, 1.0, 1.0  # end of the last stay and its discount factors
+            t_now = env.now
             while True:
                 evs, c, q, alive, accrues = plan[s]
-                t_now = env.now
+                if not (evs or accrues):  # nothing can happen or accrue here
+                    break
                 best, best_t = None, inf
                 slot = stay * M
                 for ev in evs:
@@ -293,7 +295,8 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
                 if best is None:  # no event can happen: nothing to wait for
                     break
                 if span > 0:
-                    yield timeout(span)
+                    yield timeout(span)  # SimPy resumes us at exactly t_now + span
+                    t_now += span
                 if t_next > horizon:
                     break
                 to, bit, cost, qaly = best[0], best[1], best[7], best[8]
@@ -336,7 +339,10 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
         One row per patient with its attributes (age, sex, risk factors), used by
         events' time functions and hazard ratios; its columns are copied to the result.
     batch_size : int
-        Patients per SimPy environment (bounds the event queue); results do not depend on it.
+        Patients per SimPy environment (bounds the event queue and the memory of live
+        processes); results do not depend on it. The default (``BATCH_SIZE``, 200) is the
+        fastest measured (``benchmarks/README.md``): larger batches slow down every event
+        (a deeper heap, and live generators that no longer fit the CPU caches).
 
     Returns
     -------
