@@ -30,7 +30,7 @@ from sim.patient import (
     uniforms,
 )
 from sim.patient import engine as engine_module
-from sim.patient.streams import uniform_one
+from sim.patient.streams import patient_key, uniform_at, uniform_one
 
 TOTALS = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc"]
 
@@ -133,7 +133,9 @@ def test_results_do_not_depend_on_the_numbers_made_ahead(monkeypatch):
 @given(seed=st.integers(0, 2**63), draw=st.integers(0, 2**63), patient=st.integers(0, 2**63),
        slot=st.integers(0, 2**63))
 def test_uniform_one_is_uniforms_bit_for_bit(seed, draw, patient, slot):
-    assert uniform_one(seed, draw, patient, slot) == float(uniforms(seed, draw, patient, slot))
+    u = float(uniforms(seed, draw, patient, slot))
+    assert uniform_one(seed, draw, patient, slot) == u
+    assert uniform_at(patient_key(seed, draw, patient), slot) == u
 
 
 def test_uniforms_broadcast_keys_as_before():

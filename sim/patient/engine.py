@@ -24,7 +24,7 @@ import simpy
 from ..errors import HtaError
 from ..values import suggest
 from .events import Exponential, TimeToEvent, Weibull
-from .streams import uniform_one, uniforms
+from .streams import patient_key, uniform_at, uniforms
 
 __all__ = ["Event", "Pathway", "run_pathway", "subgroups", "discounted_integral"]
 
@@ -148,7 +148,7 @@ def discounted_integral(rate: float, t0, t1):
 
 
 _NO_ATTRS: Mapping = MappingProxyType({})  # the attributes of a patient without a population table
-_PRE_STAYS = 4  # random numbers made ahead for a whole batch at once, per patient, for this many stays
+_PRE_STAYS = 2  # random numbers made ahead for a whole batch at once, per patient, for this many stays
 BATCH_SIZE = 200  # default patients per SimPy environment: a small event queue and working set (see run_pathway)
 
 # event kinds of a compiled plan: sampled inline (scalar parameters) or through sample_one
@@ -203,7 +203,7 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
 
     ``uni[r * W + slot]`` is the patient's random number of slot ``stay * M + m`` for
     the first ``_PRE_STAYS`` stays (``W = _PRE_STAYS * M`` of them, made for the whole
-    batch at once); later slots are made one at a time by :func:`uniform_one`: the same
+    batch at once); later slots are made one at a time by :func:`uniform_at`: the same
     numbers either way, so results do not depend on the batch.
     """
     M = path.max_events
@@ -224,6 +224,7 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
             tc = tq = tl = uc = uq = ul = 0.0  # discounted cost, qaly, ly; undiscounted
             n_events = 0
             cache = None  # per patient: hazard ratio and distribution of events that depend on it
+            key = None  # per patient: its stream's key, once it needs numbers beyond those made ahead
             base = r * W
             t_prev, fc_prev, fo_prev = 0.0, 1.0, 1.0  # end of the last stay and its discount factors
             t_now = env.now
@@ -235,33 +236,45 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
                 slot = stay * M
                 for ev in evs:
                     to, bit, kind, p1, p2, p3, markov, cost, qaly, special = ev
-                    u = uni[base + slot] if slot < W else uniform_one(seed, draw, lo + r, slot)
+                    if slot < W:
+                        u = uni[base + slot]
+                    else:
+                        if key is None:
+                            key = patient_key(seed, draw, lo + r)
+                        u = uniform_at(key, slot)
                     slot += 1
                     a = t_now if markov else t_now - entered
-                    hr = 1.0
-                    if special is not None:
-                        if cache is None:
-                            cache = {}
-                        got = cache.get(id(special))
-                        if got is None:
-                            attrs = records[lo + r] if records is not None else _NO_ATTRS
-                            got = cache[id(special)] = (special.hazard_ratio(attrs),
-                                                        special.distribution(attrs) if kind == _CALL else None)
-                        hr = got[0]
-                        if kind == _CALL:
-                            p1 = got[1].sample_one
-                    if kind == _EXP:  # H(t) = r t
-                        e = -log(u) if hr == 1.0 else (-log(u) / hr if hr > 0 else inf)
-                        x = (p1 * a + e) / p1 - a
-                        if x < 0.0:  # noqa: PLR1730 (max(x, 0.0) as sample_one; a call costs more here)
-                            x = 0.0
-                    elif kind == _WEIB:  # H(t) = (t / scale) ** shape
-                        e = -log(u) if hr == 1.0 else (-log(u) / hr if hr > 0 else inf)
-                        x = p2 * ((a / p2) ** p1 + e) ** p3 - a
-                        if x < 0.0:  # noqa: PLR1730
+                    if special is None and kind <= _WEIB:  # the common case: inline, no covariates
+                        if kind == _EXP:  # H(t) = r t
+                            x = (p1 * a - log(u)) / p1 - a
+                        else:  # Weibull: H(t) = (t / scale) ** shape
+                            x = p2 * ((a / p2) ** p1 - log(u)) ** p3 - a
+                        if x < 0.0:  # noqa: PLR1730 (max(x, 0.0) as in sample_one; a call costs more here)
                             x = 0.0
                     else:
-                        x = p1(u, a, hr)
+                        if special is None:
+                            hr = 1.0
+                        else:
+                            if cache is None:
+                                cache = {}
+                            got = cache.get(id(special))
+                            if got is None:  # once per patient and event
+                                attrs = records[lo + r] if records is not None else _NO_ATTRS
+                                got = cache[id(special)] = (special.hazard_ratio(attrs),
+                                                            special.distribution(attrs) if kind == _CALL else None)
+                            hr = got[0]
+                            if kind == _CALL:
+                                p1 = got[1].sample_one
+                        if kind <= _WEIB:
+                            e = -log(u) if hr == 1.0 else (-log(u) / hr if hr > 0 else inf)
+                            if kind == _EXP:
+                                x = (p1 * a + e) / p1 - a
+                            else:
+                                x = p2 * ((a / p2) ** p1 + e) ** p3 - a
+                            if x < 0.0:  # noqa: PLR1730
+                                x = 0.0
+                        else:
+                            x = p1(u, a, hr)
                     if x < best_t:
                         best, best_t = ev, x
                 t_next = t_now + best_t

@@ -81,15 +81,25 @@ def _mix_int(z: int) -> int:
     return z ^ (z >> 31)
 
 
+def patient_key(seed: int, draw: int, patient: int) -> int:
+    """The state of the mixer after ``(seed, draw, patient)``, for :func:`uniform_at`."""
+    z = _mix_int((seed * _G + _G) & _MASK64)
+    z = _mix_int(z ^ ((draw * _G + 1) & _MASK64))
+    return _mix_int(z ^ ((patient * _G + 2) & _MASK64))
+
+
+def uniform_at(key: int, slot: int) -> float:
+    """``uniforms(seed, draw, patient, slot)`` from ``key = patient_key(seed, draw, patient)``."""
+    z = _mix_int(key ^ ((slot * _G + 3) & _MASK64))
+    return ((z >> 11) + 0.5) * 2.0 ** -53
+
+
 def uniform_one(seed: int, draw: int, patient: int, slot: int) -> float:
     """The number ``uniforms(seed, draw, patient, slot)`` for four scalar keys, bit for bit.
 
     Pure Python integer arithmetic, for the patient engine's occasional slot beyond
-    those it made ahead for a whole batch (about 30 times faster than a numpy call on
-    scalars). Keys are trusted (>= 0 whole numbers; the engine makes them).
+    those it made ahead for a whole batch (about ten times faster than a numpy call on
+    scalars; with the patient's :func:`patient_key` kept, :func:`uniform_at` is about
+    three times faster again). Keys are trusted (>= 0 whole numbers; the engine makes them).
     """
-    z = _mix_int((seed * _G + _G) & _MASK64)
-    z = _mix_int(z ^ ((draw * _G + 1) & _MASK64))
-    z = _mix_int(z ^ ((patient * _G + 2) & _MASK64))
-    z = _mix_int(z ^ ((slot * _G + 3) & _MASK64))
-    return ((z >> 11) + 0.5) * 2.0 ** -53
+    return uniform_at(patient_key(seed, draw, patient), slot)
