@@ -30,7 +30,7 @@ from sim.patient import (
     uniforms,
 )
 from sim.patient import engine as engine_module
-from sim.patient.streams import patient_key, uniform_at, uniform_one
+from sim.patient.streams import batch_uniforms, patient_key, uniform_at, uniform_one
 
 TOTALS = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc"]
 
@@ -146,6 +146,13 @@ def test_uniforms_broadcast_keys_as_before():
     for i, j, k in [(0, 0, 0), (2, 3, 4), (1, 2, 3)]:
         assert u[i, j, k] == uniform_one(7, i, j, k)
     assert uniforms(7, 1, 2, 3).shape == ()
+
+
+@pytest.mark.parametrize("seed, draw, lo, hi, slots", [(1, 0, 0, 200, 4), (2**63, 2**62 + 5, 10**9, 10**9 + 37, 7),
+                                                       (0, 0, 5, 6, 1)])
+def test_batch_uniforms_are_uniforms(seed, draw, lo, hi, slots):
+    expected = uniforms(seed, draw, np.arange(lo, hi)[:, None], np.arange(slots)[None, :]).ravel().tolist()
+    assert batch_uniforms(seed, draw, lo, hi, slots) == expected
 
 
 def test_time_function_is_called_once_per_patient_and_event():

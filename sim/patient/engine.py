@@ -13,6 +13,7 @@ time. Clocks: ``"markov"`` (time since the start of the simulation) or ``"semi"`
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -24,7 +25,7 @@ import simpy
 from ..errors import HtaError
 from ..values import suggest
 from .events import Exponential, TimeToEvent, Weibull
-from .streams import patient_key, uniform_at, uniforms
+from .streams import batch_uniforms, patient_key, uniform_at
 
 __all__ = ["Event", "Pathway", "run_pathway", "subgroups", "discounted_integral"]
 
@@ -151,82 +152,110 @@ _NO_ATTRS: Mapping = MappingProxyType({})  # the attributes of a patient without
 _PRE_STAYS = 2  # random numbers made ahead for a whole batch at once, per patient, for this many stays
 BATCH_SIZE = 200  # default patients per SimPy environment: a small event queue and working set (see run_pathway)
 
-# event kinds of a compiled plan: sampled inline (scalar parameters) or through sample_one
-_EXP, _WEIB, _DIST, _CALL = 0, 1, 2, 3
+# how a compiled event's time is drawn: inline (scalar parameters, no covariates) or by _slow_time
+_EXP, _WEIB, _SLOW = 0, 1, 2
 
 
 def _compile(path: Pathway, index: Mapping[str, int]) -> tuple:
     """The pathway as plain tuples for the per-event hot loop, built once per run.
 
     Returns ``(plan, start)``: ``plan[i]`` for state ``index[state] = i`` is
-    ``(events, cost, utility, alive, accrues)`` or ``None`` for a state of another strategy;
-    ``events`` is a tuple of ``(to, bit, kind, p1, p2, p3, markov, cost, qaly, special)``:
-    ``kind`` ``_EXP`` (exponential, ``p1`` its rate), ``_WEIB`` (Weibull, ``p1, p2, p3``
-    = shape, scale, 1 / shape), ``_DIST`` (``p1`` the distribution's ``sample_one``) or
-    ``_CALL`` (a function of the patient: ``p1`` the :class:`Event`); ``special`` is the
-    Event when it has hazard ratios or a time function (looked up per patient), else None.
-    Inline formulas are those of ``TimeToEvent.sample_one``, term for term, so the
-    times are the same to the bit (tested).
+    ``(events, cost, utility, alive, accrues)`` (``None`` for a state of another
+    strategy). ``events`` is a tuple of pairs ``((kind, p1, p2, p3, markov), (to, bit,
+    cost, qaly))``: ``kind`` ``_EXP`` (exponential, ``p1`` its rate), ``_WEIB``
+    (Weibull, ``p1, p2, p3`` = shape, scale, 1 / shape), both without hazard ratios, or
+    ``_SLOW`` (anything else: ``p1`` is ``(event, distribution or None)`` for
+    :func:`_slow_time`); ``to`` the next state's index and ``bit`` its bit in the mask
+    of visited states. The inline formulas are ``TimeToEvent.sample_one``'s term for
+    term, so the times are the same to the bit (tested).
     """
     plan = [None] * len(index)
     for st in path.states:
         evs = []
         for e in path.events.get(st, ()):
             t = e.time
-            if not isinstance(t, TimeToEvent):
-                kind, p1, p2, p3 = _CALL, e, None, None
+            if e.hr or not isinstance(t, TimeToEvent):
+                how = (_SLOW, (e, t if isinstance(t, TimeToEvent) else None), None, None)
             elif type(t) is Exponential and t._r is not None and t._r > 0:
-                kind, p1, p2, p3 = _EXP, t._r, None, None
+                how = (_EXP, t._r, None, None)
             elif type(t) is Weibull and t._ks is not None:
-                kind, p1, p2, p3 = _WEIB, t._ks[0], t._ks[1], 1.0 / t._ks[0]
+                how = (_WEIB, t._ks[0], t._ks[1], 1.0 / t._ks[0])
             else:
-                kind, p1, p2, p3 = _DIST, t.sample_one, None, None
-            special = e if (e.hr or kind == _CALL) else None
-            evs.append((index[e.to], 1 << index[e.to], kind, p1, p2, p3, e.clock == "markov",
-                        float(e.cost), float(e.qaly), special))
+                how = (_SLOW, (e, t), None, None)
+            evs.append((how + (e.clock == "markov",),
+                        (index[e.to], 1 << index[e.to], float(e.cost), float(e.qaly))))
         c, q, alive = float(path.costs.get(st, 0.0)), float(path.utilities.get(st, 0.0)), st not in path.dead
         plan[index[st]] = (tuple(evs), c, q, alive, bool(c or q or alive))
     return tuple(plan), index[path.start]
 
 
-def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: int):
+def _slow_time(how: tuple, u: float, a: float, attrs: Mapping, cache: dict) -> float:
+    """Time to an event with hazard ratios, a time function or another distribution.
+
+    ``how = (event, distribution or None)``; the hazard ratio and the time function's
+    distribution are evaluated once per patient and event (kept in ``cache``).
+    """
+    e, dist = how
+    if e.hr or dist is None:
+        got = cache.get(id(e))
+        if got is None:
+            got = cache[id(e)] = (e.hazard_ratio(attrs), dist if dist is not None else e.distribution(attrs))
+        return got[1].sample_one(u, a, got[0])
+    return dist.sample_one(u, a, 1.0)
+
+
+def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: int, stride: int, offset: int):
     """The SimPy process of one strategy, for one batch at a time.
 
-    Returns ``batch(env, lo, uni, records, res, masks)``, which returns the process
-    function ``patient(r)`` of the batch's patient ``j = lo + r``: a plain generator,
-    one patient's life, that yields a timeout per stay (until its event, or until the
-    horizon when the event falls beyond it); it ends when the next event falls beyond
-    the horizon or when it enters a state from which no event can happen (whose accrual
-    up to the horizon is exact without waiting). It writes its totals into ``res[r]``
-    (cost, qaly, ly, their undiscounted twins, events) and the states it visited, as
-    a bit mask over the state index, into ``masks[r]``.
+    Returns ``(batch, W)``. ``batch(env, lo, uni, records, buf, masks)`` returns the
+    process function ``patient(r)`` of the batch's patient ``j = lo + r``: a plain
+    generator, one patient's life, that yields a timeout per stay (until its event, or
+    until the horizon when the event falls beyond it); it ends when the next event falls
+    beyond the horizon or when it enters a state from which no event can happen (whose
+    accrual up to the horizon is exact without waiting). It writes its totals (cost,
+    qaly, ly, their undiscounted twins, events: seven float64) into the bytes ``buf``
+    (the caller's output array) at ``j * stride + offset``, and the states it visited,
+    as a bit mask over the state index, into ``masks[r]``.
 
     ``uni[r * W + slot]`` is the patient's random number of slot ``stay * M + m`` for
     the first ``_PRE_STAYS`` stays (``W = _PRE_STAYS * M`` of them, made for the whole
     batch at once); later slots are made one at a time by :func:`uniform_at`: the same
     numbers either way, so results do not depend on the batch.
+
+    The generator keeps few local names: SimPy keeps every live patient's frame in
+    memory, and a smaller frame is measurably faster (rare paths are in helpers).
     """
     M = path.max_events
     W = _PRE_STAYS * M
     horizon = float(path.horizon)
     dc, do = float(path.discount_costs), float(path.discount_outcomes)
     lc, lo_ = math.log1p(dc), math.log1p(do)  # as in discounted_integral
-    nlc, nlo = -lc, -lo_
+    nlc = -lc
     same = do == dc
     bc, bo = 1.0 + dc, 1.0 + do
     exp, log, inf = math.exp, math.log, math.inf
+    pack = struct.Struct("7d").pack_into
 
-    def batch(env, lo, uni, records, res, masks):
+    def outcomes_integral(t0, t1):  # discounted_integral(do, t0, t1), when the two rates differ
+        return (exp(-lo_ * t0) - exp(-lo_ * t1)) / lo_ if lo_ else t1 - t0
+
+    def batch(env, lo, uni, records, buf, masks):
         timeout = env.timeout
 
+        def more(r, slot, cache):  # a number beyond those made ahead (the patient's key kept)
+            key = cache.get(-1)
+            if key is None:
+                key = cache[-1] = patient_key(seed, draw, lo + r)
+            return uniform_at(key, slot)
+
+        def slow(how, u, a, r, cache):
+            return _slow_time(how, u, a, records[lo + r] if records is not None else _NO_ATTRS, cache)
+
         def patient(r):
-            s, entered, stay, mask = start, 0.0, 0, 1 << start
+            s, entered, stay, mask, cache = start, 0.0, 0, 1 << start, None
             tc = tq = tl = uc = uq = ul = 0.0  # discounted cost, qaly, ly; undiscounted
-            n_events = 0
-            cache = None  # per patient: hazard ratio and distribution of events that depend on it
-            key = None  # per patient: its stream's key, once it needs numbers beyond those made ahead
             base = r * W
-            t_prev, fc_prev, fo_prev = 0.0, 1.0, 1.0  # end of the last stay and its discount factors
+            t_prev, f_prev = 0.0, 1.0  # end of the last stay and its cost discount factor
             t_now = env.now
             while True:
                 evs, c, q, alive, accrues = plan[s]
@@ -234,70 +263,43 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
                     break
                 best, best_t = None, inf
                 slot = stay * M
-                for ev in evs:
-                    to, bit, kind, p1, p2, p3, markov, cost, qaly, special = ev
+                for (kind, p1, p2, p3, markov), ev in evs:
                     if slot < W:
                         u = uni[base + slot]
                     else:
-                        if key is None:
-                            key = patient_key(seed, draw, lo + r)
-                        u = uniform_at(key, slot)
+                        if cache is None:
+                            cache = {}
+                        u = more(r, slot, cache)
                     slot += 1
                     a = t_now if markov else t_now - entered
-                    if special is None and kind <= _WEIB:  # the common case: inline, no covariates
-                        if kind == _EXP:  # H(t) = r t
-                            x = (p1 * a - log(u)) / p1 - a
-                        else:  # Weibull: H(t) = (t / scale) ** shape
-                            x = p2 * ((a / p2) ** p1 - log(u)) ** p3 - a
+                    if kind == _EXP:  # H(t) = r t
+                        x = (p1 * a - log(u)) / p1 - a
                         if x < 0.0:  # noqa: PLR1730 (max(x, 0.0) as in sample_one; a call costs more here)
                             x = 0.0
+                    elif kind == _WEIB:  # H(t) = (t / scale) ** shape
+                        x = p2 * ((a / p2) ** p1 - log(u)) ** p3 - a
+                        if x < 0.0:  # noqa: PLR1730
+                            x = 0.0
                     else:
-                        if special is None:
-                            hr = 1.0
-                        else:
-                            if cache is None:
-                                cache = {}
-                            got = cache.get(id(special))
-                            if got is None:  # once per patient and event
-                                attrs = records[lo + r] if records is not None else _NO_ATTRS
-                                got = cache[id(special)] = (special.hazard_ratio(attrs),
-                                                            special.distribution(attrs) if kind == _CALL else None)
-                            hr = got[0]
-                            if kind == _CALL:
-                                p1 = got[1].sample_one
-                        if kind <= _WEIB:
-                            e = -log(u) if hr == 1.0 else (-log(u) / hr if hr > 0 else inf)
-                            if kind == _EXP:
-                                x = (p1 * a + e) / p1 - a
-                            else:
-                                x = p2 * ((a / p2) ** p1 + e) ** p3 - a
-                            if x < 0.0:  # noqa: PLR1730
-                                x = 0.0
-                        else:
-                            x = p1(u, a, hr)
+                        if cache is None:
+                            cache = {}
+                        x = slow(p1, u, a, r, cache)
                     if x < best_t:
                         best, best_t = ev, x
                 t_next = t_now + best_t
                 t_end = t_next if t_next < horizon else horizon  # noqa: FURB136 (no call)
                 span = t_end - t_now
                 if accrues:  # else adding zeros would change no total
-                    # exact discounted accrual (discounted_integral), reusing the factors of the last
+                    # exact discounted accrual (discounted_integral), reusing the factor of the last
                     # stay's end when this stay starts there (SimPy's clock is t_prev + span)
                     if lc:
-                        f0 = fc_prev if t_now == t_prev else exp(nlc * t_now)
-                        fc_prev = exp(nlc * t_end)
-                        dcost = (f0 - fc_prev) / lc
+                        f0 = f_prev if t_now == t_prev else exp(nlc * t_now)
+                        f_prev = exp(nlc * t_end)
+                        dcost = (f0 - f_prev) / lc
+                        t_prev = t_end
                     else:
                         dcost = span
-                    if same:
-                        dout = dcost
-                    elif lo_:
-                        f0 = fo_prev if t_now == t_prev else exp(nlo * t_now)
-                        fo_prev = exp(nlo * t_end)
-                        dout = (f0 - fo_prev) / lo_
-                    else:
-                        dout = span
-                    t_prev = t_end
+                    dout = dcost if same else outcomes_integral(t_now, t_end)
                     tc += c * dcost
                     tq += q * dout
                     uc += c * span
@@ -312,17 +314,16 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
                     t_now += span
                 if t_next > horizon:
                     break
-                to, bit, cost, qaly = best[0], best[1], best[7], best[8]
-                if cost:
-                    tc += cost * bc ** -t_end
-                    uc += cost
-                if qaly:
-                    tq += qaly * bo ** -t_end
-                    uq += qaly
-                n_events += 1
-                s, entered, stay = to, t_end, stay + 1
+                s, bit, c, q = best  # the event: next state, its bit, one-off cost and QALYs
+                if c:
+                    tc += c * bc ** -t_end
+                    uc += c
+                if q:
+                    tq += q * bo ** -t_end
+                    uq += q
+                entered, stay = t_end, stay + 1
                 mask |= bit
-            res[r] = (tc, tq, tl, uc, uq, ul, n_events)
+            pack(buf, (lo + r) * stride + offset, tc, tq, tl, uc, uq, ul, stay)  # events = stays ended by one
             masks[r] = mask
 
         return patient
@@ -395,11 +396,13 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
     index = {st: i for i, st in enumerate(states)}
     width = 7 + len(states)
     out = np.zeros((n_patients, len(names), width))
+    buf = memoryview(out).cast("B")
     plans = {}
-    for s in names:
+    for k, s in enumerate(names):
         p = pathways[s]
         plan, start = _compile(p, index)
-        plans[s] = _patient_process(p, plan, start, seed, draw)
+        # each process writes its totals straight into its row of `out` (row-major bytes)
+        plans[s] = _patient_process(p, plan, start, seed, draw, out.strides[0], k * out.strides[1])
     for lo in range(0, n_patients, batch_size):  # bounded event queue: one batch at a time
         hi = min(n_patients, lo + batch_size)
         b = hi - lo
@@ -407,14 +410,13 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
         for k, s in enumerate(names):
             batch, W = plans[s]
             if W not in made:
-                made[W] = uniforms(seed, draw, np.arange(lo, hi)[:, None], np.arange(W)[None, :]).ravel().tolist()
-            res, masks = [None] * b, [0] * b
+                made[W] = batch_uniforms(seed, draw, lo, hi, W)
+            masks = [0] * b
             env = simpy.Environment()
-            patient = batch(env, lo, made[W], records, res, masks)
+            patient = batch(env, lo, made[W], records, buf, masks)
             for r in range(b):
                 env.process(patient(r))
             env.run()
-            out[lo:hi, k, :7] = res
             out[lo:hi, k, 7:] = _bits(masks, len(states))
     cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
     cols += [f"reached_{st}" for st in states]

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import HtaError
 
-__all__ = ["uniforms"]
+__all__ = ["batch_uniforms", "patient_key", "uniform_at", "uniform_one", "uniforms"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -103,3 +103,44 @@ def uniform_one(seed: int, draw: int, patient: int, slot: int) -> float:
     three times faster again). Keys are trusted (>= 0 whole numbers; the engine makes them).
     """
     return uniform_at(patient_key(seed, draw, patient), slot)
+
+
+def _mix_inplace(z: np.ndarray) -> np.ndarray:
+    """:func:`_mix` on a uint64 array, in place (array arithmetic wraps without warnings)."""
+    z ^= z >> _S30
+    z *= _M1
+    z ^= z >> _S27
+    z *= _M2
+    z ^= z >> _S31
+    return z
+
+
+def batch_uniforms(seed: int, draw: int, lo: int, hi: int, slots: int) -> list:
+    """``uniforms(seed, draw, arange(lo, hi)[:, None], arange(slots)[None, :]).ravel().tolist()``.
+
+    The same numbers bit for bit (tested), made faster for the patient engine's
+    batches: the seed and draw are mixed once in Python integers, each patient once,
+    and only the last mix runs over every (patient, slot). Keys are trusted.
+
+    Returns
+    -------
+    list of float
+        ``(hi - lo) * slots`` numbers, patient by patient (row-major).
+    """
+    z = _mix_int((seed * _G + _G) & _MASK64)
+    z = _mix_int(z ^ ((draw * _G + 1) & _MASK64))
+    p = np.arange(lo, hi, dtype=np.uint64)
+    p *= _GOLDEN
+    p += np.uint64(2)
+    p ^= np.uint64(z)
+    _mix_inplace(p)
+    s = np.arange(slots, dtype=np.uint64)
+    s *= _GOLDEN
+    s += np.uint64(3)
+    u = p[:, None] ^ s[None, :]
+    _mix_inplace(u)
+    u >>= np.uint64(11)
+    f = u.astype(np.float64)
+    f += 0.5
+    f *= 2.0 ** -53
+    return f.ravel().tolist()
