@@ -12,6 +12,7 @@ time. Clocks: ``"markov"`` (time since the start of the simulation) or ``"semi"`
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Mapping, Sequence
@@ -331,6 +332,13 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
     return batch, W
 
 
+@functools.lru_cache(maxsize=64)
+def _strategy_dtype(names: tuple) -> pd.CategoricalDtype:
+    """The categorical dtype of the strategy column (made once per set of names: pandas
+    takes about half a millisecond to infer and check the categories)."""
+    return pd.CategoricalDtype(list(names))
+
+
 def _bits(masks: list, n: int) -> np.ndarray:
     """Bit masks (Python ints) as a ``(len(masks), n)`` array of 0/1."""
     if n <= 62:
@@ -422,7 +430,7 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
     cols += [f"reached_{st}" for st in states]
     data = {"patient": np.repeat(np.arange(n_patients), len(names)),
             "strategy": pd.Categorical.from_codes(np.tile(np.arange(len(names), dtype=np.int16), n_patients),
-                                                  categories=list(names))}
+                                                  dtype=_strategy_dtype(tuple(names)))}
     for i, c in enumerate(cols):
         data[c] = out[:, :, i].ravel()
     for c in cols_have:
