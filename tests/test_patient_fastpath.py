@@ -193,3 +193,22 @@ def test_no_event_possible_ends_the_process_with_exact_accrual():
     d = math.log1p(0.03)
     np.testing.assert_allclose(out["qaly"], 0.5 * (1 - math.exp(-d * 10.0)) / d, rtol=1e-13)
     assert (out["events"] == 0).all()
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"seed": -1}, "seed -1 must be a whole number >= 0"),
+    ({"seed": 1.5}, "seed 1.5 must be a whole number"),
+    ({"seed": 2**64}, "seed 18446744073709551616 is too large"),
+    ({"seed": 1, "draw": 2**70}, "draw 1180591620717411303424 is too large"),
+])
+def test_bad_stream_keys_are_named(kw, match):
+    p = Pathway(states=("A", "B"), start="A", horizon=5.0, events={"A": [Event("B", Exponential(1.0))]})
+    with pytest.raises(HtaError, match=match):
+        run_pathway({"x": p}, 3, **kw)
+
+
+def test_numpy_integer_keys_give_the_same_numbers():
+    p = _cycling()
+    a = run_pathway({"x": p}, 50, seed=2**63 + 7, draw=3)
+    b = run_pathway({"x": p}, 50, seed=np.uint64(2**63 + 7), draw=np.int64(3))
+    pd.testing.assert_frame_equal(a, b, check_exact=True)

@@ -382,9 +382,14 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
         if n_patients is not None and n_patients != len(population):
             raise HtaError(f"n_patients {n_patients} differs from the population's {len(population)} rows; give one")
         n_patients = len(population)
-    for name, v, lo in (("n_patients", n_patients, 1), ("batch_size", batch_size, 1), ("draw", draw, 0)):
+    for name, v, lo in (("n_patients", n_patients, 1), ("batch_size", batch_size, 1), ("draw", draw, 0),
+                        ("seed", seed, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise HtaError(f"{name} {v!r} must be a whole number >= {lo}")
+    for name, v in (("seed", seed), ("draw", draw)):
+        if v >= 2**64:
+            raise HtaError(f"{name} {v!r} is too large: random stream keys are 64-bit, give one below 2**64")
+    seed, draw = int(seed), int(draw)  # Python integers for the streams' key arithmetic
     names: Sequence[str] = list(pathways)
     needed = set()
     for s, p in pathways.items():
