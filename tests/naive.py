@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-__all__ = ["discount_factor", "discount_time", "run_naive", "CORRECTIONS"]
+__all__ = ["discount_factor", "discount_time", "run_naive", "CORRECTIONS", "run_pathway_naive"]
 
 CORRECTIONS = ("start", "end", "half-cycle", "life-table", "trapezoid", "simpson", "simpson-darth")
 
@@ -211,3 +211,71 @@ def fifo_waits(arrivals, capacity: int, duration: float) -> list[float]:
         waits.append(start - a)
         free[k] = start + duration
     return waits
+
+
+def run_pathway_naive(path, n_patients: int, uniform, population=None) -> dict:
+    """Slow reference of the patient engine's pathway (``sim.patient.run_pathway``), without SimPy.
+
+    ``path`` is read through its attributes (states, start, events, costs, utilities,
+    dead, horizon, discount rates); ``uniform(j, slot)`` gives patient ``j``'s random
+    number of a slot; ``population`` is a list of attribute mappings. Per patient and
+    stay: every event of the state draws its time with its distribution's
+    ``sample_one(u, elapsed, hr)`` (event ``m`` of the ``k``-th stay uses slot
+    ``k * M + m``; ``hr = exp(sum_a b_a x_a)``; the time function, if any, is called
+    with the patient's attributes), the earliest wins; cost and utility accrue as
+    ``c * ((1 + r)^-t0 - (1 + r)^-t1) / ln(1 + r)`` (``c * (t1 - t0)`` at ``r = 0``),
+    the event's one-off cost and QALY at ``(1 + r)^-t1``; the clock then advances by
+    the stay's length, as SimPy's does.
+
+    Returns
+    -------
+    dict
+        Arrays of length ``n_patients``: ``cost, qaly, ly, cost_undisc, qaly_undisc,
+        ly_undisc, events`` and ``reached_<state>`` (0/1) for every state of ``path``.
+    """
+    M = max([len(v) for v in path.events.values()] + [1])
+    cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
+    out = {c: np.zeros(n_patients) for c in cols + [f"reached_{s}" for s in path.states]}
+
+    def integral(r, t0, t1):
+        if r == 0:
+            return t1 - t0
+        return (math.pow(1.0 + r, -t0) - math.pow(1.0 + r, -t1)) / math.log(1.0 + r)
+
+    for j in range(n_patients):
+        attrs = population[j] if population is not None else {}
+        state, now, entered, stay = path.start, 0.0, 0.0, 0
+        visited = [state]
+        tot = dict.fromkeys(cols, 0.0)
+        while True:
+            best, best_t = None, math.inf
+            for m, e in enumerate(path.events.get(state, ())):
+                dist = e.time if hasattr(e.time, "sample_one") else e.time(attrs)
+                hr = math.exp(sum(b * float(attrs[a]) for a, b in e.hr.items()))
+                elapsed = now if e.clock == "markov" else now - entered
+                x = dist.sample_one(uniform(j, stay * M + m), elapsed, hr)
+                if x < best_t:
+                    best, best_t = e, x
+            end = min(now + best_t, path.horizon)
+            c, q = path.costs.get(state, 0.0), path.utilities.get(state, 0.0)
+            tot["cost"] += c * integral(path.discount_costs, now, end)
+            tot["qaly"] += q * integral(path.discount_outcomes, now, end)
+            tot["cost_undisc"] += c * (end - now)
+            tot["qaly_undisc"] += q * (end - now)
+            if state not in path.dead:
+                tot["ly"] += integral(path.discount_outcomes, now, end)
+                tot["ly_undisc"] += end - now
+            if best is None or now + best_t > path.horizon:
+                break
+            tot["cost"] += best.cost * (1.0 + path.discount_costs) ** -end
+            tot["qaly"] += best.qaly * (1.0 + path.discount_outcomes) ** -end
+            tot["cost_undisc"] += best.cost
+            tot["qaly_undisc"] += best.qaly
+            tot["events"] += 1
+            state, entered, now, stay = best.to, end, now + (end - now), stay + 1
+            visited.append(state)
+        for c in cols:
+            out[c][j] = tot[c]
+        for s in visited:
+            out[f"reached_{s}"][j] = 1.0
+    return out

@@ -41,3 +41,15 @@ def test_psa_benchmark_smoke():
     res = module.main(["--draws", "512", "--repeat", "1"])
     assert res["draws"] == 512
     assert res["max_rel_diff"] < 1e-9
+
+
+@pytest.mark.benchmark
+def test_patient_benchmark_smoke():
+    """bench_patient.py runs; both models agree with the exact expected QALYs (4 SE)."""
+    spec = importlib.util.spec_from_file_location("bench_patient", BENCH.parent / "bench_patient.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    res = module.main(["--sizes", "300", "3000", "--repeat", "1", "--accuracy-patients", "20000"])
+    assert set(res["exponents"]["cpu"]) == {"engine", "hand, one queue", f"hand, batches of {res['batch_size']:,}"}
+    for name in ("engine", "hand-written"):
+        assert abs(res["accuracy"][name]["z"]) < 4, res["accuracy"]

@@ -12,9 +12,12 @@ time. Clocks: ``"markov"`` (time since the start of the simulation) or ``"semi"`
 
 from __future__ import annotations
 
+import functools
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -22,8 +25,8 @@ import simpy
 
 from ..errors import HtaError
 from ..values import suggest
-from .events import TimeToEvent
-from .streams import uniforms
+from .events import Exponential, TimeToEvent, Weibull
+from .streams import batch_uniforms, patient_key, uniform_at
 
 __all__ = ["Event", "Pathway", "run_pathway", "subgroups", "discounted_integral"]
 
@@ -146,68 +149,205 @@ def discounted_integral(rate: float, t0, t1):
     return (math.exp(-d * t0) - math.exp(-d * t1)) / d
 
 
-_PRE_STAYS = 8  # random numbers made ahead, per patient, for this many stays
+_NO_ATTRS: Mapping = MappingProxyType({})  # the attributes of a patient without a population table
+_PRE_STAYS = 2  # random numbers made ahead for a whole batch at once, per patient, for this many stays
+BATCH_SIZE = 200  # default patients per SimPy environment: a small event queue and working set (see run_pathway)
+
+# how a compiled event's time is drawn: inline (scalar parameters, no covariates) or by _slow_time
+_EXP, _WEIB, _SLOW = 0, 1, 2
 
 
-def _patient(env, j, path: Pathway, seed, draw, out, row, patient: Mapping, pre: np.ndarray, index: Mapping):
-    """One patient's life: a SimPy process writing its totals into ``out[row]``.
+def _compile(path: Pathway, index: Mapping[str, int]) -> tuple:
+    """The pathway as plain tuples for the per-event hot loop, built once per run.
 
-    ``pre[row]`` holds the patient's first random numbers (made for the whole batch at
-    once); later slots are made one at a time. Either way slot ``k * M + m`` is the same
-    number, so the result does not depend on the batch.
+    Returns ``(plan, start)``: ``plan[i]`` for state ``index[state] = i`` is
+    ``(events, cost, utility, alive, accrues)`` (``None`` for a state of another
+    strategy). ``events`` is a tuple of pairs ``((kind, p1, p2, p3, markov), (to, bit,
+    cost, qaly))``: ``kind`` ``_EXP`` (exponential, ``p1`` its rate), ``_WEIB``
+    (Weibull, ``p1, p2, p3`` = shape, scale, 1 / shape), both without hazard ratios, or
+    ``_SLOW`` (anything else: ``p1`` is ``(event, distribution or None)`` for
+    :func:`_slow_time`); ``to`` the next state's index and ``bit`` its bit in the mask
+    of visited states. The inline formulas are ``TimeToEvent.sample_one``'s term for
+    term, so the times are the same to the bit (tested).
     """
-    state, entered, stay = path.start, 0.0, 0
-    visited = [state]
+    plan = [None] * len(index)
+    for st in path.states:
+        evs = []
+        for e in path.events.get(st, ()):
+            t = e.time
+            if e.hr or not isinstance(t, TimeToEvent):
+                how = (_SLOW, (e, t if isinstance(t, TimeToEvent) else None), None, None)
+            elif type(t) is Exponential and t._r is not None and t._r > 0:
+                how = (_EXP, t._r, None, None)
+            elif type(t) is Weibull and t._ks is not None:
+                how = (_WEIB, t._ks[0], t._ks[1], 1.0 / t._ks[0])
+            else:
+                how = (_SLOW, (e, t), None, None)
+            evs.append((how + (e.clock == "markov",),
+                        (index[e.to], 1 << index[e.to], float(e.cost), float(e.qaly))))
+        c, q, alive = float(path.costs.get(st, 0.0)), float(path.utilities.get(st, 0.0)), st not in path.dead
+        plan[index[st]] = (tuple(evs), c, q, alive, bool(c or q or alive))
+    return tuple(plan), index[path.start]
+
+
+def _slow_time(how: tuple, u: float, a: float, attrs: Mapping, cache: dict) -> float:
+    """Time to an event with hazard ratios, a time function or another distribution.
+
+    ``how = (event, distribution or None)``; the hazard ratio and the time function's
+    distribution are evaluated once per patient and event (kept in ``cache``).
+    """
+    e, dist = how
+    if e.hr or dist is None:
+        got = cache.get(id(e))
+        if got is None:
+            got = cache[id(e)] = (e.hazard_ratio(attrs), dist if dist is not None else e.distribution(attrs))
+        return got[1].sample_one(u, a, got[0])
+    return dist.sample_one(u, a, 1.0)
+
+
+def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: int, stride: int, offset: int):
+    """The SimPy process of one strategy, for one batch at a time.
+
+    Returns ``(batch, W)``. ``batch(env, lo, uni, records, buf, masks)`` returns the
+    process function ``patient(r)`` of the batch's patient ``j = lo + r``: a plain
+    generator, one patient's life, that yields a timeout per stay (until its event, or
+    until the horizon when the event falls beyond it); it ends when the next event falls
+    beyond the horizon or when it enters a state from which no event can happen (whose
+    accrual up to the horizon is exact without waiting). It writes its totals (cost,
+    qaly, ly, their undiscounted twins, events: seven float64) into the bytes ``buf``
+    (the caller's output array) at ``j * stride + offset``, and the states it visited,
+    as a bit mask over the state index, into ``masks[r]``.
+
+    ``uni[r * W + slot]`` is the patient's random number of slot ``stay * M + m`` for
+    the first ``_PRE_STAYS`` stays (``W = _PRE_STAYS * M`` of them, made for the whole
+    batch at once); later slots are made one at a time by :func:`uniform_at`: the same
+    numbers either way, so results do not depend on the batch.
+
+    The generator keeps few local names: SimPy keeps every live patient's frame in
+    memory, and a smaller frame is measurably faster (rare paths are in helpers).
+    """
     M = path.max_events
-    dc, do = path.discount_costs, path.discount_outcomes
-    costs, utilities, dead, horizon = path.costs, path.utilities, path.dead, path.horizon
-    # totals: cost, qaly, ly (discounted), cost, qaly, ly (undiscounted), events
-    tc = tq = tl = uc = uq = ul = 0.0
-    n_events = 0
-    pre_row = pre[row].tolist()
-    try:
-        while True:
-            events = path.events.get(state, ())
+    W = _PRE_STAYS * M
+    horizon = float(path.horizon)
+    dc, do = float(path.discount_costs), float(path.discount_outcomes)
+    lc, lo_ = math.log1p(dc), math.log1p(do)  # as in discounted_integral
+    nlc = -lc
+    same = do == dc
+    bc, bo = 1.0 + dc, 1.0 + do
+    exp, log, inf = math.exp, math.log, math.inf
+    pack = struct.Struct("7d").pack_into
+
+    def outcomes_integral(t0, t1):  # discounted_integral(do, t0, t1), when the two rates differ
+        return (exp(-lo_ * t0) - exp(-lo_ * t1)) / lo_ if lo_ else t1 - t0
+
+    def batch(env, lo, uni, records, buf, masks):
+        timeout = env.timeout
+
+        def more(r, slot, cache):  # a number beyond those made ahead (the patient's key kept)
+            key = cache.get(-1)
+            if key is None:
+                key = cache[-1] = patient_key(seed, draw, lo + r)
+            return uniform_at(key, slot)
+
+        def slow(how, u, a, r, cache):
+            return _slow_time(how, u, a, records[lo + r] if records is not None else _NO_ATTRS, cache)
+
+        def patient(r):
+            s, entered, stay, mask, cache = start, 0.0, 0, 1 << start, None
+            tc = tq = tl = uc = uq = ul = 0.0  # discounted cost, qaly, ly; undiscounted
+            base = r * W
+            t_prev, f_prev = 0.0, 1.0  # end of the last stay and its cost discount factor
             t_now = env.now
-            best, best_t = None, math.inf
-            for m, e in enumerate(events):
-                slot = stay * M + m
-                u = pre_row[slot] if slot < len(pre_row) else float(uniforms(seed, draw, j, slot))
-                elapsed = t_now if e.clock == "markov" else t_now - entered
-                x = e.distribution(patient).sample_one(u, elapsed, e.hazard_ratio(patient))
-                if x < best_t:
-                    best, best_t = e, x
-            t_end = min(t_now + best_t, horizon)
-            c, q = costs.get(state, 0.0), utilities.get(state, 0.0)
-            span = t_end - t_now
-            dcost = discounted_integral(dc, t_now, t_end)
-            dout = dcost if do == dc else discounted_integral(do, t_now, t_end)
-            tc += c * dcost
-            tq += q * dout
-            uc += c * span
-            uq += q * span
-            if state not in dead:
-                tl += dout
-                ul += span
-            if span > 0:
-                yield env.timeout(span)
-            if best is None or t_now + best_t > horizon:
-                return
-            tc += best.cost * (1.0 + dc) ** -t_end
-            tq += best.qaly * (1.0 + do) ** -t_end
-            uc += best.cost
-            uq += best.qaly
-            n_events += 1
-            state, entered, stay = best.to, t_end, stay + 1
-            visited.append(state)
-    finally:  # written once, when the process ends
-        out[row, :7] = (tc, tq, tl, uc, uq, ul, n_events)
-        for st in visited:
-            out[row, 7 + index[st]] = 1.0
+            while True:
+                evs, c, q, alive, accrues = plan[s]
+                if not (evs or accrues):  # nothing can happen or accrue here
+                    break
+                best, best_t = None, inf
+                slot = stay * M
+                for (kind, p1, p2, p3, markov), ev in evs:
+                    if slot < W:
+                        u = uni[base + slot]
+                    else:
+                        if cache is None:
+                            cache = {}
+                        u = more(r, slot, cache)
+                    slot += 1
+                    a = t_now if markov else t_now - entered
+                    if kind == _EXP:  # H(t) = r t
+                        x = (p1 * a - log(u)) / p1 - a
+                        if x < 0.0:  # noqa: PLR1730 (max(x, 0.0) as in sample_one; a call costs more here)
+                            x = 0.0
+                    elif kind == _WEIB:  # H(t) = (t / scale) ** shape
+                        x = p2 * ((a / p2) ** p1 - log(u)) ** p3 - a
+                        if x < 0.0:  # noqa: PLR1730
+                            x = 0.0
+                    else:
+                        if cache is None:
+                            cache = {}
+                        x = slow(p1, u, a, r, cache)
+                    if x < best_t:
+                        best, best_t = ev, x
+                t_next = t_now + best_t
+                t_end = t_next if t_next < horizon else horizon  # noqa: FURB136 (no call)
+                span = t_end - t_now
+                if accrues:  # else adding zeros would change no total
+                    # exact discounted accrual (discounted_integral), reusing the factor of the last
+                    # stay's end when this stay starts there (SimPy's clock is t_prev + span)
+                    if lc:
+                        f0 = f_prev if t_now == t_prev else exp(nlc * t_now)
+                        f_prev = exp(nlc * t_end)
+                        dcost = (f0 - f_prev) / lc
+                        t_prev = t_end
+                    else:
+                        dcost = span
+                    dout = dcost if same else outcomes_integral(t_now, t_end)
+                    tc += c * dcost
+                    tq += q * dout
+                    uc += c * span
+                    uq += q * span
+                    if alive:
+                        tl += dout
+                        ul += span
+                if best is None:  # no event can happen: nothing to wait for
+                    break
+                if span > 0:
+                    yield timeout(span)  # SimPy resumes us at exactly t_now + span
+                    t_now += span
+                if t_next > horizon:
+                    break
+                s, bit, c, q = best  # the event: next state, its bit, one-off cost and QALYs
+                if c:
+                    tc += c * bc ** -t_end
+                    uc += c
+                if q:
+                    tq += q * bo ** -t_end
+                    uq += q
+                entered, stay = t_end, stay + 1
+                mask |= bit
+            pack(buf, (lo + r) * stride + offset, tc, tq, tl, uc, uq, ul, stay)  # events = stays ended by one
+            masks[r] = mask
+
+        return patient
+
+    return batch, W
+
+
+@functools.lru_cache(maxsize=64)
+def _strategy_dtype(names: tuple) -> pd.CategoricalDtype:
+    """The categorical dtype of the strategy column (made once per set of names: pandas
+    takes about half a millisecond to infer and check the categories)."""
+    return pd.CategoricalDtype(list(names))
+
+
+def _bits(masks: list, n: int) -> np.ndarray:
+    """Bit masks (Python ints) as a ``(len(masks), n)`` array of 0/1."""
+    if n <= 62:
+        return (np.array(masks, dtype=np.int64)[:, None] >> np.arange(n)) & 1
+    return np.array([[(m >> i) & 1 for i in range(n)] for m in masks], dtype=float)
 
 
 def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, seed: int = 0, *,
-                population: pd.DataFrame | None = None, draw: int = 0, batch_size: int = 10_000) -> pd.DataFrame:
+                population: pd.DataFrame | None = None, draw: int = 0, batch_size: int = BATCH_SIZE) -> pd.DataFrame:
     """Simulate patients through each strategy's pathway.
 
     Parameters
@@ -221,7 +361,10 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
         One row per patient with its attributes (age, sex, risk factors), used by
         events' time functions and hazard ratios; its columns are copied to the result.
     batch_size : int
-        Patients per SimPy environment (bounds the event queue); results do not depend on it.
+        Patients per SimPy environment (bounds the event queue and the memory of live
+        processes); results do not depend on it. The default (``BATCH_SIZE``, 200) is the
+        fastest measured (``benchmarks/README.md``): larger batches slow down every event
+        (a deeper heap, and live generators that no longer fit the CPU caches).
 
     Returns
     -------
@@ -239,9 +382,14 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
         if n_patients is not None and n_patients != len(population):
             raise HtaError(f"n_patients {n_patients} differs from the population's {len(population)} rows; give one")
         n_patients = len(population)
-    for name, v, lo in (("n_patients", n_patients, 1), ("batch_size", batch_size, 1), ("draw", draw, 0)):
+    for name, v, lo in (("n_patients", n_patients, 1), ("batch_size", batch_size, 1), ("draw", draw, 0),
+                        ("seed", seed, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise HtaError(f"{name} {v!r} must be a whole number >= {lo}")
+    for name, v in (("seed", seed), ("draw", draw)):
+        if v >= 2**64:
+            raise HtaError(f"{name} {v!r} is too large: random stream keys are 64-bit, give one below 2**64")
+    seed, draw = int(seed), int(draw)  # Python integers for the streams' key arithmetic
     names: Sequence[str] = list(pathways)
     needed = set()
     for s, p in pathways.items():
@@ -261,23 +409,33 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
     index = {st: i for i, st in enumerate(states)}
     width = 7 + len(states)
     out = np.zeros((n_patients, len(names), width))
+    buf = memoryview(out).cast("B")
+    plans = {}
     for k, s in enumerate(names):
-        path = pathways[s]
-        for lo in range(0, n_patients, batch_size):  # bounded event queue: one batch at a time
+        p = pathways[s]
+        plan, start = _compile(p, index)
+        # each process writes its totals straight into its row of `out` (row-major bytes)
+        plans[s] = _patient_process(p, plan, start, seed, draw, out.strides[0], k * out.strides[1])
+    for lo in range(0, n_patients, batch_size):  # bounded event queue: one batch at a time
+        hi = min(n_patients, lo + batch_size)
+        b = hi - lo
+        made = {}  # the batch's random numbers, by slots per patient (the same for every strategy)
+        for k, s in enumerate(names):
+            batch, W = plans[s]
+            if W not in made:
+                made[W] = batch_uniforms(seed, draw, lo, hi, W)
+            masks = [0] * b
             env = simpy.Environment()
-            hi = min(n_patients, lo + batch_size)
-            block = np.zeros((hi - lo, width))
-            pre = uniforms(seed, draw, np.arange(lo, hi)[:, None], np.arange(_PRE_STAYS * path.max_events)[None, :])
-            for r in range(hi - lo):
-                patient = records[lo + r] if records is not None else {}
-                env.process(_patient(env, lo + r, path, seed, draw, block, r, patient, pre, index))
+            patient = batch(env, lo, made[W], records, buf, masks)
+            for r in range(b):
+                env.process(patient(r))
             env.run()
-            out[lo:hi, k] = block
+            out[lo:hi, k, 7:] = _bits(masks, len(states))
     cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
     cols += [f"reached_{st}" for st in states]
     data = {"patient": np.repeat(np.arange(n_patients), len(names)),
             "strategy": pd.Categorical.from_codes(np.tile(np.arange(len(names), dtype=np.int16), n_patients),
-                                                  categories=list(names))}
+                                                  dtype=_strategy_dtype(tuple(names)))}
     for i, c in enumerate(cols):
         data[c] = out[:, :, i].ravel()
     for c in cols_have:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import HtaError
-from .engine import run_pathway
+from .engine import BATCH_SIZE, run_pathway
 
 __all__ = ["run_patient_psa"]
 
@@ -41,7 +41,7 @@ def _one_draw(build: Callable[[dict], Mapping], values: dict, draw: int, n_patie
 
 
 def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_patients: int, seed: int, *,
-                    population: pd.DataFrame | None = None, batch_size: int = 10_000,
+                    population: pd.DataFrame | None = None, batch_size: int = BATCH_SIZE,
                     client: Any = None) -> pd.DataFrame:
     """Run every outer draw of a patient-level model, serially or on a Dask cluster.
 
