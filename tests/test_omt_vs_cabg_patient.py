@@ -23,8 +23,8 @@ def _capacity(slots, n=600, seed=1, per_week=4.0, **kw):
 
 @pytest.fixture(scope="module")
 def scenarios():
-    """CABG theatre at 2, 3, 5 and unlimited slots a week, 4 arrivals a week, common random numbers."""
-    return {s: _capacity(s) for s in (2, 3, 5, math.inf)}
+    """CABG theatre at 1, 2, 3, 5 and unlimited slots a week, 4 arrivals a week, common random numbers."""
+    return {s: _capacity(s) for s in (1, 2, 3, 5, math.inf)}
 
 
 def test_structure():
@@ -50,8 +50,9 @@ def test_unlimited_theatre_mortality_is_close_to_the_plain_patient_version():
     a constant crossover hazard), a week in theatre before surgery, and the random numbers
     (the two engines use different slots). With 3,000 patients per arm the Monte Carlo SE
     of a difference of two independent 10-year death shares is about 0.012; the systematic
-    part measured with 40,000 patients is below 0.015: tolerance 0.045 (about 3 SE + that).
-    The trial's 10-year all-cause death, 66.1 % (MED) and 58.9 % (CABG), is within 0.045 too.
+    part, measured with 20,000 patients per arm (seed 8), is 0.003 (OMT) and 0.001 (CABG):
+    tolerance 0.04 (3 SE + 0.003). The trial's 10-year all-cause death, 66.1 % (MED) and
+    58.9 % (CABG), is within 0.04 too.
     """
     n = 3000
     plain = run_pathway({k: dataclasses.replace(v, horizon=10.0) for k, v in pathways().items()}, n, 3)
@@ -61,8 +62,8 @@ def test_unlimited_theatre_mortality_is_close_to_the_plain_patient_version():
         d_plain = (plain.loc[plain.strategy == s, ["reached_DeadCV", "reached_DeadOther"]].sum(axis=1)).mean()
         m = man[man.strategy == s]
         d_man = m[["reached_DeadCV", "reached_DeadOther"]].sum(axis=1).mean()
-        assert d_man == pytest.approx(d_plain, abs=0.045), s
-        assert d_man == pytest.approx(trial[s], abs=0.045), s
+        assert d_man == pytest.approx(d_plain, abs=0.04), s
+        assert d_man == pytest.approx(trial[s], abs=0.04), s
         assert (m["waited"] == 0).all() and (m["died_on_list"] == 0).all()
 
 
@@ -92,7 +93,7 @@ def test_restricted_capacity_waits_deaths_on_the_list_and_utilisation(scenarios)
     q5 = scenarios[5].queues.set_index("strategy").loc["CABG"]
     assert q2["wait_mean"] > q5["wait_mean"] > 0
     assert q2["died_on_list"] > 0 and q2["queue_max"] > q5["queue_max"]
-    for s in (2, 3, 5):
+    for s in (1, 2, 3, 5):
         u = scenarios[s].queues["utilisation"]
         assert ((u > 0) & (u <= 1.0 + 1e-12)).all()
     assert scenarios[math.inf].queues["utilisation"].isna().all()
@@ -102,12 +103,21 @@ def test_restricted_capacity_waits_deaths_on_the_list_and_utilisation(scenarios)
 
 
 def test_cabg_qalys_fall_as_theatre_slots_fall(scenarios):
-    """Common random numbers: same arrivals and event draws at every capacity, so the mean
-    CABG-arm QALYs fall as slots fall. At 5 slots a week waits are almost nil (mean about
-    one day), so 5 vs unlimited is compared with a tolerance of 1e-3 QALY."""
-    q = {s: r.outcomes.groupby("strategy", observed=True)["qaly"].mean()["CABG"] for s, r in scenarios.items()}
-    assert q[2] < q[3] < q[5] <= q[math.inf] + 1e-3
-    assert q[math.inf] - q[2] > 0.1  # waiting costs health (deaths on the list, later benefit)
+    """Common random numbers: same arrivals and event draws at every capacity (a patient's
+    sequence of stays does not depend on the wait), so CABG-arm QALYs fall as slots fall.
+
+    The expected loss is small: with constant hazards a patient who survives the list has
+    the same post-operative life, only later, so a year on the list costs about
+    ``0.134 * V_op - 0.753`` = 0.08 discounted QALYs (V_op about 6.2; see
+    docs/omt_vs_cabg.md); the steps are checked against the paired Monte Carlo SE. At 5
+    slots a week waits are about a day and deaths on the list rare, so 5 vs unlimited
+    only has to agree within 0.005 QALY (the survivors of a one-day wait even gain a day).
+    """
+    q = {s: r.outcomes.loc[r.outcomes.strategy == "CABG", "qaly"].to_numpy() for s, r in scenarios.items()}
+    assert q[1].mean() < q[2].mean() < q[3].mean() < q[5].mean()
+    assert abs(q[5].mean() - q[math.inf].mean()) < 0.005
+    d = q[math.inf] - q[1]
+    assert d.mean() > 3 * d.std(ddof=1) / np.sqrt(d.size) and d.mean() > 0.3
 
 
 def test_reruns_are_bit_identical_and_strategy_order_does_not_matter(scenarios):
@@ -185,3 +195,18 @@ def test_patient_psa_of_managed_strategies_on_a_local_cluster_is_identical():
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         parallel = run_patient_psa(managed, draws, 120, seed=6, arrivals=arrivals(4.0), client=client)
     pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_capacity_example_runs():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "omt_vs_cabg_capacity.py"
+    spec = importlib.util.spec_from_file_location("omt_vs_cabg_capacity", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    t = mod.scenario_table(300, 4.0, 1, capacities=(1, math.inf)).set_index("slots_per_week")
+    assert t.loc[1, "wait_weeks"] > 0 and t.loc[math.inf, "wait_weeks"] == 0 and t.loc[1, "died_on_list"] > 0
+    assert 0 < t.loc[1, "utilisation"] <= t.loc[1, "util_intake"] <= 1 + 1e-12
+    assert t.loc[1, "qaly_CABG"] < t.loc[math.inf, "qaly_CABG"]
+    assert t.loc[1, "qaly_OMT"] == pytest.approx(t.loc[math.inf, "qaly_OMT"], abs=0.01)

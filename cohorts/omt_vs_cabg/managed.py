@@ -26,8 +26,11 @@ the cohort model and the plain patient version). What changes:
 * The theatre is a :class:`~sim.patient.Resource` of ``theatre_slots_per_week``
   servers each held one week per operation (so at most that many CABGs a week). On
   the lists (``Listed``, ``Urgent``) CV and other-cause death keep running at the
-  unoperated hazards (deaths on the list); a CV hospitalisation on the elective list
-  makes the operation urgent (moves the patient to ``Urgent``). On admission the
+  unoperated hazards (deaths on the list); CV hospitalisations on a list are
+  charged at their expected rate (cost ``r_hosp_med * c_hosp`` and QALY loss
+  ``r_hosp_med * q_hosp_loss`` a year, as in the cohort model) instead of being drawn,
+  so that a patient's sequence of stays, hence the random numbers of life after
+  surgery, is the same at every theatre capacity (common random numbers). On admission the
   patient is in theatre for a week, then ``Operated`` pays the operation's cost and
   one-off QALY loss and the one-month ``Surgery`` state (operative death ``p_op``)
   leads to ``PostCABG``, as in the plain version.
@@ -165,17 +168,24 @@ def managed(params: Mapping[str, float] | None = None, *, theatre_slots_per_week
         "Med": [cv_med, other, Event("Med", Exponential(p["r_hosp_med"] - p["r_acs"]), **hosp)],
         "Reeval": [*on_list, Event("Urgent", Exponential(reeval * p["p_acs_cabg"]), qaly=hosp["qaly"]),
                    Event("Med", Exponential(reeval * (1.0 - p["p_acs_cabg"])), qaly=hosp["qaly"])],
-        "Listed": [*on_list, Event("Urgent", Exponential(p["r_hosp_med"]), **hosp)],
-        "Urgent": [*on_list, Event("Urgent", Exponential(p["r_hosp_med"]), **hosp)],
+        "Listed": on_list,
+        "Urgent": on_list,
         "Operated": [Event("Surgery", Exponential(IMMEDIATE), **operate)],
         "Surgery": base["Surgery"],
         "PostCABG": base["PostCABG"],
     }
     waiting = ("Assigned", "Med", "Reeval", "Listed", "Urgent", "Operated")
     settings = dict(common)
+    # on the lists CV hospitalisations are charged at their expected rate (as the cohort model does)
+    # rather than drawn as events: then a patient's sequence of stays does not depend on the wait and
+    # the random numbers of life after surgery are common to every theatre capacity
+    on_list_cost = p["c_followup"] + p["r_hosp_med"] * hosp["cost"]
+    on_list_u = p["u_med"] + p["r_hosp_med"] * hosp["qaly"]
     settings.update(states=STATES, horizon=float(common["horizon"] if horizon is None else horizon),
-                    costs={**common["costs"], **dict.fromkeys(waiting, p["c_followup"])},
-                    utilities={**common["utilities"], **dict.fromkeys(waiting, p["u_med"])})
+                    costs={**common["costs"], **dict.fromkeys(waiting, p["c_followup"]),
+                           **dict.fromkeys(("Listed", "Urgent"), on_list_cost)},
+                    utilities={**common["utilities"], **dict.fromkeys(waiting, p["u_med"]),
+                               **dict.fromkeys(("Listed", "Urgent"), on_list_u)})
     policy = _policy(p)
     procedures = {
         "Listed": Procedure("theatre", "Operated", "DeadCV", duration=WEEK, priority=1),
