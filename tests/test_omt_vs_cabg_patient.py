@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cohorts.omt_vs_cabg import psa_table
 from cohorts.omt_vs_cabg.managed import CROSS_TARGET, STATES, arrivals, escalation_share, managed
@@ -210,3 +212,23 @@ def test_capacity_example_runs():
     assert 0 < t.loc[1, "utilisation"] <= t.loc[1, "util_intake"] <= 1 + 1e-12
     assert t.loc[1, "qaly_CABG"] < t.loc[math.inf, "qaly_CABG"]
     assert t.loc[1, "qaly_OMT"] == pytest.approx(t.loc[math.inf, "qaly_OMT"], abs=0.01)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(slots=st.sampled_from([1, 2, 4, math.inf]), per_week=st.floats(1.0, 8.0), seed=st.integers(0, 2**31))
+def test_queue_accounting_invariants(slots, per_week, seed):
+    """Whatever the capacity, load and seed: every listing ends in an admission, a death on the
+    list or the horizon; utilisation within (0, 1]; waits >= 0; per-patient tallies add up."""
+    res = run_managed(managed(theatre_slots_per_week=slots, horizon=6.0), 120, seed, arrivals=arrivals(per_week))
+    q, o = res.queues, res.outcomes
+    assert (q["listed"] == q["admitted"] + q["died_on_list"] + q["left_list"]).all()
+    if slots == math.inf:
+        assert q["utilisation"].isna().all() and (o["waited"] == 0).all()
+    else:
+        assert ((q["utilisation"] >= 0) & (q["utilisation"] <= 1 + 1e-12)).all()
+    assert (o["waited"] >= 0).all()
+    for s, g in o.groupby("strategy", observed=True):
+        row = q.set_index("strategy").loc[s]
+        assert g["died_on_list"].sum() == row["died_on_list"] and g["procedures"].sum() == row["admitted"]
+    omt = o[o.strategy == "OMT"]
+    assert (omt.loc[omt.escalated == 1, "reached_Listed"] == 1).all()
