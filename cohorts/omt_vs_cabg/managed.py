@@ -198,7 +198,15 @@ def managed(params: Mapping[str, float] | None = None, *, theatre_slots_per_week
 
 def escalation_share(params: Mapping[str, float] | None = None, n_patients: int = 4000, seed: int = 11,
                      years: float = CROSS_TARGET[1]) -> float:
-    """Share of the OMT strategy operated within ``years`` (unlimited theatre, all arrive at 0)."""
+    """Share of the OMT strategy operated within ``years`` (unlimited theatre, all arrive at 0).
+
+    Returns
+    -------
+    float
+        Operated patients (admitted to theatre by ``years``, after the policy's
+        refractory rule or a red flag) over ``n_patients``; the calibration target is
+        :data:`CROSS_TARGET`.
+    """
     mp = managed(params, theatre_slots_per_week=math.inf, horizon=years)["OMT"]
     out = run_managed({"OMT": mp}, n_patients, seed).outcomes
     return float((out["time_to_procedure"] <= years).mean())
@@ -210,6 +218,13 @@ def calibrate_escalation(params: Mapping[str, float] | None = None, n_patients: 
 
     With common random numbers the share is a step function of ``saq_untreated``,
     decreasing; Brent's method on it finds the value to within a step (``xtol=0.01``).
+
+    Returns
+    -------
+    float
+        The fitted ``saq_untreated`` (SAQ-AF points); the table stores 71.29 (base case,
+        4,000 patients, seed 11). Raises ``ValueError`` from Brent's method if the share
+        at the two ends of ``bracket`` does not straddle ``target``.
     """
     base = dict(params or {})
 
