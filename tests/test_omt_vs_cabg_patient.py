@@ -232,3 +232,13 @@ def test_queue_accounting_invariants(slots, per_week, seed):
         assert g["died_on_list"].sum() == row["died_on_list"] and g["procedures"].sum() == row["admitted"]
     omt = o[o.strategy == "OMT"]
     assert (omt.loc[omt.escalated == 1, "reached_Listed"] == 1).all()
+
+
+def test_calibration_finds_the_stored_value_and_rejects_a_bad_bracket():
+    """Refitting on fewer patients (1,000, seed 11) lands within 2.5 points of the stored 71.29
+    (the share's binomial SE at 1,000 patients, 0.012, is about one point of score)."""
+    from cohorts.omt_vs_cabg.managed import calibrate_escalation
+
+    assert calibrate_escalation(n_patients=1000, bracket=(60.0, 80.0)) == pytest.approx(71.29, abs=2.5)
+    with pytest.raises(HtaError, match="widen bracket"):
+        calibrate_escalation(n_patients=200, bracket=(90.0, 100.0))

@@ -223,7 +223,7 @@ def calibrate_escalation(params: Mapping[str, float] | None = None, n_patients: 
     -------
     float
         The fitted ``saq_untreated`` (SAQ-AF points); the table stores 71.29 (base case,
-        4,000 patients, seed 11). Raises ``ValueError`` from Brent's method if the share
+        4,000 patients, seed 11). An :class:`~sim.errors.HtaError` says so if the share
         at the two ends of ``bracket`` does not straddle ``target``.
     """
     base = dict(params or {})
@@ -231,4 +231,9 @@ def calibrate_escalation(params: Mapping[str, float] | None = None, n_patients: 
     def gap(x):
         return escalation_share({**base, "saq_untreated": x}, n_patients, seed) - target
 
+    lo, hi = gap(bracket[0]), gap(bracket[1])
+    if lo * hi > 0:
+        raise HtaError(f"calibrate_escalation: the share operated by {CROSS_TARGET[1]:.3g} years is "
+                       f"{lo + target:.3f} at saq_untreated {bracket[0]:g} and {hi + target:.3f} at "
+                       f"{bracket[1]:g}, both on the same side of the target {target:.3f}; widen bracket")
     return float(brentq(gap, *bracket, xtol=0.01))
