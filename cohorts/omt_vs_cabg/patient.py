@@ -38,7 +38,7 @@ from sim.patient import Event, Exponential, Pathway, PiecewiseExponential
 
 from . import CROSS_BREAK_YEARS, DISCOUNT, HORIZON_YEARS, background_hazard, build, operative_hazard
 
-__all__ = ["IMMEDIATE", "base_parameters", "pathways"]
+__all__ = ["IMMEDIATE", "base_parameters", "blocks", "pathways", "values"]
 
 #: Rate (per year) of the instantaneous events out of ``Assigned``.
 IMMEDIATE = 1e9
@@ -57,31 +57,33 @@ def _other_death(p: Mapping) -> PiecewiseExponential:
     return PiecewiseExponential(years, np.where(np.isfinite(rates), rates, _BIG))
 
 
-def pathways(params: Mapping[str, float] | None = None) -> dict[str, Pathway]:
-    """One continuous-time pathway per strategy, from the model's parameter values.
-
-    Parameters
-    ----------
-    params : mapping, optional
-        Parameter values (one number each); missing ones take the base case.
-
-    Returns
-    -------
-    dict
-        ``{"OMT": Pathway, "CABG": Pathway}`` with states ``Assigned, Med, Surgery,
-        PostCABG, DeadCV, DeadOther``, a 40-year horizon and 3 % discounting.
-    """
+def values(params: Mapping[str, float] | None = None, where: str = "pathways") -> dict[str, float]:
+    """The base case updated by ``params``, checked (names known, one finite number each)."""
     p = base_parameters()
     unknown = sorted(set(params or {}) - set(p))
     if unknown:
-        raise HtaError(f"omt_vs_cabg.pathways: unknown parameter {unknown[0]!r}; parameters are {', '.join(p)}")
+        raise HtaError(f"omt_vs_cabg.{where}: unknown parameter {unknown[0]!r}; parameters are {', '.join(p)}")
     for k, v in (params or {}).items():
         if np.ndim(v) != 0 or not np.isfinite(float(v)):
-            raise HtaError(f"omt_vs_cabg.pathways: parameter {k!r} is {v!r}; give one finite number")
+            raise HtaError(f"omt_vs_cabg.{where}: parameter {k!r} is {v!r}; give one finite number")
         p[k] = float(v)
     if not 0.0 <= p["p_op"] < 1.0 or not 0.0 <= p["p_no_cabg"] <= 1.0:
-        raise HtaError(f"omt_vs_cabg.pathways: p_op {p['p_op']!r} must lie in [0, 1) and p_no_cabg "
+        raise HtaError(f"omt_vs_cabg.{where}: p_op {p['p_op']!r} must lie in [0, 1) and p_no_cabg "
                        f"{p['p_no_cabg']!r} in [0, 1]")
+    return p
+
+
+def blocks(p: Mapping[str, float]) -> tuple[dict, dict, dict]:
+    """The building blocks shared by :func:`pathways` and the managed version.
+
+    Returns
+    -------
+    tuple
+        ``(events, common, rewards)``: the events of ``Assigned, Med, Surgery, PostCABG``
+        (``Event`` lists), the ``Pathway`` keywords other than ``start`` and ``events``,
+        and the one-off rewards ``{"operate": {cost, qaly}, "hosp": {cost, qaly}}`` plus
+        the events ``"other"`` (other-cause death) and ``"cv_med"`` (CV death unoperated).
+    """
     u_post = p["u_med"] + p["du_cabg"]
     periop_loss = -(u_post - p["u_periop"]) / 12.0
     month = 1.0 / 12.0
@@ -119,6 +121,25 @@ def pathways(params: Mapping[str, float] | None = None) -> dict[str, Pathway]:
         "discount_costs": DISCOUNT,
         "discount_outcomes": DISCOUNT,
     }
+    rewards = {"operate": operate, "hosp": hosp, "other": events["Med"][1], "cv_med": events["Med"][0]}
+    return events, common, rewards
+
+
+def pathways(params: Mapping[str, float] | None = None) -> dict[str, Pathway]:
+    """One continuous-time pathway per strategy, from the model's parameter values.
+
+    Parameters
+    ----------
+    params : mapping, optional
+        Parameter values (one number each); missing ones take the base case.
+
+    Returns
+    -------
+    dict
+        ``{"OMT": Pathway, "CABG": Pathway}`` with states ``Assigned, Med, Surgery,
+        PostCABG, DeadCV, DeadOther``, a 40-year horizon and 3 % discounting.
+    """
+    events, common, _ = blocks(values(params))
     return {
         "OMT": Pathway(start="Med", events={k: v for k, v in events.items() if k != "Assigned"}, **common),
         "CABG": Pathway(start="Assigned", events=events, **common),

@@ -18,19 +18,37 @@ import numpy as np
 import pandas as pd
 
 from ..errors import HtaError
-from .engine import BATCH_SIZE, run_pathway
+from .engine import BATCH_SIZE, Pathway, run_pathway
+from .managed import ManagedPathway, run_managed
+from .resources import Arrivals
 
 __all__ = ["run_patient_psa"]
 
 _COLUMNS = ("cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc")
 
 
+def _simulate(pathways: Mapping, n_patients: int | None, seed: int, population, draw: int, batch_size: int,
+              arrivals: Arrivals | None) -> pd.DataFrame:
+    """Per-patient outcomes of one draw: ``run_pathway``, or ``run_managed`` when a strategy is managed."""
+    if not isinstance(pathways, Mapping) or not pathways:
+        raise HtaError(f"run_patient_psa: build must return a non-empty dict of strategy -> Pathway or "
+                       f"ManagedPathway, got {type(pathways).__name__}")
+    if any(isinstance(v, ManagedPathway) for v in pathways.values()):
+        strategies = {s: v if isinstance(v, ManagedPathway) else ManagedPathway(v) if isinstance(v, Pathway) else v
+                      for s, v in pathways.items()}
+        return run_managed(strategies, n_patients, seed, population=population, draw=draw, arrivals=arrivals,
+                           batch_size=batch_size).outcomes
+    if arrivals is not None:
+        raise HtaError("run_patient_psa: arrivals apply to managed strategies only (build returns plain Pathways, "
+                       "in which every patient starts at time 0); drop arrivals or wrap them in ManagedPathway")
+    return run_pathway(pathways, n_patients, seed, population=population, draw=draw, batch_size=batch_size)
+
+
 def _one_draw(build: Callable[[dict], Mapping], values: dict, draw: int, n_patients: int, seed: int,
-              population: pd.DataFrame | None, batch_size: int) -> pd.DataFrame:
+              population: pd.DataFrame | None, batch_size: int, arrivals: Arrivals | None = None) -> pd.DataFrame:
     """Means and Monte Carlo SEs of one outer draw (runs on a worker)."""
-    pathways = build(values)
-    out = run_pathway(pathways, n_patients if population is None else None, seed,
-                      population=population, draw=draw, batch_size=batch_size)
+    out = _simulate(build(values), n_patients if population is None else None, seed, population, draw,
+                    batch_size, arrivals)
     g = out.groupby("strategy", observed=True, sort=False)
     res = g[list(_COLUMNS)].mean()
     se = g[list(_COLUMNS[:3])].std(ddof=1) / np.sqrt(g.size().to_numpy()[:, None])
@@ -42,14 +60,16 @@ def _one_draw(build: Callable[[dict], Mapping], values: dict, draw: int, n_patie
 
 def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_patients: int, seed: int, *,
                     population: pd.DataFrame | None = None, batch_size: int = BATCH_SIZE,
-                    client: Any = None) -> pd.DataFrame:
+                    client: Any = None, arrivals: Arrivals | None = None) -> pd.DataFrame:
     """Run every outer draw of a patient-level model, serially or on a Dask cluster.
 
     Parameters
     ----------
     build : callable
-        ``build(values) -> {strategy: Pathway}`` for one draw's parameter values (a dict).
-        Must be picklable (a module-level function) to run on a cluster.
+        ``build(values) -> {strategy: Pathway}`` for one draw's parameter values (a dict),
+        or ``{strategy: ManagedPathway}`` (policies, resources): then each draw runs
+        :func:`~sim.patient.run_managed` (plain pathways mixed in are wrapped). Must be
+        picklable (a module-level function) to run on a cluster.
     draws : DataFrame
         One row per outer draw, one column per parameter (e.g. ``ParameterTable.draw(...).frame``).
     n_patients, seed : int
@@ -59,6 +79,9 @@ def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_pat
     client : dask.distributed.Client, optional
         Run the draws on this cluster (``Client(LocalCluster(...))`` or
         ``Client("tcp://scheduler:8786")``); default serial. Results are identical.
+    arrivals : Arrivals, optional
+        Patients' entry over calendar time, for managed strategies (same arrival
+        times in every strategy of a draw; keyed by ``(seed, draw)``).
 
     Returns
     -------
@@ -67,13 +90,15 @@ def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_pat
         cost_se, qaly_se, ly_se``, sorted by draw.
     """
     if not callable(build):
-        raise HtaError("run_patient_psa: build must be a function values -> {strategy: Pathway}")
+        raise HtaError("run_patient_psa: build must be a function values -> {strategy: Pathway or ManagedPathway}")
     if not isinstance(draws, pd.DataFrame) or len(draws) == 0:
         raise HtaError("run_patient_psa: draws must be a non-empty DataFrame (one row per outer draw)")
     if population is not None and n_patients != len(population):
         raise HtaError(f"run_patient_psa: n_patients {n_patients} differs from the population's {len(population)} rows")
+    if arrivals is not None and not isinstance(arrivals, Arrivals):
+        raise HtaError(f"run_patient_psa: arrivals must be an Arrivals or None, got {type(arrivals).__name__}")
     rows = [dict(r) for r in draws.to_dict("records")]
-    args = (n_patients, seed, population, batch_size)
+    args = (n_patients, seed, population, batch_size, arrivals)
     if client is None:
         parts = [_one_draw(build, v, d, *args) for d, v in enumerate(rows)]
     else:
