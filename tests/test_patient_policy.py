@@ -292,15 +292,6 @@ def test_patient_level_marker_deviation_is_persistent():
     np.testing.assert_allclose(out[out.escalated == 0].qaly_undisc, 2.0)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.integers(0, 2**63), st.integers(0, 2**40), st.integers(0, 2**40), st.integers(0, 2**50))
-def test_scalar_stream_is_the_vectorised_stream_bit_for_bit(seed, draw, patient, slot):
-    from sim.patient.managed import _key, _uniform
-    from sim.patient.streams import uniforms
-
-    assert _uniform(_key(seed, draw, patient), slot) == float(uniforms(seed, draw, patient, slot))
-
-
 def test_bad_values_at_run_time_name_strategy_patient_and_visit():
     # a time function giving patient 1 a negative hazard
     p = Pathway(states=STATES, start="OMT", dead=("Dead",), horizon=2.0,

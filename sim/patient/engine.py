@@ -346,6 +346,28 @@ def _bits(masks: list, n: int) -> np.ndarray:
     return np.array([[(m >> i) & 1 for i in range(n)] for m in masks], dtype=float)
 
 
+
+def check_run(n_patients, population, seed, draw, batch_size) -> tuple[int, int, int]:
+    """Checks shared by the patient engines' entry points.
+
+    Returns ``(n_patients, seed, draw)`` as Python integers (``n_patients`` taken from
+    the population when it is given), or raises :class:`HtaError` naming the argument.
+    """
+    if population is not None:
+        if not isinstance(population, pd.DataFrame):
+            raise HtaError(f"population must be a DataFrame (one row per patient), got {type(population).__name__}")
+        if n_patients is not None and n_patients != len(population):
+            raise HtaError(f"n_patients {n_patients} differs from the population's {len(population)} rows; give one")
+        n_patients = len(population)
+    for name, v, lo in (("n_patients", n_patients, 1), ("batch_size", batch_size, 1), ("draw", draw, 0),
+                        ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise HtaError(f"{name} {v!r} must be a whole number >= {lo}")
+    for name, v in (("seed", seed), ("draw", draw)):
+        if v >= 2**64:
+            raise HtaError(f"{name} {v!r} is too large: random stream keys are 64-bit, give one below 2**64")
+    return int(n_patients), int(seed), int(draw)  # Python integers for the streams' key arithmetic
+
 def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, seed: int = 0, *,
                 population: pd.DataFrame | None = None, draw: int = 0, batch_size: int = BATCH_SIZE) -> pd.DataFrame:
     """Simulate patients through each strategy's pathway.
@@ -376,20 +398,7 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
     """
     if not pathways:
         raise HtaError("run_pathway needs at least one strategy's Pathway")
-    if population is not None:
-        if not isinstance(population, pd.DataFrame):
-            raise HtaError(f"population must be a DataFrame (one row per patient), got {type(population).__name__}")
-        if n_patients is not None and n_patients != len(population):
-            raise HtaError(f"n_patients {n_patients} differs from the population's {len(population)} rows; give one")
-        n_patients = len(population)
-    for name, v, lo in (("n_patients", n_patients, 1), ("batch_size", batch_size, 1), ("draw", draw, 0),
-                        ("seed", seed, 0)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise HtaError(f"{name} {v!r} must be a whole number >= {lo}")
-    for name, v in (("seed", seed), ("draw", draw)):
-        if v >= 2**64:
-            raise HtaError(f"{name} {v!r} is too large: random stream keys are 64-bit, give one below 2**64")
-    seed, draw = int(seed), int(draw)  # Python integers for the streams' key arithmetic
+    n_patients, seed, draw = check_run(n_patients, population, seed, draw, batch_size)
     names: Sequence[str] = list(pathways)
     needed = set()
     for s, p in pathways.items():

@@ -25,10 +25,11 @@ import simpy
 
 from ..errors import HtaError
 from ..values import suggest
-from .engine import Pathway, discounted_integral
+from .engine import Pathway, check_run, discounted_integral
 from .policy import MAX_MARKERS, Policy
 from .population import check_population
 from .resources import Arrivals, Procedure, Resource, _Ward
+from .streams import patient_key, uniform_at
 
 __all__ = ["ManagedPathway", "ManagedResult", "run_managed"]
 
@@ -36,8 +37,6 @@ VISIT_SLOT = 1 << 40  # visit v uses slots VISIT_SLOT + 2 * MAX_MARKERS * v + (m
 LINE_SLOT = 1 << 41  # exposure status of line i of the p-th policy state: LINE_SLOT + 1024 * p + i
 PROCEDURE_SLOT = 1 << 42  # peri-procedural death of the patient's n-th procedure
 PATIENT_SLOT = (1 << 41) + (1 << 32)  # a patient's persistent deviation of marker k of the p-th policy state
-_MASK = (1 << 64) - 1
-_GOLD, _M1, _M2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 _EPS = 1e-9  # tolerance of trial durations on the visit grid (years)
 _Z = NormalDist()
 
@@ -147,26 +146,6 @@ class ManagedResult:
     queue_trace: pd.DataFrame | None = None
 
 
-def _mix1(z: int) -> int:
-    """SplitMix64 finaliser on a Python int (as ``streams._mix`` on uint64)."""
-    z = ((z ^ (z >> 30)) * _M1) & _MASK
-    z = ((z ^ (z >> 27)) * _M2) & _MASK
-    return z ^ (z >> 31)
-
-
-def _key(seed: int, draw: int, patient: int) -> int:
-    """The stream's state after mixing in seed, draw and patient (once per patient)."""
-    z = _mix1((seed * _GOLD + _GOLD) & _MASK)
-    z = _mix1(z ^ ((draw * _GOLD + 1) & _MASK))
-    return _mix1(z ^ ((patient * _GOLD + 2) & _MASK))
-
-
-def _uniform(key: int, slot: int) -> float:
-    """``uniforms(seed, draw, patient, slot)`` bit for bit, in scalar Python (no numpy call per
-    number: the engine draws one number at a time). Tested against :func:`uniforms`."""
-    z = _mix1(key ^ ((slot * _GOLD + 3) & _MASK))
-    return ((z >> 11) + 0.5) * 2.0 ** -53
-
 
 class _Course:
     """A patient's treatment history under one policy (kept across re-entries to the state)."""
@@ -196,11 +175,11 @@ class _Patient:
         self.pol = dict.fromkeys(POLICY_COLUMNS[1:], 0.0)
         self.pol["time_to_escalation"] = self.pol["time_to_procedure"] = math.nan
         self.visited = [p.start]
-        self.key = _key(int(seed), int(draw), int(j))
+        self.key = patient_key(int(seed), int(draw), int(j))
 
     # ------------------------------------------------------------------ helpers
     def u(self, slot: int) -> float:
-        return _uniform(self.key, slot)
+        return uniform_at(self.key, slot)
 
     def note(self, t, event, detail=""):
         if self.log is not None:
@@ -487,17 +466,7 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
     """
     if not strategies:
         raise HtaError("run_managed needs at least one strategy's ManagedPathway")
-    if population is not None:
-        if not isinstance(population, pd.DataFrame):
-            raise HtaError(f"population must be a DataFrame (one row per patient), got {type(population).__name__}")
-        if n_patients is not None and n_patients != len(population):
-            raise HtaError(f"n_patients {n_patients} differs from the population's {len(population)} rows; give one")
-        n_patients = len(population)
-    for name, v, lo in (("n_patients", n_patients, 1), ("batch_size", batch_size, 1), ("draw", draw, 0)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise HtaError(f"{name} {v!r} must be a whole number >= {lo}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise HtaError(f"seed {seed!r} must be a whole number >= 0")
+    n_patients, seed, draw = check_run(n_patients, population, seed, draw, batch_size)
     if arrivals is not None and not isinstance(arrivals, Arrivals):
         raise HtaError(f"arrivals must be an Arrivals or None, got {type(arrivals).__name__}")
     names = list(strategies)
