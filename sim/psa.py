@@ -7,13 +7,11 @@ the number of draws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from .cohort.engine import DEFAULT_MEMORY, _Draws, _result, _totals, resolve_draws
-from .decision import ceac, icers, outcome_matrix
+from .cohort.engine import DEFAULT_MEMORY, _outcome_data, _settings, _totals, resolve_draws
+from .decision import ceac, icer_table, icers, outcome_matrix
 from .errors import HtaError
 from .model import Model
 from .params import Draws, ParameterTable
@@ -40,7 +38,6 @@ def summarise(outcomes: pd.DataFrame, columns=("cost", "qaly", "ly"), level: flo
     return pd.DataFrame(parts)
 
 
-@dataclass(frozen=True)
 class PSAResult:
     """What :func:`run_psa` returns.
 
@@ -50,33 +47,67 @@ class PSAResult:
         The parameter draws (one row per draw).
     outcomes : DataFrame
         One row per (draw, strategy), the columns of :class:`sim.CohortResult.outcomes`.
+        Built on first access: :meth:`icer`, :meth:`matrices`, :meth:`ceac` and
+        :meth:`evpi` work on the per-draw arrays directly.
     settings : dict
         Engine settings plus ``n_draws``, ``seed``, ``sampling``.
     """
 
-    draws: Draws
-    outcomes: pd.DataFrame
-    settings: dict
+    __slots__ = ("_data", "_outcomes", "_strategies", "draws", "settings")
+
+    def __init__(self, draws: Draws, outcomes: pd.DataFrame, settings: dict):
+        self.draws = draws
+        self.settings = settings
+        self._outcomes = outcomes
+        self._data: dict | None = None  # outcome columns (n * K,) of a lazily built table
+        self._strategies: list[str] = []
+
+    @classmethod
+    def _from_columns(cls, draws: Draws, data: dict, strategies: list[str], settings: dict) -> PSAResult:
+        """A result whose outcomes table is built from ``data`` only when first asked for."""
+        res = cls(draws, None, settings)
+        res._data, res._strategies = data, list(strategies)
+        return res
+
+    @property
+    def outcomes(self) -> pd.DataFrame:
+        if self._outcomes is None:
+            frame = pd.DataFrame(self._data, copy=False)
+            frame.attrs["settings"] = self.settings
+            self._outcomes = frame
+        return self._outcomes
+
+    def __repr__(self) -> str:
+        return (f"PSAResult(model={self.settings.get('model')!r}, n_draws={self.settings.get('n_draws')}, "
+                f"strategies={self.settings.get('strategies')})")
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
         """Expected cost, QALYs and life-years per strategy with percentile intervals."""
         return summarise(self.outcomes, level=level)
 
     def icer(self, effect: str = "qaly") -> pd.DataFrame:
-        """ICER table on expected values."""
-        return icers(self.outcomes, effect=effect)
+        """ICER table on expected values (means over draws; rules of :func:`sim.icer_table`)."""
+        if self._data is None or effect not in self._data:
+            return icers(self.outcomes, effect=effect)
+        c, e, names = self.matrices(effect)
+        return icer_table(names, c.mean(axis=0), e.mean(axis=0), effect_name=effect)
 
     def matrices(self, effect: str = "qaly") -> tuple[np.ndarray, np.ndarray, list[str]]:
         """``(costs, effects, strategies)`` as arrays of shape (n_draws, n_strategies)."""
+        if self._data is not None and effect in self._data and effect not in ("draw", "strategy"):
+            K = len(self._strategies)
+            return self._data["cost"].reshape(-1, K), self._data[effect].reshape(-1, K), list(self._strategies)
         c, names = outcome_matrix(self.outcomes, "cost")
         e, _ = outcome_matrix(self.outcomes, effect)
         return c, e, names
 
     def ceac(self, wtp, effect: str = "qaly") -> pd.DataFrame:
+        """Cost-effectiveness acceptability curves (see :func:`sim.ceac`)."""
         c, e, names = self.matrices(effect)
         return ceac(c, e, wtp, names)
 
     def evpi(self, wtp, effect: str = "qaly") -> pd.DataFrame:
+        """Expected value of perfect information (see :func:`sim.evpi`)."""
         c, e, _ = self.matrices(effect)
         return evpi(c, e, wtp)
 
@@ -131,10 +162,8 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
     finally:
         if bar is not None:
             bar.close()
-    result = _result(model, _Draws(ids=np.arange(n), arrays={}, fixed={}, seed=seed), totals, None, columns)
-    outcomes = result.outcomes
-    settings = dict(result.settings)
+    settings = _settings(model, n, seed)
     settings.update({"n_draws": n, "seed": seed, "sampling": method, "parameter_table": table.label})
-    outcomes.attrs["settings"] = settings
+    data = _outcome_data(model, np.arange(n), totals, columns)
     draws = Draws(pd.DataFrame(draw_cols, columns=table.names, copy=False), np.arange(n), seed, method)
-    return PSAResult(draws=draws, outcomes=outcomes, settings=settings)
+    return PSAResult._from_columns(draws, data, list(model.strategies), settings)

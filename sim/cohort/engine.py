@@ -45,9 +45,33 @@ def _bytes_per_draw(model: Model, trace: bool) -> int:
 
 
 # ---------------------------------------------------------------------------- run
+def _occupancy_weights(c_own: np.ndarray, c_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct weight vectors ``w (U, T + 1)`` and the row ``col_w (2, NR)`` each
+    (discounting, column) pair uses, for :func:`~sim.cohort._kernels.occupancy_kernel`.
+
+    With rewards fixed over cycles, a point's own- and previous-cycle rewards are
+    equal, so its weight is ``c_own + c_prev``; columns discounted alike share a row.
+    """
+    w = c_own + c_prev  # (2, NR, T + 1)
+    flat = w.reshape(-1, w.shape[-1])
+    rows, col_w = np.unique(flat, axis=0, return_inverse=True)
+    return np.ascontiguousarray(rows), col_w.reshape(w.shape[:2]).astype(np.int64)
+
+
+def _occupancy_applies(a: ModelArrays) -> bool:
+    """Whether the occupancy kernel computes this chunk: no state reward varies by
+    cycle and there are no transition rewards (a property of the model, not of the
+    chunk, so every chunk takes the same kernel)."""
+    return a.trw_ent.shape[0] == 0 and not a.rw_ent[:, 3].any()
+
+
 def _totals(model: Model, draws: _Draws, *, trace: bool, chunk_size: int | None,
-            memory_limit: int) -> tuple[np.ndarray, np.ndarray | None, tuple]:
-    """Totals ``(n, K, 2, NR)`` (discounted, undiscounted), the trace if asked, the columns."""
+            memory_limit: int, kernel: str = "auto") -> tuple[np.ndarray, np.ndarray | None, tuple]:
+    """Totals ``(n, K, 2, NR)`` (discounted, undiscounted), the trace if asked, the columns.
+
+    ``kernel="general"`` forces :func:`~sim.cohort._kernels.cohort_kernel` even where the
+    occupancy kernel applies (for tests comparing the two).
+    """
     n = len(draws.ids)
     adaptive = chunk_size is None
     if adaptive:
@@ -57,6 +81,7 @@ def _totals(model: Model, draws: _Draws, *, trace: bool, chunk_size: int | None,
     K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
     columns = tuple(model.cost_components) + ("qaly", "ly")
     c_own, c_prev, c_tr = coefficients(model, columns)
+    occupancy = _occupancy_weights(c_own, c_prev) if kernel != "general" else None
     totals = np.empty((n, K, 2, len(columns)))
     traces = np.empty((n, K, T + 1, S)) if trace else None
     # a fault in any chunk raises before a result object exists: no partial results
@@ -70,8 +95,12 @@ def _totals(model: Model, draws: _Draws, *, trace: bool, chunk_size: int | None,
             per_draw = (a.ev.nbytes + a.start.nbytes) / (hi - lo) + (2 * K * (T + 1) * S1 * 8 if trace else 0) + 64
             chunk_size = max(chunk_size, int(memory_limit // per_draw))
         tr = np.empty((hi - lo, K, T + 1, S1)) if trace else np.empty((1, 1, 1, 1))
-        _kernels.cohort_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
-                               a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, totals[lo:hi], tr, trace)
+        if occupancy is not None and _occupancy_applies(a):
+            _kernels.occupancy_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
+                                      occupancy[0], occupancy[1], totals[lo:hi], tr, trace)
+        else:
+            _kernels.cohort_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
+                                   a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, totals[lo:hi], tr, trace)
         if a.has_initial:
             totals[lo:hi] += a.initial[:, :, None, :]  # time 0: discounted = undiscounted
         if trace:
@@ -123,13 +152,12 @@ def run_cohort(
     return _result(model, draws, totals, traces, columns)
 
 
-def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) -> CohortResult:
-    from .. import __version__
-
+def _outcome_data(model: Model, ids: np.ndarray, totals: np.ndarray, columns) -> dict[str, np.ndarray]:
+    """The columns of the outcomes table (see :func:`run_cohort`), each of length n * K."""
     n, K = totals.shape[:2]
     comps = columns[:-2]
     data = {
-        "draw": np.repeat(draws.ids, K),
+        "draw": np.repeat(ids, K),
         "strategy": pd.Categorical.from_codes(np.tile(np.arange(K, dtype=np.int16), n),
                                               categories=list(model.strategies)),
     }
@@ -143,15 +171,21 @@ def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) ->
     for r, c in enumerate(comps):
         data[f"cost_{c}"] = disc[..., r].ravel()
         data[f"cost_{c}_undisc"] = und[..., r].ravel()
-    outcomes = pd.DataFrame(data, copy=False)
-    assert list(outcomes.columns) == outcome_columns(comps)
-    settings = {
+    assert list(data) == outcome_columns(comps)
+    return data
+
+
+def _settings(model: Model, n: int, seed) -> dict:
+    """The conventions a result was computed with (``settings`` of every result)."""
+    from .. import __version__
+
+    return {
         "engine": "cohort",
         "model": model.name,
         "strategies": list(model.strategies),
         "states": list(model.states),
         "n_draws": int(n),
-        "seed": draws.seed,
+        "seed": seed,
         "cycle_length": model.cycle_length,
         "n_cycles": model.n_cycles,
         "start_age": model.start_age,
@@ -164,6 +198,12 @@ def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) ->
         "start_rewards": "counted once at time 0 on the start distribution, not discounted",
         "version": __version__,
     }
+
+
+def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) -> CohortResult:
+    n, K = totals.shape[:2]
+    outcomes = pd.DataFrame(_outcome_data(model, draws.ids, totals, columns), copy=False)
+    settings = _settings(model, n, draws.seed)
     outcomes.attrs["settings"] = settings
     trace_df = None
     if traces is not None:
