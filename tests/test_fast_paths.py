@@ -189,3 +189,39 @@ def test_psa_result_from_a_table_and_unknown_effect(small_psa):
         with pytest.raises(sim.HtaError, match="no column 'nope'"):
             res.icer("nope")
     assert "PSAResult" in repr(psa)
+
+
+# ---------------------------------------------------------------------------- threaded sampling
+@pytest.mark.parametrize("lo, hi", [(0, 3 * 4096 + 17), (1000, 9000), (4096, 8192)])
+def test_sampling_threads_give_the_serial_numbers(monkeypatch, lo, hi):
+    """Monte Carlo blocks drawn on several threads: bit-for-bit the serial draws."""
+    from test_psa import four_table
+
+    from sim import params as P
+
+    table = four_table()
+    monkeypatch.setattr(P, "_threads", lambda: 1)
+    serial = table.sampler(20_000, 5).arrays(lo, hi)
+    monkeypatch.setattr(P, "_threads", lambda: 3)
+    monkeypatch.setattr(P, "_POOL", {})
+    threaded = table.sampler(20_000, 5).arrays(lo, hi)
+    assert list(serial) == list(threaded) == table.names
+    for name in table.names:
+        assert np.array_equal(serial[name], threaded[name]), name
+    # and a chunk of the sample equals the same rows of the whole
+    whole = table.sampler(20_000, 5).arrays(0, 20_000)
+    for name in table.names:
+        assert np.array_equal(whole[name][lo:hi], threaded[name]), name
+
+
+def test_sampling_threads_setting(monkeypatch):
+    from sim import _config
+    from sim import params as P
+
+    monkeypatch.setenv("HTA_SIM_SAMPLING_THREADS", "3")
+    assert P._threads() == (3 if _config.PARALLEL else 1)
+    monkeypatch.setattr(_config, "PARALLEL", False)
+    assert P._threads() == 1
+    monkeypatch.setattr(_config, "PARALLEL", True)
+    monkeypatch.setenv("HTA_SIM_SAMPLING_THREADS", "1")
+    assert P._threads() == 1
