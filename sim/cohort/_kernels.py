@@ -213,7 +213,10 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
     of trace point ``t`` (own- plus previous-cycle coefficient). The kernel accumulates
     the occupancy ``sum_t w_u[t] m_t[i]`` per distinct weight vector ``u`` and
     rewarded state ``i``, then applies each reward once; rewards are never re-read
-    in the cycle loop.
+    in the cycle loop. Shares that nothing reads (a state without rewards whose mass
+    only flows to such states, e.g. an absorbing dead state; none when the trace is
+    kept) are not computed. Each needed share is the same sum, in the same order, as
+    in :func:`cohort_kernel`, so the traces of the two kernels are identical.
 
     Parameters (as :func:`cohort_kernel`, plus)
     ----------
@@ -234,22 +237,42 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
     T = w.shape[1] - 1
     s_draws = start.shape[0] > 1
     n_blocks = (n + BLOCK - 1) // BLOCK
-    # per strategy: which transition entry writes its destination first (no zeroing
-    # pass), which destinations no entry reaches, which states carry rewards
-    first = np.zeros(tr_ent.shape[0], dtype=np.bool_)
-    unreached = np.ones((K, S1), dtype=np.bool_)
+    # per strategy: the states whose share is needed (rewarded, traced, or flowing into
+    # a needed state; e.g. an absorbing dead state without rewards is not), which
+    # transition entry writes its needed destination first (no zeroing pass), and which
+    # needed destinations no entry reaches
+    needed = np.zeros((K, S1), dtype=np.bool_)
     for k in range(K):
+        for i in range(S1):
+            needed[k, i] = keep_trace or rw_ptr[k, i + 1] > rw_ptr[k, i]
+        changed = True
+        while changed:
+            changed = False
+            for i in range(S1):
+                if not needed[k, i]:
+                    for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
+                        if needed[k, dest[i, tr_ent[e, 0]]]:
+                            needed[k, i] = True
+                            changed = True
+                            break
+    use = np.zeros(tr_ent.shape[0], dtype=np.bool_)
+    first = np.zeros(tr_ent.shape[0], dtype=np.bool_)
+    unreached = np.zeros((K, S1), dtype=np.bool_)
+    for k in range(K):
+        for i in range(S1):
+            unreached[k, i] = needed[k, i]
         for i in range(S1):
             for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
                 di = dest[i, tr_ent[e, 0]]
-                if unreached[k, di]:
+                use[e] = needed[k, di]
+                if use[e] and unreached[k, di]:
                     first[e] = True
                     unreached[k, di] = False
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
         nb = min(BLOCK, n - d0)
-        m = np.empty((S1, BLOCK))
-        nxt = np.empty((S1, BLOCK))
+        m = np.zeros((S1, BLOCK))
+        nxt = np.zeros((S1, BLOCK))
         occ = np.empty((U, S1, BLOCK))
         tot = np.empty(BLOCK)
         for k in range(K):
@@ -283,6 +306,8 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                 for i in range(S1):
                     mi = m[i]
                     for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
+                        if not use[e]:
+                            continue
                         nx = nxt[dest[i, tr_ent[e, 0]]]
                         sd = tr_ent[e, 2]
                         o = tr_ent[e, 1] + d0 * sd + t * tr_ent[e, 3]
