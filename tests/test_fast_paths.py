@@ -225,3 +225,34 @@ def test_sampling_threads_setting(monkeypatch):
     monkeypatch.setattr(_config, "PARALLEL", True)
     monkeypatch.setenv("HTA_SIM_SAMPLING_THREADS", "1")
     assert P._threads() == 1
+
+
+# ---------------------------------------------------------------------------- chunk sizing
+def test_first_chunk_sized_by_a_probe_not_the_worst_case(monkeypatch):
+    """A model storing far less than the worst case runs in one chunk when it fits,
+    with the numbers of any other chunking."""
+    from test_psa import four_model, four_table
+
+    table = four_table()
+    model = four_model(table)
+    n = 3000
+    draws = resolve_draws(model, table.draw(n, 3))
+    worst = engine._bytes_per_draw(model, False)
+    probe = engine._probe_bytes_per_draw(model, draws, False)
+    actual = build_arrays(model, draws, 0, n)
+    assert (actual.ev.nbytes + actual.start.nbytes) / n <= probe < worst  # never an under-estimate
+    calls = []
+    kernel = engine._kernels.occupancy_kernel
+
+    def counting(*args):
+        calls.append(args[-3].shape[0])  # draws of the chunk
+        return kernel(*args)
+
+    monkeypatch.setattr(engine._kernels, "occupancy_kernel", counting)
+    limit = int(worst * n / 4)  # the worst case would need 4 chunks; the probe says 1
+    one, _, _ = _totals(model, draws, trace=False, chunk_size=None, memory_limit=limit)
+    assert calls == [n]
+    calls.clear()
+    many, _, _ = _totals(model, draws, trace=False, chunk_size=None, memory_limit=int(probe * n / 3))
+    assert len(calls) >= 2 and calls[0] == n // 3 and sum(calls) == n  # then sized from the chunk
+    assert np.array_equal(one, many)

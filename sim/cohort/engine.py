@@ -44,6 +44,32 @@ def _bytes_per_draw(model: Model, trace: bool) -> int:
     return max(per, 1)
 
 
+_PROBES: dict = {}  # (id(model), varying parameters, trace) -> (weakref to model, bytes per draw)
+
+
+def _probe_bytes_per_draw(model: Model, draws: _Draws, trace: bool) -> float:
+    """Bytes a draw needs, measured by evaluating the model on two draws.
+
+    A value varying by draw is stored twice, one that does not is stored once, so the
+    two-draw pool bounds what each further draw adds plus the shared part (an
+    over-estimate, never an under-estimate). Remembered per model object and set of
+    varying parameters, so repeated runs (a PSA in chunks) probe once.
+    """
+    import weakref
+
+    key = (id(model), tuple(sorted(draws.arrays)), trace)
+    hit = _PROBES.get(key)
+    if hit is not None and hit[0]() is model:
+        return hit[1]
+    a = build_arrays(model, draws, 0, min(2, len(draws.ids)))
+    K, T, S1 = len(model.strategies), model.n_cycles, len(model.layout)
+    per = (a.ev.nbytes + a.start.nbytes) + (2 * K * (T + 1) * S1 * 8 if trace else 0) + 64
+    if len(_PROBES) > 64:
+        _PROBES.clear()
+    _PROBES[key] = (weakref.ref(model), per)
+    return per
+
+
 # ---------------------------------------------------------------------------- run
 def _occupancy_weights(c_own: np.ndarray, c_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct weight vectors ``w (U, T + 1)`` and the row ``col_w (2, NR)`` each
@@ -76,6 +102,8 @@ def _totals(model: Model, draws: _Draws, *, trace: bool, chunk_size: int | None,
     adaptive = chunk_size is None
     if adaptive:
         chunk_size = max(1, int(memory_limit // _bytes_per_draw(model, trace)))
+        if chunk_size < n:  # the worst case does not fit: measure what this model stores
+            chunk_size = max(chunk_size, int(memory_limit // _probe_bytes_per_draw(model, draws, trace)))
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
