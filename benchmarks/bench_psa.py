@@ -170,7 +170,7 @@ def breakdown(model, table, n: int, seed: int, wtp, repeat: int) -> dict[str, fl
         "kernel (occupancy_kernel)": lambda: _kernels.occupancy_kernel(
             a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent, w, col_w, out, np.empty((1, 1, 1, 1)),
             False),
-        "outcome columns (_outcome_data)": lambda: _outcome_data(model, np.arange(n), out, a.columns),
+        "outcome columns (_outcome_data)": lambda: _outcome_data(model.strategies, np.arange(n), out, a.columns),
         "ICER table (psa.icer)": psa.icer,
         "CEAC (psa.ceac)": lambda: psa.ceac(wtp),
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .cohort.engine import DEFAULT_MEMORY, _outcome_data, _settings, _totals, resolve_draws
+from .cohort.engine import DEFAULT_MEMORY, _outcome_column, _outcome_data, _settings, _totals, resolve_draws
 from .decision import ceac, icer_table, icers, outcome_matrix
 from .errors import HtaError
 from .model import Model
@@ -53,29 +53,44 @@ class PSAResult:
         Engine settings plus ``n_draws``, ``seed``, ``sampling``.
     """
 
-    __slots__ = ("_data", "_outcomes", "_strategies", "draws", "settings")
+    __slots__ = ("_cache", "_columns", "_outcomes", "_strategies", "_totals", "draws", "settings")
 
     def __init__(self, draws: Draws, outcomes: pd.DataFrame, settings: dict):
         self.draws = draws
         self.settings = settings
         self._outcomes = outcomes
-        self._data: dict | None = None  # outcome columns (n * K,) of a lazily built table
+        self._totals: np.ndarray | None = None  # (n, K, 2, NR) of a lazily built table
+        self._columns: tuple = ()
         self._strategies: list[str] = []
+        self._cache: dict = {}
 
     @classmethod
-    def _from_columns(cls, draws: Draws, data: dict, strategies: list[str], settings: dict) -> PSAResult:
-        """A result whose outcomes table is built from ``data`` only when first asked for."""
+    def _from_totals(cls, draws: Draws, totals: np.ndarray, columns: tuple, strategies, settings: dict) -> PSAResult:
+        """A result whose outcome columns are computed from ``totals`` when first asked for."""
         res = cls(draws, None, settings)
-        res._data, res._strategies = data, list(strategies)
+        res._totals, res._columns, res._strategies = totals, tuple(columns), list(strategies)
         return res
 
     @property
     def outcomes(self) -> pd.DataFrame:
         if self._outcomes is None:
-            frame = pd.DataFrame(self._data, copy=False)
+            frame = pd.DataFrame(_outcome_data(self._strategies, np.arange(self._totals.shape[0]), self._totals,
+                                               self._columns), copy=False)
             frame.attrs["settings"] = self.settings
             self._outcomes = frame
         return self._outcomes
+
+    def _column(self, name: str) -> np.ndarray | None:
+        """An outcome column as an array (n_draws, n_strategies), or None to use the table."""
+        if self._totals is None:
+            return None
+        if name not in self._cache:
+            try:
+                col = _outcome_column(self._totals, self._columns, name)
+            except KeyError:
+                return None
+            self._cache[name] = col.reshape(-1, len(self._strategies))
+        return self._cache[name]
 
     def __repr__(self) -> str:
         return (f"PSAResult(model={self.settings.get('model')!r}, n_draws={self.settings.get('n_draws')}, "
@@ -87,16 +102,16 @@ class PSAResult:
 
     def icer(self, effect: str = "qaly") -> pd.DataFrame:
         """ICER table on expected values (means over draws; rules of :func:`sim.icer_table`)."""
-        if self._data is None or effect not in self._data:
+        c, e = self._column("cost"), self._column(effect)
+        if c is None or e is None:
             return icers(self.outcomes, effect=effect)
-        c, e, names = self.matrices(effect)
-        return icer_table(names, c.mean(axis=0), e.mean(axis=0), effect_name=effect)
+        return icer_table(self._strategies, c.mean(axis=0), e.mean(axis=0), effect_name=effect)
 
     def matrices(self, effect: str = "qaly") -> tuple[np.ndarray, np.ndarray, list[str]]:
         """``(costs, effects, strategies)`` as arrays of shape (n_draws, n_strategies)."""
-        if self._data is not None and effect in self._data and effect not in ("draw", "strategy"):
-            K = len(self._strategies)
-            return self._data["cost"].reshape(-1, K), self._data[effect].reshape(-1, K), list(self._strategies)
+        c, e = self._column("cost"), self._column(effect)
+        if c is not None and e is not None:
+            return c, e, list(self._strategies)
         c, names = outcome_matrix(self.outcomes, "cost")
         e, _ = outcome_matrix(self.outcomes, effect)
         return c, e, names
@@ -139,7 +154,8 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     sampler = table.sampler(n, seed, method)
     K = len(model.strategies)
-    draw_cols = {name: np.empty(n) for name in table.names}
+    grid = np.empty((n, len(table.names)), order="F")  # one block of draws, a column per parameter
+    draw_cols = {name: grid[:, j] for j, name in enumerate(table.names)}
     totals = None
     bar = None
     if progress:
@@ -164,6 +180,5 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
             bar.close()
     settings = _settings(model, n, seed)
     settings.update({"n_draws": n, "seed": seed, "sampling": method, "parameter_table": table.label})
-    data = _outcome_data(model, np.arange(n), totals, columns)
-    draws = Draws(pd.DataFrame(draw_cols, columns=table.names, copy=False), np.arange(n), seed, method)
-    return PSAResult._from_columns(draws, data, list(model.strategies), settings)
+    draws = Draws(pd.DataFrame(grid, columns=table.names, copy=False), np.arange(n), seed, method)
+    return PSAResult._from_totals(draws, totals, columns, model.strategies, settings)

@@ -180,26 +180,32 @@ def run_cohort(
     return _result(model, draws, totals, traces, columns)
 
 
-def _outcome_data(model: Model, ids: np.ndarray, totals: np.ndarray, columns) -> dict[str, np.ndarray]:
+def _outcome_column(totals: np.ndarray, columns, name: str) -> np.ndarray:
+    """One numeric column of the outcomes table (length n * K) from totals ``(n, K, 2, NR)``;
+    ``KeyError`` if there is no such column."""
+    comps = tuple(columns[:-2])
+    where = {"cost": (0, None), "qaly": (0, -2), "ly": (0, -1),
+             "cost_undisc": (1, None), "qaly_undisc": (1, -2), "ly_undisc": (1, -1)}
+    for r, c in enumerate(comps):
+        where[f"cost_{c}"] = (0, r)
+        where[f"cost_{c}_undisc"] = (1, r)
+    g, r = where[name]
+    if r is None:
+        return totals[:, :, g, : len(comps)].sum(axis=-1).ravel()
+    return totals[:, :, g, r].ravel()
+
+
+def _outcome_data(strategies, ids: np.ndarray, totals: np.ndarray, columns) -> dict[str, np.ndarray]:
     """The columns of the outcomes table (see :func:`run_cohort`), each of length n * K."""
     n, K = totals.shape[:2]
     comps = columns[:-2]
     data = {
         "draw": np.repeat(ids, K),
         "strategy": pd.Categorical.from_codes(np.tile(np.arange(K, dtype=np.int16), n),
-                                              categories=list(model.strategies)),
+                                              categories=list(strategies)),
     }
-    disc, und = totals[:, :, 0, :], totals[:, :, 1, :]
-    data["cost"] = disc[..., : len(comps)].sum(axis=-1).ravel()
-    data["qaly"] = disc[..., -2].ravel()
-    data["ly"] = disc[..., -1].ravel()
-    data["cost_undisc"] = und[..., : len(comps)].sum(axis=-1).ravel()
-    data["qaly_undisc"] = und[..., -2].ravel()
-    data["ly_undisc"] = und[..., -1].ravel()
-    for r, c in enumerate(comps):
-        data[f"cost_{c}"] = disc[..., r].ravel()
-        data[f"cost_{c}_undisc"] = und[..., r].ravel()
-    assert list(data) == outcome_columns(comps)
+    for name in outcome_columns(comps)[2:]:
+        data[name] = _outcome_column(totals, columns, name)
     return data
 
 
@@ -230,7 +236,7 @@ def _settings(model: Model, n: int, seed) -> dict:
 
 def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) -> CohortResult:
     n, K = totals.shape[:2]
-    outcomes = pd.DataFrame(_outcome_data(model, draws.ids, totals, columns), copy=False)
+    outcomes = pd.DataFrame(_outcome_data(model.strategies, draws.ids, totals, columns), copy=False)
     settings = _settings(model, n, draws.seed)
     outcomes.attrs["settings"] = settings
     trace_df = None
