@@ -64,6 +64,11 @@ class PSAResult:
         self._strategies: list[str] = []
         self._cache: dict = {}
 
+    def __setattr__(self, name: str, value) -> None:
+        if name in ("draws", "settings") and hasattr(self, name):
+            raise AttributeError(f"PSAResult is immutable: cannot assign to {name!r}")
+        object.__setattr__(self, name, value)
+
     @classmethod
     def _from_totals(cls, draws: Draws, totals: np.ndarray, columns: tuple, strategies, settings: dict) -> PSAResult:
         """A result whose outcome columns are computed from ``totals`` when first asked for."""

@@ -256,3 +256,10 @@ def test_first_chunk_sized_by_a_probe_not_the_worst_case(monkeypatch):
     many, _, _ = _totals(model, draws, trace=False, chunk_size=None, memory_limit=int(probe * n / 3))
     assert len(calls) >= 2 and calls[0] == n // 3 and sum(calls) == n  # then sized from the chunk
     assert np.array_equal(one, many)
+
+
+def test_psa_result_is_immutable(small_psa):
+    _, _, psa = small_psa
+    for name in ("draws", "settings"):
+        with pytest.raises(AttributeError, match="immutable"):
+            setattr(psa, name, None)
