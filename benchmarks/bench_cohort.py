@@ -14,7 +14,8 @@ Measured per variant (``time.perf_counter``, best and median of ``--repeat``
 rounds; each round runs every candidate once, in rotating order):
 
 (a)  ``sim.run_cohort(model, params)`` end to end (draws -> outcomes DataFrame);
-(b)  the Numba kernel ``cohort_kernel`` alone on prebuilt arrays (all draws, one call);
+(b)  the Numba kernel run_cohort uses (``occupancy_kernel`` here: rewards fixed over cycles;
+     ``cohort_kernel`` otherwise) alone on prebuilt arrays (all draws, one call);
 (c)  numpy reference as specified: for each strategy and cycle,
      ``m (n,1,S) @ P (n,S,S)`` over all draws, rewards accumulated cycle by cycle;
 (c') numpy reference batched over strategies, rewards of the whole trace at once;
@@ -195,7 +196,16 @@ _NO_TRACE = np.empty((1, 1, 1, 1))
 
 
 def run_kernel(a: CohortArrays, c_own, c_prev, c_tr, out) -> None:
-    """The compiled kernel alone, as run_cohort calls it for one chunk (no trace)."""
+    """The compiled kernel alone, as run_cohort calls it for one chunk (no trace): the
+    occupancy kernel where it applies (rewards fixed over cycles, no transition rewards),
+    else the general one."""
+    from sim.cohort.engine import _occupancy_applies, _occupancy_weights
+
+    if _occupancy_applies(a):
+        w, col_w = _occupancy_weights(c_own, c_prev)
+        _kernels.occupancy_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
+                                  w, col_w, out, _NO_TRACE, False)
+        return
     _kernels.cohort_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
                            a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, out, _NO_TRACE, False)
 
@@ -388,7 +398,7 @@ def first_call() -> dict:
     """Time the first run_cohort call of this process on a tiny input (JIT compile or cache load)."""
     model = build_model("homogeneous")
     params = draw_params(2, seed=0)
-    k = _kernels.cohort_kernel
+    k = _kernels.occupancy_kernel  # the kernel run_cohort uses for this model
     if not hasattr(k, "stats"):  # NUMBA_DISABLE_JIT=1: a plain Python function
         t0 = time.perf_counter()
         sim.run_cohort(model, params)
@@ -421,6 +431,7 @@ def cold_compile() -> dict:
 
 
 _PHASES = {"resolve_draws": "resolve_draws", "build_arrays": "build_arrays", "cohort_kernel": "kernel",
+           "occupancy_kernel": "kernel",
            "_result": "result (DataFrame)", "run_cohort": "total"}
 
 

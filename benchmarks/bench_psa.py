@@ -150,6 +150,33 @@ def hta_pipeline(model, table, n, seed, wtp):
 
 
 # ---------------------------------------------------------------------------- timing
+def breakdown(model, table, n: int, seed: int, wtp, repeat: int) -> dict[str, float]:
+    """Median time (s) of each step of hta-sim's pipeline, timed by hand on one chunk."""
+    from sim.cohort import _kernels
+    from sim.cohort.engine import _occupancy_weights, _outcome_data, build_arrays, resolve_draws
+    from sim.evaluate import coefficients
+
+    sampler = table.sampler(n, seed)
+    values = sampler.arrays(0, n)
+    draws = resolve_draws(model, values)
+    a = build_arrays(model, draws, 0, n)
+    c_own, c_prev, _ = coefficients(model, a.columns)
+    w, col_w = _occupancy_weights(c_own, c_prev)
+    out = np.empty((n, len(model.strategies), 2, len(a.columns)))
+    psa = run_psa(model, table, n, seed)
+    steps = {
+        "sampling (Sampler.arrays)": lambda: sampler.arrays(0, n),
+        "evaluation and checks (build_arrays)": lambda: build_arrays(model, resolve_draws(model, values), 0, n),
+        "kernel (occupancy_kernel)": lambda: _kernels.occupancy_kernel(
+            a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent, w, col_w, out, np.empty((1, 1, 1, 1)),
+            False),
+        "outcome columns (_outcome_data)": lambda: _outcome_data(model.strategies, np.arange(n), out, a.columns),
+        "ICER table (psa.icer)": psa.icer,
+        "CEAC (psa.ceac)": lambda: psa.ceac(wtp),
+    }
+    return {name: statistics.median(timed(fn, repeat)) for name, fn in steps.items()}
+
+
 def timed(fn, repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
@@ -164,6 +191,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--draws", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--breakdown", action="store_true", help="also time each step of hta-sim's pipeline")
     args = ap.parse_args(argv)
     n, wtp = args.draws, np.linspace(0, 200_000, 100)
     model, table = build()
@@ -199,6 +227,13 @@ def main(argv=None) -> dict:
     print(f"{'numpy reference':24s}{res['numpy_best']:10.4f}{res['numpy_median']:10.4f}{n / res['numpy_median']:12,.0f}")
     print(f"speed-up (numpy / hta-sim): {res['ratio_best']:.1f}x best, {res['ratio_median']:.1f}x median "
           f"(target >= 10x)")
+    if args.breakdown:
+        steps = breakdown(model, table, n, args.seed, wtp, args.repeat)
+        res["breakdown"] = steps
+        print("hta-sim steps (median s, each timed alone on all draws in one chunk):")
+        for name, t in steps.items():
+            print(f"  {name:40s}{t:10.4f}")
+        print(f"  {'sum':40s}{sum(steps.values()):10.4f}")
     return res
 
 

@@ -237,6 +237,15 @@ def _best_per_draw(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
+def _best_counts(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Number of draws in which each strategy has the highest NMB, shape (k, n_wtp)."""
+    from ._decision_kernels import COUNT_BLOCK, best_counts
+
+    out = np.empty((-(-c.shape[0] // COUNT_BLOCK), c.shape[1], len(w)), dtype=np.int64)
+    best_counts(np.ascontiguousarray(c), np.ascontiguousarray(e), np.ascontiguousarray(w, dtype=float), out)
+    return out.sum(axis=0)
+
+
 def _sorted(c, e, names):
     order = np.argsort(names, kind="stable")  # ties are broken by strategy name
     return c[:, order], e[:, order], [names[i] for i in order]
@@ -257,9 +266,7 @@ def ceac(costs, effects, wtp, strategies=None) -> pd.DataFrame:
     c, e, names = _sorted(*_ce_arrays(costs, effects, strategies))
     w = _wtp(wtp)
     k = len(names)
-    best = _best_per_draw(c, e, w)  # (n_draws, n_wtp), compiled: no (n_wtp, n_draws, k) array
-    counts = np.bincount((best + k * np.arange(len(w))[None, :]).ravel(), minlength=len(w) * k)
-    prob = counts.reshape(len(w), k) / best.shape[0]
+    prob = _best_counts(c, e, w).T / c.shape[0]  # (n_wtp, k), compiled: no per-draw array
     return pd.DataFrame({
         "wtp": np.repeat(w, k),
         "strategy": np.tile(names, len(w)),

@@ -427,7 +427,7 @@ class ParameterTable:
                 cols = data[src.rows(data.shape[0])].T
             for i, p in enumerate(members):
                 out[p.name] = cols[i]
-        return pd.DataFrame(out, columns=self.names)
+        return out
 
 
 def _rowwise(z: np.ndarray, L: np.ndarray) -> np.ndarray:
@@ -601,18 +601,53 @@ class Sampler:
         if self.method != "mc":
             return self.table._values(hi - lo, _Inverse(np.clip(self.uniforms(lo, hi), _EPS, 1 - _EPS)))
         cols = {name: np.empty(hi - lo) for name in self.table.names}
-        for b in range(lo // BLOCK, -(-hi // BLOCK)):
+
+        def fill(b: int) -> None:
             gen = np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(b,))))
             block = self.table._values(BLOCK, _Direct(gen, BLOCK))
             a, z = max(lo, b * BLOCK), min(hi, (b + 1) * BLOCK)
-            for name in cols:
-                cols[name][a - lo:z - lo] = block[name][a - b * BLOCK:z - b * BLOCK]
+            for name, col in cols.items():
+                col[a - lo:z - lo] = block[name][a - b * BLOCK:z - b * BLOCK]
+
+        blocks = range(lo // BLOCK, -(-hi // BLOCK))
+        if len(blocks) > 1 and _threads() > 1:
+            # blocks are independent streams written to disjoint rows, and numpy's samplers
+            # release the GIL: the same numbers whichever thread draws a block, in any order
+            list(_pool().map(fill, blocks))
+        else:
+            for b in blocks:
+                fill(b)
         return cols
 
     def draws(self, lo: int, hi: int) -> Draws:
         """Parameter values of draws ``lo:hi`` as :class:`Draws`."""
         frame = pd.DataFrame(self.arrays(lo, hi), columns=self.table.names, copy=False)
         return Draws(frame, np.arange(lo, hi), self.seed, self.method)
+
+
+_POOL: dict = {}  # process id -> thread pool (a forked child makes its own)
+
+
+def _threads() -> int:
+    """Threads sampling blocks of draws at once: ``HTA_SIM_SAMPLING_THREADS``, else the
+    number of CPUs (at most 8); 1 when ``HTA_SIM_PARALLEL=0``."""
+    from ._config import PARALLEL
+
+    if not PARALLEL:
+        return 1
+    env = os.environ.get("HTA_SIM_SAMPLING_THREADS", "")
+    return max(1, int(env)) if env.strip().isdigit() else min(8, os.cpu_count() or 1)
+
+
+def _pool():
+    """A process-wide thread pool for sampling, made on first use."""
+    pid = os.getpid()
+    if pid not in _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.clear()
+        _POOL[pid] = ThreadPoolExecutor(_threads(), thread_name_prefix="hta-sim-sampling")
+    return _POOL[pid]
 
 
 # ---------------------------------------------------------------------------- helpers

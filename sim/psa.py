@@ -7,13 +7,11 @@ the number of draws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from .cohort.engine import DEFAULT_MEMORY, _Draws, _result, _totals, resolve_draws
-from .decision import ceac, icers, outcome_matrix
+from .cohort.engine import DEFAULT_MEMORY, _outcome_column, _outcome_data, _settings, _totals, resolve_draws
+from .decision import ceac, icer_table, icers, outcome_matrix
 from .errors import HtaError
 from .model import Model
 from .params import Draws, ParameterTable
@@ -40,7 +38,6 @@ def summarise(outcomes: pd.DataFrame, columns=("cost", "qaly", "ly"), level: flo
     return pd.DataFrame(parts)
 
 
-@dataclass(frozen=True)
 class PSAResult:
     """What :func:`run_psa` returns.
 
@@ -50,33 +47,87 @@ class PSAResult:
         The parameter draws (one row per draw).
     outcomes : DataFrame
         One row per (draw, strategy), the columns of :class:`sim.CohortResult.outcomes`.
+        Built on first access: :meth:`icer`, :meth:`matrices`, :meth:`ceac` and
+        :meth:`evpi` work on the per-draw arrays directly.
     settings : dict
         Engine settings plus ``n_draws``, ``seed``, ``sampling``.
     """
 
-    draws: Draws
-    outcomes: pd.DataFrame
-    settings: dict
+    __slots__ = ("_cache", "_columns", "_outcomes", "_strategies", "_totals", "draws", "settings")
+
+    def __init__(self, draws: Draws, outcomes: pd.DataFrame, settings: dict):
+        self.draws = draws
+        self.settings = settings
+        self._outcomes = outcomes
+        self._totals: np.ndarray | None = None  # (n, K, 2, NR) of a lazily built table
+        self._columns: tuple = ()
+        self._strategies: list[str] = []
+        self._cache: dict = {}
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in ("draws", "settings") and hasattr(self, name):
+            raise AttributeError(f"PSAResult is immutable: cannot assign to {name!r}")
+        object.__setattr__(self, name, value)
+
+    @classmethod
+    def _from_totals(cls, draws: Draws, totals: np.ndarray, columns: tuple, strategies, settings: dict) -> PSAResult:
+        """A result whose outcome columns are computed from ``totals`` when first asked for."""
+        res = cls(draws, None, settings)
+        res._totals, res._columns, res._strategies = totals, tuple(columns), list(strategies)
+        return res
+
+    @property
+    def outcomes(self) -> pd.DataFrame:
+        if self._outcomes is None:
+            frame = pd.DataFrame(_outcome_data(self._strategies, np.arange(self._totals.shape[0]), self._totals,
+                                               self._columns), copy=False)
+            frame.attrs["settings"] = self.settings
+            self._outcomes = frame
+        return self._outcomes
+
+    def _column(self, name: str) -> np.ndarray | None:
+        """An outcome column as an array (n_draws, n_strategies), or None to use the table."""
+        if self._totals is None:
+            return None
+        if name not in self._cache:
+            try:
+                col = _outcome_column(self._totals, self._columns, name)
+            except KeyError:
+                return None
+            self._cache[name] = col.reshape(-1, len(self._strategies))
+        return self._cache[name]
+
+    def __repr__(self) -> str:
+        return (f"PSAResult(model={self.settings.get('model')!r}, n_draws={self.settings.get('n_draws')}, "
+                f"strategies={self.settings.get('strategies')})")
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
         """Expected cost, QALYs and life-years per strategy with percentile intervals."""
         return summarise(self.outcomes, level=level)
 
     def icer(self, effect: str = "qaly") -> pd.DataFrame:
-        """ICER table on expected values."""
-        return icers(self.outcomes, effect=effect)
+        """ICER table on expected values (means over draws; rules of :func:`sim.icer_table`)."""
+        c, e = self._column("cost"), self._column(effect)
+        if c is None or e is None:
+            return icers(self.outcomes, effect=effect)
+        return icer_table(self._strategies, c.mean(axis=0), e.mean(axis=0), effect_name=effect)
 
     def matrices(self, effect: str = "qaly") -> tuple[np.ndarray, np.ndarray, list[str]]:
         """``(costs, effects, strategies)`` as arrays of shape (n_draws, n_strategies)."""
+        c, e = self._column("cost"), self._column(effect)
+        if c is not None and e is not None:
+            return c, e, list(self._strategies)
         c, names = outcome_matrix(self.outcomes, "cost")
         e, _ = outcome_matrix(self.outcomes, effect)
         return c, e, names
 
     def ceac(self, wtp, effect: str = "qaly") -> pd.DataFrame:
+        """Cost-effectiveness acceptability curves (see :func:`sim.ceac`)."""
         c, e, names = self.matrices(effect)
         return ceac(c, e, wtp, names)
 
     def evpi(self, wtp, effect: str = "qaly") -> pd.DataFrame:
+        """Expected value of perfect information (see :func:`sim.evpi`)."""
         c, e, _ = self.matrices(effect)
         return evpi(c, e, wtp)
 
@@ -108,7 +159,8 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     sampler = table.sampler(n, seed, method)
     K = len(model.strategies)
-    draw_cols = {name: np.empty(n) for name in table.names}
+    grid = np.empty((n, len(table.names)), order="F")  # one block of draws, a column per parameter
+    draw_cols = {name: grid[:, j] for j, name in enumerate(table.names)}
     totals = None
     bar = None
     if progress:
@@ -131,10 +183,7 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
     finally:
         if bar is not None:
             bar.close()
-    result = _result(model, _Draws(ids=np.arange(n), arrays={}, fixed={}, seed=seed), totals, None, columns)
-    outcomes = result.outcomes
-    settings = dict(result.settings)
+    settings = _settings(model, n, seed)
     settings.update({"n_draws": n, "seed": seed, "sampling": method, "parameter_table": table.label})
-    outcomes.attrs["settings"] = settings
-    draws = Draws(pd.DataFrame(draw_cols, columns=table.names, copy=False), np.arange(n), seed, method)
-    return PSAResult(draws=draws, outcomes=outcomes, settings=settings)
+    draws = Draws(pd.DataFrame(grid, columns=table.names, copy=False), np.arange(n), seed, method)
+    return PSAResult._from_totals(draws, totals, columns, model.strategies, settings)

@@ -31,7 +31,8 @@ import math
 
 import numpy as np
 
-__all__ = ["discount_factor", "discount_time", "run_naive", "CORRECTIONS", "run_pathway_naive"]
+__all__ = ["discount_factor", "discount_time", "run_naive", "best_counts_naive", "fifo_waits", "run_pathway_naive",
+           "CORRECTIONS"]
 
 CORRECTIONS = ("start", "end", "half-cycle", "life-table", "trapezoid", "simpson", "simpson-darth")
 
@@ -279,3 +280,18 @@ def run_pathway_naive(path, n_patients: int, uniform, population=None) -> dict:
         for s in visited:
             out[f"reached_{s}"][j] = 1.0
     return out
+
+
+def best_counts_naive(c, e, w):
+    """How often each strategy has the highest net monetary benefit ``w * e - c``.
+
+    c, e : (n, K); w : (n_wtp,). Returns counts of shape (K, n_wtp); ties go to the
+    lowest strategy index (``numpy.argmax``).
+    """
+    c, e, w = (np.asarray(x, dtype=float) for x in (c, e, w))
+    counts = np.zeros((c.shape[1], len(w)), dtype=np.int64)
+    for iw, x in enumerate(w):
+        for d in range(c.shape[0]):
+            nmb = [x * e[d, s] - c[d, s] for s in range(c.shape[1])]
+            counts[int(np.argmax(nmb)), iw] += 1
+    return counts

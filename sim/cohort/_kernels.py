@@ -25,7 +25,7 @@ from numba import njit, prange
 
 from .._config import CACHE, FASTMATH, PARALLEL
 
-__all__ = ["cohort_kernel", "BLOCK"]
+__all__ = ["BLOCK", "cohort_kernel", "occupancy_kernel"]
 
 #: Draws processed together (the SIMD dimension).
 BLOCK = 128
@@ -200,3 +200,153 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
                 for r in range(NR):
                     for b in range(nb):
                         out[d0 + b, k, g, r] = acc[g, r, b]
+
+
+@njit(parallel=PARALLEL, cache=CACHE, fastmath=FASTMATH, nogil=True)
+def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
+                     out, trace, keep_trace):  # pragma: no cover - compiled
+    """:func:`cohort_kernel` for state rewards that do not vary by cycle and no
+    transition rewards: weighted occupancy first, rewards once at the end.
+
+    With rewards ``R[i, r]`` fixed over cycles, a column's total is
+    ``sum_i R[i, r] * sum_t w_r[t] * m_t[i]`` where ``w_r[t]`` is the weight x discount
+    of trace point ``t`` (own- plus previous-cycle coefficient). The kernel accumulates
+    the occupancy ``sum_t w_u[t] m_t[i]`` per distinct weight vector ``u`` and
+    rewarded state ``i``, then applies each reward once; rewards are never re-read
+    in the cycle loop. Shares that nothing reads (a state without rewards whose mass
+    only flows to such states, e.g. an absorbing dead state; none when the trace is
+    kept) are not computed. Each needed share is the same sum, in the same order, as
+    in :func:`cohort_kernel`, so the traces of the two kernels are identical.
+
+    Parameters (as :func:`cohort_kernel`, plus)
+    ----------
+    rw_ent : (E, 4) int64 ``[column, offset, sd, st]``
+        State rewards, every ``st`` 0 (checked by the caller).
+    w : (U, T + 1) float64
+        Distinct weight vectors (``c_own + c_prev`` of a (discounting, column) pair).
+    col_w : (2, NR) int64
+        Row of ``w`` used by column ``r`` (index 0 discounted, 1 undiscounted).
+    out : (n, K, 2, NR) float64
+        Totals (written).
+    """
+    n = out.shape[0]
+    K = out.shape[1]
+    NR = out.shape[3]
+    S1 = dest.shape[0]
+    U = w.shape[0]
+    T = w.shape[1] - 1
+    s_draws = start.shape[0] > 1
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    # per strategy: the states whose share is needed (rewarded, traced, or flowing into
+    # a needed state; e.g. an absorbing dead state without rewards is not), which
+    # transition entry writes its needed destination first (no zeroing pass), and which
+    # needed destinations no entry reaches
+    needed = np.zeros((K, S1), dtype=np.bool_)
+    for k in range(K):
+        for i in range(S1):
+            needed[k, i] = keep_trace or rw_ptr[k, i + 1] > rw_ptr[k, i]
+        changed = True
+        while changed:
+            changed = False
+            for i in range(S1):
+                if not needed[k, i]:
+                    for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
+                        if needed[k, dest[i, tr_ent[e, 0]]]:
+                            needed[k, i] = True
+                            changed = True
+                            break
+    use = np.zeros(tr_ent.shape[0], dtype=np.bool_)
+    first = np.zeros(tr_ent.shape[0], dtype=np.bool_)
+    unreached = np.zeros((K, S1), dtype=np.bool_)
+    for k in range(K):
+        for i in range(S1):
+            unreached[k, i] = needed[k, i]
+        for i in range(S1):
+            for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
+                di = dest[i, tr_ent[e, 0]]
+                use[e] = needed[k, di]
+                if use[e] and unreached[k, di]:
+                    first[e] = True
+                    unreached[k, di] = False
+    for blk in prange(n_blocks):
+        d0 = blk * BLOCK
+        nb = min(BLOCK, n - d0)
+        m = np.zeros((S1, BLOCK))
+        nxt = np.zeros((S1, BLOCK))
+        occ = np.empty((U, S1, BLOCK))
+        tot = np.empty(BLOCK)
+        for k in range(K):
+            for i in range(S1):
+                mi = m[i]
+                for b in range(nb):
+                    mi[b] = start[d0 + b if s_draws else 0, k, i]
+            occ[:, :, :] = 0.0
+            for t in range(T + 1):
+                # ---- weighted occupancy of the rewarded states at trace point t
+                for i in range(S1):
+                    if rw_ptr[k, i + 1] == rw_ptr[k, i]:
+                        continue
+                    mi = m[i]
+                    for u in range(U):
+                        x = w[u, t]
+                        if x != 0.0:
+                            oc = occ[u, i]
+                            for b in range(nb):
+                                oc[b] += x * mi[b]
+                if keep_trace:
+                    for i in range(S1):
+                        for b in range(nb):
+                            trace[d0 + b, k, t, i] = m[i, b]
+                if t == T:
+                    break
+                # ---- one transition: m_t -> m_{t+1}
+                for i in range(S1):
+                    if unreached[k, i]:
+                        nxt[i, :] = 0.0
+                for i in range(S1):
+                    mi = m[i]
+                    for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
+                        if not use[e]:
+                            continue
+                        nx = nxt[dest[i, tr_ent[e, 0]]]
+                        sd = tr_ent[e, 2]
+                        o = tr_ent[e, 1] + d0 * sd + t * tr_ent[e, 3]
+                        if sd == 0:
+                            x = ev[o]
+                            if first[e]:
+                                for b in range(nb):
+                                    nx[b] = mi[b] * x
+                            else:
+                                for b in range(nb):
+                                    nx[b] += mi[b] * x
+                        else:
+                            seg = ev[o:o + nb]
+                            if first[e]:
+                                for b in range(nb):
+                                    nx[b] = mi[b] * seg[b]
+                            else:
+                                for b in range(nb):
+                                    nx[b] += mi[b] * seg[b]
+                m, nxt = nxt, m
+            # ---- rewards applied once to the occupancy
+            for g in range(2):
+                for r in range(NR):
+                    u = col_w[g, r]
+                    tot[:] = 0.0
+                    for i in range(S1):
+                        oc = occ[u, i]
+                        for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
+                            if rw_ent[e, 0] != r:
+                                continue
+                            sd = rw_ent[e, 2]
+                            o = rw_ent[e, 1] + d0 * sd
+                            if sd == 0:
+                                x = ev[o]
+                                for b in range(nb):
+                                    tot[b] += x * oc[b]
+                            else:
+                                seg = ev[o:o + nb]
+                                for b in range(nb):
+                                    tot[b] += seg[b] * oc[b]
+                    for b in range(nb):
+                        out[d0 + b, k, g, r] = tot[b]

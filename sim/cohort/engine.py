@@ -44,19 +44,72 @@ def _bytes_per_draw(model: Model, trace: bool) -> int:
     return max(per, 1)
 
 
+_PROBES: dict = {}  # (id(model), varying parameters, trace) -> (weakref to model, bytes per draw)
+
+
+def _probe_bytes_per_draw(model: Model, draws: _Draws, trace: bool) -> float:
+    """Bytes a draw needs, measured by evaluating the model on two draws.
+
+    A value varying by draw is stored twice, one that does not is stored once, so the
+    two-draw pool bounds what each further draw adds plus the shared part (an
+    over-estimate, never an under-estimate). Remembered per model object and set of
+    varying parameters, so repeated runs (a PSA in chunks) probe once.
+    """
+    import weakref
+
+    key = (id(model), tuple(sorted(draws.arrays)), trace)
+    hit = _PROBES.get(key)
+    if hit is not None and hit[0]() is model:
+        return hit[1]
+    a = build_arrays(model, draws, 0, min(2, len(draws.ids)))
+    K, T, S1 = len(model.strategies), model.n_cycles, len(model.layout)
+    per = (a.ev.nbytes + a.start.nbytes) + (2 * K * (T + 1) * S1 * 8 if trace else 0) + 64
+    if len(_PROBES) > 64:
+        _PROBES.clear()
+    _PROBES[key] = (weakref.ref(model), per)
+    return per
+
+
 # ---------------------------------------------------------------------------- run
+def _occupancy_weights(c_own: np.ndarray, c_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct weight vectors ``w (U, T + 1)`` and the row ``col_w (2, NR)`` each
+    (discounting, column) pair uses, for :func:`~sim.cohort._kernels.occupancy_kernel`.
+
+    With rewards fixed over cycles, a point's own- and previous-cycle rewards are
+    equal, so its weight is ``c_own + c_prev``; columns discounted alike share a row.
+    """
+    w = c_own + c_prev  # (2, NR, T + 1)
+    flat = w.reshape(-1, w.shape[-1])
+    rows, col_w = np.unique(flat, axis=0, return_inverse=True)
+    return np.ascontiguousarray(rows), col_w.reshape(w.shape[:2]).astype(np.int64)
+
+
+def _occupancy_applies(a: ModelArrays) -> bool:
+    """Whether the occupancy kernel computes this chunk: no state reward varies by
+    cycle and there are no transition rewards (a property of the model, not of the
+    chunk, so every chunk takes the same kernel)."""
+    return a.trw_ent.shape[0] == 0 and not a.rw_ent[:, 3].any()
+
+
 def _totals(model: Model, draws: _Draws, *, trace: bool, chunk_size: int | None,
-            memory_limit: int) -> tuple[np.ndarray, np.ndarray | None, tuple]:
-    """Totals ``(n, K, 2, NR)`` (discounted, undiscounted), the trace if asked, the columns."""
+            memory_limit: int, kernel: str = "auto") -> tuple[np.ndarray, np.ndarray | None, tuple]:
+    """Totals ``(n, K, 2, NR)`` (discounted, undiscounted), the trace if asked, the columns.
+
+    ``kernel="general"`` forces :func:`~sim.cohort._kernels.cohort_kernel` even where the
+    occupancy kernel applies (for tests comparing the two).
+    """
     n = len(draws.ids)
     adaptive = chunk_size is None
     if adaptive:
         chunk_size = max(1, int(memory_limit // _bytes_per_draw(model, trace)))
+        if chunk_size < n:  # the worst case does not fit: measure what this model stores
+            chunk_size = max(chunk_size, int(memory_limit // _probe_bytes_per_draw(model, draws, trace)))
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
     columns = tuple(model.cost_components) + ("qaly", "ly")
     c_own, c_prev, c_tr = coefficients(model, columns)
+    occupancy = _occupancy_weights(c_own, c_prev) if kernel != "general" else None
     totals = np.empty((n, K, 2, len(columns)))
     traces = np.empty((n, K, T + 1, S)) if trace else None
     # a fault in any chunk raises before a result object exists: no partial results
@@ -70,8 +123,12 @@ def _totals(model: Model, draws: _Draws, *, trace: bool, chunk_size: int | None,
             per_draw = (a.ev.nbytes + a.start.nbytes) / (hi - lo) + (2 * K * (T + 1) * S1 * 8 if trace else 0) + 64
             chunk_size = max(chunk_size, int(memory_limit // per_draw))
         tr = np.empty((hi - lo, K, T + 1, S1)) if trace else np.empty((1, 1, 1, 1))
-        _kernels.cohort_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
-                               a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, totals[lo:hi], tr, trace)
+        if occupancy is not None and _occupancy_applies(a):
+            _kernels.occupancy_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
+                                      occupancy[0], occupancy[1], totals[lo:hi], tr, trace)
+        else:
+            _kernels.cohort_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
+                                   a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, totals[lo:hi], tr, trace)
         if a.has_initial:
             totals[lo:hi] += a.initial[:, :, None, :]  # time 0: discounted = undiscounted
         if trace:
@@ -123,35 +180,46 @@ def run_cohort(
     return _result(model, draws, totals, traces, columns)
 
 
-def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) -> CohortResult:
-    from .. import __version__
+def _outcome_column(totals: np.ndarray, columns, name: str) -> np.ndarray:
+    """One numeric column of the outcomes table (length n * K) from totals ``(n, K, 2, NR)``;
+    ``KeyError`` if there is no such column."""
+    comps = tuple(columns[:-2])
+    where = {"cost": (0, None), "qaly": (0, -2), "ly": (0, -1),
+             "cost_undisc": (1, None), "qaly_undisc": (1, -2), "ly_undisc": (1, -1)}
+    for r, c in enumerate(comps):
+        where[f"cost_{c}"] = (0, r)
+        where[f"cost_{c}_undisc"] = (1, r)
+    g, r = where[name]
+    if r is None:
+        return totals[:, :, g, : len(comps)].sum(axis=-1).ravel()
+    return totals[:, :, g, r].ravel()
 
+
+def _outcome_data(strategies, ids: np.ndarray, totals: np.ndarray, columns) -> dict[str, np.ndarray]:
+    """The columns of the outcomes table (see :func:`run_cohort`), each of length n * K."""
     n, K = totals.shape[:2]
     comps = columns[:-2]
     data = {
-        "draw": np.repeat(draws.ids, K),
+        "draw": np.repeat(ids, K),
         "strategy": pd.Categorical.from_codes(np.tile(np.arange(K, dtype=np.int16), n),
-                                              categories=list(model.strategies)),
+                                              categories=list(strategies)),
     }
-    disc, und = totals[:, :, 0, :], totals[:, :, 1, :]
-    data["cost"] = disc[..., : len(comps)].sum(axis=-1).ravel()
-    data["qaly"] = disc[..., -2].ravel()
-    data["ly"] = disc[..., -1].ravel()
-    data["cost_undisc"] = und[..., : len(comps)].sum(axis=-1).ravel()
-    data["qaly_undisc"] = und[..., -2].ravel()
-    data["ly_undisc"] = und[..., -1].ravel()
-    for r, c in enumerate(comps):
-        data[f"cost_{c}"] = disc[..., r].ravel()
-        data[f"cost_{c}_undisc"] = und[..., r].ravel()
-    outcomes = pd.DataFrame(data, copy=False)
-    assert list(outcomes.columns) == outcome_columns(comps)
-    settings = {
+    for name in outcome_columns(comps)[2:]:
+        data[name] = _outcome_column(totals, columns, name)
+    return data
+
+
+def _settings(model: Model, n: int, seed) -> dict:
+    """The conventions a result was computed with (``settings`` of every result)."""
+    from .. import __version__
+
+    return {
         "engine": "cohort",
         "model": model.name,
         "strategies": list(model.strategies),
         "states": list(model.states),
         "n_draws": int(n),
-        "seed": draws.seed,
+        "seed": seed,
         "cycle_length": model.cycle_length,
         "n_cycles": model.n_cycles,
         "start_age": model.start_age,
@@ -164,6 +232,12 @@ def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) ->
         "start_rewards": "counted once at time 0 on the start distribution, not discounted",
         "version": __version__,
     }
+
+
+def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) -> CohortResult:
+    n, K = totals.shape[:2]
+    outcomes = pd.DataFrame(_outcome_data(model.strategies, draws.ids, totals, columns), copy=False)
+    settings = _settings(model, n, draws.seed)
     outcomes.attrs["settings"] = settings
     trace_df = None
     if traces is not None:
