@@ -17,7 +17,7 @@ cluster reaches when it has the cores to itself (it includes the workers' task
 overhead, not the client's or the network's). Accuracy: the two outcome tables must
 be identical, or the script fails.
 
-    python benchmarks/bench_dask.py [--draws 40] [--patients 4000] [--repeat 3] [--json FILE]
+    python benchmarks/bench_dask.py [--draws 20] [--patients 20000] [--repeat 3] [--json FILE]
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def draws(n: int, seed: int = 0) -> pd.DataFrame:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--draws", type=int, default=40)
-    ap.add_argument("--patients", type=int, default=4000)
+    ap.add_argument("--draws", type=int, default=20)
+    ap.add_argument("--patients", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", metavar="FILE")
