@@ -33,7 +33,7 @@ import numba
 import numpy as np
 
 import sim
-from sim import C, ByStrategy, HazardRatio, Model, Parameter, ParameterTable, run_psa
+from sim import ByStrategy, C, HazardRatio, Model, Parameter, ParameterTable, run_psa
 
 STRATEGIES = ("SoC", "A", "B", "AB")
 SRC = "illustrative benchmark values"

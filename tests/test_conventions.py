@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import ANY, C, AnyOf, ByCycle, BySojourn, ByStrategy, Discount, HtaError, LifeTable, Model
+from sim import ANY, AnyOf, ByCycle, BySojourn, ByStrategy, C, Discount, HtaError, LifeTable, Model
 
 REL = 1e-12
 LIFETABLE_CSV = Path(sim.__file__).resolve().parent / "data" / "lifetables" / "us_2017_nchs.csv"

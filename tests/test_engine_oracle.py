@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from naive import CORRECTIONS, run_naive
 
 import sim
-from sim import ANY, C, ByStrategy, Model
-from naive import CORRECTIONS, run_naive
+from sim import ANY, ByStrategy, C, Model
 
 MAX_EXAMPLES = int(os.environ.get("HTA_SIM_TEST_EXAMPLES", "60"))
 FEW_EXAMPLES = max(3, MAX_EXAMPLES // 3)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from sim import C, ByStrategy, HtaError, Model
+from sim import ByStrategy, C, HtaError, Model
 from sim.params import Draws, Parameter, ParameterTable
 from sim.psa import run_psa
 from sim.voi import evpi_nb, evppi, evppi_nb, evppi_psa

@@ -5,7 +5,7 @@ import pytest
 
 import cohorts
 import sim
-from sim import C, BySojourn, HtaError, Model
+from sim import BySojourn, C, HtaError, Model
 from sim.patient import run_markov_patients
 
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 

@@ -7,6 +7,7 @@ Continuous-time pathways run on SimPy (``engine.py``); treatment policies
 this package.
 """
 
+from .engine import Event, Pathway, run_pathway, subgroups
 from .events import (
     Exponential,
     Gompertz,
@@ -17,14 +18,13 @@ from .events import (
     Weibull,
     background_mortality,
 )
-from .engine import Event, Pathway, run_pathway, subgroups
-from .markov import PatientResult, run_markov_patients
-from .psa import run_patient_psa
-from .streams import uniforms
-from .policy import TDM, Line, Marker, Policy, RedFlag, Refractory
-from .resources import Arrivals, Procedure, Resource
-from .population import check_population, generate_population, read_population, truncated_normal
 from .managed import ManagedPathway, ManagedResult, run_managed
+from .markov import PatientResult, run_markov_patients
+from .policy import TDM, Line, Marker, Policy, RedFlag, Refractory
+from .population import check_population, generate_population, read_population, truncated_normal
+from .psa import run_patient_psa
+from .resources import Arrivals, Procedure, Resource
+from .streams import uniforms
 
 __all__ = [
     "TimeToEvent", "Exponential", "Weibull", "Gompertz", "LogLogistic", "LogNormal",
