@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +75,27 @@ def _figure(folder: Path, name: str, caption: str) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
+def _shown_path(label: str, base: Path) -> str:
+    """A parameter file's path as the report shows it: no absolute path of the machine.
+
+    A ready model's table is shown from its ``cohorts/`` folder, another file relative to
+    the experiment file's folder; a label that is not an absolute path stays as it is."""
+    p = Path(label)
+    if not p.is_absolute():
+        return label
+    if "cohorts" in p.parts:
+        i = len(p.parts) - 1 - p.parts[::-1].index("cohorts")
+        return "/".join(p.parts[i:])
+    return os.path.relpath(p, base)
+
+
 def render(folder: Path, loaded, run, manifest: dict) -> str:
     """The report's HTML text (see :func:`write_report`)."""
     exp = loaded.experiment
     s = run.sections
     esc = html.escape
     settings = [
-        ("experiment", exp.path.name), ("model", exp.model), ("parameter table", loaded.table.label),
+        ("experiment", exp.path.name), ("model", exp.model), ("parameter table", _shown_path(loaded.table.label, exp.path.parent)),
         ("seed", exp.seed), ("effect", loaded.effect),
         ("willingness to pay", (f"{exp.wtp[0]:,.0f} to {exp.wtp[-1]:,.0f} ({len(exp.wtp)} values); "
                                f"threshold {exp.wtp_threshold:,.0f}")),

@@ -111,6 +111,16 @@ def test_report_is_self_contained(full_run):
     assert len(srcs) == 6 and all(s.startswith("data:image/png;base64,") for s in srcs)
     for words in ("Seed 11", "numpy", "Parameters and sources", "Chancellor JV", "ICER table", "6,275.956"):
         assert words in html, words
+    assert str(res.folder.parent.resolve()) not in html  # no absolute path of the machine
+
+
+def test_report_shows_parameter_files_without_machine_paths(tmp_path):
+    from sim.report import _shown_path
+
+    assert _shown_path(str(tmp_path / "site" / "cohorts" / "omt_vs_cabg" / "parameters.csv"), tmp_path) == \
+        "cohorts/omt_vs_cabg/parameters.csv"
+    assert _shown_path(str(tmp_path / "exp" / "params.csv"), tmp_path / "exp") == "params.csv"
+    assert _shown_path("parameter table", tmp_path) == "parameter table"
 
 
 def test_repeat_gives_identical_files(full_run, tmp_path):
