@@ -2,6 +2,8 @@
 10-year survival against the trial, economics against Chew et al. (2022), PSA, and the
 patient-level version against the cohort version."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -311,3 +313,18 @@ def test_patient_level_psa_takes_the_parameter_table_draws():
     assert len(out) == 6 and list(out["strategy"].cat.categories) == ["OMT", "CABG"]
     assert np.isfinite(out[["cost", "qaly", "ly", "cost_se"]].to_numpy()).all()
     assert out.loc[out["strategy"] == "CABG", "cost"].nunique() == 3  # each draw its own parameters
+
+
+def test_older_cohort_dies_at_the_life_table_end_without_nan():
+    """At 70 the 40-year horizon passes age 100, where the life table's q = 1: everyone left
+    dies then (an infinite hazard in the competing-risk split), no NaN."""
+    older = sim.run_cohort(build({"age_start": 70})).summary()
+    base = sim.run_cohort(build()).summary()
+    assert np.isfinite(older[["cost", "qaly", "ly"]].to_numpy()).all()
+    assert (older["ly"] < base["ly"]).all()
+    assert (older["ly_undisc"] <= 30.0 + 1e-9).all()  # nobody lives past 100
+
+
+def test_sweep_experiment_is_valid():
+    root = Path(__file__).resolve().parents[1]
+    assert main(["validate", str(root / "experiments" / "omt_vs_cabg_sweep.toml")]) == 0

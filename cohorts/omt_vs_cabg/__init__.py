@@ -145,7 +145,11 @@ def _competing(hazards: dict, h: float) -> dict:
     total = sum(hazards.values())
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(total > 0, -np.expm1(-total * h) / total, h)
-    return {k: v * frac for k, v in hazards.items()}
+        out = {k: v * frac for k, v in hazards.items()}
+    if np.isinf(total).any():  # an infinite hazard (q = 1 at the life table's last age): that event, surely
+        n_inf = sum(np.isinf(v).astype(float) for v in hazards.values())
+        out = {k: np.where(np.isinf(total), np.isinf(v) / np.maximum(n_inf, 1.0), out[k]) for k, v in hazards.items()}
+    return out
 
 
 def _med_hazards(p, t):
