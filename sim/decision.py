@@ -265,13 +265,8 @@ def ceac(costs, effects, wtp, strategies=None) -> pd.DataFrame:
     """
     c, e, names = _sorted(*_ce_arrays(costs, effects, strategies))
     w = _wtp(wtp)
-    k = len(names)
     prob = _best_counts(c, e, w).T / c.shape[0]  # (n_wtp, k), compiled: no per-draw array
-    return pd.DataFrame({
-        "wtp": np.repeat(w, k),
-        "strategy": np.tile(names, len(w)),
-        "probability": prob.ravel(),
-    })
+    return _by_wtp_and_strategy(w, names, "probability", prob)
 
 
 def ceaf(costs, effects, wtp, strategies=None) -> pd.DataFrame:
@@ -313,9 +308,13 @@ def expected_loss(costs, effects, wtp, strategies=None) -> pd.DataFrame:
     w = _wtp(wtp)
     nb = net_benefit(c, e, w)
     loss = (nb.max(axis=-1, keepdims=True) - nb).mean(axis=1)
-    k = len(names)
-    return pd.DataFrame({"wtp": np.repeat(w, k), "strategy": np.tile(names, len(w)),
-                         "expected_loss": loss.ravel()})
+    return _by_wtp_and_strategy(w, names, "expected_loss", loss)
+
+
+def _by_wtp_and_strategy(w: np.ndarray, names, column: str, values: np.ndarray) -> pd.DataFrame:
+    """Long table ``wtp, strategy, <column>`` from ``values`` of shape (n_wtp, n_strategies)."""
+    return pd.DataFrame({"wtp": np.repeat(w, len(names)), "strategy": np.tile(names, len(w)),
+                         column: np.asarray(values).ravel()})
 
 
 def prob_cost_effective(costs, effects, wtp, strategy: str, strategies=None) -> np.ndarray:
