@@ -154,7 +154,7 @@ def breakdown(model, table, n: int, seed: int, wtp, repeat: int) -> dict[str, fl
     """Median time (s) of each step of hta-sim's pipeline, timed by hand on one chunk."""
     from sim.cohort import _kernels
     from sim.cohort.engine import _occupancy_weights, _outcome_data, build_arrays, resolve_draws
-    from sim.evaluate import coefficients
+    from sim.model.arrays import coefficients
 
     sampler = table.sampler(n, seed)
     values = sampler.arrays(0, n)

@@ -10,7 +10,7 @@ import importlib
 from types import ModuleType
 
 from sim.errors import HtaError
-from sim.values import suggest
+from sim.model.values import suggest
 
 __all__ = ["READY", "load"]
 

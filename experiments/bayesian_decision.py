@@ -28,7 +28,7 @@ import sys
 
 import numpy as np
 
-from sim.bayes import decide
+from sim.decision.bayes import decide
 
 STRATEGIES = ["standard", "new_drug"]
 TRIAL = {"standard": (12, 40), "new_drug": (19, 40)}  # responders, patients

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.optimise import optimise
+from sim.decision.optimise import optimise
 
 #: Base-case (median) values: conversion rate k and degradation rate d (per minute),
 #: weight alpha of damage relative to conversion (unitless).  Illustrative.

@@ -5,59 +5,53 @@ The public API::
     from sim import Model, C, Rate, ByStrategy, run_cohort, icers
     from sim import ParameterTable, run_psa, ceac, evpi
     from sim import dsa, voi, bayes, plots   # analysis modules
+
+Every name is imported on first use (PEP 562), so ``import sim`` is light and
+changes nothing in the process. Layers and where each name lives:
+``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+from sim._lazy import attach
 
-try:
-    __version__ = _version("hta-sim")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0+unknown"
+_M, _D, _C, _P = "sim.model", "sim.decision", "sim.cohort", "sim.params"
 
-from . import bayes, decision, dsa, optimise, plots, voi
-from .bayes import BayesDecision, decide, decide_utility
-from .cohort import run_cohort
-from .conventions import CORRECTIONS, Discount
-from .decision import (
-    ce_plane,
-    ceac,
-    ceaf,
-    expected_loss,
-    icer_table,
-    icers,
-    net_benefit,
-    nnt,
-    outcome_matrix,
-    prob_cost_effective,
-)
-from .dsa import one_way, scenarios, threshold, two_way, value_based_price
-from .errors import HtaError
-from .lifetable import LifeTable, Mortality
-from .model import ANY, Model
-from .params import Draws, Parameter, ParameterTable
-from .psa import PSAResult, run_psa
-from .results import CohortResult
-from .values import AnyOf, ByCycle, BySojourn, ByStrategy, C, HazardRatio, Rate, RelativeRisk
-from .voi import evpi, evppi, population_evpi
-
-__all__ = [
-    "__version__",
+__getattr__, __dir__, _names = attach(__name__, {
     # model specification
-    "Model", "ANY", "C", "Rate", "HazardRatio", "RelativeRisk", "AnyOf", "ByStrategy", "ByCycle",
-    "BySojourn", "Discount", "CORRECTIONS", "LifeTable", "Mortality",
+    "Model": f"{_M}.spec:Model", "ANY": f"{_M}.spec:ANY",
+    "C": f"{_M}.values:C", "Rate": f"{_M}.values:Rate", "HazardRatio": f"{_M}.values:HazardRatio",
+    "RelativeRisk": f"{_M}.values:RelativeRisk", "AnyOf": f"{_M}.values:AnyOf",
+    "ByStrategy": f"{_M}.values:ByStrategy", "ByCycle": f"{_M}.values:ByCycle",
+    "BySojourn": f"{_M}.values:BySojourn", "Discount": f"{_M}.conventions:Discount",
+    "CORRECTIONS": f"{_M}.conventions:CORRECTIONS", "LifeTable": f"{_M}.lifetable:LifeTable",
+    "Mortality": f"{_M}.lifetable:Mortality",
     # engines and results
-    "run_cohort", "CohortResult", "run_psa", "PSAResult",
+    "run_cohort": f"{_C}.engine:run_cohort", "CohortResult": "sim.results:CohortResult",
+    "run_psa": f"{_C}.psa:run_psa", "PSAResult": f"{_C}.psa:PSAResult",
     # parameters
-    "Parameter", "ParameterTable", "Draws",
+    "Parameter": f"{_P}.table:Parameter", "ParameterTable": f"{_P}.table:ParameterTable",
+    "Draws": f"{_P}.table:Draws",
     # decision analysis
-    "icer_table", "icers", "outcome_matrix", "net_benefit", "ceac", "ceaf", "expected_loss",
-    "prob_cost_effective", "ce_plane", "nnt", "evpi", "evppi", "population_evpi",
-    "one_way", "two_way", "scenarios", "threshold", "value_based_price",
-    "decide", "decide_utility", "BayesDecision",
-    # modules
-    "decision", "voi", "dsa", "optimise", "bayes", "plots",
-    "HtaError",
-]
+    "icer_table": f"{_D}.core:icer_table", "icers": f"{_D}.core:icers",
+    "outcome_matrix": f"{_D}.core:outcome_matrix", "net_benefit": f"{_D}.core:net_benefit",
+    "ceac": f"{_D}.core:ceac", "ceaf": f"{_D}.core:ceaf", "expected_loss": f"{_D}.core:expected_loss",
+    "prob_cost_effective": f"{_D}.core:prob_cost_effective", "ce_plane": f"{_D}.core:ce_plane",
+    "nnt": f"{_D}.core:nnt", "evpi": f"{_D}.voi:evpi", "evppi": f"{_D}.voi:evppi",
+    "population_evpi": f"{_D}.voi:population_evpi",
+    "one_way": f"{_D}.dsa:one_way", "two_way": f"{_D}.dsa:two_way", "scenarios": f"{_D}.dsa:scenarios",
+    "threshold": f"{_D}.dsa:threshold", "value_based_price": f"{_D}.dsa:value_based_price",
+    "decide": f"{_D}.bayes:decide", "decide_utility": f"{_D}.bayes:decide_utility",
+    "BayesDecision": f"{_D}.bayes:BayesDecision",
+    # analysis modules (sim.voi is sim.decision.voi, ...)
+    "decision": _D, "voi": f"{_D}.voi", "dsa": f"{_D}.dsa", "optimise": f"{_D}.optimise",
+    "bayes": f"{_D}.bayes", "plots": "sim.plots",
+    # layers
+    "model": _M, "params": _P, "cohort": _C, "patient": "sim.patient", "experiment": "sim.experiment",
+    "results": "sim.results", "errors": "sim.errors",
+    # process settings and errors
+    "tune_process": "sim._process:tune_process",
+    "HtaError": "sim.errors:HtaError",
+    "__version__": "sim._version:__version__",
+})
+__all__ = list(_names)

@@ -1,5 +1,5 @@
 """``python -m sim`` is the ``hta-sim`` command line."""
 
-from .cli import main
+from sim.experiment.cli import main
 
 raise SystemExit(main())

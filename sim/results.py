@@ -53,6 +53,6 @@ class CohortResult:
 
     def icer(self, effect: str = "qaly", cost: str = "cost") -> pd.DataFrame:
         """ICER table on expected values (see :func:`sim.decision.icers`)."""
-        from .decision import icers
+        from sim.decision.core import icers
 
         return icers(self.outcomes, effect=effect, cost=cost)

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from sim import HtaError
-from sim.bayes import TABLE_COLUMNS, decide, decide_utility
-from sim.decision import ceac
-from sim.voi import evpi_nb
+from sim.decision.bayes import TABLE_COLUMNS, decide, decide_utility
+from sim.decision.core import ceac
+from sim.decision.voi import evpi_nb
 
 ROOT = Path(__file__).resolve().parents[1]
 

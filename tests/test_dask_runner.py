@@ -12,8 +12,8 @@ import exp_helpers as H
 import pandas as pd
 import pytest
 
-from sim.experiment import read_experiment
-from sim.runner import read_sweep, run_experiment
+from sim.experiment.files import read_experiment
+from sim.experiment.runner import read_sweep, run_experiment
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +87,7 @@ def test_killed_worker_loses_and_duplicates_nothing(serial, cluster, tmp_path):
 
 
 def test_unreachable_scheduler_is_a_located_error(tmp_path, capsys):
-    from sim.cli import main as cli_main
+    from sim.experiment.cli import main as cli_main
 
     f = H.small(tmp_path, draws=20, extra="")
     f.write_text(f.read_text().replace('effect = "ly"\n', 'effect = "ly"\nexecution = {scheduler = "tcp://127.0.0.1:9"}\n'))

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim.decision import (
+from sim.decision.core import (
     ce_plane,
     ceac,
     ceaf,
@@ -29,7 +29,7 @@ from sim.decision import (
     prob_cost_effective,
 )
 from sim.errors import HtaError
-from sim.voi import evpi, evpi_nb, population_evpi, population_factor
+from sim.decision.voi import evpi, evpi_nb, population_evpi, population_factor
 
 EXAMPLES = int(os.environ.get("HTA_SIM_TEST_EXAMPLES", "60"))
 PROPERTY = settings(max_examples=2 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

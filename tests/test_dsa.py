@@ -20,7 +20,7 @@ from scipy import stats
 import cohorts
 import sim
 from sim import ByStrategy, C, HtaError, Model, dsa
-from sim.params import Parameter, ParameterTable
+from sim.params.table import Parameter, ParameterTable
 
 BASE = {"p_die": 0.1, "c_old": 100.0, "c_new": 600.0, "u_old": 0.6, "u_new": 0.65}
 WTP = 20_000.0

@@ -30,8 +30,8 @@ from sim import (
     icer_table,
     run_cohort,
 )
-from sim.cli import main as cli_main
-from sim.params import read_parameter_table
+from sim.experiment.cli import main as cli_main
+from sim.params.table import read_parameter_table
 
 # --------------------------------------------------------------------------- helpers
 STATES = ("Healthy", "Sick", "Dead")

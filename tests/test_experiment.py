@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cohorts
-from sim.cli import main as cli_main
+from sim.experiment.cli import main as cli_main
 from sim.errors import HtaError
-from sim.experiment import SCHEMA, Locator, load, read_experiment
+from sim.experiment.files import SCHEMA, Locator, load, read_experiment
 
 ROOT = H.ROOT
 

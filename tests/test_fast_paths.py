@@ -36,7 +36,7 @@ from test_engine_oracle import (
 )
 
 import sim
-from sim._decision_kernels import COUNT_BLOCK, best_counts
+from sim.decision._kernels import COUNT_BLOCK, best_counts
 from sim.cohort import engine
 from sim.cohort.engine import _occupancy_applies, _totals, build_arrays, resolve_draws
 
@@ -197,7 +197,7 @@ def test_sampling_threads_give_the_serial_numbers(monkeypatch, lo, hi):
     """Monte Carlo blocks drawn on several threads: bit-for-bit the serial draws."""
     from test_psa import four_table
 
-    from sim import params as P
+    from sim.params import table as P
 
     table = four_table()
     monkeypatch.setattr(P, "_threads", lambda: 1)
@@ -216,7 +216,7 @@ def test_sampling_threads_give_the_serial_numbers(monkeypatch, lo, hi):
 
 def test_sampling_threads_setting(monkeypatch):
     from sim import _config
-    from sim import params as P
+    from sim.params import table as P
 
     monkeypatch.setenv("HTA_SIM_SAMPLING_THREADS", "3")
     assert P._threads() == (3 if _config.PARALLEL else 1)

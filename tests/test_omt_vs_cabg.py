@@ -15,7 +15,7 @@ import sim
 from cohorts.omt_vs_cabg import _competing, background_hazard, build, operative_hazard, psa_table
 from cohorts.omt_vs_cabg.calibration import FITTED, TARGETS, calibrate, survival_ci, trial_outcomes
 from cohorts.omt_vs_cabg.patient import pathways
-from sim.cli import main
+from sim.experiment.cli import main
 from sim.errors import HtaError
 from sim.patient import run_pathway
 

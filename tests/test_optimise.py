@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sim import HtaError
-from sim.optimise import CURVE_COLUMNS, optimise
+from sim.decision.optimise import CURVE_COLUMNS, optimise
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,7 @@ import pytest
 import cohorts
 import sim
 from sim import HtaError, decision, plots, voi
-from sim.params import Draws
+from sim.params.table import Draws
 
 WTP = np.linspace(0, 60_000, 31)
 NAMES = ["usual", "drug_a", "drug_b"]
@@ -309,7 +309,7 @@ def test_tornado_undefined_outcome(tmp_path):
 
 # ------------------------------------------------------------------------ tables of sim.dsa and sim.voi.evppi
 def test_dsa_tables(tmp_path):
-    dsa = pytest.importorskip("sim.dsa")
+    from sim.decision import dsa
     model = cohorts.load("hiv_chancellor").build()
     ow = dsa.one_way(model, {"rr": (0.4, 0.6), "p_AB": (0.15, 0.25), "c_lamivudine": (1500, 2500)},
                      outcome="icer", effect="ly")

@@ -20,11 +20,11 @@ import pytest
 
 import cohorts
 from sim import ByStrategy, C, HtaError, Model, RelativeRisk, run_cohort
-from sim.decision import ceac as ceac_fn
-from sim.decision import outcome_matrix
-from sim.params import Parameter, ParameterTable
-from sim.psa import PSAResult, run_psa, summarise
-from sim.voi import evpi as evpi_fn
+from sim.decision.core import ceac as ceac_fn
+from sim.decision.core import outcome_matrix
+from sim.params.table import Parameter, ParameterTable
+from sim.cohort.psa import PSAResult, run_psa, summarise
+from sim.decision.voi import evpi as evpi_fn
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -316,7 +316,7 @@ _WORKER = """
 import json, resource, sys, time
 sys.path.insert(0, {tests!r})
 import test_psa as T
-from sim.psa import run_psa
+from sim.cohort.psa import run_psa
 table = T.four_table()
 model = T.four_model(table, ("soc", "new", "newer", "newest"))
 t0 = time.perf_counter()

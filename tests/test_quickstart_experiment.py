@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.cli import main as cli_main
-from sim.experiment import read_experiment
-from sim.runner import run_experiment
+from sim.experiment.cli import main as cli_main
+from sim.experiment.files import read_experiment
+from sim.experiment.runner import run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = ROOT / "experiments" / "omt_vs_cabg.toml"

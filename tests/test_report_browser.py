@@ -14,7 +14,7 @@ import subprocess
 import exp_helpers as H
 import pytest
 
-from sim.runner import run_experiment
+from sim.experiment.runner import run_experiment
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 

@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import run_psa
-from sim.cli import main as cli_main
+from sim.experiment.cli import main as cli_main
 from sim.errors import HtaError
-from sim.experiment import load, read_experiment
-from sim.runner import psa_chunk, repeat, run_experiment
+from sim.experiment.files import load, read_experiment
+from sim.experiment.runner import psa_chunk, repeat, run_experiment
 
 NUMERIC = ("base_case.csv", "base_case.parquet", "psa_outcomes.csv", "psa_outcomes.parquet", "psa_draws.csv",
            "psa_draws.parquet", "icer.csv", "ceac.csv", "evpi.csv", "evppi.csv", "one_way.csv", "two_way.csv",
@@ -95,7 +95,7 @@ def test_manifest(full_run):
     assert m["seed"] == 11 and m["command"] == ["test"] and m["execution"] == {"mode": "serial"}
     names = {r["name"] for r in m["inputs"]}
     assert {"exp.toml", "hiv.csv", "__init__.py", "parameters.csv"} <= names
-    from sim.outputs import sha256
+    from sim.experiment.outputs import sha256
 
     assert [r["sha256"] for r in m["inputs"] if r["name"] == "exp.toml"] == [sha256(f)]
     assert set(m["versions"]) >= {"python", "hta-sim", "numpy", "numba", "scipy", "pandas"}
@@ -115,7 +115,7 @@ def test_report_is_self_contained(full_run):
 
 
 def test_report_shows_parameter_files_without_machine_paths(tmp_path):
-    from sim.report import _shown_path
+    from sim.experiment.report import _shown_path
 
     assert _shown_path(str(tmp_path / "site" / "cohorts" / "omt_vs_cabg" / "parameters.csv"), tmp_path) == \
         "cohorts/omt_vs_cabg/parameters.csv"

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import ParameterTable, run_psa, runner
-from sim.experiment import load, read_experiment
-from sim.runner import read_sweep, run_experiment
+from sim import ParameterTable, run_psa
+from sim.experiment import runner
+from sim.experiment.files import load, read_experiment
+from sim.experiment.runner import read_sweep, run_experiment
 
 
 def _check_complete(folder, exp, n):

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sim import C, Model, RelativeRisk
-from sim.params import base_values, read_parameter_table
+from sim.params.table import base_values, read_parameter_table
 
 __all__ = ["build", "parameter_table", "EFFECT", "TITLE"]
 

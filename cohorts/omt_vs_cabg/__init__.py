@@ -40,7 +40,7 @@ import pandas as pd
 
 from sim import ANY, C, LifeTable, Model, ParameterTable
 from sim.errors import HtaError
-from sim.params import base_values, read_parameter_table
+from sim.params.table import base_values, read_parameter_table
 
 __all__ = [
     "CYCLE",

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import optimize
 
 from sim import run_cohort
-from sim.model import Model
+from sim.model.spec import Model
 
 __all__ = ["FITTED", "TARGETS", "calibrate", "survival_ci", "trial_outcomes"]
 

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim import ByStrategy, C, LifeTable, Model
-from sim.params import base_values, read_parameter_table
+from sim.params.table import base_values, read_parameter_table
 
 __all__ = ["build", "parameter_table", "mortality_table", "EFFECT", "TITLE"]
 

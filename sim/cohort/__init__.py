@@ -1,5 +1,5 @@
 """Markov cohort engine (Numba-compiled)."""
 
-from .engine import run_cohort
+from sim.cohort.engine import run_cohort
 
 __all__ = ["run_cohort"]

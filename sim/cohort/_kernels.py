@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._config import CACHE, FASTMATH, PARALLEL
+from sim._config import CACHE, FASTMATH, PARALLEL
 
 __all__ = ["BLOCK", "cohort_kernel", "occupancy_kernel"]
 

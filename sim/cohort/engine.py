@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..conventions import CORRECTIONS
-from ..errors import HtaError
-from ..evaluate import (  # noqa: F401  (re-exported for scripts and the PSA runner)
+from sim.model.conventions import CORRECTIONS
+from sim.errors import HtaError
+from sim.model.arrays import (  # noqa: F401  (re-exported for scripts and the PSA runner)
     DEFAULT_MEMORY,
     CohortArrays,
     ModelArrays,
@@ -25,9 +25,9 @@ from ..evaluate import (  # noqa: F401  (re-exported for scripts and the PSA run
     coefficients,
     resolve_draws,
 )
-from ..model import Model
-from ..results import CohortResult, outcome_columns
-from . import _kernels
+from sim.model.spec import Model
+from sim.results import CohortResult, outcome_columns
+from sim.cohort import _kernels
 
 __all__ = ["run_cohort", "CohortArrays", "build_arrays", "resolve_draws"]
 
@@ -211,7 +211,7 @@ def _outcome_data(strategies, ids: np.ndarray, totals: np.ndarray, columns) -> d
 
 def _settings(model: Model, n: int, seed) -> dict:
     """The conventions a result was computed with (``settings`` of every result)."""
-    from .. import __version__
+    from sim._version import __version__
 
     return {
         "engine": "cohort",

@@ -7,8 +7,8 @@ Continuous-time pathways run on SimPy (``engine.py``); treatment policies
 this package.
 """
 
-from .engine import Event, Pathway, run_pathway, subgroups
-from .events import (
+from sim.patient.engine import Event, Pathway, run_pathway, subgroups
+from sim.patient.events import (
     Exponential,
     Gompertz,
     LogLogistic,
@@ -18,13 +18,13 @@ from .events import (
     Weibull,
     background_mortality,
 )
-from .managed import ManagedPathway, ManagedResult, run_managed
-from .markov import PatientResult, run_markov_patients
-from .policy import TDM, Line, Marker, Policy, RedFlag, Refractory
-from .population import check_population, generate_population, read_population, truncated_normal
-from .psa import run_patient_psa
-from .resources import Arrivals, Procedure, Resource
-from .streams import uniforms
+from sim.patient.managed import ManagedPathway, ManagedResult, run_managed
+from sim.patient.markov import PatientResult, run_markov_patients
+from sim.patient.policy import TDM, Line, Marker, Policy, RedFlag, Refractory
+from sim.patient.population import check_population, generate_population, read_population, truncated_normal
+from sim.patient.psa import run_patient_psa
+from sim.patient.resources import Arrivals, Procedure, Resource
+from sim.patient.streams import uniforms
 
 __all__ = [
     "TimeToEvent", "Exponential", "Weibull", "Gompertz", "LogLogistic", "LogNormal",

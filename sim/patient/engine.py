@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from ..errors import HtaError
-from ..values import suggest
-from .events import Exponential, TimeToEvent, Weibull
-from .streams import batch_uniforms, patient_key, uniform_at
+from sim.errors import HtaError
+from sim.model.values import suggest
+from sim.patient.events import Exponential, TimeToEvent, Weibull
+from sim.patient.streams import batch_uniforms, patient_key, uniform_at
 
 __all__ = ["Event", "Pathway", "run_pathway", "subgroups", "discounted_integral"]
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from ..errors import HtaError
-from ..lifetable import LifeTable
+from sim.errors import HtaError
+from sim.model.lifetable import LifeTable
 
 __all__ = [
     "TimeToEvent",

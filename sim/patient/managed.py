@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from ..errors import HtaError
-from ..values import suggest
-from .engine import Pathway, check_run, discounted_integral
-from .policy import MAX_MARKERS, Policy
-from .population import check_population
-from .resources import Arrivals, Procedure, Resource, _Ward
-from .streams import patient_key, uniform_at
+from sim.errors import HtaError
+from sim.model.values import suggest
+from sim.patient.engine import Pathway, check_run, discounted_integral
+from sim.patient.policy import MAX_MARKERS, Policy
+from sim.patient.population import check_population
+from sim.patient.resources import Arrivals, Procedure, Resource, _Ward
+from sim.patient.streams import patient_key, uniform_at
 
 __all__ = ["ManagedPathway", "ManagedResult", "run_managed"]
 

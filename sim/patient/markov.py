@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import HtaError
-from ..evaluate import build_arrays, coefficients, resolve_draws
-from ..model import Model
-from ..results import outcome_columns
-from .streams import uniforms
+from sim.errors import HtaError
+from sim.model.arrays import build_arrays, coefficients, resolve_draws
+from sim.model.spec import Model
+from sim.results import outcome_columns
+from sim.patient.streams import uniforms
 
 __all__ = ["run_markov_patients", "PatientResult"]
 
@@ -130,7 +130,7 @@ def run_markov_patients(model: Model, n_patients: int, seed: int, *, params: Any
         data[f"cost_{c}_undisc"] = und[..., r].ravel()
     patients = pd.DataFrame(data, copy=False)
     assert list(patients.columns)[2:] == outcome_columns(comps)[2:]
-    from .. import __version__
+    from sim._version import __version__
 
     settings = {
         "engine": "patient (discrete-time microsimulation of a cohort model)",

@@ -17,8 +17,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..errors import HtaError
-from ..values import suggest
+from sim.errors import HtaError
+from sim.model.values import suggest
 
 __all__ = ["TDM", "Line", "Marker", "Policy", "RedFlag", "Refractory"]
 

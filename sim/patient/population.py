@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import HtaError
-from ..values import suggest
-from .streams import uniforms
+from sim.errors import HtaError
+from sim.model.values import suggest
+from sim.patient.streams import uniforms
 
 __all__ = ["check_population", "generate_population", "read_population", "truncated_normal"]
 

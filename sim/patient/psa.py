@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import HtaError
-from .engine import BATCH_SIZE, Pathway, run_pathway
-from .managed import ManagedPathway, run_managed
-from .resources import Arrivals
+from sim.errors import HtaError
+from sim.patient.engine import BATCH_SIZE, Pathway, run_pathway
+from sim.patient.managed import ManagedPathway, run_managed
+from sim.patient.resources import Arrivals
 
 __all__ = ["run_patient_psa"]
 

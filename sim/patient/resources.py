@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from ..errors import HtaError
-from .policy import _number
-from .streams import uniforms
+from sim.errors import HtaError
+from sim.patient.policy import _number
+from sim.patient.streams import uniforms
 
 __all__ = ["Arrivals", "Procedure", "Resource"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import HtaError
+from sim.errors import HtaError
 
 __all__ = ["batch_uniforms", "patient_key", "uniform_at", "uniform_one", "uniforms"]
 

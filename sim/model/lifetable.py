@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import HtaError
-from .values import Context, Expr, suggest
+from sim.errors import HtaError
+from sim.model.values import Context, Expr, suggest
 
 __all__ = ["LifeTable", "Mortality", "packaged_lifetables"]
 

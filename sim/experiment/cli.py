@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import HtaError
+from sim._process import tune_process
+from sim.errors import HtaError
 
 __all__ = ["main"]
 
@@ -33,7 +34,7 @@ def _ready(name: str):
 def _experiment_files() -> list[Path]:
     """Experiment files in ``./experiments`` and in the source tree's ``experiments`` folder."""
     found: dict[Path, None] = {}
-    for folder in (Path.cwd() / "experiments", Path(__file__).resolve().parent.parent / "experiments"):
+    for folder in (Path.cwd() / "experiments", Path(__file__).resolve().parents[2] / "experiments"):
         for f in sorted(folder.glob("*.toml")):
             found.setdefault(f.resolve(), None)
     return list(found)
@@ -42,7 +43,7 @@ def _experiment_files() -> list[Path]:
 def _cmd_list(args) -> int:
     import cohorts
 
-    from .experiment import read_experiment
+    from sim.experiment.files import read_experiment
 
     print("Ready models (hta-sim run MODEL):")
     for name in cohorts.READY:
@@ -71,7 +72,7 @@ def _print_table(title: str, df) -> None:
 
 
 def _cmd_run(args) -> int:
-    from .cohort import run_cohort
+    from sim.cohort import run_cohort
 
     if args.repeat or (args.target and _is_experiment(args.target)):
         return _run_experiment(args)
@@ -102,7 +103,7 @@ def _cmd_run(args) -> int:
 
 
 def _run_experiment(args) -> int:
-    from .runner import repeat, run_experiment
+    from sim.experiment.runner import repeat, run_experiment
 
     opts = {"output": args.output, "overwrite": args.overwrite, "scheduler": args.scheduler, "workers": args.workers,
                 "progress": not args.quiet, "command": ["hta-sim", *args.argv]}
@@ -129,8 +130,8 @@ def _run_experiment(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from .experiment import load, read_experiment
-    from .params import ParameterTable
+    from sim.experiment.files import load, read_experiment
+    from sim.params.table import ParameterTable
 
     f = Path(args.file)
     if f.suffix.lower() in (".csv", ".xlsx", ".xlsm"):
@@ -185,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "workers", None) is not None and args.workers < 1:
         parser.error(f"--workers {args.workers}: give a number of processes >= 1")
     os.environ.setdefault("MPLBACKEND", "Agg")
+    tune_process()  # the command line owns its process: tune it for many short kernels
     try:
         return args.func(args)
     except HtaError as exc:

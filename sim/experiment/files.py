@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import HtaError
-from .params import METHODS, ParameterTable
-from .tomlcheck import Locator, Reader, tname, typed
-from .values import suggest
+from sim.errors import HtaError
+from sim.params.table import METHODS, ParameterTable
+from sim.experiment.tomlcheck import Locator, Reader, tname, typed
+from sim.model.values import suggest
 
 __all__ = [
     "SCHEMA",
@@ -507,7 +507,7 @@ def load(exp: Experiment) -> Loaded:
     -------
     Loaded
     """
-    from .model import Model
+    from sim.model.spec import Model
 
     build, mod, ready = _resolve_model(exp)
     if exp.parameters is not None:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import HtaError
-from .values import suggest
+from sim.errors import HtaError
+from sim.model.values import suggest
 
 __all__ = ["Locator", "Reader", "tname", "typed"]
 

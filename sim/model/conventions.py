@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import HtaError
+from sim.errors import HtaError
 
 __all__ = ["CORRECTIONS", "correction_weights", "Discount", "as_discount", "DISCOUNT_TIMINGS"]
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .errors import HtaError
+from sim.errors import HtaError
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes

@@ -25,9 +25,9 @@ import pandas as pd
 from scipy import stats
 from scipy.stats import qmc
 
-from .distributions import MULTIVARIATE, check_args, check_name, make_distribution
-from .errors import HtaError
-from .values import suggest
+from sim.params.distributions import MULTIVARIATE, check_args, check_name, make_distribution
+from sim.errors import HtaError
+from sim.model.values import suggest
 
 __all__ = [
     "Parameter",
@@ -631,7 +631,7 @@ _POOL: dict = {}  # process id -> thread pool (a forked child makes its own)
 def _threads() -> int:
     """Threads sampling blocks of draws at once: ``HTA_SIM_SAMPLING_THREADS``, else the
     number of CPUs (at most 8); 1 when ``HTA_SIM_PARALLEL=0``."""
-    from ._config import PARALLEL
+    from sim._config import PARALLEL
 
     if not PARALLEL:
         return 1

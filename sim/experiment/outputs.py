@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import HtaError
+from sim.errors import HtaError
 
 __all__ = [
     "MANIFEST",
@@ -77,7 +77,7 @@ def versions() -> dict[str, str]:
     """Versions of python, hta-sim and the numerical packages that decide the numbers."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from . import __version__
+    from sim._version import __version__
 
     out = {"python": platform.python_version(), "hta-sim": __version__}
     for pkg in ("numpy", "numba", "scipy", "pandas", "pyarrow", "dask", "distributed"):

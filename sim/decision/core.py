@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import HtaError
+from sim.errors import HtaError
 
 __all__ = [
     "icer_table", "icers", "STATUS", "outcome_matrix", "net_benefit", "ceac", "ceaf",
@@ -230,7 +230,7 @@ def net_benefit(costs, effects, wtp, *, kind: str = "monetary") -> np.ndarray:
 
 def _best_per_draw(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Index of the strategy with the highest NMB per (draw, wtp); ties to the lowest column."""
-    from ._decision_kernels import best_strategy
+    from sim.decision._kernels import best_strategy
 
     out = np.empty((c.shape[0], len(w)), dtype=np.int64)
     best_strategy(np.ascontiguousarray(c), np.ascontiguousarray(e), np.ascontiguousarray(w, dtype=float), out)
@@ -239,7 +239,7 @@ def _best_per_draw(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _best_counts(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Number of draws in which each strategy has the highest NMB, shape (k, n_wtp)."""
-    from ._decision_kernels import COUNT_BLOCK, best_counts
+    from sim.decision._kernels import COUNT_BLOCK, best_counts
 
     out = np.empty((-(-c.shape[0] // COUNT_BLOCK), c.shape[1], len(w)), dtype=np.int64)
     best_counts(np.ascontiguousarray(c), np.ascontiguousarray(e), np.ascontiguousarray(w, dtype=float), out)

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .conventions import DISCOUNT_TIMINGS, as_discount, canonical_correction, correction_weights
-from .errors import HtaError
-from .values import (
+from sim.model.conventions import DISCOUNT_TIMINGS, as_discount, canonical_correction, correction_weights
+from sim.errors import HtaError
+from sim.model.values import (
     Complement,
     referenced_params,
     referenced_strategies,
@@ -262,7 +262,7 @@ class Model:
                     f"{where}: BySojourn is used but {state!r} is not a tunnel state; declare "
                     f"tunnels={{{state!r}: n_cycles}}"
                 )
-            from .values import BySojourn, _walk
+            from sim.model.values import BySojourn, _walk
 
             for node in _walk(v):
                 if isinstance(node, BySojourn) and len(node.values) > self.tunnels[state]:

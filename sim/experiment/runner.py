@@ -26,9 +26,9 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from .errors import HtaError
-from .experiment import SETTINGS, Experiment, Loaded, load, read_experiment
-from .outputs import (
+from sim.errors import HtaError
+from sim.experiment.files import SETTINGS, Experiment, Loaded, load, read_experiment
+from sim.experiment.outputs import (
     MANIFEST,
     OutputFolder,
     inputs_record,
@@ -59,7 +59,7 @@ def psa_chunk(model, table, n: int, seed: int, method: str, lo: int, hi: int,
         The outcomes (``draw`` numbered ``lo..hi-1``, the columns of
         :attr:`sim.CohortResult.outcomes`) and the parameter values ``{name: array (hi - lo,)}``.
     """
-    from .cohort import run_cohort
+    from sim.cohort import run_cohort
 
     values = table.sampler(n, seed, method).arrays(lo, hi)
     for k, v in fixed.items():
@@ -181,7 +181,7 @@ def _save_fig(ax, folder: Path, name: str) -> list[Path]:
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from . import plots
+    from sim import plots
 
     fig = ax.figure if hasattr(ax, "figure") else ax
     with matplotlib.rc_context({"svg.hashsalt": "hta-sim", "svg.fonttype": "path"}):
@@ -219,7 +219,7 @@ class _Run:
 
     # ------------------------------------------------------------ analyses
     def base_case(self) -> pd.DataFrame:
-        from .cohort import run_cohort
+        from sim.cohort import run_cohort
 
         res = self.located(("model",), run_cohort, self.model)
         out = res.outcomes.drop(columns="draw")
@@ -232,8 +232,9 @@ class _Run:
         return icer
 
     def psa(self) -> pd.DataFrame:
-        from . import decision, plots, voi
-        from .psa import summarise
+        from sim import decision, plots
+        from sim.decision import voi
+        from sim.cohort.psa import summarise
 
         spec, exp = self.exp.psa, self.exp
         n = spec.draws
@@ -277,7 +278,8 @@ class _Run:
         return summary
 
     def one_way(self) -> None:
-        from . import dsa, plots
+        from sim import plots
+        from sim.decision import dsa
 
         spec = self.exp.one_way
         if spec.ranges:
@@ -294,7 +296,8 @@ class _Run:
         self.sections["one_way"] = table
 
     def two_way(self) -> None:
-        from . import dsa, plots
+        from sim import plots
+        from sim.decision import dsa
 
         spec = self.exp.two_way
         s, c = _pick(self.model, spec)
@@ -305,7 +308,7 @@ class _Run:
         self.fig(plots.two_way(grid), "two_way", f"Two-way analysis: {spec.x} x {spec.y}")
 
     def thresholds(self) -> None:
-        from . import dsa
+        from sim.decision import dsa
 
         rows = []
         for i, t in enumerate(self.exp.thresholds):
@@ -321,7 +324,8 @@ class _Run:
         self.sections["thresholds"] = table
 
     def sweep(self) -> None:
-        from . import decision, voi
+        from sim import decision
+        from sim.decision import voi
 
         exp = self.exp
         n = exp.sweep_draws or exp.psa.draws
@@ -434,7 +438,7 @@ def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None 
     -------
     RunResult
     """
-    from .report import write_report
+    from sim.experiment.report import write_report
 
     exp = read_experiment(path)
     loaded = load(exp)

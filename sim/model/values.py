@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import HtaError
+from sim.errors import HtaError
 
 __all__ = [
     "C",

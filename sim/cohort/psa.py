@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .cohort.engine import DEFAULT_MEMORY, _outcome_column, _outcome_data, _settings, _totals, resolve_draws
-from .decision import ceac, icer_table, icers, outcome_matrix
-from .errors import HtaError
-from .model import Model
-from .params import Draws, ParameterTable
-from .voi import evpi
+from sim.cohort.engine import DEFAULT_MEMORY, _outcome_column, _outcome_data, _settings, _totals, resolve_draws
+from sim.decision.core import ceac, icer_table, icers, outcome_matrix
+from sim.errors import HtaError
+from sim.model.spec import Model
+from sim.params.table import Draws, ParameterTable
+from sim.decision.voi import evpi
 
 __all__ = ["run_psa", "PSAResult", "summarise"]
 

@@ -12,9 +12,9 @@ from scipy import linalg as _la
 from scipy import optimize as _opt
 from scipy.interpolate import BSpline as _BSpline
 
-from .decision import _ce_arrays, _wtp, net_benefit
-from .errors import HtaError
-from .values import suggest as _suggest
+from sim.decision.core import _ce_arrays, _wtp, net_benefit
+from sim.errors import HtaError
+from sim.model.values import suggest as _suggest
 
 __all__ = ["evpi_nb", "evpi", "population_factor", "population_evpi",
            "evppi", "evppi_nb", "evppi_psa", "EVPPI_METHODS"]

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .conventions import correction_weights, point_times
-from .errors import HtaError
-from .model import ANY, Model
-from .values import Complement, Context, Params, Time, evaluate, suggest
+from sim.model.conventions import correction_weights, point_times
+from sim.errors import HtaError
+from sim.model.spec import ANY, Model
+from sim.model.values import Complement, Context, Params, Time, evaluate, suggest
 
 __all__ = ["ModelArrays", "CohortArrays", "build_arrays", "resolve_draws", "coefficients", "DEFAULT_MEMORY"]
 
@@ -416,7 +416,7 @@ def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> ModelArrays:
 
 def _strategy_free(v: Any) -> bool:
     """Whether a value cannot depend on the strategy: no ByStrategy and no callable inside."""
-    from .values import ByStrategy, Expr, _walk
+    from sim.model.values import ByStrategy, Expr, _walk
 
     for node in _walk(v):
         if isinstance(node, ByStrategy) or (callable(node) and not isinstance(node, Expr)):

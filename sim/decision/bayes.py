@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import HtaError
+from sim.errors import HtaError
 
 __all__ = ["decide", "decide_utility", "BayesDecision", "TABLE_COLUMNS"]
 

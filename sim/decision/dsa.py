@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .cohort import run_cohort
-from .decision import icer_table
-from .errors import HtaError
-from .model import Model
-from .params import ParameterTable
-from .results import outcome_columns
-from .values import finite_number, suggest
+from sim.cohort import run_cohort
+from sim.decision.core import icer_table
+from sim.errors import HtaError
+from sim.model.spec import Model
+from sim.params.table import ParameterTable
+from sim.results import outcome_columns
+from sim.model.values import finite_number, suggest
 
 __all__ = [
     "one_way",

@@ -14,8 +14,8 @@ from typing import Any
 
 from scipy import stats
 
-from .errors import HtaError
-from .values import suggest
+from sim.errors import HtaError
+from sim.model.values import suggest
 
 __all__ = ["UNIVARIATE", "MULTIVARIATE", "DISTRIBUTIONS", "make_distribution"]
 

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize as _opt
 
-from .errors import HtaError
-from .values import finite_number
+from sim.errors import HtaError
+from sim.model.values import finite_number
 
 __all__ = ["optimise", "OptimisationResult", "CURVE_COLUMNS"]
 

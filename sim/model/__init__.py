@@ -1,0 +1,22 @@
+"""The model specification: states, strategies, transitions, rewards, values, conventions, life tables.
+
+A :class:`Model` is data: frozen and validated when built (``spec.py``). Values
+(numbers, parameter names, expressions, callables) are defined in ``values.py``
+and evaluated over draws and cycles in ``arrays.py``; within-cycle corrections and
+discounting in ``conventions.py``; life tables in ``lifetable.py``.
+"""
+
+from __future__ import annotations
+
+from sim._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "Model": "sim.model.spec:Model", "ANY": "sim.model.spec:ANY", "FrozenDict": "sim.model.spec:FrozenDict",
+    "C": "sim.model.values:C", "Rate": "sim.model.values:Rate", "HazardRatio": "sim.model.values:HazardRatio",
+    "RelativeRisk": "sim.model.values:RelativeRisk", "AnyOf": "sim.model.values:AnyOf",
+    "ByStrategy": "sim.model.values:ByStrategy", "ByCycle": "sim.model.values:ByCycle",
+    "BySojourn": "sim.model.values:BySojourn", "Discount": "sim.model.conventions:Discount",
+    "CORRECTIONS": "sim.model.conventions:CORRECTIONS", "LifeTable": "sim.model.lifetable:LifeTable",
+    "Mortality": "sim.model.lifetable:Mortality", "build_arrays": "sim.model.arrays:build_arrays",
+    "resolve_draws": "sim.model.arrays:resolve_draws", "ModelArrays": "sim.model.arrays:ModelArrays",
+})
