@@ -66,7 +66,7 @@ import pandas as pd
 import sim
 from sim import ByStrategy, C, HazardRatio, LifeTable, Model, RelativeRisk
 from sim.cohort import _kernels
-from sim.cohort.engine import CohortArrays, _coefficients, build_arrays, resolve_draws
+from sim.model.arrays import ModelArrays, build_arrays, coefficients, resolve_draws
 from sim.results import outcome_columns
 
 STATES = ("Healthy", "Sick", "Sicker", "Dead")
@@ -188,14 +188,14 @@ def build_model(variant: str = "homogeneous") -> Model:
 
 # ----------------------------------------------------------------------------- engine interface
 # Everything this script assumes about the engine's private arrays is in this section:
-# sim.cohort.engine.CohortArrays (values stored once in a flat pool ``ev``, rows as CSR
+# sim.model.arrays.ModelArrays (values stored once in a flat pool ``ev``, rows as CSR
 # entries) and the argument list of sim.cohort._kernels.cohort_kernel (engine v2,
 # commit beb0739).  If the engine's internals change, adapt these functions.
 
 _NO_TRACE = np.empty((1, 1, 1, 1))
 
 
-def run_kernel(a: CohortArrays, c_own, c_prev, c_tr, out) -> None:
+def run_kernel(a: ModelArrays, c_own, c_prev, c_tr, out) -> None:
     """The compiled kernel alone, as run_cohort calls it for one chunk (no trace): the
     occupancy kernel where it applies (rewards fixed over cycles, no transition rewards),
     else the general one."""
@@ -217,7 +217,7 @@ def _pool_view(ev: np.ndarray, off: int, sd: int, st: int, nd: int, mt: int) -> 
                                            writeable=False)
 
 
-def dense_arrays(a: CohortArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def dense_arrays(a: ModelArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Dense ``P (n|1, K, T|1, S1, S)`` and ``R (n|1, K, T+1|1, S1, NR)`` from the engine's
     pool, with a length-1 draw or cycle axis where no value varies along it, plus
     ``dest`` and ``start``: the input of a plain numpy engine.  (Complements and
@@ -462,7 +462,7 @@ def bench_variant(variant: str, n: int, repeat: int, seed: int, profile: bool) -
     params = draw_params(n, seed=seed, variant=variant)
     d = resolve_draws(model, params)
     a = build_arrays(model, d, 0, n)  # all draws in one chunk, for (b), (c) and (c')
-    c_own, c_prev, c_tr = _coefficients(model, a.columns)
+    c_own, c_prev, c_tr = coefficients(model, a.columns)
     K, NR = len(model.strategies), len(a.columns)
     out = np.empty((n, K, 2, NR))
     dense = dense_arrays(a)

@@ -153,7 +153,9 @@ def hta_pipeline(model, table, n, seed, wtp):
 def breakdown(model, table, n: int, seed: int, wtp, repeat: int) -> dict[str, float]:
     """Median time (s) of each step of hta-sim's pipeline, timed by hand on one chunk."""
     from sim.cohort import _kernels
-    from sim.cohort.engine import _occupancy_weights, _outcome_data, build_arrays, resolve_draws
+    from sim.cohort.engine import _occupancy_weights
+    from sim.model.arrays import build_arrays, resolve_draws
+    from sim.results import outcome_data
     from sim.model.arrays import coefficients
 
     sampler = table.sampler(n, seed)
@@ -170,7 +172,7 @@ def breakdown(model, table, n: int, seed: int, wtp, repeat: int) -> dict[str, fl
         "kernel (occupancy_kernel)": lambda: _kernels.occupancy_kernel(
             a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent, w, col_w, out, np.empty((1, 1, 1, 1)),
             False),
-        "outcome columns (_outcome_data)": lambda: _outcome_data(model.strategies, np.arange(n), out, a.columns),
+        "outcome columns (outcome_data)": lambda: outcome_data(model.strategies, np.arange(n), out, a.columns),
         "ICER table (psa.icer)": psa.icer,
         "CEAC (psa.ceac)": lambda: psa.ceac(wtp),
     }

@@ -9,8 +9,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from sim.errors import HtaError
-from sim.model.values import suggest
+from sim.errors import HtaError, suggest
 
 __all__ = ["READY", "load"]
 

@@ -28,8 +28,8 @@ from sim.decision.core import (
     outcome_matrix,
     prob_cost_effective,
 )
-from sim.errors import HtaError
 from sim.decision.voi import evpi, evpi_nb, population_evpi, population_factor
+from sim.errors import HtaError
 
 EXAMPLES = int(os.environ.get("HTA_SIM_TEST_EXAMPLES", "60"))
 PROPERTY = settings(max_examples=2 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cohorts
-from sim.experiment.cli import main as cli_main
 from sim.errors import HtaError
+from sim.experiment.cli import main as cli_main
 from sim.experiment.files import SCHEMA, Locator, load, read_experiment
 
 ROOT = H.ROOT

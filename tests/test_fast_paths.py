@@ -36,9 +36,10 @@ from test_engine_oracle import (
 )
 
 import sim
-from sim.decision._kernels import COUNT_BLOCK, best_counts
 from sim.cohort import engine
-from sim.cohort.engine import _occupancy_applies, _totals, build_arrays, resolve_draws
+from sim.cohort.engine import _occupancy_applies, cohort_totals
+from sim.model.arrays import build_arrays, resolve_draws
+from sim.decision._kernels import COUNT_BLOCK, best_counts
 
 
 def _untimed(case):
@@ -55,8 +56,8 @@ def _both(case, **kw):
     """Totals of the default dispatch and of the general kernel forced."""
     model = build_model(case)
     draws = resolve_draws(model, params_of(case))
-    fast = _totals(model, draws, memory_limit=engine.DEFAULT_MEMORY, **kw)
-    slow = _totals(model, draws, memory_limit=engine.DEFAULT_MEMORY, kernel="general", **kw)
+    fast = cohort_totals(model, draws, memory_limit=engine.DEFAULT_MEMORY, **kw)
+    slow = cohort_totals(model, draws, memory_limit=engine.DEFAULT_MEMORY, kernel="general", **kw)
     return model, draws, fast, slow
 
 
@@ -250,10 +251,10 @@ def test_first_chunk_sized_by_a_probe_not_the_worst_case(monkeypatch):
 
     monkeypatch.setattr(engine._kernels, "occupancy_kernel", counting)
     limit = int(worst * n / 4)  # the worst case would need 4 chunks; the probe says 1
-    one, _, _ = _totals(model, draws, trace=False, chunk_size=None, memory_limit=limit)
+    one, _, _ = cohort_totals(model, draws, trace=False, chunk_size=None, memory_limit=limit)
     assert calls == [n]
     calls.clear()
-    many, _, _ = _totals(model, draws, trace=False, chunk_size=None, memory_limit=int(probe * n / 3))
+    many, _, _ = cohort_totals(model, draws, trace=False, chunk_size=None, memory_limit=int(probe * n / 3))
     assert len(calls) >= 2 and calls[0] == n // 3 and sum(calls) == n  # then sized from the chunk
     assert np.array_equal(one, many)
 

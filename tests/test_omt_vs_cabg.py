@@ -15,8 +15,8 @@ import sim
 from cohorts.omt_vs_cabg import _competing, background_hazard, build, operative_hazard, psa_table
 from cohorts.omt_vs_cabg.calibration import FITTED, TARGETS, calibrate, survival_ci, trial_outcomes
 from cohorts.omt_vs_cabg.patient import pathways
-from sim.experiment.cli import main
 from sim.errors import HtaError
+from sim.experiment.cli import main
 from sim.patient import run_pathway
 
 # Chew DS et al. Circulation 2022;145(11):819-28, Abstract: lifetime, 3 % discounting, US sector

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import run_psa
-from sim.experiment.cli import main as cli_main
 from sim.errors import HtaError
+from sim.experiment.cli import main as cli_main
 from sim.experiment.files import load, read_experiment
 from sim.experiment.runner import psa_chunk, repeat, run_experiment
 

@@ -141,7 +141,8 @@ def _cross(p, t):
 
 def _competing(hazards: dict, h: float) -> dict:
     """Transition probabilities of one cycle of ``h`` years for competing constant hazards:
-    ``P_i = h_i / H (1 - exp(-H h))`` with ``H = sum_i h_i`` (``h_i h`` in the limit ``H -> 0``)."""
+    ``P_i = h_i / H (1 - exp(-H h))`` with ``H = sum_i h_i`` (``h_i h`` in the limit ``H -> 0``).
+    """
     total = sum(hazards.values())
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(total > 0, -np.expm1(-total * h) / total, h)

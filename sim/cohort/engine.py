@@ -13,23 +13,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.model.conventions import CORRECTIONS
+from sim.cohort import _kernels
 from sim.errors import HtaError
-from sim.model.arrays import (  # noqa: F401  (re-exported for scripts and the PSA runner)
+from sim.model.arrays import (
     DEFAULT_MEMORY,
-    CohortArrays,
     ModelArrays,
-    _coefficients,
-    _Draws,
+    ResolvedDraws,
     build_arrays,
     coefficients,
     resolve_draws,
 )
+from sim.model.conventions import model_conventions
 from sim.model.spec import Model
-from sim.results import CohortResult, outcome_columns
-from sim.cohort import _kernels
+from sim.results import CohortResult, make_settings, outcome_data
 
-__all__ = ["run_cohort", "CohortArrays", "build_arrays", "resolve_draws"]
+__all__ = ["run_cohort", "cohort_totals", "cohort_settings"]
 
 
 def _bytes_per_draw(model: Model, trace: bool) -> int:
@@ -47,7 +45,7 @@ def _bytes_per_draw(model: Model, trace: bool) -> int:
 _PROBES: dict = {}  # (id(model), varying parameters, trace) -> (weakref to model, bytes per draw)
 
 
-def _probe_bytes_per_draw(model: Model, draws: _Draws, trace: bool) -> float:
+def _probe_bytes_per_draw(model: Model, draws: ResolvedDraws, trace: bool) -> float:
     """Bytes a draw needs, measured by evaluating the model on two draws.
 
     A value varying by draw is stored twice, one that does not is stored once, so the
@@ -87,11 +85,12 @@ def _occupancy_weights(c_own: np.ndarray, c_prev: np.ndarray) -> tuple[np.ndarra
 def _occupancy_applies(a: ModelArrays) -> bool:
     """Whether the occupancy kernel computes this chunk: no state reward varies by
     cycle and there are no transition rewards (a property of the model, not of the
-    chunk, so every chunk takes the same kernel)."""
+    chunk, so every chunk takes the same kernel).
+    """
     return a.trw_ent.shape[0] == 0 and not a.rw_ent[:, 3].any()
 
 
-def _totals(model: Model, draws: _Draws, *, trace: bool, chunk_size: int | None,
+def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size: int | None,
             memory_limit: int, kernel: str = "auto") -> tuple[np.ndarray, np.ndarray | None, tuple]:
     """Totals ``(n, K, 2, NR)`` (discounted, undiscounted), the trace if asked, the columns.
 
@@ -175,69 +174,23 @@ def run_cohort(
     if not isinstance(model, Model):
         raise HtaError(f"run_cohort needs a Model, got {type(model).__name__}")
     draws = resolve_draws(model, params)
-    totals, traces, columns = _totals(model, draws, trace=trace, chunk_size=chunk_size,
+    totals, traces, columns = cohort_totals(model, draws, trace=trace, chunk_size=chunk_size,
                                       memory_limit=memory_limit)
     return _result(model, draws, totals, traces, columns)
 
 
-def _outcome_column(totals: np.ndarray, columns, name: str) -> np.ndarray:
-    """One numeric column of the outcomes table (length n * K) from totals ``(n, K, 2, NR)``;
-    ``KeyError`` if there is no such column."""
-    comps = tuple(columns[:-2])
-    where = {"cost": (0, None), "qaly": (0, -2), "ly": (0, -1),
-             "cost_undisc": (1, None), "qaly_undisc": (1, -2), "ly_undisc": (1, -1)}
-    for r, c in enumerate(comps):
-        where[f"cost_{c}"] = (0, r)
-        where[f"cost_{c}_undisc"] = (1, r)
-    g, r = where[name]
-    if r is None:
-        return totals[:, :, g, : len(comps)].sum(axis=-1).ravel()
-    return totals[:, :, g, r].ravel()
+def cohort_settings(model: Model, n: int, seed) -> dict:
+    """The ``settings`` of a cohort result: the model's conventions and the engine's rules."""
+    return make_settings("cohort", model=model.name, strategies=model.strategies, n_draws=int(n), seed=seed,
+                         **model_conventions(model),
+                         transition_rewards="counted in full, discounted at the end of the cycle of the transition",
+                         start_rewards="counted once at time 0 on the start distribution, not discounted")
 
 
-def _outcome_data(strategies, ids: np.ndarray, totals: np.ndarray, columns) -> dict[str, np.ndarray]:
-    """The columns of the outcomes table (see :func:`run_cohort`), each of length n * K."""
+def _result(model: Model, draws: ResolvedDraws, totals: np.ndarray, traces, columns) -> CohortResult:
     n, K = totals.shape[:2]
-    comps = columns[:-2]
-    data = {
-        "draw": np.repeat(ids, K),
-        "strategy": pd.Categorical.from_codes(np.tile(np.arange(K, dtype=np.int16), n),
-                                              categories=list(strategies)),
-    }
-    for name in outcome_columns(comps)[2:]:
-        data[name] = _outcome_column(totals, columns, name)
-    return data
-
-
-def _settings(model: Model, n: int, seed) -> dict:
-    """The conventions a result was computed with (``settings`` of every result)."""
-    from sim._version import __version__
-
-    return {
-        "engine": "cohort",
-        "model": model.name,
-        "strategies": list(model.strategies),
-        "states": list(model.states),
-        "n_draws": int(n),
-        "seed": seed,
-        "cycle_length": model.cycle_length,
-        "n_cycles": model.n_cycles,
-        "start_age": model.start_age,
-        "correction": model.correction,
-        "correction_formula": CORRECTIONS[model.correction],
-        "discount_costs": model.discount_costs.describe(),
-        "discount_outcomes": model.discount_outcomes.describe(),
-        "discount_timing": model.discount_timing,
-        "transition_rewards": "counted in full, discounted at the end of the cycle of the transition",
-        "start_rewards": "counted once at time 0 on the start distribution, not discounted",
-        "version": __version__,
-    }
-
-
-def _result(model: Model, draws: _Draws, totals: np.ndarray, traces, columns) -> CohortResult:
-    n, K = totals.shape[:2]
-    outcomes = pd.DataFrame(_outcome_data(model.strategies, draws.ids, totals, columns), copy=False)
-    settings = _settings(model, n, draws.seed)
+    outcomes = pd.DataFrame(outcome_data(model.strategies, draws.ids, totals, columns), copy=False)
+    settings = cohort_settings(model, n, draws.seed)
     outcomes.attrs["settings"] = settings
     trace_df = None
     if traces is not None:

@@ -1,23 +1,32 @@
-"""Probabilistic sensitivity analysis with the cohort engine, in chunks of draws.
+"""Probabilistic sensitivity analysis with the cohort engine: the one PSA path.
 
-:func:`run_psa` samples a parameter table chunk by chunk, runs the cohort engine
-on each chunk and keeps only per-draw totals, so memory stays bounded whatever
-the number of draws.
+A PSA is a set of pure tasks :func:`psa_chunk` (draws ``lo:hi`` of an ``n``-draw
+sample of a parameter table through the cohort engine, per-draw totals only) and
+one :func:`assemble` that puts the chunks into a :class:`PSAResult`.
+:func:`run_psa` runs the chunks in this process; the experiment runner maps the same
+tasks over a Dask cluster and the sweep runs one PSA per scenario with them. Draw
+``i`` depends only on ``(seed, i)``, so the numbers are identical whatever the
+chunking, the worker count or the order in which chunks finish.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from sim.cohort.engine import DEFAULT_MEMORY, _outcome_column, _outcome_data, _settings, _totals, resolve_draws
+from sim.cohort.engine import cohort_settings, cohort_totals
 from sim.decision.core import ceac, icer_table, icers, outcome_matrix
-from sim.errors import HtaError
-from sim.model.spec import Model
-from sim.params.table import Draws, ParameterTable
 from sim.decision.voi import evpi
+from sim.errors import HtaError
+from sim.model.arrays import DEFAULT_MEMORY, resolve_draws
+from sim.model.spec import Model
+from sim.params.table import Draws, ParameterTable, Sampler
+from sim.results import Result, outcome_column, outcome_data
 
-__all__ = ["run_psa", "PSAResult", "summarise"]
+__all__ = ["PSAChunk", "PSAResult", "assemble", "psa_chunk", "run_psa", "summarise"]
 
 
 def summarise(outcomes: pd.DataFrame, columns=("cost", "qaly", "ly"), level: float = 0.95) -> pd.DataFrame:
@@ -38,7 +47,7 @@ def summarise(outcomes: pd.DataFrame, columns=("cost", "qaly", "ly"), level: flo
     return pd.DataFrame(parts)
 
 
-class PSAResult:
+class PSAResult(Result):
     """What :func:`run_psa` returns.
 
     Attributes
@@ -79,7 +88,7 @@ class PSAResult:
     @property
     def outcomes(self) -> pd.DataFrame:
         if self._outcomes is None:
-            frame = pd.DataFrame(_outcome_data(self._strategies, np.arange(self._totals.shape[0]), self._totals,
+            frame = pd.DataFrame(outcome_data(self._strategies, np.arange(self._totals.shape[0]), self._totals,
                                                self._columns), copy=False)
             frame.attrs["settings"] = self.settings
             self._outcomes = frame
@@ -91,7 +100,7 @@ class PSAResult:
             return None
         if name not in self._cache:
             try:
-                col = _outcome_column(self._totals, self._columns, name)
+                col = outcome_column(self._totals, self._columns, name)
             except KeyError:
                 return None
             self._cache[name] = col.reshape(-1, len(self._strategies))
@@ -132,24 +141,33 @@ class PSAResult:
         return evpi(c, e, wtp)
 
 
-def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: str = "mc",
-            chunk_size: int = 10_000, progress: bool = False) -> PSAResult:
-    """Probabilistic sensitivity analysis: ``n`` draws of ``table`` through the cohort engine.
+@dataclass(frozen=True)
+class PSAChunk:
+    """Draws ``lo:hi`` of a PSA: per-draw totals and the parameter values drawn.
 
-    Parameters
+    Attributes
     ----------
-    model : Model
-    table : ParameterTable
-        Every parameter of the table must be a model parameter.
-    n, seed : int
-        Number of draws and the seed; draw ``i`` depends only on ``(seed, i)``
-        (Latin hypercube: also on ``n``).
-    method : {"mc", "lhs", "sobol"}
-    chunk_size : int
-        Draws sampled and run at once; results do not depend on it.
-    progress : bool
-        Show a progress bar (tqdm) on stderr.
+    lo, hi : int
+        The draws computed (``hi - lo`` of them).
+    totals : ndarray, shape (hi - lo, n_strategies, 2, n_columns)
+        Discounted (index 0) and undiscounted (1) totals per draw, strategy and reward
+        column (cost components, then ``qaly`` and ``ly``).
+    values : dict of str to ndarray
+        The parameter values of the draws, one array of length ``hi - lo`` per table row.
+    columns : tuple of str
+        The reward columns of ``totals``.
     """
+
+    lo: int
+    hi: int
+    totals: np.ndarray
+    values: dict
+    columns: tuple
+
+
+def _check_psa(model: Model, table: ParameterTable, chunk_size) -> None:
+    if not isinstance(model, Model):
+        raise HtaError(f"run_psa needs a Model, got {type(model).__name__}")
     if not isinstance(table, ParameterTable):
         raise HtaError(f"run_psa needs a ParameterTable, got {type(table).__name__}")
     unknown = [p for p in table.names if p not in model.parameters]
@@ -157,11 +175,90 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
         raise HtaError(f"{table.label}: parameter {unknown[0]!r} is not a parameter of model {model.name!r}")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
-    sampler = table.sampler(n, seed, method)
+
+
+def _chunk(model: Model, sampler: Sampler, lo: int, hi: int, fixed: Mapping[str, float] | None) -> PSAChunk:
+    values = sampler.arrays(lo, hi)
+    for k, v in (fixed or {}).items():
+        values[k] = np.full(hi - lo, float(v))
+    totals, _, columns = cohort_totals(model, resolve_draws(model, values), trace=False, chunk_size=None,
+                                       memory_limit=DEFAULT_MEMORY)
+    return PSAChunk(lo, hi, totals, values, tuple(columns))
+
+
+def psa_chunk(model: Model, table: ParameterTable, n: int, seed: int, method: str, lo: int, hi: int,
+              fixed: Mapping[str, float] | None = None) -> PSAChunk:
+    """Draws ``lo:hi`` of an ``n``-draw PSA of ``table`` through the cohort engine (a pure task).
+
+    ``fixed`` values replace sampled columns after sampling, so every other
+    parameter's draws are those of the PSA without them (common random numbers).
+
+    Returns
+    -------
+    PSAChunk
+    """
+    return _chunk(model, table.sampler(n, seed, method), lo, hi, fixed)
+
+
+def assemble(model: Model, table: ParameterTable, n: int, seed: int, method: str,
+             chunks: Sequence[PSAChunk]) -> PSAResult:
+    """The :class:`PSAResult` of chunks that together cover draws ``0..n-1`` (in any order).
+
+    Returns
+    -------
+    PSAResult
+    """
+    chunks = sorted(chunks, key=lambda ch: ch.lo)
+    if not chunks or chunks[0].lo != 0 or chunks[-1].hi != n or any(
+            a.hi != b.lo for a, b in zip(chunks[:-1], chunks[1:], strict=True)):
+        raise HtaError(f"PSA chunks do not cover draws 0..{n - 1} exactly once")
     K = len(model.strategies)
+    if len(chunks) == 1:  # one chunk: its totals are the result's (no copy)
+        totals = chunks[0].totals
+    else:
+        totals = np.empty((n, K) + chunks[0].totals.shape[2:])
+        for ch in chunks:
+            totals[ch.lo:ch.hi] = ch.totals
     grid = np.empty((n, len(table.names)), order="F")  # one block of draws, a column per parameter
-    draw_cols = {name: grid[:, j] for j, name in enumerate(table.names)}
-    totals = None
+    for ch in chunks:
+        for j, name in enumerate(table.names):
+            grid[ch.lo:ch.hi, j] = ch.values[name]
+    settings = cohort_settings(model, n, seed)
+    settings.update({"sampling": method, "parameter_table": table.label})
+    draws = Draws(pd.DataFrame(grid, columns=table.names, copy=False), np.arange(n), seed, method)
+    return PSAResult._from_totals(draws, totals, chunks[0].columns, model.strategies, settings)
+
+
+def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: str = "mc",
+            chunk_size: int = 10_000, progress: bool = False,
+            fixed: Mapping[str, float] | None = None) -> PSAResult:
+    """Probabilistic sensitivity analysis: ``n`` draws of ``table`` through the cohort engine.
+
+    Parameters
+    ----------
+    model : Model
+        The model; every parameter of the table must be one of its parameters.
+    table : ParameterTable
+        Base case, distributions and correlations of the parameters.
+    n, seed : int
+        Number of draws and the seed; draw ``i`` depends only on ``(seed, i)``
+        (Latin hypercube: also on ``n``).
+    method : {"mc", "lhs", "sobol"}
+        Sampling: Monte Carlo, Latin hypercube or scrambled Sobol.
+    chunk_size : int
+        Draws sampled and run at once; results do not depend on it.
+    progress : bool
+        Show a progress bar (tqdm) on stderr.
+    fixed : mapping of str to float, optional
+        Parameters held at a value (their sampled columns replaced, the other draws unchanged).
+
+    Returns
+    -------
+    PSAResult
+    """
+    _check_psa(model, table, chunk_size)
+    sampler = table.sampler(n, seed, method)
+    chunks = []
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -170,20 +267,10 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
     try:
         for lo in range(0, n, chunk_size):
             hi = min(n, lo + chunk_size)
-            values = sampler.arrays(lo, hi)
-            for name in table.names:
-                draw_cols[name][lo:hi] = values[name]
-            tot, _, columns = _totals(model, resolve_draws(model, values), trace=False, chunk_size=None,
-                                      memory_limit=DEFAULT_MEMORY)
-            if totals is None:  # per-draw totals only: memory does not grow with the horizon
-                totals = np.empty((n, K) + tot.shape[2:])
-            totals[lo:hi] = tot
+            chunks.append(_chunk(model, sampler, lo, hi, fixed))
             if bar is not None:
                 bar.update(hi - lo)
     finally:
         if bar is not None:
             bar.close()
-    settings = _settings(model, n, seed)
-    settings.update({"n_draws": n, "seed": seed, "sampling": method, "parameter_table": table.label})
-    draws = Draws(pd.DataFrame(grid, columns=table.names, copy=False), np.arange(n), seed, method)
-    return PSAResult._from_totals(draws, totals, columns, model.strategies, settings)
+    return assemble(model, table, n, seed, method, chunks)

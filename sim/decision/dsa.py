@@ -20,11 +20,10 @@ from scipy import optimize, stats
 
 from sim.cohort import run_cohort
 from sim.decision.core import icer_table
-from sim.errors import HtaError
+from sim.errors import HtaError, finite_number, suggest
 from sim.model.spec import Model
 from sim.params.table import ParameterTable
 from sim.results import outcome_columns
-from sim.model.values import finite_number, suggest
 
 __all__ = [
     "one_way",

@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize as _opt
 
-from sim.errors import HtaError
-from sim.model.values import finite_number
+from sim.errors import HtaError, finite_number
 
 __all__ = ["optimise", "OptimisationResult", "CURVE_COLUMNS"]
 

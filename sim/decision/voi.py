@@ -14,7 +14,7 @@ from scipy.interpolate import BSpline as _BSpline
 
 from sim.decision.core import _ce_arrays, _wtp, net_benefit
 from sim.errors import HtaError
-from sim.model.values import suggest as _suggest
+from sim.errors import suggest as _suggest
 
 __all__ = ["evpi_nb", "evpi", "population_factor", "population_evpi",
            "evppi", "evppi_nb", "evppi_psa", "EVPPI_METHODS"]
@@ -22,7 +22,8 @@ __all__ = ["evpi_nb", "evpi", "population_factor", "population_evpi",
 
 def evpi_nb(nb) -> float:
     """EVPI from net benefits of shape ``(n_draws, n_strategies)``:
-    ``E[max_s NB_s] - max_s E[NB_s]``."""
+    ``E[max_s NB_s] - max_s E[NB_s]``.
+    """
     a = np.asarray(nb, dtype=float)
     if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
         raise HtaError(f"net benefits must have shape (n_draws, n_strategies), got {a.shape}")
@@ -388,7 +389,8 @@ def _evppi_fit(nb: np.ndarray, model, n_sim: int, seed: int) -> tuple[float, flo
 
 class _Fit:
     """Fitted incremental net benefit: ``fitted`` at every draw, ``sample`` draws from
-    the approximate posterior of the fitted values at the evaluation points."""
+    the approximate posterior of the fitted values at the evaluation points.
+    """
 
     def __init__(self, fitted: np.ndarray, n_eval: int, sampler=None, const: float = 0.0):
         self.fitted = fitted
@@ -398,7 +400,8 @@ class _Fit:
 
     def sample(self, rng, m: int, w: np.ndarray) -> np.ndarray:
         """``m`` posterior samples of the fitted values at the evaluation points, (n_eval, m);
-        ``w`` (n_eval, m) are standard normal weights shared by all strategies."""
+        ``w`` (n_eval, m) are standard normal weights shared by all strategies.
+        """
         if self._sampler is None:
             return np.full((self.n_eval, m), self._const)
         return self._sampler(rng, m, w)
@@ -416,7 +419,8 @@ def _standardise(y: np.ndarray):
 def _spline_margin(x: np.ndarray, k: int):
     """Centred basis (n, k'-1) and penalty of one input: cubic B-splines with knots at
     quantiles and the integrated squared second derivative penalty, or indicators of
-    the levels (unpenalised) for an input with few distinct values."""
+    the levels (unpenalised) for an input with few distinct values.
+    """
     levels = np.unique(x)
     if levels.size <= k:
         B = (x[:, None] == levels[None, :]).astype(float)
@@ -515,10 +519,11 @@ class _Gam:
         self.Mp = q - rank  # dimension of the unpenalised space
 
     def _logdet_S(self, lam: np.ndarray):
-        """log pseudo-determinant of the total penalty and its gradient in log lambda.
+        """Log pseudo-determinant of the total penalty and its gradient in log lambda.
 
         Blocks are independent; an interaction's two penalties are a Kronecker sum
-        whose eigenvalues are ``lam_a e_a,i + lam_b e_b,j``."""
+        whose eigenvalues are ``lam_a e_a,i + lam_b e_b,j``.
+        """
         ld = 0.0
         grad = np.zeros(len(lam))
         for ja, ea, jb, eb in self.blocks:

@@ -1,5 +1,6 @@
 """Experiments: experiment files (reading and checking), the runner (serial or Dask),
-result files and the manifest, the HTML report and the command line."""
+result files and the manifest, the HTML report and the command line.
+"""
 
 from __future__ import annotations
 

@@ -42,7 +42,6 @@ def _experiment_files() -> list[Path]:
 
 def _cmd_list(args) -> int:
     import cohorts
-
     from sim.experiment.files import read_experiment
 
     print("Ready models (hta-sim run MODEL):")

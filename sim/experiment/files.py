@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.errors import HtaError
-from sim.params.table import METHODS, ParameterTable
+from sim.errors import HtaError, suggest
 from sim.experiment.tomlcheck import Locator, Reader, tname, typed
-from sim.model.values import suggest
+from sim.params.table import METHODS, ParameterTable
 
 __all__ = [
     "SCHEMA",
@@ -144,7 +143,8 @@ class Scenario:
 @dataclass(frozen=True)
 class Execution:
     """Where tasks run: ``"serial"``, ``"local"`` (a LocalCluster of ``workers`` processes) or
-    ``"scheduler"`` (an existing cluster at ``address``)."""
+    ``"scheduler"`` (an existing cluster at ``address``).
+    """
 
     mode: str = "serial"
     workers: int = 2

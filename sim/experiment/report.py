@@ -79,7 +79,8 @@ def _shown_path(label: str, base: Path) -> str:
     """A parameter file's path as the report shows it: no absolute path of the machine.
 
     A ready model's table is shown from its ``cohorts/`` folder, another file relative to
-    the experiment file's folder; a label that is not an absolute path stays as it is."""
+    the experiment file's folder; a label that is not an absolute path stays as it is.
+    """
     p = Path(label)
     if not p.is_absolute():
         return label

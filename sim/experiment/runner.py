@@ -233,8 +233,8 @@ class _Run:
 
     def psa(self) -> pd.DataFrame:
         from sim import decision, plots
-        from sim.decision import voi
         from sim.cohort.psa import summarise
+        from sim.decision import voi
 
         spec, exp = self.exp.psa, self.exp
         n = spec.draws

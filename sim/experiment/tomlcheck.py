@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.errors import HtaError
-from sim.model.values import suggest
+from sim.errors import HtaError, suggest
 
 __all__ = ["Locator", "Reader", "tname", "typed"]
 

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.errors import HtaError, suggest
 from sim.model.conventions import correction_weights, point_times
-from sim.errors import HtaError
 from sim.model.spec import ANY, Model
-from sim.model.values import Complement, Context, Params, Time, evaluate, suggest
+from sim.model.values import Complement, Context, Params, Time, evaluate
 
-__all__ = ["ModelArrays", "CohortArrays", "build_arrays", "resolve_draws", "coefficients", "DEFAULT_MEMORY"]
+__all__ = ["ModelArrays", "ResolvedDraws", "build_arrays", "resolve_draws", "coefficients", "DEFAULT_MEMORY"]
 
 DEFAULT_MEMORY = 256 * 2**20
 
@@ -32,14 +32,16 @@ _TOL = 1e-9  # tolerance for row sums and complements
 
 # ---------------------------------------------------------------------------- draws
 @dataclass(frozen=True)
-class _Draws:
+class ResolvedDraws:
+    """Parameter values for an engine: per-draw arrays, fixed values and the draw ids."""
+
     ids: np.ndarray  # (n,) int draw ids
     arrays: dict  # name -> (n,) array for varying params
     fixed: dict  # name -> float
     seed: Any = None
 
 
-def resolve_draws(model: Model, params: Any) -> _Draws:
+def resolve_draws(model: Model, params: Any) -> ResolvedDraws:
     """Turn ``params`` (None, mapping, DataFrame or draws object) into arrays.
 
     Parameters missing from ``params`` take the model's base-case values.
@@ -107,7 +109,7 @@ def resolve_draws(model: Model, params: Any) -> _Draws:
         ids = np.arange(n)
     if len(ids) != n:
         raise HtaError(f"draw ids: {len(ids)} ids for {n} draws")
-    return _Draws(ids=np.asarray(ids, dtype=np.int64), arrays=arrays, fixed=fixed, seed=seed)
+    return ResolvedDraws(ids=np.asarray(ids, dtype=np.int64), arrays=arrays, fixed=fixed, seed=seed)
 
 
 # ---------------------------------------------------------------------------- arrays
@@ -122,7 +124,8 @@ class _Pool:
     def add(self, a: np.ndarray) -> tuple[int, int, int, int]:
         """Reserve room for ``a`` (shape (nd, mt, L)), stored draws-innermost; return its
         (offset, draw, time, sojourn) strides. Draws are contiguous so the kernel reads
-        them as vectors. The same array object added again is stored once."""
+        them as vectors. The same array object added again is stored once.
+        """
         nd, mt, L = a.shape
         hit = self.seen.get(id(a))
         if hit is not None and hit[0] is a:
@@ -180,7 +183,8 @@ class ModelArrays:
 
     def dense(self, draws: slice = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Dense ``P (n, K, T, S1, S)``, ``R (n, K, T+1, S1, NR)`` and ``TR (n, K, T, S1, S, NR)``
-        of some draws (for reference implementations, tests and error messages)."""
+        of some draws (for reference implementations, tests and error messages).
+        """
         K = self.tr_ptr.shape[0]
         S1, S = self.dest.shape
         NR, T = len(self.columns), self.n_cycles
@@ -216,7 +220,7 @@ def _draw_label(ids: np.ndarray, d: int, nd: int, total: int) -> str:
 class _Builder:
     """Evaluates one model on one chunk of draws."""
 
-    def __init__(self, model: Model, draws: _Draws, lo: int, hi: int):
+    def __init__(self, model: Model, draws: ResolvedDraws, lo: int, hi: int):
         self.model = model
         self.ids = draws.ids[lo:hi]
         self.n = hi - lo
@@ -244,7 +248,8 @@ class _Builder:
 
     def value(self, v: Any, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> np.ndarray:
         """Evaluate and check ``v``; a value that cannot depend on the strategy (no
-        ``ByStrategy``, no callable) is evaluated once and shared by all strategies."""
+        ``ByStrategy``, no callable) is evaluated once and shared by all strategies.
+        """
         key = (id(v), state, cycles.shape[1]) if _strategy_free(v) else None
         hit = self.cache.get(key) if key is not None else None
         if hit is not None and hit[0] is v:
@@ -289,7 +294,7 @@ class _Builder:
         return a
 
 
-def build_arrays(model: Model, draws: _Draws, lo: int, hi: int) -> ModelArrays:
+def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int) -> ModelArrays:
     """Evaluate and check the kernel's inputs for draws ``lo:hi``."""
     b = _Builder(model, draws, lo, hi)
     K, S, S1 = len(model.strategies), len(model.states), len(model.layout)
@@ -462,12 +467,3 @@ def coefficients(model: Model, columns: tuple) -> tuple[np.ndarray, np.ndarray, 
         c_prev[0, r], c_prev[1, r] = prev * f, prev
         c_tr[0, r] = f[1:]
     return c_own, c_prev, c_tr
-
-
-
-
-
-#: Former name, kept for scripts that import it.
-CohortArrays = ModelArrays
-_coefficients = coefficients
-

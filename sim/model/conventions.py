@@ -24,7 +24,7 @@ import numpy as np
 
 from sim.errors import HtaError
 
-__all__ = ["CORRECTIONS", "correction_weights", "Discount", "as_discount", "DISCOUNT_TIMINGS"]
+__all__ = ["CORRECTIONS", "correction_weights", "Discount", "as_discount", "DISCOUNT_TIMINGS", "model_conventions"]
 
 #: Within-cycle corrections, each with a one-line summary of its weights.
 CORRECTIONS = {
@@ -163,3 +163,25 @@ def point_times(n_cycles: int, cycle_length: float, timing: str) -> np.ndarray:
     if timing == "annual":
         tau = np.floor(tau + 1e-9)
     return tau
+
+
+def model_conventions(model) -> dict:
+    """The conventions of a :class:`~sim.model.Model`, in words, for a result's ``settings``.
+
+    Returns
+    -------
+    dict
+        ``states, cycle_length, n_cycles, start_age, correction, correction_formula,
+        discount_costs, discount_outcomes, discount_timing``.
+    """
+    return {
+        "states": list(model.states),
+        "cycle_length": model.cycle_length,
+        "n_cycles": model.n_cycles,
+        "start_age": model.start_age,
+        "correction": model.correction,
+        "correction_formula": CORRECTIONS[model.correction],
+        "discount_costs": model.discount_costs.describe(),
+        "discount_outcomes": model.discount_outcomes.describe(),
+        "discount_timing": model.discount_timing,
+    }

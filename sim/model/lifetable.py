@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.errors import HtaError
-from sim.model.values import Context, Expr, suggest
+from sim.errors import HtaError, suggest
+from sim.model.values import Context, Expr
 
 __all__ = ["LifeTable", "Mortality", "packaged_lifetables"]
 
@@ -110,7 +110,7 @@ class LifeTable:
         v = np.asarray(self.values[sex], dtype=float)[idx]
         return (v if self.kind == "qx" else -np.expm1(-v)), self.kind
 
-    def mortality(self, sex: str = "total") -> "Mortality":
+    def mortality(self, sex: str = "total") -> Mortality:
         """Model value: probability of death within one cycle at the cohort's age."""
         if sex not in self.values:
             raise HtaError(
@@ -122,9 +122,10 @@ class LifeTable:
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, name: str = "", source: str = "",
-                   open_ended: bool | None = None) -> "LifeTable":
+                   open_ended: bool | None = None) -> LifeTable:
         """Build from a long table (``age, sex, qx|mx``) or a wide one
-        (``age`` plus ``qx_<sex>`` / ``mx_<sex>`` columns)."""
+        (``age`` plus ``qx_<sex>`` / ``mx_<sex>`` columns).
+        """
         label = name or "life table"
         cols = {c.lower().strip(): c for c in df.columns}
         if "age" not in cols:
@@ -175,7 +176,7 @@ class LifeTable:
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike, *, source: str = "", open_ended: bool | None = None,
-                 name: str | None = None) -> "LifeTable":
+                 name: str | None = None) -> LifeTable:
         """Load a life table from CSV (see :meth:`from_frame` for the layouts)."""
         p = Path(path)
         if not p.is_file():
@@ -187,7 +188,7 @@ class LifeTable:
         return cls.from_frame(df, name=name or p.stem, source=source or str(p), open_ended=open_ended)
 
     @classmethod
-    def packaged(cls, name: str) -> "LifeTable":
+    def packaged(cls, name: str) -> LifeTable:
         """A life table shipped with hta-sim (see :func:`packaged_lifetables`)."""
         available = packaged_lifetables()
         if name not in available:

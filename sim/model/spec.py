@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from sim.errors import HtaError, suggest
 from sim.model.conventions import DISCOUNT_TIMINGS, as_discount, canonical_correction, correction_weights
-from sim.errors import HtaError
 from sim.model.values import (
     Complement,
     referenced_params,
     referenced_strategies,
-    suggest,
     uses_sojourn,
 )
 
@@ -417,11 +416,11 @@ class Model:
         comps += [c for c in self.start_costs if c not in comps]
         return tuple(comps)
 
-    def replace(self, **changes: Any) -> "Model":
+    def replace(self, **changes: Any) -> Model:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def with_parameters(self, **values: float) -> "Model":
+    def with_parameters(self, **values: float) -> Model:
         """A copy with some base-case parameter values changed."""
         unknown = [k for k in values if k not in self.parameters]
         if unknown:

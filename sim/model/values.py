@@ -20,8 +20,6 @@ length-1 axis there, which keeps the engine's arrays small.
 
 from __future__ import annotations
 
-import difflib
-import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import HtaError
+from sim.errors import HtaError, suggest
 
 __all__ = [
     "C",
@@ -54,9 +52,9 @@ __all__ = [
 class Complement:
     """The rest of a transition row: ``1 - (sum of the row's other entries)``."""
 
-    _instance: "Complement | None" = None
+    _instance: Complement | None = None
 
-    def __new__(cls) -> "Complement":
+    def __new__(cls) -> Complement:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -70,12 +68,6 @@ class Complement:
 
 #: The complement marker: ``transitions={("A", "A"): C, ...}``.
 C = Complement()
-
-
-def suggest(name: str, candidates) -> str:
-    """' (did you mean 'x'?)' for the closest candidate, or ''."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class Params(Mapping):
@@ -241,7 +233,8 @@ class RelativeRisk(Expr):
 @dataclass(frozen=True)
 class AnyOf(Expr):
     """Probability that at least one of several independent events happens:
-    ``1 - prod(1 - p_i)`` (e.g. background plus disease-specific death)."""
+    ``1 - prod(1 - p_i)`` (e.g. background plus disease-specific death).
+    """
 
     probs: tuple
 
@@ -446,17 +439,3 @@ def referenced_strategies(value: Any) -> list[tuple[ByStrategy, set[str]]]:
 
 def uses_sojourn(value: Any) -> bool:
     return any(isinstance(v, BySojourn) for v in _walk(value))
-
-
-def finite_number(x: Any, what: str) -> float:
-    """``float(x)`` for a finite real number, else an HtaError naming ``what``."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise HtaError(f"{what} must be a number, got {x!r}")
-    v = float(x)
-    if not math.isfinite(v):
-        raise HtaError(f"{what} must be a finite number, got {v!r}")
-    return v
-
-
-def is_number(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(float(x))

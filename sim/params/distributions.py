@@ -14,8 +14,7 @@ from typing import Any
 
 from scipy import stats
 
-from sim.errors import HtaError
-from sim.model.values import suggest
+from sim.errors import HtaError, suggest
 
 __all__ = ["UNIVARIATE", "MULTIVARIATE", "DISTRIBUTIONS", "make_distribution"]
 

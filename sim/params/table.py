@@ -25,9 +25,8 @@ import pandas as pd
 from scipy import stats
 from scipy.stats import qmc
 
+from sim.errors import HtaError, suggest
 from sim.params.distributions import MULTIVARIATE, check_args, check_name, make_distribution
-from sim.errors import HtaError
-from sim.model.values import suggest
 
 __all__ = [
     "Parameter",
@@ -283,9 +282,10 @@ class ParameterTable:
     # ------------------------------------------------------------ reading
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, correlations=None, base_dir=None,
-                   label: str = "parameter table", first_line: int = 2) -> "ParameterTable":
+                   label: str = "parameter table", first_line: int = 2) -> ParameterTable:
         """Build from a DataFrame with the columns of :data:`COLUMNS` (``name``,
-        ``value`` and ``source`` required)."""
+        ``value`` and ``source`` required).
+        """
         df = df.copy()
         df.columns = [str(c).strip().lower() for c in df.columns]
         missing = [c for c in ("name", "value", "source") if c not in df.columns]
@@ -315,7 +315,7 @@ class ParameterTable:
         return cls(params, correlations=correlations, base_dir=base_dir, label=label)
 
     @classmethod
-    def read(cls, path: str | os.PathLike, *, correlations: str | os.PathLike | Mapping | None = None) -> "ParameterTable":
+    def read(cls, path: str | os.PathLike, *, correlations: str | os.PathLike | Mapping | None = None) -> ParameterTable:
         """Read a CSV or Excel (``.xlsx``) parameter table.
 
         An Excel workbook holds the table in its first sheet (or one named
@@ -386,23 +386,25 @@ class ParameterTable:
         return f"ParameterTable({self.label!r}: {len(self)} parameters, {len(self.random_names)} random)"
 
     # ------------------------------------------------------------ sampling
-    def sampler(self, n: int, seed: int, method: str = "mc") -> "Sampler":
+    def sampler(self, n: int, seed: int, method: str = "mc") -> Sampler:
         """A :class:`Sampler` that produces any range of the ``n`` draws."""
         return Sampler(self, n, seed, method)
 
-    def draw(self, n: int, seed: int, method: str = "mc") -> "Draws":
+    def draw(self, n: int, seed: int, method: str = "mc") -> Draws:
         """All ``n`` draws (see :class:`Sampler`)."""
         return self.sampler(n, seed, method).draws(0, n)
 
     def transform(self, u: np.ndarray) -> pd.DataFrame:
         """Map uniforms ``u`` (rows = draws, ``n_slots`` columns) to parameter values by
-        inversion (used for Latin hypercube and Sobol sampling)."""
+        inversion (used for Latin hypercube and Sobol sampling).
+        """
         return pd.DataFrame(self._values(u.shape[0], _Inverse(np.clip(u, _EPS, 1 - _EPS))),
                             columns=self.names, copy=False)
 
     def generate(self, gen: np.random.Generator, m: int) -> pd.DataFrame:
         """``m`` Monte Carlo draws from a numpy generator, sampling each distribution
-        directly (inversion only where a copula or a truncation needs it)."""
+        directly (inversion only where a copula or a truncation needs it).
+        """
         return pd.DataFrame(self._values(m, _Direct(gen, m)), columns=self.names, copy=False)
 
     def _values(self, m: int, src) -> dict[str, np.ndarray]:
@@ -432,7 +434,8 @@ class ParameterTable:
 
 def _rowwise(z: np.ndarray, L: np.ndarray) -> np.ndarray:
     """``z @ L.T`` computed row by row, so a draw's value does not depend on how many
-    rows are transformed together (BLAS blocking would change the last bits)."""
+    rows are transformed together (BLAS blocking would change the last bits).
+    """
     return (z[:, None, :] * L[None, :, :]).sum(axis=-1)
 
 
@@ -544,7 +547,7 @@ class Draws:
         return len(self.frame)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, seed=None) -> "Draws":
+    def from_frame(cls, frame: pd.DataFrame, seed=None) -> Draws:
         """Wrap externally made draws (e.g. MCMC output): one column per parameter."""
         return cls(frame.reset_index(drop=True), np.arange(len(frame)), seed, "given")
 
@@ -630,7 +633,8 @@ _POOL: dict = {}  # process id -> thread pool (a forked child makes its own)
 
 def _threads() -> int:
     """Threads sampling blocks of draws at once: ``HTA_SIM_SAMPLING_THREADS``, else the
-    number of CPUs (at most 8); 1 when ``HTA_SIM_PARALLEL=0``."""
+    number of CPUs (at most 8); 1 when ``HTA_SIM_PARALLEL=0``.
+    """
     from sim._config import PARALLEL
 
     if not PARALLEL:

@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim.errors import HtaError
-from sim.model.values import suggest
+from sim.errors import HtaError, suggest
 from sim.patient.events import Exponential, TimeToEvent, Weibull
 from sim.patient.streams import batch_uniforms, patient_key, uniform_at
 
@@ -335,7 +334,8 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
 @functools.lru_cache(maxsize=64)
 def _strategy_dtype(names: tuple) -> pd.CategoricalDtype:
     """The categorical dtype of the strategy column (made once per set of names: pandas
-    takes about half a millisecond to infer and check the categories)."""
+    takes about half a millisecond to infer and check the categories).
+    """
     return pd.CategoricalDtype(list(names))
 
 

@@ -87,7 +87,8 @@ class TimeToEvent:
 
     def sample_one(self, u: float, elapsed: float = 0.0, hr: float = 1.0) -> float:
         """One time to event for scalar ``u``, ``elapsed`` and ``hr`` (the patient engine's hot
-        path). Inputs are trusted (the engine makes them); the formula is that of :meth:`sample`."""
+        path). Inputs are trusted (the engine makes them); the formula is that of :meth:`sample`.
+        """
         h = self._H1(elapsed) + (-math.log(u) / hr if hr > 0 else math.inf)
         return max(self._Hinv1(h) - elapsed, 0.0)
 
@@ -161,7 +162,8 @@ class Weibull(TimeToEvent):
 class Gompertz(TimeToEvent):
     """Hazard ``rate * exp(shape t)``: ``H(t) = rate / shape (exp(shape t) - 1)``
     (``rate t`` when ``shape = 0``). With ``shape < 0`` the total hazard is bounded by
-    ``-rate / shape`` and the event may never happen (``inf``)."""
+    ``-rate / shape`` and the event may never happen (``inf``).
+    """
 
     shape: object
     rate: object
@@ -277,7 +279,7 @@ class PiecewiseExponential(TimeToEvent):
         H, r = self._H, self.rates  # (n_patients, n_pieces)
         hh = np.broadcast_to(h, H.shape[:1])
         rows = np.arange(H.shape[0])
-        i = np.clip((H <= hh[:, None]).sum(axis=1) - 1, 0, self.breaks.size - 1)
+        i = np.clip((hh[:, None] >= H).sum(axis=1) - 1, 0, self.breaks.size - 1)
         Hi, ri, bi = H[rows, i], r[rows, i], self.breaks[i]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = bi + (hh - Hi) / ri

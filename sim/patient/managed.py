@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim.errors import HtaError
-from sim.model.values import suggest
+from sim.errors import HtaError, suggest
 from sim.patient.engine import Pathway, check_run, discounted_integral
 from sim.patient.policy import MAX_MARKERS, Policy
 from sim.patient.population import check_population
@@ -262,7 +261,8 @@ class _Patient:
 
     def _procedure(self, state, t, t_stop, t_event, best, c, q, alive):
         """Waiting list then procedure; returns ``(time, next state)`` or None when the
-        state's competing event (or the horizon) takes the patient off the list."""
+        state's competing event (or the horizon) takes the patient off the list.
+        """
         proc: Procedure = self.mp.procedures[state]
         env, horizon = self.env, self.mp.pathway.horizon
         ward = self.wards[proc.resource] if proc.resource is not None else None
@@ -312,7 +312,8 @@ class _Patient:
 
     def _policy(self, state, t, t_stop, c, q, alive, courses):
         """Visits every ``interval`` from entry until the stay's event, the horizon or a move
-        decided at a visit; returns ``(time, next state)`` or None."""
+        decided at a visit; returns ``(time, next state)`` or None.
+        """
         pol: Policy = self.mp.policies[state]
         course = courses.get(state)
         if course is None:
@@ -359,7 +360,8 @@ class _Patient:
 
     def _visit(self, pol: Policy, course: _Course, t: float, state: str):
         """One visit: red flags, the marker against its target, titration, monitoring,
-        switching, the refractory rule. Returns the state to move to, or None."""
+        switching, the refractory rule. Returns the state to move to, or None.
+        """
         v = int(self.pol["visits"])
         self.pol["visits"] += 1
         base = VISIT_SLOT + 2 * MAX_MARKERS * v
@@ -426,7 +428,8 @@ class _Patient:
 
 def _source(env, patients, arrivals, lo, hi):
     """Starts patient ``j`` at its arrival time (patients are made on arrival, so memory is
-    bounded by the active ones)."""
+    bounded by the active ones).
+    """
     for j in range(lo, hi):
         a = arrivals[j]
         if a > env.now:

@@ -23,8 +23,8 @@ import pandas as pd
 from sim.errors import HtaError
 from sim.model.arrays import build_arrays, coefficients, resolve_draws
 from sim.model.spec import Model
-from sim.results import outcome_columns
 from sim.patient.streams import uniforms
+from sim.results import outcome_columns
 
 __all__ = ["run_markov_patients", "PatientResult"]
 

@@ -17,8 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sim.errors import HtaError
-from sim.model.values import suggest
+from sim.errors import HtaError, suggest
 
 __all__ = ["TDM", "Line", "Marker", "Policy", "RedFlag", "Refractory"]
 
@@ -183,7 +182,8 @@ class Line:
 class Refractory:
     """Refractory disease: ``lines`` failures of properly optimised lines within ``within``
     years (a sliding window ending at the latest failure) send the patient to state ``to``
-    (e.g. a waiting list for a procedure)."""
+    (e.g. a waiting list for a procedure).
+    """
 
     lines: int
     within: float
@@ -199,7 +199,8 @@ class Refractory:
 class RedFlag:
     """A red-flag finding at a visit sends the patient to state ``to`` (re-evaluation)
     instead of going on with escalation: with probability ``probability`` per visit, or
-    when ``marker`` (if given) is strictly worse than ``threshold``."""
+    when ``marker`` (if given) is strictly worse than ``threshold``.
+    """
 
     to: str
     probability: float = 0.0

@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.errors import HtaError
-from sim.model.values import suggest
+from sim.errors import HtaError, suggest
 from sim.patient.streams import uniforms
 
 __all__ = ["check_population", "generate_population", "read_population", "truncated_normal"]
@@ -117,7 +116,8 @@ def read_population(path, *, text: Iterable[str] = ()) -> pd.DataFrame:
 def check_population(population: pd.DataFrame | None, needed: Iterable[str], *, where: str = "population",
                      line_offset: int | None = None) -> None:
     """Raise :class:`HtaError` unless ``population`` has every ``needed`` column, numeric and
-    without NaN. Rows are named by position (or by file line: position + ``line_offset``)."""
+    without NaN. Rows are named by position (or by file line: position + ``line_offset``).
+    """
     needed = sorted(set(needed))
     if population is None:
         if needed:

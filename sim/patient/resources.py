@@ -94,7 +94,8 @@ class Arrivals:
     """Patients enter over calendar time: a Poisson process of ``rate`` patients a year,
     or one every ``every`` years. Patient ``j`` arrives at ``sum_{i <= j} gap_i``, with
     ``gap_i = -log(u_i) / rate`` from the patient's own random stream (or ``every``), so
-    arrival times depend only on ``(seed, draw)``."""
+    arrival times depend only on ``(seed, draw)``.
+    """
 
     rate: float | None = None
     every: float | None = None
@@ -169,7 +170,8 @@ class _Ward:
     def stats(self) -> dict:
         """Row of the queue statistics table over ``[0, period]``, ``period`` the time of the
         resource's last activity (the end of the last procedure or the last departure from
-        the list), so a long follow-up after the last procedure does not dilute utilisation."""
+        the list), so a long follow-up after the last procedure does not dilute utilisation.
+        """
         w = np.asarray(self.waits)
         cap = self.spec.capacity
         period = self.last
