@@ -618,6 +618,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path, help="write all results to this JSON file")
     ap.add_argument("--_first-call", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    sim.tune_process()  # as the command line does: sleeping OpenMP workers, freed memory kept
     if args._first_call:
         print(json.dumps(first_call()))
         return {}

@@ -195,6 +195,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--breakdown", action="store_true", help="also time each step of hta-sim's pipeline")
     args = ap.parse_args(argv)
+    sim.tune_process()  # as the command line does: sleeping OpenMP workers, freed memory kept
     n, wtp = args.draws, np.linspace(0, 200_000, 100)
     model, table = build()
 
