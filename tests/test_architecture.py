@@ -196,7 +196,8 @@ def test_the_library_keeps_every_rule():
 
 def test_the_checker_sees_the_real_layers():
     """The rules above would be vacuous if the checker found no imports: it finds the known ones."""
-    found = {(module_name(p, SIM), _resolve_fstring(i.module, p)) for p in SIM.rglob("*.py") for i in imports_of(p, SIM)}
+    found = {(module_name(p, SIM), _resolve_fstring(i.module, p))
+             for p in SIM.rglob("*.py") for i in imports_of(p, SIM)}
     assert ("sim.cohort.engine", "sim.model.arrays") in found
     assert ("sim", "sim.decision.voi") in found  # a lazy map entry counts as an import
     assert {layer_of(m) for m, _ in found} >= {"model", "params", "cohort", "patient", "decision", "experiment",
@@ -226,7 +227,8 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 @pytest.mark.parametrize(("files", "expected"), [
-    ({"cohort/engine.py": "from sim.patient.engine import run\n"}, "layer 'cohort' (sim.cohort.engine) imports layer 'patient'"),
+    ({"cohort/engine.py": "from sim.patient.engine import run\n"},
+     "layer 'cohort' (sim.cohort.engine) imports layer 'patient'"),
     ({"patient/engine.py": "def f():\n    import sim.cohort.engine\n"}, "layer 'patient'"),
     ({"decision/core.py": "def f():\n    from sim.cohort.engine import run_cohort\n"}, "layer 'decision'"),
     ({"model/spec.py": "from sim.decision.core import icers\n"}, "layer 'model'"),

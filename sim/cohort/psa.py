@@ -26,7 +26,7 @@ from sim.model.spec import Model
 from sim.params.table import Draws, ParameterTable, Sampler
 from sim.results import Result, outcome_column, outcome_data
 
-__all__ = ["PSAChunk", "PSAResult", "assemble", "psa_chunk", "run_psa", "summarise"]
+__all__ = ["Assembly", "PSAChunk", "PSAResult", "assemble", "psa_chunk", "run_psa", "summarise"]
 
 
 def summarise(outcomes: pd.DataFrame, columns=("cost", "qaly", "ly"), level: float = 0.95) -> pd.DataFrame:
@@ -87,6 +87,7 @@ class PSAResult(Result):
 
     @property
     def outcomes(self) -> pd.DataFrame:
+        """One row per (draw, strategy); built from the per-draw totals on first access."""
         if self._outcomes is None:
             frame = pd.DataFrame(outcome_data(self._strategies, np.arange(self._totals.shape[0]), self._totals,
                                                self._columns), copy=False)
@@ -200,6 +201,53 @@ def psa_chunk(model: Model, table: ParameterTable, n: int, seed: int, method: st
     return _chunk(model, table.sampler(n, seed, method), lo, hi, fixed)
 
 
+class Assembly:
+    """Puts PSA chunks into one result as they arrive, in any order, keeping no chunk.
+
+    Memory holds the result's arrays only (per-draw totals and parameter values), so
+    a PSA of any size needs one chunk's working memory on top of its result.
+
+    Parameters
+    ----------
+    model, table, n, seed, method
+        As for :func:`run_psa`.
+    """
+
+    def __init__(self, model: Model, table: ParameterTable, n: int, seed: int, method: str):
+        self.model, self.table, self.n, self.seed, self.method = model, table, n, seed, method
+        self.totals: np.ndarray | None = None
+        self.columns: tuple = ()
+        self.grid = np.empty((n, len(table.names)), order="F")  # one block of draws, a column per parameter
+        self.covered = np.zeros(n, dtype=bool)
+
+    def add(self, chunk: PSAChunk) -> None:
+        """Store one chunk's totals and parameter values."""
+        if self.covered[chunk.lo:chunk.hi].any() or chunk.hi > self.n:
+            raise HtaError(f"PSA chunk {chunk.lo}..{chunk.hi - 1} overlaps another or lies outside 0..{self.n - 1}")
+        if self.totals is None:
+            if chunk.lo == 0 and chunk.hi == self.n:  # one chunk: its totals are the result's (no copy)
+                self.totals = chunk.totals
+            else:
+                self.totals = np.empty((self.n, len(self.model.strategies)) + chunk.totals.shape[2:])
+            self.columns = chunk.columns
+        if self.totals is not chunk.totals:
+            self.totals[chunk.lo:chunk.hi] = chunk.totals
+        for j, name in enumerate(self.table.names):
+            self.grid[chunk.lo:chunk.hi, j] = chunk.values[name]
+        self.covered[chunk.lo:chunk.hi] = True
+
+    def result(self) -> PSAResult:
+        """The :class:`PSAResult`, once every draw has arrived."""
+        if self.totals is None or not self.covered.all():
+            missing = int(np.flatnonzero(~self.covered)[0]) if self.n else 0
+            raise HtaError(f"PSA chunks do not cover draws 0..{self.n - 1}: draw {missing} is missing")
+        settings = cohort_settings(self.model, self.n, self.seed)
+        settings.update({"sampling": self.method, "parameter_table": self.table.label})
+        frame = pd.DataFrame(self.grid, columns=self.table.names, copy=False)
+        draws = Draws(frame, np.arange(self.n), self.seed, self.method)
+        return PSAResult._from_totals(draws, self.totals, self.columns, self.model.strategies, settings)
+
+
 def assemble(model: Model, table: ParameterTable, n: int, seed: int, method: str,
              chunks: Sequence[PSAChunk]) -> PSAResult:
     """The :class:`PSAResult` of chunks that together cover draws ``0..n-1`` (in any order).
@@ -208,25 +256,10 @@ def assemble(model: Model, table: ParameterTable, n: int, seed: int, method: str
     -------
     PSAResult
     """
-    chunks = sorted(chunks, key=lambda ch: ch.lo)
-    if not chunks or chunks[0].lo != 0 or chunks[-1].hi != n or any(
-            a.hi != b.lo for a, b in zip(chunks[:-1], chunks[1:], strict=True)):
-        raise HtaError(f"PSA chunks do not cover draws 0..{n - 1} exactly once")
-    K = len(model.strategies)
-    if len(chunks) == 1:  # one chunk: its totals are the result's (no copy)
-        totals = chunks[0].totals
-    else:
-        totals = np.empty((n, K) + chunks[0].totals.shape[2:])
-        for ch in chunks:
-            totals[ch.lo:ch.hi] = ch.totals
-    grid = np.empty((n, len(table.names)), order="F")  # one block of draws, a column per parameter
+    acc = Assembly(model, table, n, seed, method)
     for ch in chunks:
-        for j, name in enumerate(table.names):
-            grid[ch.lo:ch.hi, j] = ch.values[name]
-    settings = cohort_settings(model, n, seed)
-    settings.update({"sampling": method, "parameter_table": table.label})
-    draws = Draws(pd.DataFrame(grid, columns=table.names, copy=False), np.arange(n), seed, method)
-    return PSAResult._from_totals(draws, totals, chunks[0].columns, model.strategies, settings)
+        acc.add(ch)
+    return acc.result()
 
 
 def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: str = "mc",
@@ -258,7 +291,7 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
     """
     _check_psa(model, table, chunk_size)
     sampler = table.sampler(n, seed, method)
-    chunks = []
+    acc = Assembly(model, table, n, seed, method)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -267,10 +300,10 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
     try:
         for lo in range(0, n, chunk_size):
             hi = min(n, lo + chunk_size)
-            chunks.append(_chunk(model, sampler, lo, hi, fixed))
+            acc.add(_chunk(model, sampler, lo, hi, fixed))  # per-draw totals only: memory does not grow
             if bar is not None:
                 bar.update(hi - lo)
     finally:
         if bar is not None:
             bar.close()
-    return assemble(model, table, n, seed, method, chunks)
+    return acc.result()
