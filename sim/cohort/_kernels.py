@@ -1,7 +1,8 @@
 """Numba kernels of the cohort engine (private).
 
 Kernels take only arrays and scalars and write into arrays the caller
-allocated; evaluation, coercion, allocation and error messages live in
+allocated; evaluation and checking of the model's values live in
+:mod:`sim.model.arrays` (which calls :mod:`sim.model.evaluate`), allocation in
 :mod:`sim.cohort.engine`.
 
 Values are not expanded into dense ``(draws, strategies, cycles, states,
@@ -36,8 +37,10 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
                   c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
     """Run every (draw, strategy) cohort and accumulate rewards.
 
-    Parameters (n = draws, K = strategies, T = cycles, S1 = expanded states,
-    S = states, NR = reward columns)
+    Shapes: n = draws, K = strategies, T = cycles, S1 = expanded states, S = states,
+    NR = reward columns.
+
+    Parameters
     ----------
     ev : (N,) float64
         Pool of evaluated values.
@@ -61,6 +64,8 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
         Totals (written).
     trace : (n, K, T + 1, S1) float64
         Markov trace, written only if ``keep_trace``.
+    keep_trace : bool
+        Whether to write the trace.
     """
     n = out.shape[0]
     K = out.shape[1]
@@ -205,8 +210,9 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
 @njit(parallel=PARALLEL, cache=CACHE, fastmath=FASTMATH, nogil=True)
 def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                      out, trace, keep_trace):  # pragma: no cover - compiled
-    """:func:`cohort_kernel` for state rewards that do not vary by cycle and no
-    transition rewards: weighted occupancy first, rewards once at the end.
+    """Run every cohort as :func:`cohort_kernel` does, weighted occupancy first, rewards once at the end.
+
+    For models whose state rewards do not vary by cycle and that have no transition rewards.
 
     With rewards ``R[i, r]`` fixed over cycles, a column's total is
     ``sum_i R[i, r] * sum_t w_r[t] * m_t[i]`` where ``w_r[t]`` is the weight x discount
@@ -218,8 +224,10 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
     kept) are not computed. Each needed share is the same sum, in the same order, as
     in :func:`cohort_kernel`, so the traces of the two kernels are identical.
 
-    Parameters (as :func:`cohort_kernel`, plus)
+    Parameters
     ----------
+    ev, tr_ptr, tr_ent, dest, start, rw_ptr, trace, keep_trace
+        As for :func:`cohort_kernel`.
     rw_ent : (E, 4) int64 ``[column, offset, sd, st]``
         State rewards, every ``st`` 0 (checked by the caller).
     w : (U, T + 1) float64

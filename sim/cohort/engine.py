@@ -1,13 +1,16 @@
 """The Markov cohort engine: evaluate a model over draws, run the kernel, assemble results.
 
 :func:`run_cohort` is a pure function of (model, draws, settings). It evaluates and
-checks the model chunk by chunk (:mod:`sim.evaluate`), runs the compiled kernel
-and returns a :class:`~sim.results.CohortResult`. Every draw is computed
-independently, so results do not depend on the chunk size. Design: ``docs/engine.md``.
+checks the model chunk by chunk (:func:`sim.model.arrays.build_arrays`, which calls
+:mod:`sim.model.evaluate` for every value), runs the compiled kernel of
+``_kernels.py`` on each chunk (:func:`cohort_totals`) and returns a
+:class:`~sim.results.CohortResult`. Every draw is computed independently, so results
+do not depend on the chunk size. Design: ``docs/engine.md``.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -53,8 +56,6 @@ def _probe_bytes_per_draw(model: Model, draws: ResolvedDraws, trace: bool) -> fl
     over-estimate, never an under-estimate). Remembered per model object and set of
     varying parameters, so repeated runs (a PSA in chunks) probe once.
     """
-    import weakref
-
     key = (id(model), tuple(sorted(draws.arrays)), trace)
     hit = _PROBES.get(key)
     if hit is not None and hit[0]() is model:
@@ -70,8 +71,10 @@ def _probe_bytes_per_draw(model: Model, draws: ResolvedDraws, trace: bool) -> fl
 
 # ---------------------------------------------------------------------------- run
 def _occupancy_weights(c_own: np.ndarray, c_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct weight vectors ``w (U, T + 1)`` and the row ``col_w (2, NR)`` each
-    (discounting, column) pair uses, for :func:`~sim.cohort._kernels.occupancy_kernel`.
+    """Weights of :func:`~sim.cohort._kernels.occupancy_kernel`.
+
+    The distinct weight vectors ``w (U, T + 1)`` and the row ``col_w (2, NR)`` each
+    (discounting, column) pair uses.
 
     With rewards fixed over cycles, a point's own- and previous-cycle rewards are
     equal, so its weight is ``c_own + c_prev``; columns discounted alike share a row.
@@ -83,19 +86,45 @@ def _occupancy_weights(c_own: np.ndarray, c_prev: np.ndarray) -> tuple[np.ndarra
 
 
 def _occupancy_applies(a: ModelArrays) -> bool:
-    """Whether the occupancy kernel computes this chunk: no state reward varies by
-    cycle and there are no transition rewards (a property of the model, not of the
-    chunk, so every chunk takes the same kernel).
+    """Whether the occupancy kernel computes this chunk.
+
+    It does when no state reward varies by cycle and there are no transition rewards
+    (a property of the model, not of the chunk, so every chunk takes the same kernel).
     """
     return a.trw_ent.shape[0] == 0 and not a.rw_ent[:, 3].any()
 
 
 def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size: int | None,
-            memory_limit: int, kernel: str = "auto") -> tuple[np.ndarray, np.ndarray | None, tuple]:
-    """Totals ``(n, K, 2, NR)`` (discounted, undiscounted), the trace if asked, the columns.
+                  memory_limit: int, kernel: str = "auto") -> tuple[np.ndarray, np.ndarray | None, tuple]:
+    """Run the kernel on every chunk of draws and return the per-draw totals.
 
-    ``kernel="general"`` forces :func:`~sim.cohort._kernels.cohort_kernel` even where the
-    occupancy kernel applies (for tests comparing the two).
+    A fault in any chunk raises before anything is returned: no partial results.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    draws : ResolvedDraws
+        The draws (:func:`~sim.model.arrays.resolve_draws`).
+    trace : bool
+        Whether to keep the Markov trace.
+    chunk_size : int or None
+        Draws per chunk; ``None`` sizes chunks to ``memory_limit``.
+    memory_limit : int
+        Byte budget for one chunk's arrays.
+    kernel : {"auto", "general"}
+        ``"general"`` forces :func:`~sim.cohort._kernels.cohort_kernel` even where the
+        occupancy kernel applies (for tests comparing the two).
+
+    Returns
+    -------
+    totals : ndarray, shape (n, K, 2, NR)
+        Per draw and strategy, discounted (index 0) and undiscounted (1) totals of
+        each reward column.
+    traces : ndarray, shape (n, K, T + 1, S), or None
+        State shares at each trace point, if ``trace``.
+    columns : tuple of str
+        Reward columns: cost components, ``"qaly"``, ``"ly"``.
     """
     n = len(draws.ids)
     adaptive = chunk_size is None
@@ -175,12 +204,29 @@ def run_cohort(
         raise HtaError(f"run_cohort needs a Model, got {type(model).__name__}")
     draws = resolve_draws(model, params)
     totals, traces, columns = cohort_totals(model, draws, trace=trace, chunk_size=chunk_size,
-                                      memory_limit=memory_limit)
+                                            memory_limit=memory_limit)
     return _result(model, draws, totals, traces, columns)
 
 
 def cohort_settings(model: Model, n: int, seed) -> dict:
-    """The ``settings`` of a cohort result: the model's conventions and the engine's rules."""
+    """The ``settings`` of a cohort result: the model's conventions and the engine's rules.
+
+    Parameters
+    ----------
+    model : Model
+        The model run.
+    n : int
+        Number of draws.
+    seed : int or None
+        Seed of the draws (None for given values).
+
+    Returns
+    -------
+    dict
+        :func:`~sim.results.make_settings` for engine ``"cohort"``, with the model's
+        conventions (:func:`~sim.model.conventions.model_conventions`) and how
+        transition and start rewards are counted.
+    """
     return make_settings("cohort", model=model.name, strategies=model.strategies, n_draws=int(n), seed=seed,
                          **model_conventions(model),
                          transition_rewards="counted in full, discounted at the end of the cycle of the transition",

@@ -1,9 +1,11 @@
 """The model specification: states, strategies, transitions, rewards, values, conventions, life tables.
 
-A :class:`Model` is data: frozen and validated when built (``spec.py``). Values
-(numbers, parameter names, expressions, callables) are defined in ``values.py``
-and evaluated over draws and cycles in ``arrays.py``; within-cycle corrections and
-discounting in ``conventions.py``; life tables in ``lifetable.py``.
+A :class:`Model` is data: frozen (``spec.py``) and checked when built (``checks.py``).
+Values (numbers, parameter names, expressions, callables) are defined in
+``values.py`` and evaluated in one module, ``evaluate.py``; ``arrays.py`` evaluates
+and checks every value of a model over a chunk of draws (``draws.py``) and stores
+them for the engines (``pool.py``). Within-cycle corrections and discounting are in
+``conventions.py``; life tables in ``lifetable.py``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -122,7 +123,7 @@ class Discount:
                 ) from None
         if not sched or sched[0][0] != 0.0:
             raise HtaError(f"discount schedule {rate!r} must start at year 0")
-        for (b0, _), (b1, _) in zip(sched, sched[1:]):
+        for (b0, _), (b1, _) in pairwise(sched):
             if not b1 > b0:
                 raise HtaError(f"discount schedule {rate!r}: start years must increase")
         for b, r in sched:
@@ -138,18 +139,30 @@ class Discount:
         tau = np.asarray(tau, dtype=float)
         log_d = np.zeros_like(tau)
         bounds = [b for b, _ in self.schedule] + [math.inf]
-        for (b0, r), b1 in zip(self.schedule, bounds[1:]):
+        for (b0, r), b1 in zip(self.schedule, bounds[1:], strict=True):
             span = np.clip(tau, b0, b1) - b0
             log_d -= span * math.log1p(r)
         return np.exp(log_d)
 
     def describe(self) -> str:
+        """The rate or schedule in words, for a result's ``settings`` (``"0.035"``, ``"0.035 from year 0, ..."``)."""
         if len(self.schedule) == 1:
             return f"{self.schedule[0][1]:g}"
         return ", ".join(f"{r:g} from year {b:g}" for b, r in self.schedule)
 
 
 def as_discount(x) -> Discount:
+    """``x`` as a :class:`Discount` (a rate or schedule is converted, a Discount kept).
+
+    Parameters
+    ----------
+    x : float, sequence of (year, rate) or Discount
+        A discount rate, a step-down schedule or a Discount.
+
+    Returns
+    -------
+    Discount
+    """
     return x if isinstance(x, Discount) else Discount(x)
 
 

@@ -2,9 +2,12 @@
 
 A :class:`LifeTable` holds, per sex, either ``qx`` (probability of dying between
 ages x and x+1) or ``mx`` (central death rate at age x).  ``table.mortality(sex)``
-is a model value: the probability of dying within one cycle at the cohort's age,
-``1 - (1 - qx) ** h`` or ``1 - exp(-mx * h)`` for a cycle of ``h`` years
-(constant hazard within each year of age), with ``x = floor(start_age + year)``.
+is a model value (:class:`Mortality`): the probability of dying within one cycle
+at the cohort's age, ``1 - (1 - qx) ** h`` or ``1 - exp(-mx * h)`` for a cycle of
+``h`` years (constant hazard within each year of age), with
+``x = floor(start_age + year)``.  This module holds the tables' data and the
+annual lookup (:meth:`LifeTable.annual_probability`); the per-cycle value is
+computed in :mod:`sim.model.evaluate`, with every other value type.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import HtaError, suggest
-from sim.model.values import Context, Expr
+from sim.model.values import Expr
 
 __all__ = ["LifeTable", "Mortality", "packaged_lifetables"]
 
@@ -72,26 +75,43 @@ class LifeTable:
 
     @property
     def sexes(self) -> list[str]:
+        """The sexes the table covers (keys of :attr:`values`)."""
         return list(self.values)
 
     @property
     def min_age(self) -> int:
+        """The first age of the table."""
         return int(self.ages[0])
 
     @property
     def max_age(self) -> int:
+        """The last age of the table (that age and over if :attr:`open_ended`)."""
         return int(self.ages[-1])
 
-    def annual_probability(self, sex: str, age) -> np.ndarray:
-        """Probability of dying within a year at integer ``age`` (array)."""
-        return self._lookup(sex, np.asarray(age), where=f"{self.name or 'life table'}")[0]
+    def annual_probability(self, sex: str, age, *, where: str | None = None) -> np.ndarray:
+        """Probability of dying within a year at each age (years, floored to whole years).
 
-    def _lookup(self, sex: str, age_years: np.ndarray, where: str) -> tuple[np.ndarray, str]:
+        Parameters
+        ----------
+        sex : str
+            One of :attr:`sexes`.
+        age : array_like
+            Ages in years; ``floor(age)`` is looked up (``mx`` becomes ``1 - exp(-mx)``).
+        where : str, optional
+            What asks, for messages (default: the table's name).
+
+        Returns
+        -------
+        ndarray
+            ``qx`` at each age, shaped like ``age``.
+        """
+        where = where if where is not None else f"{self.name or 'life table'}"
         if sex not in self.values:
             raise HtaError(
                 f"{where}: life table {self.name!r} has no sex {sex!r}{suggest(sex, self.values)}; "
                 f"it has {', '.join(self.values)}"
             )
+        age_years = np.asarray(age)
         idx = np.floor(np.asarray(age_years, dtype=float) + 1e-9).astype(np.int64)
         if np.any(idx < self.min_age):
             raise HtaError(
@@ -108,10 +128,20 @@ class LifeTable:
             )
         idx = np.minimum(idx, self.max_age) - self.min_age
         v = np.asarray(self.values[sex], dtype=float)[idx]
-        return (v if self.kind == "qx" else -np.expm1(-v)), self.kind
+        return v if self.kind == "qx" else -np.expm1(-v)
 
     def mortality(self, sex: str = "total") -> Mortality:
-        """Model value: probability of death within one cycle at the cohort's age."""
+        """Model value: probability of death within one cycle at the cohort's age.
+
+        Parameters
+        ----------
+        sex : str
+            One of :attr:`sexes`.
+
+        Returns
+        -------
+        Mortality
+        """
         if sex not in self.values:
             raise HtaError(
                 f"life table {self.name!r} has no sex {sex!r}{suggest(sex, self.values)}; "
@@ -123,8 +153,22 @@ class LifeTable:
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, name: str = "", source: str = "",
                    open_ended: bool | None = None) -> LifeTable:
-        """Build from a long table (``age, sex, qx|mx``) or a wide one
-        (``age`` plus ``qx_<sex>`` / ``mx_<sex>`` columns).
+        """Build from a long or a wide table.
+
+        Parameters
+        ----------
+        df : DataFrame
+            Long: columns ``age, sex, qx`` (or ``mx``; without ``sex`` the sex is
+            ``"total"``). Wide: ``age`` plus ``qx_<sex>`` (or ``mx_<sex>``) columns.
+        name, source : str
+            Name (for messages) and citation.
+        open_ended : bool, optional
+            Whether the last age means that age and over; by default, when every
+            sex's last ``qx`` is 1.
+
+        Returns
+        -------
+        LifeTable
         """
         label = name or "life table"
         cols = {c.lower().strip(): c for c in df.columns}
@@ -177,7 +221,23 @@ class LifeTable:
     @classmethod
     def from_csv(cls, path: str | os.PathLike, *, source: str = "", open_ended: bool | None = None,
                  name: str | None = None) -> LifeTable:
-        """Load a life table from CSV (see :meth:`from_frame` for the layouts)."""
+        """Load a life table from CSV (``#`` starts a comment).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file; layouts as for :meth:`from_frame`.
+        source : str
+            Citation (default: the path).
+        open_ended : bool, optional
+            As for :meth:`from_frame`.
+        name : str, optional
+            Name (default: the file name without extension).
+
+        Returns
+        -------
+        LifeTable
+        """
         p = Path(path)
         if not p.is_file():
             raise HtaError(f"life table file {str(p)!r} not found")
@@ -189,10 +249,22 @@ class LifeTable:
 
     @classmethod
     def packaged(cls, name: str) -> LifeTable:
-        """A life table shipped with hta-sim (see :func:`packaged_lifetables`)."""
+        """A life table shipped with hta-sim.
+
+        Parameters
+        ----------
+        name : str
+            One of :func:`packaged_lifetables`.
+
+        Returns
+        -------
+        LifeTable
+        """
         available = packaged_lifetables()
         if name not in available:
-            raise HtaError(f"no packaged life table {name!r}{suggest(name, available)}; available: {', '.join(available)}")
+            raise HtaError(
+                f"no packaged life table {name!r}{suggest(name, available)}; available: {', '.join(available)}"
+            )
         ref = resources.files("sim") / "data" / "lifetables" / f"{name}.csv"
         with resources.as_file(ref) as path:
             df = pd.read_csv(path, comment="#")
@@ -220,15 +292,6 @@ class Mortality(Expr):
 
     table: LifeTable
     sex: str = "total"
-
-    def evaluate(self, ctx: Context) -> np.ndarray:
-        age = ctx.time.age
-        q, _ = self.table._lookup(self.sex, age, where=ctx.where)
-        h = ctx.time.cycle_length
-        if h == 1.0:
-            return q
-        with np.errstate(divide="ignore"):  # q = 1 (open-ended last age): log(0) = -inf, probability 1
-            return -np.expm1(h * np.log1p(-q))
 
     def __repr__(self) -> str:
         return f"Mortality({self.table.name!r}, sex={self.sex!r})"

@@ -1,4 +1,4 @@
-"""Values in a model: numbers, parameter names, expressions and callables.
+"""Values in a model: what they are (definitions only; evaluation is in ``evaluate.py``).
 
 Every transition probability, start share and reward in a :class:`~sim.model.Model`
 is a *value*, one of
@@ -7,31 +7,36 @@ is a *value*, one of
 * a parameter name (``"p_progress"``), looked up in the draws;
 * an expression object from this module (:class:`Rate`, :class:`HazardRatio`,
   :class:`RelativeRisk`, :class:`ByStrategy`, :class:`ByCycle`, :class:`BySojourn`,
-  :class:`AnyOf`, :class:`~sim.lifetable.Mortality`);
+  :class:`AnyOf`) or :class:`~sim.model.lifetable.Mortality`;
 * a Python callable ``f(p, t)`` evaluated once per strategy on arrays over all
   draws and all cycles at once.
 
-A value evaluates to an array that broadcasts to ``(draws, cycles, sojourn)``:
-``p[name]`` has shape ``(n_draws, 1, 1)``, ``t.cycle`` ``(1, n_cycles, 1)`` and
-``t.sojourn`` ``(1, 1, tunnel_length)``, so ordinary numpy arithmetic on them
-yields the right shape.  A value that does not depend on draws or time keeps a
-length-1 axis there, which keeps the engine's arrays small.
+This module holds the frozen dataclasses of the expressions, the markers :data:`C`
+(complement of a transition row) and :data:`ANY` (any from-state of a transition
+reward), and the structural helpers that read a value without evaluating it
+(:func:`walk`, :func:`referenced_params`, :func:`referenced_strategies`,
+:func:`uses_sojourn`, :func:`strategy_dependent`, :func:`describe`). Model checks
+(``checks.py``) use them at definition time.
+
+What a value *computes* lives in one place, :mod:`sim.model.evaluate`: one
+function per value type, so following a value from the model to its array means
+reading one module. An expression here only knows its inputs (``children()``).
 """
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from sim.errors import HtaError, suggest
+from sim.errors import HtaError
 
 __all__ = [
     "C",
+    "ANY",
     "Complement",
+    "Expr",
     "Rate",
     "HazardRatio",
     "RelativeRisk",
@@ -39,14 +44,18 @@ __all__ = [
     "ByStrategy",
     "ByCycle",
     "BySojourn",
-    "Params",
-    "Time",
-    "Context",
-    "evaluate",
     "describe",
+    "callable_name",
+    "walk",
     "referenced_params",
     "referenced_strategies",
+    "uses_sojourn",
+    "strategy_dependent",
 ]
+
+#: Wildcard from-state for transition rewards: ``(ANY, "Post-op")`` charges every
+#: entry into "Post-op" from any other state.
+ANY = "*"
 
 
 class Complement:
@@ -55,6 +64,7 @@ class Complement:
     _instance: Complement | None = None
 
     def __new__(cls) -> Complement:
+        """The one instance, :data:`C` (also after unpickling)."""
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -70,101 +80,15 @@ class Complement:
 C = Complement()
 
 
-class Params(Mapping):
-    """Read-only view of parameter arrays, each shaped ``(n_draws, 1, 1)``.
-
-    Looking up an unknown name raises :class:`HtaError` naming the value being
-    evaluated and the closest known parameter.
-    """
-
-    def __init__(self, arrays: Mapping[str, np.ndarray], n: int):
-        self._arrays = dict(arrays)
-        self.n = n
-        self.where = ""
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        try:
-            return self._arrays[name]
-        except KeyError:
-            raise HtaError(
-                f"{self.where}: unknown parameter {name!r}{suggest(name, self._arrays)}; "
-                f"declare it in the model's `parameters` or fix the name"
-            ) from None
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._arrays
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self._arrays.get(name, default)
-
-    def __iter__(self):
-        return iter(self._arrays)
-
-    def __len__(self) -> int:
-        return len(self._arrays)
-
-
-@dataclass(frozen=True)
-class Time:
-    """The time axes a value is evaluated on.
-
-    Attributes
-    ----------
-    cycle : ndarray, shape (1, m, 1), int
-        Model cycle index (0 is the first cycle).
-    cycle_length : float
-        Cycle length in years.
-    start_age : float or None
-        Age at model start, in years.
-    sojourn : ndarray, shape (1, 1, L), int
-        Completed cycles in the current state (tunnel states only; else ``[[[0]]]``).
-    strategy : str
-        The strategy being evaluated.
-    """
-
-    cycle: np.ndarray
-    cycle_length: float
-    start_age: float | None
-    sojourn: np.ndarray
-    strategy: str
-    where: str = ""
-
-    @property
-    def year(self) -> np.ndarray:
-        """Model time in years at the start of each cycle, ``cycle * cycle_length``."""
-        return self.cycle * self.cycle_length
-
-    @property
-    def age(self) -> np.ndarray:
-        """Age in years at the start of each cycle, ``start_age + year``."""
-        if self.start_age is None:
-            raise HtaError(
-                f"{self.where}: the value uses age but the model has no `start_age`; "
-                f"give Model(start_age=...)"
-            )
-        return self.start_age + self.year
-
-
-@dataclass(frozen=True)
-class Context:
-    """What :func:`evaluate` needs: parameters, time axes and the target shape."""
-
-    params: Params
-    time: Time
-    where: str
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return (self.params.n, self.time.cycle.shape[1], self.time.sojourn.shape[2])
-
-
 class Expr:
-    """Base class of expression values."""
+    """Base class of expression values.
 
-    def evaluate(self, ctx: Context) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    An expression is data: its inputs (other values) and settings. How it is
+    evaluated is registered in :mod:`sim.model.evaluate`.
+    """
 
     def children(self) -> tuple[Any, ...]:
+        """The values this expression is computed from (walked by :func:`walk`)."""
         return ()
 
 
@@ -183,14 +107,8 @@ class Rate(Expr):
         if self.per not in ("year", "cycle"):
             raise HtaError(f"Rate(per={self.per!r}): use per='year' or per='cycle'")
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
-        r = evaluate(self.rate, ctx)
-        if np.any(r < 0):
-            raise HtaError(f"{ctx.where}: negative rate {float(np.min(r))!r}; rates must be >= 0")
-        h = ctx.time.cycle_length if self.per == "year" else 1.0
-        return -np.expm1(-r * h)
-
-    def children(self):
+    def children(self) -> tuple[Any, ...]:
+        """The rate."""
         return (self.rate,)
 
 
@@ -204,15 +122,8 @@ class HazardRatio(Expr):
     p: Any
     hr: Any
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
-        p = _probability(evaluate(self.p, ctx), ctx, "HazardRatio")
-        hr = evaluate(self.hr, ctx)
-        if np.any(hr < 0):
-            raise HtaError(f"{ctx.where}: hazard ratio {float(np.min(hr))!r} is negative; it must be >= 0")
-        with np.errstate(divide="ignore", invalid="ignore"):  # p = 1: log(0) = -inf, probability 1; NaN is reported later
-            return -np.expm1(hr * np.log1p(-p))
-
-    def children(self):
+    def children(self) -> tuple[Any, ...]:
+        """The probability and the hazard ratio."""
         return (self.p, self.hr)
 
 
@@ -223,16 +134,15 @@ class RelativeRisk(Expr):
     p: Any
     rr: Any
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
-        return evaluate(self.p, ctx) * evaluate(self.rr, ctx)
-
-    def children(self):
+    def children(self) -> tuple[Any, ...]:
+        """The probability and the relative risk."""
         return (self.p, self.rr)
 
 
 @dataclass(frozen=True)
 class AnyOf(Expr):
-    """Probability that at least one of several independent events happens:
+    """Probability that at least one of several independent events happens.
+
     ``1 - prod(1 - p_i)`` (e.g. background plus disease-specific death).
     """
 
@@ -241,13 +151,8 @@ class AnyOf(Expr):
     def __init__(self, *probs):
         object.__setattr__(self, "probs", tuple(probs))
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
-        out = np.ones((1, 1, 1))
-        for p in self.probs:
-            out = out * (1.0 - _probability(evaluate(p, ctx), ctx, "AnyOf"))
-        return 1.0 - out
-
-    def children(self):
+    def children(self) -> tuple[Any, ...]:
+        """The probabilities."""
         return self.probs
 
 
@@ -268,15 +173,8 @@ class ByStrategy(Expr):
         object.__setattr__(self, "values", merged)
         object.__setattr__(self, "default", default)
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
-        s = ctx.time.strategy
-        if s in self.values:
-            return evaluate(self.values[s], ctx)
-        if self.default is not None:
-            return evaluate(self.default, ctx)
-        raise HtaError(f"{ctx.where}: ByStrategy has no value for strategy {s!r} and no default")
-
-    def children(self):
+    def children(self) -> tuple[Any, ...]:
+        """The value of every strategy named, then the default (if any)."""
         kids = tuple(self.values.values())
         return kids + ((self.default,) if self.default is not None else ())
 
@@ -302,21 +200,8 @@ class ByCycle(Expr):
         object.__setattr__(self, "values", vals)
         object.__setattr__(self, "then", then)
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
-        cyc = ctx.time.cycle
-        v = np.asarray(self.values)
-        inside = cyc < len(v)
-        head = v[np.minimum(cyc, len(v) - 1)].astype(float)
-        if np.all(inside):
-            return head
-        if self.then is None:
-            raise HtaError(
-                f"{ctx.where}: ByCycle has {len(v)} values but cycle {int(cyc.max())} is "
-                f"needed; give more values or ByCycle(values, then=...) for later cycles"
-            )
-        return np.where(inside, head, evaluate(self.then, ctx))
-
-    def children(self):
+    def children(self) -> tuple[Any, ...]:
+        """The value after the last cycle given (if any)."""
         return (self.then,) if self.then is not None else ()
 
 
@@ -336,79 +221,27 @@ class BySojourn(Expr):
             raise HtaError("BySojourn needs at least one value")
         object.__setattr__(self, "values", vals)
 
-    def evaluate(self, ctx: Context) -> np.ndarray:
-        v = np.asarray(self.values)
-        return v[np.minimum(ctx.time.sojourn, len(v) - 1)].astype(float)
 
-
-def _probability(a: np.ndarray, ctx: Context, expr: str) -> np.ndarray:
-    """Check that an expression's input is a probability (NaN is reported later)."""
-    bad = (a < 0) | (a > 1)
-    if np.any(bad):
-        v = float(a[bad].flat[0])
-        hint = "; if this is a rate, wrap it in Rate(...)" if v > 1 else ""
-        raise HtaError(f"{ctx.where}: {expr} input probability {v!r} is {'above 1' if v > 1 else 'negative'}{hint}")
-    return a
-
-
-def _as_array(x: Any, ctx: Context, origin: str) -> np.ndarray:
-    if x is None:
-        raise HtaError(f"{ctx.where}: {origin} returned None; did it forget `return`?")
-    if isinstance(x, (str, bytes)):
-        raise HtaError(f"{ctx.where}: {origin} returned the text {x!r}, not a number or array")
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise HtaError(f"{ctx.where}: {origin} gave {type(x).__name__}, not a number or array") from None
-    if a.ndim == 0:
-        return a.reshape(1, 1, 1)
-    target = ctx.shape
-    if a.ndim != 3 or any(s not in (1, t) for s, t in zip(a.shape, target)):
-        raise HtaError(
-            f"{ctx.where}: {origin} gave an array of shape {a.shape}; expected a number or an "
-            f"array broadcastable to (draws, cycles, sojourn) = {target}. Build it from p[...] "
-            f"(shape (draws, 1, 1)) and t.cycle / t.year / t.age / t.sojourn arrays"
-        )
-    return a
-
-
-def evaluate(value: Any, ctx: Context) -> np.ndarray:
-    """Evaluate ``value`` to a float array broadcastable to ``ctx.shape``."""
-    if isinstance(value, bool):
-        raise HtaError(f"{ctx.where}: {value!r} is a boolean, not a number")
-    if isinstance(value, numbers.Real):
-        return np.full((1, 1, 1), float(value))
-    if isinstance(value, str):
-        ctx.params.where = ctx.where
-        return ctx.params[value]
-    if isinstance(value, Complement):
-        raise HtaError(f"{ctx.where}: C (complement) is allowed only as a transition entry")
-    if isinstance(value, Expr):
-        return _as_array(value.evaluate(ctx), ctx, type(value).__name__)
-    if callable(value):
-        ctx.params.where = ctx.where
-        try:
-            out = value(ctx.params, ctx.time)
-        except HtaError:
-            raise
-        except Exception as exc:  # user code: report where it was called from
-            raise HtaError(
-                f"{ctx.where}: the callable {_callable_name(value)} raised "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        return _as_array(out, ctx, f"the callable {_callable_name(value)}")
-    raise HtaError(
-        f"{ctx.where}: {value!r} ({type(value).__name__}) is not a value; use a number, a "
-        f"parameter name, an expression such as Rate(...) or a callable f(p, t)"
-    )
-
-
-def _callable_name(f: Callable) -> str:
+# ---------------------------------------------------------------------------- reading a value
+def callable_name(f: Callable) -> str:
+    """The name of a callable value, for messages: its qualified name, else its repr."""
     return getattr(f, "__qualname__", None) or repr(f)
 
 
 def describe(value: Any) -> str:
-    """A short text for a value, used in parameter listings and metadata."""
+    """A short text for a value, used in parameter listings and metadata.
+
+    Parameters
+    ----------
+    value : number, str, expression or callable
+        A model value.
+
+    Returns
+    -------
+    str
+        The number, the parameter name, ``"C"``, ``"<name>"`` of a callable, or the
+        expression's repr.
+    """
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return repr(float(value)) if not float(value).is_integer() else str(value)
     if isinstance(value, str):
@@ -416,26 +249,45 @@ def describe(value: Any) -> str:
     if isinstance(value, Complement):
         return "C"
     if callable(value) and not isinstance(value, Expr):
-        return f"<{_callable_name(value)}>"
+        return f"<{callable_name(value)}>"
     return repr(value)
 
 
-def _walk(value: Any):
+def walk(value: Any) -> Iterator[Any]:
+    """Every node of a value's tree, depth first, the value itself first.
+
+    Parameters
+    ----------
+    value : number, str, expression or callable
+        A model value; an expression's inputs are its ``children()``.
+
+    Yields
+    ------
+    object
+        ``value``, then the nodes of each child in order (callables are leaves).
+    """
     yield value
     if isinstance(value, Expr):
         for child in value.children():
-            yield from _walk(child)
+            yield from walk(child)
 
 
 def referenced_params(value: Any) -> set[str]:
     """Parameter names a value refers to by name (callables are not inspected)."""
-    return {v for v in _walk(value) if isinstance(v, str)}
+    return {v for v in walk(value) if isinstance(v, str)}
 
 
 def referenced_strategies(value: Any) -> list[tuple[ByStrategy, set[str]]]:
     """Every :class:`ByStrategy` in a value with the strategy names it lists."""
-    return [(v, set(v.values)) for v in _walk(value) if isinstance(v, ByStrategy)]
+    return [(v, set(v.values)) for v in walk(value) if isinstance(v, ByStrategy)]
 
 
 def uses_sojourn(value: Any) -> bool:
-    return any(isinstance(v, BySojourn) for v in _walk(value))
+    """Whether a value contains a :class:`BySojourn` (and so needs a tunnel state)."""
+    return any(isinstance(v, BySojourn) for v in walk(value))
+
+
+def strategy_dependent(value: Any) -> bool:
+    """Whether a value may depend on the strategy: a :class:`ByStrategy` or a callable inside."""
+    return any(isinstance(node, ByStrategy) or (callable(node) and not isinstance(node, Expr))
+               for node in walk(value))
