@@ -31,7 +31,7 @@ __getattr__, __dir__, _names = attach(__name__, {
     "run_psa": f"{_C}.psa:run_psa", "PSAResult": f"{_C}.psa:PSAResult",
     # parameters
     "Parameter": f"{_P}.table:Parameter", "ParameterTable": f"{_P}.table:ParameterTable",
-    "Draws": f"{_P}.table:Draws",
+    "Draws": f"{_P}.sampling:Draws",
     # decision analysis
     "icer_table": f"{_D}.core:icer_table", "icers": f"{_D}.core:icers",
     "outcome_matrix": f"{_D}.core:outcome_matrix", "net_benefit": f"{_D}.core:net_benefit",

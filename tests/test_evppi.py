@@ -17,7 +17,8 @@ from scipy import integrate, stats
 from sim import ByStrategy, C, HtaError, Model
 from sim.cohort.psa import run_psa
 from sim.decision.voi import evpi_nb, evppi, evppi_nb, evppi_psa
-from sim.params.table import Draws, Parameter, ParameterTable
+from sim.params.sampling import Draws
+from sim.params.table import Parameter, ParameterTable
 
 
 # --------------------------------------------------------------------------- helpers

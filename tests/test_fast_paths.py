@@ -198,7 +198,7 @@ def test_sampling_threads_give_the_serial_numbers(monkeypatch, lo, hi):
     """Monte Carlo blocks drawn on several threads: bit-for-bit the serial draws."""
     from test_psa import four_table
 
-    from sim.params import table as P
+    from sim.params import sampling as P
 
     table = four_table()
     monkeypatch.setattr(P, "_threads", lambda: 1)
@@ -217,7 +217,7 @@ def test_sampling_threads_give_the_serial_numbers(monkeypatch, lo, hi):
 
 def test_sampling_threads_setting(monkeypatch):
     from sim import _config
-    from sim.params import table as P
+    from sim.params import sampling as P
 
     monkeypatch.setenv("HTA_SIM_SAMPLING_THREADS", "3")
     assert P._threads() == (3 if _config.PARALLEL else 1)

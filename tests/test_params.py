@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from sim.errors import HtaError
-from sim.params.table import BLOCK, Draws, Parameter, ParameterTable
+from sim.params.sampling import BLOCK, Draws
+from sim.params.table import Parameter, ParameterTable
 
 EXAMPLES = max(10, int(os.environ.get("HTA_SIM_TEST_EXAMPLES", "60")) // 2)
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None,

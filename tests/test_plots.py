@@ -19,7 +19,7 @@ import pytest
 import cohorts
 import sim
 from sim import HtaError, decision, plots, voi
-from sim.params.table import Draws
+from sim.params.sampling import Draws
 
 WTP = np.linspace(0, 60_000, 31)
 NAMES = ["usual", "drug_a", "drug_b"]

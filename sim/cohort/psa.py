@@ -23,7 +23,8 @@ from sim.decision.voi import evpi
 from sim.errors import HtaError
 from sim.model.arrays import DEFAULT_MEMORY, resolve_draws
 from sim.model.spec import Model
-from sim.params.table import Draws, ParameterTable, Sampler
+from sim.params.sampling import Draws, Sampler
+from sim.params.table import ParameterTable
 from sim.results import Result, outcome_column, outcome_data
 
 __all__ = ["Assembly", "PSAChunk", "PSAResult", "assemble", "psa_chunk", "run_psa", "summarise"]

@@ -26,7 +26,8 @@ from typing import Any
 
 from sim.errors import HtaError, suggest
 from sim.experiment.tomlcheck import Locator, Reader, tname, typed
-from sim.params.table import METHODS, ParameterTable
+from sim.params.sampling import METHODS
+from sim.params.table import ParameterTable
 
 __all__ = [
     "SCHEMA",

@@ -44,6 +44,7 @@ DISTRIBUTIONS = {**UNIVARIATE, **MULTIVARIATE}
 
 
 def check_name(dist: str, where: str) -> str:
+    """The distribution name in lower case, or a clear error naming ``where``."""
     d = dist.strip().lower()
     if d not in DISTRIBUTIONS:
         raise HtaError(

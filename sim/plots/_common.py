@@ -1,0 +1,148 @@
+"""Shared parts of the figures: input checks, colours, number formats, units, new Axes.
+
+Private to :mod:`sim.plots`; matplotlib is imported only inside the functions
+that draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sim.errors import HtaError
+
+__all__ = ["PRODUCERS", "check", "wtp_values", "new_axes", "levels", "colour_map", "fmt", "tick_formatter", "units",
+           "money", "wtp_label"]
+
+#: What produces each table: named in error messages.
+PRODUCERS = {
+    "ce_plane": "sim.decision.ce_plane",
+    "ceac": "sim.decision.ceac",
+    "ceaf": "sim.decision.ceaf",
+    "expected_loss": "sim.decision.expected_loss",
+    "evpi": "sim.voi.evpi",
+    "population_evpi": "sim.voi.population_evpi",
+    "evppi": "sim.voi.evppi",
+    "tornado": "sim.dsa.one_way",
+    "two_way": "sim.dsa.two_way",
+    "trace": "sim.run_cohort(model, trace=True).trace",
+}
+
+_EFFECT_UNITS = {"qaly": ("QALY", "QALYs"), "ly": ("life-year", "life-years"),
+                 "daly": ("DALY", "DALYs"), "lyg": ("life-year gained", "life-years gained")}
+
+
+# ---------------------------------------------------------------------------- input
+def check(table, columns: Sequence[str], func: str, producer: str, *, numeric: Sequence[str] = (),
+          finite: Sequence[str] = ()) -> pd.DataFrame:
+    """Check that ``table`` is a non-empty DataFrame with ``columns``; numeric/finite columns."""
+    source = PRODUCERS[producer]
+    if not isinstance(table, pd.DataFrame):
+        raise HtaError(f"plots.{func}: expected a DataFrame (from {source}), got {type(table).__name__}")
+    for col in columns:
+        if col not in table.columns:
+            have = ", ".join(map(str, table.columns)) or "none"
+            raise HtaError(
+                f"plots.{func}: the table has no column {col!r} (its columns: {have}); it needs columns "
+                f"{', '.join(columns)}, as in the table from {source}"
+            )
+    if table.empty:
+        raise HtaError(f"plots.{func}: the table is empty; nothing to plot (expected the table from "
+                       f"{source})")
+    for col in numeric:
+        if not pd.api.types.is_numeric_dtype(table[col]) or pd.api.types.is_bool_dtype(table[col]):
+            raise HtaError(f"plots.{func}: column {col!r} must be numeric, got dtype {table[col].dtype}")
+    for col in finite:
+        v = table[col].to_numpy(dtype=float)
+        if not np.isfinite(v).all():
+            i = int(np.flatnonzero(~np.isfinite(v))[0])
+            raise HtaError(f"plots.{func}: column {col!r} has the non-finite value {float(v[i])!r} in row "
+                           f"{table.index[i]!r}; "
+                           f"every value must be finite")
+    return table
+
+
+def wtp_values(wtp, func: str) -> np.ndarray:
+    """Willingness-to-pay value(s) as a 1-D array, each a finite number >= 0."""
+    w = np.atleast_1d(np.asarray(wtp, dtype=float))
+    if w.ndim != 1 or w.size == 0 or not np.isfinite(w).all() or (w < 0).any():
+        raise HtaError(f"plots.{func}: willingness to pay {wtp!r} must be a number >= 0 or a list of them")
+    return w
+
+
+# ---------------------------------------------------------------------------- axes and colours
+def new_axes(ax, **subplots_kw):
+    """``ax``, or the Axes of a new figure (``plt.subplots(**subplots_kw)``) when it is None."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(**subplots_kw)
+    return ax
+
+
+def levels(col: pd.Series) -> list:
+    """Distinct values in categories order (categorical) or order of appearance."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        present = set(col.dropna().unique())
+        return [c for c in col.cat.categories if c in present]
+    return list(pd.unique(col.dropna()))
+
+
+def colour_map(*cols: pd.Series) -> dict:
+    """``{value: "C0", ...}``: matplotlib's cycle colours in the order of :func:`levels`."""
+    out: dict = {}
+    for col in cols:
+        for s in levels(col):
+            out.setdefault(s, f"C{len(out)}")
+    return out
+
+
+# ---------------------------------------------------------------------------- numbers and units
+def fmt(v: float) -> str:
+    """A number for labels: thousands separators for large values, 3-4 digits otherwise."""
+    v = float(v)
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 1:
+        return f"{v:.4g}"
+    return f"{v:.3g}"
+
+
+def tick_formatter():
+    """A tick formatter: thousands separators from 1000 on, a typographic minus sign."""
+    import matplotlib as mpl
+    from matplotlib.ticker import FuncFormatter
+
+    def tick(x, pos):
+        s = f"{x:,.0f}" if abs(x) >= 1000 else f"{x:g}"
+        return s.replace("-", "\N{MINUS SIGN}") if mpl.rcParams["axes.unicode_minus"] else s
+
+    return FuncFormatter(tick)
+
+
+def units(table: pd.DataFrame) -> tuple[str, str, str | None]:
+    """(singular, plural) effect unit and currency from ``attrs``."""
+    effect = table.attrs.get("effect")
+    currency = table.attrs.get("currency")
+    if effect:
+        one, many = _EFFECT_UNITS.get(str(effect).lower(), (str(effect), str(effect)))
+    else:
+        one, many = "unit of effect", "effect"
+    return one, many, (str(currency) if currency else None)
+
+
+def money(label: str, currency: str | None) -> str:
+    """``label`` with the currency in brackets, when there is one."""
+    return f"{label} ({currency})" if currency else label
+
+
+def wtp_label(table: pd.DataFrame) -> str:
+    """Axis label of willingness to pay, with the table's units."""
+    one, _, cur = units(table)
+    return money(f"Willingness to pay per {one}", cur)
