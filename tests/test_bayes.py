@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from sim import HtaError
+from sim.decision.acceptability import ceac
 from sim.decision.bayes import TABLE_COLUMNS, decide, decide_utility
-from sim.decision.core import ceac
 from sim.decision.voi import evpi_nb
 
 ROOT = Path(__file__).resolve().parents[1]

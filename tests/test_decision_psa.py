@@ -18,16 +18,16 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim.decision.core import (
+from sim.decision.acceptability import (
     ce_plane,
     ceac,
     ceaf,
     expected_loss,
     net_benefit,
-    nnt,
-    outcome_matrix,
     prob_cost_effective,
 )
+from sim.decision.icer import outcome_matrix
+from sim.decision.nnt import nnt
 from sim.decision.voi import evpi, evpi_nb, population_evpi, population_factor
 from sim.errors import HtaError
 

@@ -309,8 +309,9 @@ def test_tornado_undefined_outcome(tmp_path):
 
 # ------------------------------------------------------------------------ tables of sim.dsa and sim.voi.evppi
 def test_dsa_tables(tmp_path):
+    from sim.cohort import CohortRun
     from sim.decision import dsa
-    model = cohorts.load("hiv_chancellor").build()
+    model = CohortRun(cohorts.load("hiv_chancellor").build())
     ow = dsa.one_way(model, {"rr": (0.4, 0.6), "p_AB": (0.15, 0.25), "c_lamivudine": (1500, 2500)},
                      outcome="icer", effect="ly")
     ax = plots.tornado(ow)
