@@ -57,6 +57,14 @@ def test_ties_share_the_draw_and_the_first_wins_in_expectation():
     assert d.table["probability_optimal"].sum() == pytest.approx(1.0)
 
 
+def test_expected_tie_goes_to_the_first_name_whatever_the_order():
+    u = np.array([[1.0, 1.0], [0.0, 2.0], [2.0, 0.0]])
+    for names in (["x", "y"], ["y", "x"]):
+        d = decide_utility(u, names)
+        assert d.optimal == "x"  # the rule of ceac (sim.decision.ties), not the order given
+        assert d.table.set_index("strategy").loc["x", "optimal"]
+
+
 def test_decide_from_costs_and_effects():
     rng = np.random.default_rng(1)
     c = rng.normal([1000, 3000, 4000], 300, size=(500, 3))

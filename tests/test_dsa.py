@@ -327,3 +327,41 @@ def test_defaults_need_two_strategies(toy):
     t = dsa.one_way(CohortRun(three), {"c_new": (400.0, 800.0)}, wtp=WTP, strategy="newer")  # vs the first
     assert t.attrs["outcome"] == "INMB of newer vs old at 20,000 per QALY"
     assert t["base"].iloc[0] == pytest.approx(S() * (WTP * 0.1 - 800), rel=1e-12)
+
+
+# ---------------------------------------------------------------------------- any model run
+class LinearRun:
+    """An outside model (no engine): the toy's closed form, INMB linear in c_new and u_new."""
+
+    name = "closed form"
+    strategies = ("old", "new")
+    parameters = {"c_new": 600.0, "u_new": 0.65}
+    outcome_columns = ("cost", "qaly")
+
+    def run(self, values):
+        n = len(next(iter(values.values()))) if values else 1
+        c_new = np.broadcast_to(np.asarray(values.get("c_new", self.parameters["c_new"]), float), (n,))
+        u_new = np.broadcast_to(np.asarray(values.get("u_new", self.parameters["u_new"]), float), (n,))
+        cost = np.column_stack([np.full(n, 100.0 * S()), c_new * S()]).ravel()
+        qaly = np.column_stack([np.full(n, 0.6 * S()), u_new * S()]).ravel()
+        return pd.DataFrame({"draw": np.repeat(np.arange(n), 2), "strategy": ["old", "new"] * n,
+                             "cost": cost, "qaly": qaly})
+
+
+def test_an_outside_model_run_gives_the_cohort_numbers(toy):
+    run = LinearRun()
+    ranges = {"c_new": (400.0, 800.0), "u_new": (0.62, 0.70)}
+    a = dsa.one_way(run, ranges, wtp=WTP)
+    b = dsa.one_way(CohortRun(toy), ranges, wtp=WTP)
+    pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+    v = dsa.threshold(run, "c_new", wtp=WTP, strategy="new", comparator="old", lower=0, upper=5000)
+    assert v == pytest.approx(1100, rel=1e-12)
+    t = dsa.scenarios(run, {"cheap": {"c_new": 200.0}}).set_index(["scenario", "strategy"])
+    assert t.loc[("cheap", "new"), "icer"] == pytest.approx(100 / 0.05, rel=1e-10)
+
+
+def test_two_way_ties_go_to_the_first_name():
+    # with new's cost and utility equal to old's, the two have exactly the same net benefit
+    t = dsa.two_way(LinearRun(), ("c_new", [100.0, 50.0]), ("u_new", [0.6]), wtp=WTP)
+    assert list(t["outcome"]) == [0.0, pytest.approx(50 * S())]
+    assert list(t["optimal"]) == ["new", "new"]  # the tie goes to "new" < "old" (model order would say "old")
