@@ -28,19 +28,20 @@ __getattr__, __dir__, _names = attach(__name__, {
     "Mortality": f"{_M}.lifetable:Mortality",
     # engines and results
     "run_cohort": f"{_C}.engine:run_cohort", "CohortResult": "sim.results:CohortResult",
-    "run_psa": f"{_C}.psa:run_psa", "PSAResult": f"{_C}.psa:PSAResult",
+    "run_psa": f"{_C}.psa:run_psa", "PSAResult": f"{_C}.psa:PSAResult", "CohortRun": f"{_C}.run:CohortRun",
     # parameters
     "Parameter": f"{_P}.table:Parameter", "ParameterTable": f"{_P}.table:ParameterTable",
     "Draws": f"{_P}.sampling:Draws",
     # decision analysis
-    "icer_table": f"{_D}.core:icer_table", "icers": f"{_D}.core:icers",
-    "outcome_matrix": f"{_D}.core:outcome_matrix", "net_benefit": f"{_D}.core:net_benefit",
-    "ceac": f"{_D}.core:ceac", "ceaf": f"{_D}.core:ceaf", "expected_loss": f"{_D}.core:expected_loss",
-    "prob_cost_effective": f"{_D}.core:prob_cost_effective", "ce_plane": f"{_D}.core:ce_plane",
-    "nnt": f"{_D}.core:nnt", "evpi": f"{_D}.voi:evpi", "evppi": f"{_D}.voi:evppi",
+    "icer_table": f"{_D}.icer:icer_table", "icers": f"{_D}.icer:icers",
+    "outcome_matrix": f"{_D}.icer:outcome_matrix", "net_benefit": f"{_D}.acceptability:net_benefit",
+    "ceac": f"{_D}.acceptability:ceac", "ceaf": f"{_D}.acceptability:ceaf",
+    "expected_loss": f"{_D}.acceptability:expected_loss",
+    "prob_cost_effective": f"{_D}.acceptability:prob_cost_effective", "ce_plane": f"{_D}.acceptability:ce_plane",
+    "nnt": f"{_D}.nnt:nnt", "evpi": f"{_D}.voi:evpi", "evppi": f"{_D}.voi:evppi",
     "population_evpi": f"{_D}.voi:population_evpi",
     "one_way": f"{_D}.dsa:one_way", "two_way": f"{_D}.dsa:two_way", "scenarios": f"{_D}.dsa:scenarios",
-    "threshold": f"{_D}.dsa:threshold", "value_based_price": f"{_D}.dsa:value_based_price",
+    "threshold": f"{_D}.thresholds:threshold", "value_based_price": f"{_D}.thresholds:value_based_price",
     "decide": f"{_D}.bayes:decide", "decide_utility": f"{_D}.bayes:decide_utility",
     "BayesDecision": f"{_D}.bayes:BayesDecision",
     # analysis modules (sim.voi is sim.decision.voi, ...)

@@ -135,13 +135,13 @@ class Result:
 
     def icer(self, effect: str = "qaly", cost: str = "cost") -> pd.DataFrame:
         """ICER table on expected values (see :func:`sim.decision.icers`)."""
-        from sim.decision.core import icers
+        from sim.decision.icer import icers
 
         return icers(self.outcomes, effect=effect, cost=cost)
 
     def matrices(self, effect: str = "qaly") -> tuple[np.ndarray, np.ndarray, list[str]]:
         """``(costs, effects, strategies)``, arrays of shape (n_draws or n_patients, n_strategies)."""
-        from sim.decision.core import outcome_matrix
+        from sim.decision.icer import outcome_matrix
 
         key = "patient" if "patient" in self.outcomes.columns and "draw" not in self.outcomes.columns else "draw"
         c, names = outcome_matrix(self.outcomes, "cost", draw=key)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from sim import HtaError
+from sim.decision.acceptability import ceac
 from sim.decision.bayes import TABLE_COLUMNS, decide, decide_utility
-from sim.decision.core import ceac
 from sim.decision.voi import evpi_nb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +55,14 @@ def test_ties_share_the_draw_and_the_first_wins_in_expectation():
     assert list(d.table["probability_optimal"]) == pytest.approx([0.5, 0.5])  # draw 0 split
     assert d.optimal == "x"  # expected tie: first given
     assert d.table["probability_optimal"].sum() == pytest.approx(1.0)
+
+
+def test_expected_tie_goes_to_the_first_name_whatever_the_order():
+    u = np.array([[1.0, 1.0], [0.0, 2.0], [2.0, 0.0]])
+    for names in (["x", "y"], ["y", "x"]):
+        d = decide_utility(u, names)
+        assert d.optimal == "x"  # the rule of ceac (sim.decision.ties), not the order given
+        assert d.table.set_index("strategy").loc["x", "optimal"]
 
 
 def test_decide_from_costs_and_effects():

@@ -18,16 +18,17 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim.decision.core import (
+from sim.decision.acceptability import (
     ce_plane,
     ceac,
     ceaf,
     expected_loss,
     net_benefit,
-    nnt,
-    outcome_matrix,
     prob_cost_effective,
 )
+from sim.decision.icer import outcome_matrix
+from sim.decision.nnt import nnt
+from sim.decision.ties import name_order, optimal_index
 from sim.decision.voi import evpi, evpi_nb, population_evpi, population_factor
 from sim.errors import HtaError
 
@@ -195,6 +196,20 @@ def test_ties_go_to_the_first_strategy_by_name():
         t = ceac(c, e, [0, 100], names).set_index(["wtp", "strategy"])["probability"]
         assert t[(0.0, "alpha")] == 1.0 and t[(0.0, "zeta")] == 0.0
         assert ceaf(c, e, [0, 100], names)["strategy"].tolist() == ["alpha", "alpha"]
+
+
+def test_one_tie_rule():
+    names = ["zeta", "alpha", "mid"]
+    assert list(name_order(names)) == [1, 2, 0]
+    assert optimal_index([3.0, 3.0, 1.0], names) == 1  # zeta and alpha tie: alpha
+    assert optimal_index([1.0, 2.0, 3.0], names) == 2
+    v = np.array([[5.0, 5.0, 5.0], [0.0, 1.0, 1.0], [2.0, 0.0, 1.0]])
+    assert list(optimal_index(v, names, axis=1)) == [1, 1, 0]
+    assert list(optimal_index(v.T, names, axis=0)) == [1, 1, 0]
+    # the CEAC counts a tied draw for the same strategy
+    c, e = np.zeros((3, 3)), v / 100.0
+    p = {s: prob_cost_effective(c, e, 100.0, s, names)[0] for s in names}
+    assert p == pytest.approx({"alpha": 2 / 3, "zeta": 1 / 3, "mid": 0.0})
 
 
 @st.composite

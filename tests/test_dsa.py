@@ -1,4 +1,6 @@
-"""Deterministic sensitivity analysis (sim.dsa) against hand-computed values.
+"""Deterministic sensitivity analysis (sim.dsa, sim.decision.thresholds) against hand-computed values.
+
+Every analysis takes a model run; here the cohort adaptor ``CohortRun(model)``.
 
 The toy model keeps the cohort in Well (dying with probability p_die a cycle) for
 3 cycles, counting cycles 0, 1, 2 ("start" correction), undiscounted: every
@@ -19,7 +21,7 @@ from scipy import stats
 
 import cohorts
 import sim
-from sim import ByStrategy, C, HtaError, Model, dsa
+from sim import ByStrategy, C, CohortRun, HtaError, Model, dsa
 from sim.params.table import Parameter, ParameterTable
 
 BASE = {"p_die": 0.1, "c_old": 100.0, "c_new": 600.0, "u_old": 0.6, "u_new": 0.65}
@@ -58,27 +60,28 @@ def hiv():
 
 
 class CountingRun:
-    """Wraps sim.dsa.run_cohort to count engine calls and draws."""
+    """A model run that wraps another and records the parameter sets of each call."""
 
-    def __init__(self):
-        self.calls, self.draws = 0, []
+    def __init__(self, inner, draws=None):
+        self.inner = inner
+        self.name, self.strategies = inner.name, inner.strategies
+        self.parameters, self.outcome_columns = inner.parameters, inner.outcome_columns
+        self.draws = [] if draws is None else draws  # parameter sets per call, one entry per call
 
-    def __call__(self, model, params=None, **kw):
-        self.calls += 1
-        res = sim.run_cohort(model, params, **kw)
-        self.draws.append(res.outcomes["draw"].nunique())
-        return res
+    def run(self, values):
+        out = self.inner.run(values)
+        self.draws.append(out["draw"].nunique())
+        return out
 
 
 # ---------------------------------------------------------------------------- one-way
 RANGES = {"c_new": (400.0, 800.0), "u_new": (0.62, 0.70), "c_old": (50.0, 150.0), "p_die": (0.05, 0.2)}
 
 
-def test_one_way_inmb_values_and_tornado_order(toy, monkeypatch):
-    counter = CountingRun()
-    monkeypatch.setattr(dsa, "run_cohort", counter)
-    t = dsa.one_way(toy, RANGES, wtp=WTP)
-    assert counter.calls == 1 and counter.draws == [1 + 2 * len(RANGES)]  # one vectorised call
+def test_one_way_inmb_values_and_tornado_order(toy):
+    counter = CountingRun(CohortRun(toy))
+    t = dsa.one_way(counter, RANGES, wtp=WTP)
+    assert counter.draws == [1 + 2 * len(RANGES)]  # one vectorised call
     assert list(t.columns) == ["parameter", "low", "high", "outcome_low", "outcome_high", "base"]
     # swings: u_new 4336, c_new 1084, c_old 271, p_die 206.25
     assert list(t["parameter"]) == ["u_new", "c_new", "c_old", "p_die"]
@@ -100,14 +103,14 @@ def test_one_way_inmb_values_and_tornado_order(toy, monkeypatch):
 
 def test_one_way_other_outcomes(toy):
     r = {"c_new": (400.0, 800.0), "u_new": (0.62, 0.70)}
-    icer = dsa.one_way(toy, r, outcome="icer").set_index("parameter")
+    icer = dsa.one_way(CohortRun(toy), r, outcome="icer").set_index("parameter")
     assert icer.loc["c_new", "outcome_low"] == pytest.approx(300 / 0.05, rel=1e-10)
     assert icer.loc["u_new", "outcome_high"] == pytest.approx(500 / 0.10, rel=1e-10)
     assert icer["base"].iloc[0] == pytest.approx(10_000, rel=1e-10)
-    nmb = dsa.one_way(toy, r, outcome="nmb", wtp=WTP).set_index("parameter")
+    nmb = dsa.one_way(CohortRun(toy), r, outcome="nmb", wtp=WTP).set_index("parameter")
     assert nmb.loc["c_new", "outcome_low"] == pytest.approx(S() * (WTP * 0.65 - 400), rel=1e-12)
     assert nmb.attrs["outcome"] == "NMB of new at 20,000 per QALY"
-    cost = dsa.one_way(toy, r, outcome="cost", strategy="old")
+    cost = dsa.one_way(CohortRun(toy), r, outcome="cost", strategy="old")
     assert cost.attrs["outcome"] == "cost of old"
     assert np.allclose(cost["outcome_low"], S() * 100, rtol=1e-12, atol=0)  # old's cost does not move
     assert (cost["outcome_high"] - cost["outcome_low"] == 0).all()
@@ -118,8 +121,8 @@ def test_one_way_callable_outcome_matches_column(toy):
         assert len(df) == 2 and set(df["strategy"]) == {"old", "new"}
         return float(df.loc[df["strategy"] == "new", "cost"].iloc[0])
 
-    a = dsa.one_way(toy, RANGES, outcome=new_cost)
-    b = dsa.one_way(toy, RANGES, outcome="cost", strategy="new")
+    a = dsa.one_way(CohortRun(toy), RANGES, outcome=new_cost)
+    b = dsa.one_way(CohortRun(toy), RANGES, outcome="cost", strategy="new")
     pd.testing.assert_frame_equal(a, b)
     assert a.attrs["outcome"] == "new_cost"
 
@@ -130,7 +133,7 @@ def test_one_way_from_parameter_table(toy):
         Parameter("u_new", 0.65, "beta", {"mean": "0.65", "se": "0.05"}, source="test"),
         Parameter("p_die", 0.1, source="test"),  # fixed: not varied
     ])
-    t = dsa.one_way(toy, table, wtp=WTP).set_index("parameter")
+    t = dsa.one_way(CohortRun(toy), table, wtp=WTP).set_index("parameter")
     assert set(t.index) == {"c_new", "u_new"}
     g = stats.gamma(36, scale=100 ** 2 / 600)
     k = 0.65 * 0.35 / 0.05 ** 2 - 1
@@ -163,7 +166,8 @@ def test_table_ranges_multivariate_rows(tmp_path):
 
 
 def test_one_way_hiv(hiv):
-    t = dsa.one_way(hiv, {"rr": (0.365, 0.710), "c_lamivudine": (1500.0, 2500.0)}, outcome="icer", effect="ly")
+    t = dsa.one_way(CohortRun(hiv), {"rr": (0.365, 0.710), "c_lamivudine": (1500.0, 2500.0)}, outcome="icer",
+                    effect="ly")
     assert list(t["parameter"]) == ["rr", "c_lamivudine"]
     assert t["base"].iloc[0] == pytest.approx(6275.95560, rel=1e-8)  # Briggs et al. 2006, Ex. 2.5
     assert t.attrs["outcome"] == "ICER of comb vs mono (cost per life-year gained)"
@@ -174,12 +178,11 @@ def test_one_way_hiv(hiv):
 
 
 # ---------------------------------------------------------------------------- two-way
-def test_two_way_grid_and_optimal(toy, monkeypatch):
-    counter = CountingRun()
-    monkeypatch.setattr(dsa, "run_cohort", counter)
+def test_two_way_grid_and_optimal(toy):
+    counter = CountingRun(CohortRun(toy))
     xs, ys = [400.0, 1000.0, 1500.0], [0.6, 0.64, 0.7, 0.8]
-    t = dsa.two_way(toy, ("c_new", xs), ("u_new", ys), wtp=WTP)
-    assert counter.calls == 1 and counter.draws == [12]
+    t = dsa.two_way(counter, ("c_new", xs), ("u_new", ys), wtp=WTP)
+    assert counter.draws == [12]
     assert list(t.columns) == ["x", "y", "outcome", "optimal"]
     assert t.shape == (12, 4)
     assert list(t["x"]) == [x for x in xs for _ in ys]  # x varies slowest
@@ -194,18 +197,18 @@ def test_two_way_grid_and_optimal(toy, monkeypatch):
 
 
 def test_two_way_icer_outcome_still_labels_optimal(toy):
-    t = dsa.two_way(toy, ("c_new", [200.0, 2000.0]), ("c_old", [100.0]), outcome="icer", wtp=WTP)
+    t = dsa.two_way(CohortRun(toy), ("c_new", [200.0, 2000.0]), ("c_old", [100.0]), outcome="icer", wtp=WTP)
     assert list(t["outcome"]) == pytest.approx([100 / 0.05, 1900 / 0.05])
     assert list(t["optimal"]) == ["new", "old"]
 
 
 # ---------------------------------------------------------------------------- scenarios
-def test_scenarios_table(toy, monkeypatch):
-    counter = CountingRun()
-    monkeypatch.setattr(dsa, "run_cohort", counter)
-    t = dsa.scenarios(toy, {"cheap drug": {"c_new": 200.0}, "better old": {"u_old": 0.66, "c_old": 50.0},
-                            "one cycle": toy.replace(horizon=1)})
-    assert counter.calls == 2  # base case + parameter scenarios in one call; the model variant alone
+def test_scenarios_table(toy):
+    counter = CountingRun(CohortRun(toy))
+    variant = CountingRun(CohortRun(toy.replace(horizon=1)), counter.draws)  # its calls in the same list
+    t = dsa.scenarios(counter, {"cheap drug": {"c_new": 200.0}, "better old": {"u_old": 0.66, "c_old": 50.0},
+                                "one cycle": variant})
+    assert counter.draws == [3, 1]  # base case + parameter scenarios in one call; the model variant alone
     assert list(t.columns) == ["scenario", "strategy", "cost", "qaly", "inc_cost", "inc_qaly", "icer", "status",
                                "dominated_by"]
     assert list(dict.fromkeys(t["scenario"])) == ["base case", "cheap drug", "better old", "one cycle"]
@@ -221,7 +224,7 @@ def test_scenarios_table(toy, monkeypatch):
 
 
 def test_scenarios_life_years_hiv(hiv):
-    t = dsa.scenarios(hiv, {"cheap lamivudine": {"c_lamivudine": 1000.0}}, effect="ly")
+    t = dsa.scenarios(CohortRun(hiv), {"cheap lamivudine": {"c_lamivudine": 1000.0}}, effect="ly")
     base = t[(t["scenario"] == "base case") & (t["strategy"] == "comb")]
     assert float(base["icer"].iloc[0]) == pytest.approx(6275.95560, rel=1e-8)
     assert "inc_ly" in t.columns
@@ -229,27 +232,27 @@ def test_scenarios_life_years_hiv(hiv):
 
 # ---------------------------------------------------------------------------- thresholds
 def test_threshold_analytic(toy):
-    v = dsa.threshold(toy, "c_new", wtp=WTP, strategy="new", comparator="old", lower=0, upper=5000)
+    v = dsa.threshold(CohortRun(toy), "c_new", wtp=WTP, strategy="new", comparator="old", lower=0, upper=5000)
     assert v == pytest.approx(100 + WTP * 0.05, rel=1e-12)  # 1,100
-    u = dsa.threshold(toy, "u_new", wtp=WTP, strategy="new", comparator="old", lower=0.6, upper=1.0)
+    u = dsa.threshold(CohortRun(toy), "u_new", wtp=WTP, strategy="new", comparator="old", lower=0.6, upper=1.0)
     assert u == pytest.approx(0.6 + 500 / WTP, rel=1e-10)  # 0.625
-    c_old = dsa.threshold(toy, "c_old", wtp=WTP, strategy="new", comparator="old", lower=-2000, upper=0)
+    c_old = dsa.threshold(CohortRun(toy), "c_old", wtp=WTP, strategy="new", comparator="old", lower=-2000, upper=0)
     assert c_old == pytest.approx(-400, rel=1e-10)
-    vbp = dsa.value_based_price(toy, "c_new", wtp=WTP, strategy="new", comparator="old", lower=0, upper=5000)
+    vbp = dsa.value_based_price(CohortRun(toy), "c_new", wtp=WTP, strategy="new", comparator="old", lower=0, upper=5000)
     assert vbp == pytest.approx(1100, rel=1e-12)
     # the same threshold from the other strategy's point of view
-    w = dsa.threshold(toy, "c_new", wtp=WTP, strategy="old", comparator="new", lower=0, upper=5000)
+    w = dsa.threshold(CohortRun(toy), "c_new", wtp=WTP, strategy="old", comparator="new", lower=0, upper=5000)
     assert w == pytest.approx(1100, rel=1e-12)
 
 
 @pytest.mark.parametrize("wtp", [5_000.0, 10_000.0])
 def test_value_based_price_hiv(hiv, wtp):
-    price = dsa.value_based_price(hiv, "c_lamivudine", wtp=wtp, strategy="comb", comparator="mono",
+    price = dsa.value_based_price(CohortRun(hiv), "c_lamivudine", wtp=wtp, strategy="comb", comparator="mono",
                                   lower=0.0, upper=20_000.0, effect="ly")
     table = sim.run_cohort(hiv.with_parameters(c_lamivudine=price)).icer(effect="ly").set_index("strategy")
     assert float(table.loc["comb", "icer"]) == pytest.approx(wtp, rel=1e-6)
     assert (price < 2086.5) == (wtp < 6275.9556)  # book's price 2,086.5 gives ICER 6,276
-    same = dsa.threshold(hiv, "c_lamivudine", wtp=wtp, strategy="comb", comparator="mono",
+    same = dsa.threshold(CohortRun(hiv), "c_lamivudine", wtp=wtp, strategy="comb", comparator="mono",
                          lower=0.0, upper=20_000.0, effect="ly")
     assert same == price
 
@@ -257,12 +260,12 @@ def test_value_based_price_hiv(hiv, wtp):
 def test_threshold_no_sign_change_reports_both_ends(toy):
     with pytest.raises(HtaError, match=r"does not change sign on \[0, 1000\].*2,981 at the lower end and 271 "
                                         r"at the upper end.*widen"):
-        dsa.threshold(toy, "c_new", wtp=WTP, strategy="new", comparator="old", lower=0, upper=1000)
+        dsa.threshold(CohortRun(toy), "c_new", wtp=WTP, strategy="new", comparator="old", lower=0, upper=1000)
 
 
 def test_value_based_price_wrong_direction(toy):
     with pytest.raises(HtaError, match="rises with 'c_old'.*use threshold"):
-        dsa.value_based_price(toy, "c_old", wtp=WTP, strategy="new", comparator="old", lower=-2000, upper=0)
+        dsa.value_based_price(CohortRun(toy), "c_old", wtp=WTP, strategy="new", comparator="old", lower=-2000, upper=0)
 
 
 # ---------------------------------------------------------------------------- bad inputs
@@ -283,7 +286,10 @@ def test_value_based_price_wrong_direction(toy):
     (lambda m: dsa.one_way(m, RANGES, outcome="qualy"), r"unknown outcome 'qualy' \(did you mean 'qaly'\?\)"),
     (lambda m: dsa.one_way(m, RANGES, wtp=WTP, effect="qualy"), r"effect 'qualy' \(did you mean 'qaly'\?\)"),
     (lambda m: dsa.one_way(m, RANGES, outcome=lambda df: "x"), "must return one number"),
-    (lambda m: dsa.one_way("model", RANGES, wtp=WTP), "needs a sim.Model"),
+    (lambda m: dsa.one_way("model", RANGES, wtp=WTP), "needs a model run as its first argument, got str"),
+    (lambda m: dsa.one_way(m.model, RANGES, wtp=WTP), r"got Model; wrap it: sim.cohort.CohortRun\(model\)"),
+    (lambda m: dsa.threshold(m.model, "c_new", wtp=WTP, strategy="new", comparator="old", lower=0, upper=1),
+     r"threshold needs a model run.*CohortRun\(model\)"),
     (lambda m: dsa.one_way(m, {"p_die": (0.05, 1.5)}, wtp=WTP), r"fails at p_die = 1.5 \(high\)"),
     (lambda m: dsa.two_way(m, ("c_new", [1, 2]), ("u_new", [0.6])), "two_way: the optimal strategy needs a "
                                                                       "willingness to pay"),
@@ -294,8 +300,10 @@ def test_value_based_price_wrong_direction(toy):
     (lambda m: dsa.scenarios(m, {"base case": {"c_new": 1}}), "reserved"),
     (lambda m: dsa.scenarios(m, {"a": {"c_nwe": 1}}), r"scenario 'a'.*did you mean 'c_new'"),
     (lambda m: dsa.scenarios(m, {"a": {"c_new": "cheap"}}), "must be a number"),
-    (lambda m: dsa.scenarios(m, {"a": m.replace(strategies=["old", "new", "x"],
-                                                costs={}, utilities={})}), "same strategies"),
+    (lambda m: dsa.scenarios(m, {"a": CohortRun(m.model.replace(strategies=["old", "new", "x"],
+                                                          costs={}, utilities={}))}), "same strategies"),
+    (lambda m: dsa.scenarios(m, {"a": m.model.replace(horizon=1)}),
+     r"scenario 'a' must be a mapping \{parameter: value\} or a model run, got Model; wrap it"),
     (lambda m: dsa.threshold(m, "c_new", wtp=WTP, strategy="new", comparator="old", lower=5, upper=1),
      r"\[5, 1\] is empty or reversed"),
     (lambda m: dsa.threshold(m, "c_new", wtp=None, strategy="new", comparator="old", lower=0, upper=1),
@@ -307,7 +315,7 @@ def test_value_based_price_wrong_direction(toy):
 ])
 def test_bad_inputs(toy, call, pattern):
     with pytest.raises(HtaError, match=pattern):
-        call(toy)
+        call(CohortRun(toy))
 
 
 def test_defaults_need_two_strategies(toy):
@@ -315,7 +323,45 @@ def test_defaults_need_two_strategies(toy):
                         costs={"drug": {"Well": ByStrategy(old="c_old", new="c_new", newer=900.0)}},
                         utilities={"Well": ByStrategy(old="u_old", new="u_new", newer=0.7)})
     with pytest.raises(HtaError, match="has 3 strategies; say which one with strategy="):
-        dsa.one_way(three, RANGES, wtp=WTP)
-    t = dsa.one_way(three, {"c_new": (400.0, 800.0)}, wtp=WTP, strategy="newer")  # vs the first
+        dsa.one_way(CohortRun(three), RANGES, wtp=WTP)
+    t = dsa.one_way(CohortRun(three), {"c_new": (400.0, 800.0)}, wtp=WTP, strategy="newer")  # vs the first
     assert t.attrs["outcome"] == "INMB of newer vs old at 20,000 per QALY"
     assert t["base"].iloc[0] == pytest.approx(S() * (WTP * 0.1 - 800), rel=1e-12)
+
+
+# ---------------------------------------------------------------------------- any model run
+class LinearRun:
+    """An outside model (no engine): the toy's closed form, INMB linear in c_new and u_new."""
+
+    name = "closed form"
+    strategies = ("old", "new")
+    parameters = {"c_new": 600.0, "u_new": 0.65}
+    outcome_columns = ("cost", "qaly")
+
+    def run(self, values):
+        n = len(next(iter(values.values()))) if values else 1
+        c_new = np.broadcast_to(np.asarray(values.get("c_new", self.parameters["c_new"]), float), (n,))
+        u_new = np.broadcast_to(np.asarray(values.get("u_new", self.parameters["u_new"]), float), (n,))
+        cost = np.column_stack([np.full(n, 100.0 * S()), c_new * S()]).ravel()
+        qaly = np.column_stack([np.full(n, 0.6 * S()), u_new * S()]).ravel()
+        return pd.DataFrame({"draw": np.repeat(np.arange(n), 2), "strategy": ["old", "new"] * n,
+                             "cost": cost, "qaly": qaly})
+
+
+def test_an_outside_model_run_gives_the_cohort_numbers(toy):
+    run = LinearRun()
+    ranges = {"c_new": (400.0, 800.0), "u_new": (0.62, 0.70)}
+    a = dsa.one_way(run, ranges, wtp=WTP)
+    b = dsa.one_way(CohortRun(toy), ranges, wtp=WTP)
+    pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+    v = dsa.threshold(run, "c_new", wtp=WTP, strategy="new", comparator="old", lower=0, upper=5000)
+    assert v == pytest.approx(1100, rel=1e-12)
+    t = dsa.scenarios(run, {"cheap": {"c_new": 200.0}}).set_index(["scenario", "strategy"])
+    assert t.loc[("cheap", "new"), "icer"] == pytest.approx(100 / 0.05, rel=1e-10)
+
+
+def test_two_way_ties_go_to_the_first_name():
+    # with new's cost and utility equal to old's, the two have exactly the same net benefit
+    t = dsa.two_way(LinearRun(), ("c_new", [100.0, 50.0]), ("u_new", [0.6]), wtp=WTP)
+    assert list(t["outcome"]) == [0.0, pytest.approx(50 * S())]
+    assert list(t["optimal"]) == ["new", "new"]  # the tie goes to "new" < "old" (model order would say "old")

@@ -309,14 +309,15 @@ def test_tornado_undefined_outcome(tmp_path):
 
 # ------------------------------------------------------------------------ tables of sim.dsa and sim.voi.evppi
 def test_dsa_tables(tmp_path):
+    from sim.cohort import CohortRun
     from sim.decision import dsa
-    model = cohorts.load("hiv_chancellor").build()
-    ow = dsa.one_way(model, {"rr": (0.4, 0.6), "p_AB": (0.15, 0.25), "c_lamivudine": (1500, 2500)},
+    run = CohortRun(cohorts.load("hiv_chancellor").build())
+    ow = dsa.one_way(run, {"rr": (0.4, 0.6), "p_AB": (0.15, 0.25), "c_lamivudine": (1500, 2500)},
                      outcome="icer", effect="ly")
     ax = plots.tornado(ow)
     render(ax, tmp_path, "dsa_one_way")
     assert ax.get_xlabel() == ow.attrs["outcome"]
-    tw = dsa.two_way(model, ("rr", np.linspace(0.3, 1.2, 12)), ("c_lamivudine", np.linspace(500, 6000, 10)),
+    tw = dsa.two_way(run, ("rr", np.linspace(0.3, 1.2, 12)), ("c_lamivudine", np.linspace(500, 6000, 10)),
                      wtp=8000, effect="ly")
     ax2 = plots.two_way(tw)
     render(ax2, tmp_path, "dsa_two_way")

@@ -21,8 +21,8 @@ import pytest
 import cohorts
 from sim import ByStrategy, C, HtaError, Model, RelativeRisk, run_cohort
 from sim.cohort.psa import PSAResult, run_psa, summarise
-from sim.decision.core import ceac as ceac_fn
-from sim.decision.core import outcome_matrix
+from sim.decision.acceptability import ceac as ceac_fn
+from sim.decision.icer import outcome_matrix
 from sim.decision.voi import evpi as evpi_fn
 from sim.params.table import Parameter, ParameterTable
 

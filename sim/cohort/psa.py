@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from sim.cohort.engine import cohort_settings, cohort_totals
-from sim.decision.core import ceac, icer_table, icers, outcome_matrix
+from sim.decision.acceptability import ceac
+from sim.decision.icer import icer_table, icers, outcome_matrix
 from sim.decision.voi import evpi
 from sim.errors import HtaError
 from sim.model.arrays import DEFAULT_MEMORY, resolve_draws

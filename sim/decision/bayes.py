@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.decision.ties import optimal_index
 from sim.errors import HtaError
 
 __all__ = ["decide", "decide_utility", "BayesDecision", "TABLE_COLUMNS"]
@@ -36,7 +37,8 @@ class BayesDecision:
     Attributes
     ----------
     optimal : str
-        The strategy with the highest expected net benefit (ties: the first given).
+        The strategy with the highest expected net benefit (ties: the first by
+        name, :mod:`sim.decision.ties`).
     table : DataFrame
         Columns ``strategy, expected_net_benefit, probability_optimal, optimal``
         (bool), one row per strategy in the order given.
@@ -61,12 +63,12 @@ class BayesDecision:
     @property
     def expected(self) -> dict:
         """Strategy -> expected net benefit."""
-        return dict(zip(self.table["strategy"], self.table["expected_net_benefit"]))
+        return dict(zip(self.table["strategy"], self.table["expected_net_benefit"], strict=True))
 
     @property
     def probability_optimal(self) -> dict:
         """Strategy -> probability of having the highest net benefit."""
-        return dict(zip(self.table["strategy"], self.table["probability_optimal"]))
+        return dict(zip(self.table["strategy"], self.table["probability_optimal"], strict=True))
 
     def summary(self) -> str:
         """A few lines: the decision, its probability of being right, the EVPI."""
@@ -144,8 +146,9 @@ def decide_utility(u, strategies: Sequence[str] | None = None, *, weights=None) 
     Notes
     -----
     With draw weights ``w_i`` (summing to 1): expected utility
-    ``EU_s = sum_i w_i U_is``; decision ``s* = argmax_s EU_s`` (ties: first
-    strategy); probability optimal ``P_s = sum_i w_i 1[U_is = max_j U_ij] / m_i``,
+    ``EU_s = sum_i w_i U_is``; decision ``s* = argmax_s EU_s`` (ties: the
+    strategy whose name sorts first, :mod:`sim.decision.ties`); probability
+    optimal ``P_s = sum_i w_i 1[U_is = max_j U_ij] / m_i``,
     where ``m_i`` is the number of strategies tied for the maximum in draw ``i``
     (a tie shares the draw, so the probabilities sum to 1 whatever the order);
     ``EVPI = sum_i w_i max_s U_is - max_s EU_s``; expected loss
@@ -174,6 +177,10 @@ def decide(costs, effects, wtp: float, strategies: Sequence[str] | None = None, 
         Column names; default: the DataFrame columns of ``costs``.
     weights : array_like, optional
         Draw weights; default equal.
+
+    Returns
+    -------
+    BayesDecision
     """
     who = "decide"
     columns = costs.columns if isinstance(costs, pd.DataFrame) else None
@@ -197,7 +204,7 @@ def decide(costs, effects, wtp: float, strategies: Sequence[str] | None = None, 
 def _decide(u: np.ndarray, names: list[str], w: np.ndarray, wtp: float | None) -> BayesDecision:
     n = u.shape[0]
     expected = w @ u
-    best = int(np.argmax(expected))
+    best = int(optimal_index(expected, names))
     top = u.max(axis=1, keepdims=True)
     is_max = u == top
     share = is_max / is_max.sum(axis=1, keepdims=True)
@@ -212,5 +219,5 @@ def _decide(u: np.ndarray, names: list[str], w: np.ndarray, wtp: float | None) -
         "optimal": [i == best for i in range(len(names))],
     })
     return BayesDecision(optimal=names[best], table=table, evpi=evpi,
-                         expected_loss=dict(zip(names, map(float, loss))), strategies=list(names),
+                         expected_loss=dict(zip(names, map(float, loss), strict=True)), strategies=list(names),
                          n_draws=n, wtp=wtp)

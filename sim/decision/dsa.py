@@ -1,29 +1,39 @@
-"""Deterministic sensitivity analysis: one-way (tornado), two-way, scenarios, thresholds.
+"""Deterministic sensitivity analysis: one-way (tornado), two-way, scenarios.
 
-An *analysis driver*: it varies base-case parameter values of a :class:`~sim.Model`
-and runs the cohort engine.  Every analysis that evaluates a fixed set of
-parameter values (one-way, two-way, scenarios) runs them all in **one**
-:func:`sim.run_cohort` call, one "draw" per parameter set.  Threshold analysis
-solves ``INMB(value) = 0`` with Brent's method, one engine call per iteration.
+An *analysis driver*: it varies base-case parameter values of a model run (a
+:class:`~sim.decision.run.ModelRun`, e.g. ``sim.CohortRun(model)``) and runs it;
+it imports no engine.  Every analysis that evaluates a fixed set of parameter
+values runs them all in **one** call of the run, one "draw" per parameter set.
+Threshold analysis and value-based price live in :mod:`sim.decision.thresholds`
+(also reachable here as :func:`threshold` and :func:`value_based_price`).
 
 Formulas, how ranges are chosen and the conventions: ``docs/dsa.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
-from sim.cohort import run_cohort
-from sim.decision.core import icer_table
+from sim.decision.icer import icer_table
+from sim.decision.run import (
+    ModelRun,
+    check_effect,
+    check_parameter,
+    check_run,
+    check_wtp,
+    pick_strategies,
+    run_sets,
+    wide,
+)
+from sim.decision.thresholds import threshold, value_based_price
+from sim.decision.ties import optimal_index
 from sim.errors import HtaError, finite_number, suggest
-from sim.model.spec import Model
 from sim.params.table import ParameterTable
-from sim.results import outcome_columns
 
 __all__ = [
     "one_way",
@@ -35,6 +45,8 @@ __all__ = [
     "OUTCOMES",
     "BASE_CASE",
 ]
+# threshold and value_based_price are defined in sim.decision.thresholds and offered here too,
+# so that ``from sim import dsa`` gives every deterministic analysis
 
 #: Named outcomes of :func:`one_way` and :func:`two_way` (besides outcome columns and callables).
 OUTCOMES = {
@@ -49,93 +61,7 @@ _EFFECT_LABEL = {"qaly": "QALY", "ly": "life-year", "qaly_undisc": "undiscounted
                  "ly_undisc": "undiscounted life-year"}
 
 
-# ---------------------------------------------------------------------------- checks
-def _check_model(model: Any, who: str) -> None:
-    if not isinstance(model, Model):
-        raise HtaError(f"{who} needs a sim.Model as its first argument, got {type(model).__name__}")
-
-
-def _check_parameter(model: Model, name: Any, where: str) -> str:
-    if not isinstance(name, str) or name not in model.parameters:
-        raise HtaError(
-            f"{where}: unknown parameter {name!r}{suggest(name, model.parameters)}; model "
-            f"{model.name!r} declares {', '.join(map(repr, model.parameters))}"
-        )
-    return name
-
-
-def _check_wtp(wtp: Any, who: str, why: str) -> float:
-    if wtp is None:
-        raise HtaError(
-            f"{who}: {why} needs a willingness to pay; give wtp= (money per unit of effect, e.g. 20000)"
-        )
-    w = finite_number(wtp, f"{who}: willingness to pay wtp")
-    if w < 0:
-        raise HtaError(
-            f"{who}: willingness to pay {w:g} is negative; give wtp >= 0 (money per unit of effect)"
-        )
-    return w
-
-
-def _check_strategy(model: Model, s: Any, who: str, role: str) -> str:
-    if s not in model.strategies:
-        raise HtaError(
-            f"{who}: unknown {role} {s!r}{suggest(s, model.strategies)}; strategies of model "
-            f"{model.name!r} are {', '.join(map(repr, model.strategies))}"
-        )
-    return s
-
-
-def _pick_strategies(model: Model, strategy: Any, comparator: Any, who: str,
-                     need_comparator: bool) -> tuple[str, str | None]:
-    """Resolve ``strategy`` and ``comparator``; defaults only for two-strategy models."""
-    K = len(model.strategies)
-    if strategy is None:
-        if K == 2:
-            strategy = model.strategies[1]
-        elif K == 1 and not need_comparator:
-            strategy = model.strategies[0]
-        else:
-            raise HtaError(
-                f"{who}: model {model.name!r} has {K} strategies; say which one with strategy= "
-                f"(one of {', '.join(map(repr, model.strategies))})"
-            )
-    _check_strategy(model, strategy, who, "strategy")
-    if not need_comparator:
-        return strategy, None
-    if K < 2:
-        raise HtaError(f"{who}: an incremental outcome needs two strategies; model {model.name!r} has one")
-    if comparator is None:
-        others = [s for s in model.strategies if s != strategy]
-        if K == 2 or strategy != model.strategies[0]:
-            comparator = others[0] if K == 2 else model.strategies[0]
-        else:
-            raise HtaError(
-                f"{who}: say which strategy {strategy!r} is compared with: comparator= (one of "
-                f"{', '.join(map(repr, others))})"
-            )
-    _check_strategy(model, comparator, who, "comparator")
-    if comparator == strategy:
-        raise HtaError(
-            f"{who}: strategy and comparator are both {strategy!r}; compare two different strategies"
-        )
-    return strategy, comparator
-
-
-def _effect_columns(model: Model) -> list[str]:
-    return [c for c in outcome_columns(model.cost_components) if c not in ("draw", "strategy")]
-
-
-def _check_effect(model: Model, effect: Any, who: str) -> str:
-    cols = _effect_columns(model)
-    if effect not in cols:
-        raise HtaError(
-            f"{who}: effect {effect!r}{suggest(effect, cols)} is not an outcome column; use 'qaly', "
-            f"'ly' or another of {', '.join(cols)}"
-        )
-    return effect
-
-
+# ---------------------------------------------------------------------------- labels
 def _money(w: float) -> str:
     return f"{w:,.0f}" if float(w).is_integer() else f"{w:,.2f}"
 
@@ -148,14 +74,14 @@ def _per(effect: str) -> str:
 class _Outcome:
     """A resolved outcome specification: a label and a function of the wide results."""
 
-    def __init__(self, model: Model, outcome: Any, *, wtp, strategy, comparator, effect: str, who: str):
-        self.model = model
-        self.effect = _check_effect(model, effect, who)
+    def __init__(self, run: ModelRun, outcome: Any, *, wtp, strategy, comparator, effect: str, who: str):
+        self.run = run
+        self.effect = check_effect(run, effect, who)
         self.callable = callable(outcome)
         self.kind = outcome if isinstance(outcome, str) else None
         if self.callable:
             self.strategy, self.comparator = None, None
-            self.wtp = None if wtp is None else _check_wtp(wtp, who, "")
+            self.wtp = None if wtp is None else check_wtp(wtp, who, "")
             self.label = getattr(outcome, "__name__", None) or "custom outcome"
             if self.label == "<lambda>":
                 self.label = "custom outcome"
@@ -166,19 +92,19 @@ class _Outcome:
                 f"{who}: outcome {outcome!r} must be 'inmb', 'icer', 'nmb', an outcome column "
                 f"name or a callable taking one parameter set's outcomes table"
             )
-        cols = _effect_columns(model)
+        cols = list(run.outcome_columns)
         if outcome not in OUTCOMES and outcome not in cols:
             raise HtaError(
                 f"{who}: unknown outcome {outcome!r}{suggest(outcome, list(OUTCOMES) + cols)}; use "
                 f"'inmb', 'icer', 'nmb', one of the outcome columns ({', '.join(cols)}) or a callable"
             )
         incremental = outcome in ("inmb", "icer")
-        self.strategy, self.comparator = _pick_strategies(model, strategy, comparator, who, incremental)
+        self.strategy, self.comparator = pick_strategies(run, strategy, comparator, who, incremental)
         self.wtp = None
         if outcome in ("inmb", "nmb"):
-            self.wtp = _check_wtp(wtp, who, f"outcome {outcome!r}")
+            self.wtp = check_wtp(wtp, who, f"outcome {outcome!r}")
         elif wtp is not None:
-            self.wtp = _check_wtp(wtp, who, "")
+            self.wtp = check_wtp(wtp, who, "")
         s, c = self.strategy, self.comparator
         if outcome == "inmb":
             self.label = f"INMB of {s} vs {c} at {_money(self.wtp)} per {_per(effect)}"
@@ -191,7 +117,7 @@ class _Outcome:
 
     def evaluate(self, outcomes: pd.DataFrame, n: int) -> np.ndarray:
         """The outcome of each of the ``n`` parameter sets (draws) of ``outcomes``."""
-        K = len(self.model.strategies)
+        K = len(self.run.strategies)
         if self.callable:
             out = np.empty(n)
             for i in range(n):
@@ -205,11 +131,11 @@ class _Outcome:
                         f"for the outcomes table of one parameter set"
                     ) from None
             return out
-        strategies = list(self.model.strategies)
+        strategies = list(self.run.strategies)
         k = strategies.index(self.strategy)
         if self.kind in OUTCOMES:
-            cost = _wide(outcomes, "cost", n, K)
-            eff = _wide(outcomes, self.effect, n, K)
+            cost = wide(outcomes, "cost", n, K)
+            eff = wide(outcomes, self.effect, n, K)
             if self.kind == "nmb":
                 return self.wtp * eff[:, k] - cost[:, k]
             j = strategies.index(self.comparator)
@@ -218,26 +144,7 @@ class _Outcome:
                 return self.wtp * de - dc
             with np.errstate(divide="ignore", invalid="ignore"):
                 return dc / de
-        return _wide(outcomes, self.kind, n, K)[:, k]
-
-
-def _wide(outcomes: pd.DataFrame, column: str, n: int, K: int) -> np.ndarray:
-    """Column of an outcomes table as ``(n_draws, n_strategies)`` (engine order: draw-major)."""
-    return outcomes[column].to_numpy(float).reshape(n, K)
-
-
-def _run_sets(model: Model, arrays: Mapping[str, np.ndarray], labels: list[str], who: str) -> pd.DataFrame:
-    """Run all parameter sets in one engine call; on failure, name the set that fails."""
-    n = len(labels)
-    try:
-        return run_cohort(model, dict(arrays)).outcomes
-    except HtaError as exc:
-        for i, lab in enumerate(labels):  # rerun one by one (error path only) to name the culprit
-            try:
-                run_cohort(model, {k: np.asarray(v)[i:i + 1] for k, v in arrays.items()})
-            except HtaError as one:
-                raise HtaError(f"{who}: the model fails at {lab}: {one}") from None
-        raise HtaError(f"{who}: running the {n} parameter sets failed: {exc}") from None
+        return wide(outcomes, self.kind, n, K)[:, k]
 
 
 def _set_label(values: Mapping[str, float]) -> str:
@@ -292,13 +199,13 @@ def table_ranges(table: ParameterTable, level: float = 0.95) -> dict[str, tuple[
     return {name: found[name] for name in table.names if name in found}
 
 
-def _resolve_ranges(model: Model, ranges: Any, who: str) -> dict[str, tuple[float, float]]:
+def _resolve_ranges(run: ModelRun, ranges: Any, who: str) -> dict[str, tuple[float, float]]:
     if isinstance(ranges, ParameterTable):
-        unknown = [n for n in ranges.names if n not in model.parameters]
+        unknown = [n for n in ranges.names if n not in run.parameters]
         if unknown:
             raise HtaError(
-                f"{who}: {ranges.label}: parameter {unknown[0]!r}{suggest(unknown[0], model.parameters)} "
-                f"is not a parameter of model {model.name!r}"
+                f"{who}: {ranges.label}: parameter {unknown[0]!r}{suggest(unknown[0], run.parameters)} "
+                f"is not a parameter of model {run.name!r}"
             )
         out = table_ranges(ranges)
         if not out:
@@ -314,7 +221,7 @@ def _resolve_ranges(model: Model, ranges: Any, who: str) -> dict[str, tuple[floa
         raise HtaError(f"{who}: ranges is empty; give at least one {{parameter: (low, high)}}")
     out = {}
     for name, pair in ranges.items():
-        _check_parameter(model, name, f"{who}, ranges")
+        check_parameter(run, name, f"{who}, ranges")
         if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2:
             raise HtaError(f"{who}: range of {name!r} is {pair!r}; give a pair (low, high)")
         lo = finite_number(pair[0], f"{who}: low value of {name!r}")
@@ -329,18 +236,19 @@ def _resolve_ranges(model: Model, ranges: Any, who: str) -> dict[str, tuple[floa
 
 
 # ---------------------------------------------------------------------------- one-way
-def one_way(model: Model, ranges, *, outcome: Any = "inmb", wtp: float | None = None,
+def one_way(run: ModelRun, ranges, *, outcome: Any = "inmb", wtp: float | None = None,
             strategy: str | None = None, comparator: str | None = None,
             effect: str = "qaly") -> pd.DataFrame:
     """One-way sensitivity analysis: the data of a tornado diagram.
 
     Each parameter in ``ranges`` is set to its low and then its high value, all
-    others at the model's base case.  The base case and all ``2 P`` variants run
-    in one :func:`sim.run_cohort` call (one draw per parameter set).
+    others at the base case (``run.parameters``).  The base case and all ``2 P``
+    variants run in one call of ``run`` (one draw per parameter set).
 
     Parameters
     ----------
-    model : Model
+    run : ModelRun
+        The model run, e.g. ``sim.CohortRun(model)``.
     ranges : mapping or ParameterTable
         ``{name: (low, high)}``; or a parameter table, whose random parameters are
         varied over the central 95 % interval of their distributions (see
@@ -367,21 +275,21 @@ def one_way(model: Model, ranges, *, outcome: Any = "inmb", wtp: float | None = 
         ``"INMB of comb vs mono at 20,000 per QALY"``.
     """
     who = "one_way"
-    _check_model(model, who)
-    spec = _Outcome(model, outcome, wtp=wtp, strategy=strategy, comparator=comparator, effect=effect, who=who)
-    rng = _resolve_ranges(model, ranges, who)
+    check_run(run, who)
+    spec = _Outcome(run, outcome, wtp=wtp, strategy=strategy, comparator=comparator, effect=effect, who=who)
+    rng = _resolve_ranges(run, ranges, who)
     names = list(rng)
     P = len(names)
     n = 1 + 2 * P
     arrays = {}
     labels = ["the base case"]
     for i, name in enumerate(names):
-        a = np.full(n, float(model.parameters[name]))
+        a = np.full(n, float(run.parameters[name]))
         lo, hi = rng[name]
         a[1 + 2 * i], a[2 + 2 * i] = lo, hi
         arrays[name] = a
         labels += [f"{name} = {lo:.6g} (low)", f"{name} = {hi:.6g} (high)"]
-    out = spec.evaluate(_run_sets(model, arrays, labels, who), n)
+    out = spec.evaluate(run_sets(run, arrays, labels, who), n)
     table = pd.DataFrame({
         "parameter": names,
         "low": [rng[k][0] for k in names],
@@ -394,16 +302,16 @@ def one_way(model: Model, ranges, *, outcome: Any = "inmb", wtp: float | None = 
     swing = np.where(np.isnan(swing), -np.inf, swing)
     table = table.iloc[np.argsort(-swing, kind="stable")].reset_index(drop=True)
     table.attrs.update({"outcome": spec.label, "wtp": spec.wtp, "strategy": spec.strategy,
-                        "comparator": spec.comparator, "effect": spec.effect, "model": model.name})
+                        "comparator": spec.comparator, "effect": spec.effect, "model": run.name})
     return table
 
 
 # ---------------------------------------------------------------------------- two-way
-def _grid_values(model: Model, pair: Any, who: str, axis: str) -> tuple[str, np.ndarray]:
+def _grid_values(run: ModelRun, pair: Any, who: str, axis: str) -> tuple[str, np.ndarray]:
     if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2:
         raise HtaError(f"{who}: {axis} must be a pair (parameter name, values), got {pair!r}")
     name, values = pair
-    _check_parameter(model, name, f"{who}, {axis}")
+    check_parameter(run, name, f"{who}, {axis}")
     try:
         v = np.atleast_1d(np.asarray(values, dtype=float))
     except (TypeError, ValueError):
@@ -415,17 +323,18 @@ def _grid_values(model: Model, pair: Any, who: str, axis: str) -> tuple[str, np.
     return name, v
 
 
-def two_way(model: Model, x, y, *, outcome: Any = "inmb", wtp: float | None = None,
+def two_way(run: ModelRun, x, y, *, outcome: Any = "inmb", wtp: float | None = None,
             strategy: str | None = None, comparator: str | None = None,
             effect: str = "qaly") -> pd.DataFrame:
     """Two-way sensitivity analysis on a grid of two parameters.
 
     Parameters
     ----------
-    model : Model
+    run : ModelRun
+        The model run, e.g. ``sim.CohortRun(model)``.
     x, y : (name, values)
         The two parameters and their values; the grid is every (x, y) pair, run in
-        one :func:`sim.run_cohort` call.
+        one call of ``run``.
     outcome, strategy, comparator, effect
         As in :func:`one_way`.
     wtp : float
@@ -436,46 +345,49 @@ def two_way(model: Model, x, y, *, outcome: Any = "inmb", wtp: float | None = No
     DataFrame
         Columns ``x, y, outcome, optimal``, one row per grid point (``x`` varies
         slowest).  ``optimal`` is the strategy with the highest net monetary benefit
-        ``wtp E - C`` at that point (ties: the first in model order).  ``attrs``:
+        ``wtp E - C`` at that point (ties: the first by name, see
+        :mod:`sim.decision.ties`).  ``attrs``:
         ``x_name``, ``y_name``, ``outcome`` (label), ``wtp``.
     """
     who = "two_way"
-    _check_model(model, who)
-    w = _check_wtp(wtp, who, "the optimal strategy")
-    spec = _Outcome(model, outcome, wtp=w, strategy=strategy, comparator=comparator, effect=effect, who=who)
-    xn, xv = _grid_values(model, x, who, "x")
-    yn, yv = _grid_values(model, y, who, "y")
+    check_run(run, who)
+    w = check_wtp(wtp, who, "the optimal strategy")
+    spec = _Outcome(run, outcome, wtp=w, strategy=strategy, comparator=comparator, effect=effect, who=who)
+    xn, xv = _grid_values(run, x, who, "x")
+    yn, yv = _grid_values(run, y, who, "y")
     if xn == yn:
         raise HtaError(f"{who}: x and y are both {xn!r}; vary two different parameters")
     X, Y = np.meshgrid(xv, yv, indexing="ij")
     X, Y = X.ravel(), Y.ravel()
     n = X.size
-    labels = [f"{xn} = {a:.6g}, {yn} = {b:.6g}" for a, b in zip(X, Y)]
-    outcomes = _run_sets(model, {xn: X, yn: Y}, labels, who)
+    labels = [f"{xn} = {a:.6g}, {yn} = {b:.6g}" for a, b in zip(X, Y, strict=True)]
+    outcomes = run_sets(run, {xn: X, yn: Y}, labels, who)
     values = spec.evaluate(outcomes, n)
-    K = len(model.strategies)
-    nmb = w * _wide(outcomes, spec.effect, n, K) - _wide(outcomes, "cost", n, K)
-    best = np.argmax(nmb, axis=1)
+    strategies = list(run.strategies)
+    K = len(strategies)
+    nmb = w * wide(outcomes, spec.effect, n, K) - wide(outcomes, "cost", n, K)
+    best = optimal_index(nmb, strategies, axis=1)
     table = pd.DataFrame({"x": X, "y": Y, "outcome": values,
-                          "optimal": np.asarray(model.strategies, dtype=object)[best]})
+                          "optimal": np.asarray(strategies, dtype=object)[best]})
     table.attrs.update({"x_name": xn, "y_name": yn, "outcome": spec.label, "wtp": w,
                         "strategy": spec.strategy, "comparator": spec.comparator, "effect": spec.effect,
-                        "model": model.name})
+                        "model": run.name})
     return table
 
 
 # ---------------------------------------------------------------------------- scenarios
-def scenarios(model: Model, scenarios: Mapping[str, Any], *, effect: str = "qaly") -> pd.DataFrame:
+def scenarios(run: ModelRun, scenarios: Mapping[str, Any], *, effect: str = "qaly") -> pd.DataFrame:
     """Scenario analysis: the ICER table of the base case and of each scenario.
 
     Parameters
     ----------
-    model : Model
+    run : ModelRun
+        The model run, e.g. ``sim.CohortRun(model)``.
     scenarios : mapping of name to scenario
         A scenario is a mapping ``{parameter: value}`` of base-case overrides (all
-        such scenarios run in one :func:`sim.run_cohort` call), or a variant
-        :class:`~sim.Model` with the same strategies (e.g.
-        ``model.replace(discount_costs=0.0)``), run on its own.
+        such scenarios run in one call of ``run``), or a variant model run with the
+        same strategies (e.g. ``sim.CohortRun(model.replace(discount_costs=0.0))``),
+        run on its own.
     effect : str
         Effect of the ICER tables (``"qaly"`` or ``"ly"``, ...).
 
@@ -488,8 +400,46 @@ def scenarios(model: Model, scenarios: Mapping[str, Any], *, effect: str = "qaly
         scenarios in the order given.
     """
     who = "scenarios"
-    _check_model(model, who)
-    effect = _check_effect(model, effect, who)
+    check_run(run, who)
+    effect = check_effect(run, effect, who)
+    overrides, variants = _parse_scenarios(run, scenarios, effect, who)
+    # the base case and all parameter scenarios in one run
+    param_sets = {BASE_CASE: {}, **overrides}
+    names = list(param_sets)
+    strategies = list(run.strategies)
+    n, K = len(names), len(strategies)
+    touched = sorted({p for vals in param_sets.values() for p in vals}, key=list(run.parameters).index)
+    if touched:
+        arrays = {p: np.array([param_sets[s].get(p, float(run.parameters[p])) for s in names])
+                  for p in touched}
+        labels = [f"scenario {s!r} ({_set_label(param_sets[s])})" for s in names]
+        outcomes = run_sets(run, arrays, labels, who)
+    else:  # no parameter overrides at all: every parameter set is the base case
+        one = run.run({})
+        outcomes = pd.concat([one] * n, ignore_index=True)
+    cost = wide(outcomes, "cost", n, K)
+    eff = wide(outcomes, effect, n, K)
+    results = {s: (cost[i], eff[i]) for i, s in enumerate(names)}
+    for name, variant in variants.items():
+        try:
+            o = variant.run({})
+        except HtaError as exc:
+            raise HtaError(f"{who}: the model fails in scenario {name!r}: {exc}") from None
+        results[name] = (wide(o, "cost", 1, K)[0], wide(o, effect, 1, K)[0])
+    parts = []
+    for name in [BASE_CASE, *scenarios]:
+        c, e = results[name]
+        t = icer_table(strategies, c, e, effect_name=effect)
+        t.insert(0, "scenario", name)
+        parts.append(t)
+    table = pd.concat(parts, ignore_index=True)
+    table.attrs.update({"effect": effect, "model": run.name})
+    return table
+
+
+def _parse_scenarios(run: ModelRun, scenarios: Any, effect: str,
+                     who: str) -> tuple[dict[str, dict[str, float]], dict[str, ModelRun]]:
+    """Checked parameter overrides and variant runs of :func:`scenarios`, by name."""
     if not isinstance(scenarios, Mapping):
         raise HtaError(f"{who}: scenarios must be a mapping {{name: {{parameter: value}}}}, "
                        f"got {type(scenarios).__name__}")
@@ -500,167 +450,26 @@ def scenarios(model: Model, scenarios: Mapping[str, Any], *, effect: str = "qaly
             f"{who}: the scenario name {BASE_CASE!r} is reserved (it is added first); rename yours"
         )
     overrides: dict[str, dict[str, float]] = {}
-    variants: dict[str, Model] = {}
+    variants: dict[str, ModelRun] = {}
     for name, sc in scenarios.items():
         if not isinstance(name, str) or not name.strip():
             raise HtaError(f"{who}: scenario name {name!r} must be a non-empty string")
-        if isinstance(sc, Model):
-            if tuple(sc.strategies) != tuple(model.strategies):
+        if isinstance(sc, ModelRun):
+            if tuple(sc.strategies) != tuple(run.strategies):
                 raise HtaError(
-                    f"{who}: scenario {name!r} is a model with strategies {list(sc.strategies)}, but the "
-                    f"base model has {list(model.strategies)}; a scenario must compare the same strategies"
+                    f"{who}: scenario {name!r} is a model run with strategies {list(sc.strategies)}, but the "
+                    f"base model has {list(run.strategies)}; a scenario must compare the same strategies"
                 )
+            check_effect(sc, effect, f"{who}, scenario {name!r}")
             variants[name] = sc
             continue
         if not isinstance(sc, Mapping):
-            raise HtaError(f"{who}: scenario {name!r} must be a mapping {{parameter: value}} or a Model, "
-                           f"got {type(sc).__name__}")
+            hint = "; wrap it: sim.cohort.CohortRun(model)" if type(sc).__name__ == "Model" else ""
+            raise HtaError(f"{who}: scenario {name!r} must be a mapping {{parameter: value}} or a model run, "
+                           f"got {type(sc).__name__}{hint}")
         vals = {}
         for p, v in sc.items():
-            _check_parameter(model, p, f"{who}, scenario {name!r}")
+            check_parameter(run, p, f"{who}, scenario {name!r}")
             vals[p] = finite_number(v, f"{who}: scenario {name!r}, value of {p!r}")
         overrides[name] = vals
-    # the base case and all parameter scenarios in one run
-    param_sets = {BASE_CASE: {}, **overrides}
-    names = list(param_sets)
-    n, K = len(names), len(model.strategies)
-    touched = sorted({p for vals in param_sets.values() for p in vals}, key=list(model.parameters).index)
-    if touched:
-        arrays = {p: np.array([param_sets[s].get(p, float(model.parameters[p])) for s in names])
-                  for p in touched}
-        labels = [f"scenario {s!r} ({_set_label(param_sets[s])})" for s in names]
-        outcomes = _run_sets(model, arrays, labels, who)
-    else:  # no parameter overrides at all: every parameter set is the base case
-        one = run_cohort(model).outcomes
-        outcomes = pd.concat([one] * n, ignore_index=True)
-    cost = _wide(outcomes, "cost", n, K)
-    eff = _wide(outcomes, effect, n, K)
-    results = {s: (cost[i], eff[i]) for i, s in enumerate(names)}
-    for name, variant in variants.items():
-        try:
-            o = run_cohort(variant).outcomes
-        except HtaError as exc:
-            raise HtaError(f"{who}: the model fails in scenario {name!r}: {exc}") from None
-        results[name] = (_wide(o, "cost", 1, K)[0], _wide(o, effect, 1, K)[0])
-    parts = []
-    for name in [BASE_CASE, *scenarios]:
-        c, e = results[name]
-        t = icer_table(list(model.strategies), c, e, effect_name=effect)
-        t.insert(0, "scenario", name)
-        parts.append(t)
-    table = pd.concat(parts, ignore_index=True)
-    table.attrs.update({"effect": effect, "model": model.name})
-    return table
-
-
-# ---------------------------------------------------------------------------- threshold
-def _inmb_function(model: Model, parameter: str, wtp: float, strategy: str, comparator: str,
-                   effect: str, who: str) -> Callable[[np.ndarray], np.ndarray]:
-    K = len(model.strategies)
-    k, j = model.strategies.index(strategy), model.strategies.index(comparator)
-
-    def inmb(values) -> np.ndarray:
-        v = np.atleast_1d(np.asarray(values, dtype=float))
-        labels = [f"{parameter} = {x:.10g}" for x in v]
-        o = _run_sets(model, {parameter: v}, labels, who)
-        c, e = _wide(o, "cost", v.size, K), _wide(o, effect, v.size, K)
-        return wtp * (e[:, k] - e[:, j]) - (c[:, k] - c[:, j])
-
-    return inmb
-
-
-def _threshold_setup(model, parameter, wtp, strategy, comparator, lower, upper, effect, who):
-    _check_model(model, who)
-    _check_parameter(model, parameter, who)
-    w = _check_wtp(wtp, who, "the threshold of INMB = 0")
-    strategy, comparator = _pick_strategies(model, strategy, comparator, who, True)
-    effect = _check_effect(model, effect, who)
-    lo = finite_number(lower, f"{who}: lower")
-    hi = finite_number(upper, f"{who}: upper")
-    if not lo < hi:
-        raise HtaError(
-            f"{who}: the bracket [lower, upper] = [{lo:g}, {hi:g}] is empty or reversed; give lower < upper"
-        )
-    f = _inmb_function(model, parameter, w, strategy, comparator, effect, who)
-    return w, strategy, comparator, effect, lo, hi, f
-
-
-def _solve(f, lo: float, hi: float, f_ends: np.ndarray, tol: float, who: str, what: str) -> float:
-    flo, fhi = float(f_ends[0]), float(f_ends[1])
-    if flo == 0.0:
-        return lo
-    if fhi == 0.0:
-        return hi
-    if np.sign(flo) == np.sign(fhi):
-        raise HtaError(
-            f"{who}: {what} does not change sign on [{lo:.6g}, {hi:.6g}]: it is {flo:,.6g} at the lower end "
-            f"and {fhi:,.6g} at the upper end, so there is no threshold in between (or an even number "
-            f"of them); widen or move the bracket"
-        )
-    t = finite_number(tol, f"{who}: tol")
-    if t <= 0:
-        raise HtaError(f"{who}: tol {t!r} must be > 0")
-    root, info = optimize.brentq(lambda v: float(f(v)[0]), lo, hi, xtol=t, rtol=4 * np.finfo(float).eps,
-                                 maxiter=200, full_output=True)
-    if not info.converged:  # pragma: no cover - brentq converges on a sign change
-        raise HtaError(f"{who}: Brent's method did not converge ({info.flag}); try a narrower bracket")
-    return float(root)
-
-
-def threshold(model: Model, parameter: str, *, wtp: float, strategy: str, comparator: str,
-              lower: float, upper: float, effect: str = "qaly", tol: float = 1e-10) -> float:
-    """The value of ``parameter`` at which ``strategy`` and ``comparator`` break even.
-
-    Solves ``INMB(v) = wtp (E_s(v) - E_c(v)) - (C_s(v) - C_c(v)) = 0`` for ``v`` in
-    ``[lower, upper]`` with Brent's method (:func:`scipy.optimize.brentq`), all other
-    parameters at their base case.  At the threshold the ICER of ``strategy`` vs
-    ``comparator`` equals ``wtp`` (when ``dE != 0``).
-
-    Parameters
-    ----------
-    model : Model
-    parameter : str
-    wtp : float
-        Willingness to pay per unit of ``effect``.
-    strategy, comparator : str
-    lower, upper : float
-        The bracket; INMB must have opposite signs at its ends.
-    effect : str
-        ``"qaly"`` or ``"ly"``, ...
-    tol : float
-        Absolute tolerance on the value (``xtol`` of brentq; relative tolerance 4 eps).
-
-    Raises
-    ------
-    HtaError
-        If INMB has the same sign at both ends (reporting both values).
-    """
-    who = "threshold"
-    *_, lo, hi, f = _threshold_setup(model, parameter, wtp, strategy, comparator, lower, upper, effect, who)
-    ends = f(np.array([lo, hi]))
-    what = f"the INMB of {strategy} vs {comparator} as {parameter!r} varies"
-    return _solve(f, lo, hi, ends, tol, who, what)
-
-
-def value_based_price(model: Model, price_parameter: str, *, wtp: float, strategy: str, comparator: str,
-                      lower: float, upper: float, effect: str = "qaly", tol: float = 1e-10) -> float:
-    """The highest price of ``strategy``'s technology at which it is cost-effective.
-
-    The threshold (:func:`threshold`) of the price parameter: the price ``v*`` with
-    ``INMB(v*) = 0`` at ``wtp``; below it ``strategy`` has the higher net benefit.
-    INMB must fall as the price rises (positive at ``lower``, negative at
-    ``upper``); otherwise ``price_parameter`` is not the price of ``strategy``'s
-    technology (use :func:`threshold` for other parameters).
-    """
-    who = "value_based_price"
-    *_, lo, hi, f = _threshold_setup(model, price_parameter, wtp, strategy, comparator, lower, upper,
-                                     effect, who)
-    ends = f(np.array([lo, hi]))
-    if ends[0] < ends[1]:
-        raise HtaError(
-            f"{who}: the INMB of {strategy} vs {comparator} rises with {price_parameter!r} "
-            f"({ends[0]:,.6g} at {lo:g}, {ends[1]:,.6g} at {hi:g}); a price of {strategy}'s technology "
-            f"lowers it. Check the parameter and the strategies, or use threshold()"
-        )
-    what = f"the INMB of {strategy} vs {comparator} as {price_parameter!r} varies"
-    return _solve(f, lo, hi, ends, tol, who, what)
+    return overrides, variants

@@ -139,7 +139,7 @@ def _derivative(ev: _Evaluator, x: float, h: float, lo: float, hi: float) -> tup
     s = 1.0 if x - 2 * h < lo else -1.0  # step inwards
     f = [ev.expected(x + s * k * h) for k in range(5)]
     w = (-25.0, 48.0, -36.0, 16.0, -3.0)
-    return tuple(s * sum(wk * fk[i] for wk, fk in zip(w, f)) / (12 * h) for i in (0, 1))
+    return tuple(s * sum(wk * fk[i] for wk, fk in zip(w, f, strict=True)) / (12 * h) for i in (0, 1))
 
 
 def optimise(benefit: Callable[[float, Any], Any], cost: Callable[[float, Any], Any], bounds,

@@ -279,6 +279,7 @@ class _Run:
 
     def one_way(self) -> None:
         from sim import plots
+        from sim.cohort.run import CohortRun
         from sim.decision import dsa
 
         spec = self.exp.one_way
@@ -289,7 +290,7 @@ class _Run:
             names = spec.parameters or list(all_ranges)
             ranges = {k: all_ranges[k] for k in names}
         s, c = _pick(self.model, spec)
-        table = self.located(("one_way",), dsa.one_way, self.model, ranges, outcome=spec.outcome,
+        table = self.located(("one_way",), dsa.one_way, CohortRun(self.model), ranges, outcome=spec.outcome,
                              wtp=self.exp.wtp_threshold, strategy=s, comparator=c, effect=self.ld.effect)
         write_table(table, self.dir, "one_way", ("csv", "md"))
         self.fig(plots.tornado(table), "tornado", f"Tornado diagram: {table.attrs.get('outcome', spec.outcome)}")
@@ -297,25 +298,28 @@ class _Run:
 
     def two_way(self) -> None:
         from sim import plots
+        from sim.cohort.run import CohortRun
         from sim.decision import dsa
 
         spec = self.exp.two_way
         s, c = _pick(self.model, spec)
-        grid = self.located(("two_way",), dsa.two_way, self.model, (spec.x, spec.x_values), (spec.y, spec.y_values),
+        grid = self.located(("two_way",), dsa.two_way, CohortRun(self.model), (spec.x, spec.x_values),
+                            (spec.y, spec.y_values),
                             outcome=spec.outcome, wtp=self.exp.wtp_threshold, strategy=s, comparator=c,
                             effect=self.ld.effect)
         write_table(grid, self.dir, "two_way", ("csv",))
         self.fig(plots.two_way(grid), "two_way", f"Two-way analysis: {spec.x} x {spec.y}")
 
     def thresholds(self) -> None:
+        from sim.cohort.run import CohortRun
         from sim.decision import dsa
 
         rows = []
         for i, t in enumerate(self.exp.thresholds):
             s, c = _pick(self.model, t)
             path = ("threshold", i) if ("threshold", i) in self.exp.locator.lines else ("threshold",)
-            v = self.located(path, dsa.threshold, self.model, t.parameter, wtp=self.exp.wtp_threshold, strategy=s,
-                             comparator=c, lower=t.lower, upper=t.upper, effect=self.ld.effect)
+            v = self.located(path, dsa.threshold, CohortRun(self.model), t.parameter, wtp=self.exp.wtp_threshold,
+                             strategy=s, comparator=c, lower=t.lower, upper=t.upper, effect=self.ld.effect)
             rows.append({"parameter": t.parameter, "strategy": s, "comparator": c, "wtp": self.exp.wtp_threshold,
                          "lower": t.lower, "upper": t.upper, "threshold": v,
                          "base": float(self.model.parameters[t.parameter])})
