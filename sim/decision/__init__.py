@@ -18,4 +18,5 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "prob_cost_effective": f"{_C}:prob_cost_effective", "ce_plane": f"{_C}:ce_plane", "nnt": f"{_C}:nnt",
     "voi": "sim.decision.voi", "dsa": "sim.decision.dsa", "bayes": "sim.decision.bayes",
     "optimise": "sim.decision.optimise",
+    "subgroups": "sim.decision.subgroups:subgroups",
 })
