@@ -68,7 +68,7 @@ def main(argv=None) -> dict:
     serial_t, serial_cpu, serial = [], [], None
     for _ in range(args.repeat):
         t, c = time.perf_counter(), time.process_time()
-        serial = run_patient_psa(build, d, args.patients, seed=1)
+        serial = run_patient_psa(build, d, args.patients, seed=1).outcomes
         serial_t.append(time.perf_counter() - t)
         serial_cpu.append(time.process_time() - c)
     t = time.perf_counter()
@@ -81,7 +81,7 @@ def main(argv=None) -> dict:
         for _ in range(args.repeat):
             before = client.run(time.process_time)
             t = time.perf_counter()
-            par = run_patient_psa(build, d, args.patients, seed=1, client=client)
+            par = run_patient_psa(build, d, args.patients, seed=1, client=client).outcomes
             par_t.append(time.perf_counter() - t)
             after = client.run(time.process_time)
             busiest.append(max(after[w] - before[w] for w in before))  # CPU seconds of the busiest worker

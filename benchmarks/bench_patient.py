@@ -132,7 +132,7 @@ def main(argv=None) -> dict:
     run_pathway(p, 100, seed=1)  # warm-up
     hand_written(100, 1)
     candidates = {
-        "engine": lambda n: run_pathway(p, n, seed=1),
+        "engine": lambda n: run_pathway(p, n, seed=1).outcomes,
         "hand, one queue": lambda n: hand_written(n, 1),
         f"hand, batches of {BATCH_SIZE:,}": lambda n: hand_written(n, 1, BATCH_SIZE),
     }
@@ -142,7 +142,7 @@ def main(argv=None) -> dict:
         for n in args.sizes:
             for i in range(len(names)):
                 c = names[(i + k) % len(names)]
-                for clock, t in zip(CLOCKS, _timed(lambda c=c, n=n: candidates[c](n))):
+                for clock, t in zip(CLOCKS, _timed(lambda c=c, n=n: candidates[c](n)), strict=True):
                     times[clock, c, n].append(t)
     best = {key: min(v) for key, v in times.items()}
     med = {key: statistics.median(v) for key, v in times.items()}
@@ -166,7 +166,7 @@ def main(argv=None) -> dict:
 
     na = args.accuracy_patients
     exact = exact_qalys()
-    q_e = run_pathway(p, na, seed=2)["qaly"].to_numpy()
+    q_e = run_pathway(p, na, seed=2).outcomes["qaly"].to_numpy()
     q_h = hand_written(na, 2)
     acc = {"exact": exact}
     for name, q in (("engine", q_e), ("hand-written", q_h)):

@@ -33,7 +33,6 @@ import pandas as pd
 from scipy import stats
 from scipy.special import expit
 
-from sim import icers
 from sim.patient import (
     TDM,
     Arrivals,
@@ -123,7 +122,8 @@ def build(params: dict = PARAMS) -> dict[str, ManagedPathway]:
                        utilities=utilities, discount_costs=p["discount"], discount_outcomes=p["discount"])
 
     saq = Marker("saq_af", baseline=p["saq_baseline"], target=p["saq_target"], better="higher",
-                 noise_sd=p["saq_noise_sd"], patient_sd=p["saq_patient_sd"], coef={"diabetes": p["saq_diabetes"]}, lower=0.0, upper=100.0)
+                 noise_sd=p["saq_noise_sd"], patient_sd=p["saq_patient_sd"], coef={"diabetes": p["saq_diabetes"]},
+                 lower=0.0, upper=100.0)
     lines = [
         # heart-rate check before declaring beta-blocker failure (no anti-drug antibodies with anti-anginals)
         Line("beta_blocker", "BB", {"saq_af": p["bb_effect"]}, p["bb_cost"], p["trial_years"],
@@ -175,7 +175,7 @@ def main(argv=None) -> int:
         print("\nTheatre waiting list:")
         print(res.queues.to_string(index=False))
         print("\nICER table (QALYs):")
-        print(icers(res.outcomes).to_string(index=False))
+        print(res.icer().to_string(index=False))
     return 0
 
 

@@ -53,7 +53,7 @@ def scenario_table(n_patients: int = 800, per_week: float = 4.0, seed: int = 202
     """
     rows = []
     for slots in capacities:
-        res = run_managed(managed(theatre_slots_per_week=slots), n_patients, seed, arrivals=arrivals(per_week),
+        res = run_managed(managed(theatre_slots_per_week=slots), n_patients, seed=seed, arrivals=arrivals(per_week),
                           log=True)
         m = res.outcomes.groupby("strategy", observed=True)[["cost", "qaly", "escalated"]].mean()
         q = res.queues.set_index("strategy").loc["CABG"]

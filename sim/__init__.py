@@ -29,6 +29,7 @@ __getattr__, __dir__, _names = attach(__name__, {
     # engines and results
     "run_cohort": f"{_C}.engine:run_cohort", "CohortResult": "sim.results:CohortResult",
     "run_psa": f"{_C}.psa:run_psa", "PSAResult": f"{_C}.psa:PSAResult", "CohortRun": f"{_C}.run:CohortRun",
+    "PatientRun": "sim.patient.run:PatientRun",
     # parameters
     "Parameter": f"{_P}.table:Parameter", "ParameterTable": f"{_P}.table:ParameterTable",
     "Draws": f"{_P}.sampling:Draws",
@@ -40,6 +41,7 @@ __getattr__, __dir__, _names = attach(__name__, {
     "prob_cost_effective": f"{_D}.acceptability:prob_cost_effective", "ce_plane": f"{_D}.acceptability:ce_plane",
     "nnt": f"{_D}.nnt:nnt", "evpi": f"{_D}.voi:evpi", "evppi": f"{_D}.voi:evppi",
     "population_evpi": f"{_D}.voi:population_evpi",
+    "subgroups": f"{_D}.subgroups:subgroups",
     "one_way": f"{_D}.dsa:one_way", "two_way": f"{_D}.dsa:two_way", "scenarios": f"{_D}.dsa:scenarios",
     "threshold": f"{_D}.thresholds:threshold", "value_based_price": f"{_D}.thresholds:value_based_price",
     "decide": f"{_D}.bayes:decide", "decide_utility": f"{_D}.bayes:decide_utility",

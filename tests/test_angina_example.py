@@ -3,6 +3,7 @@
 import importlib.util
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,11 +36,11 @@ def test_angina_example(angina, capsys):
     assert len(rf) > 0 and (rf.reached_Reeval == 1).all()
     # the decision functions take the outcomes unchanged
     import sim
-    from sim.patient import subgroups
 
-    by_diabetes = subgroups(o, "diabetes", wtp=30_000, reference="cabg_first")
+    by_diabetes = sim.subgroups(res, "diabetes", wtp=30_000, reference="cabg_first")  # the result or its outcomes
     assert set(by_diabetes.subgroup) == {0.0, 1.0} and by_diabetes.optimal.sum() == 2
     assert set(sim.icers(o).strategy) == {"omt_t2t", "cabg_first"}
+    pd.testing.assert_frame_equal(res.icer(), sim.icers(o))
     assert angina.main(["--patients", "60", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "Theatre waiting list" in out and "ICER table" in out

@@ -61,7 +61,7 @@ def _pathways() -> dict:
 
 def test_tunnel_cohort_matches_its_semi_markov_pathway():
     cohort = sim.run_cohort(_cohort()).summary()
-    patients = run_pathway(_pathways(), 20_000, seed=3)
+    patients = run_pathway(_pathways(), 20_000, seed=3).outcomes
     g = patients.groupby("strategy", observed=True)
     for s in RATE_SICK:
         for c in ("cost", "qaly", "ly"):

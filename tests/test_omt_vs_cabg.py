@@ -191,7 +191,7 @@ def test_pathways_structure_and_errors():
 def test_patient_level_cabg_start_split_and_operative_deaths():
     n = 3000
     quiet = {"h_cv_post": 1e-9, "k_other": 1e-9, "h_cv_med": 1e-9, "r_hosp_med": 1e-9}
-    out = run_pathway(pathways(quiet), n, seed=3)
+    out = run_pathway(pathways(quiet), n, seed=3).outcomes
     cabg = out[out["strategy"] == "CABG"]
     # the never-operated share p_no_cabg starts on medical therapy, and crosses over within
     # the 40 years with probability 1 - exp(-(5 r_early + 35 r_late)) when nobody dies
@@ -207,7 +207,7 @@ def test_patient_level_cabg_start_split_and_operative_deaths():
 
 def test_patient_level_agrees_with_cohort_within_3_se():
     n = 6000
-    out = run_pathway(pathways(), n, seed=2026)
+    out = run_pathway(pathways(), n, seed=2026).outcomes
     cohort = sim.run_cohort(build()).summary()
     g = out.groupby("strategy", observed=True)
     cols = ["cost", "qaly", "ly", "ly_undisc"]
@@ -309,7 +309,7 @@ def test_patient_level_psa_takes_the_parameter_table_draws():
     from sim.patient import run_patient_psa
 
     draws = psa_table().draw(3, seed=5).frame
-    out = run_patient_psa(pathways, draws, n_patients=300, seed=1)
+    out = run_patient_psa(pathways, draws, n_patients=300, seed=1).outcomes
     assert len(out) == 6 and list(out["strategy"].cat.categories) == ["OMT", "CABG"]
     assert np.isfinite(out[["cost", "qaly", "ly", "cost_se"]].to_numpy()).all()
     assert out.loc[out["strategy"] == "CABG", "cost"].nunique() == 3  # each draw its own parameters

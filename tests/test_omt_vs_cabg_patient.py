@@ -20,7 +20,7 @@ from sim.patient.psa import run_patient_psa
 
 
 def _capacity(slots, n=600, seed=1, per_week=4.0, **kw):
-    return run_managed(managed(theatre_slots_per_week=slots), n, seed, arrivals=arrivals(per_week), **kw)
+    return run_managed(managed(theatre_slots_per_week=slots), n, seed=seed, arrivals=arrivals(per_week), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,8 @@ def test_unlimited_theatre_mortality_is_close_to_the_plain_patient_version():
     58.9 % (CABG), is within 0.04 too.
     """
     n = 3000
-    plain = run_pathway({k: dataclasses.replace(v, horizon=10.0) for k, v in pathways().items()}, n, 3)
-    man = run_managed(managed(theatre_slots_per_week=math.inf, horizon=10.0), n, 3).outcomes
+    plain = run_pathway({k: dataclasses.replace(v, horizon=10.0) for k, v in pathways().items()}, n, seed=3).outcomes
+    man = run_managed(managed(theatre_slots_per_week=math.inf, horizon=10.0), n, seed=3).outcomes
     trial = {"OMT": 398 / 602, "CABG": 359 / 610}
     for s in ("OMT", "CABG"):
         d_plain = (plain.loc[plain.strategy == s, ["reached_DeadCV", "reached_DeadOther"]].sum(axis=1)).mean()
@@ -79,7 +79,7 @@ def test_escalation_share_matches_the_trial_crossover():
 
 
 def test_escalation_goes_through_the_optimised_lines_or_a_red_flag():
-    out = run_managed(managed(theatre_slots_per_week=math.inf, horizon=5.0), 1500, 2).outcomes
+    out = run_managed(managed(theatre_slots_per_week=math.inf, horizon=5.0), 1500, seed=2).outcomes
     esc = out[(out.strategy == "OMT") & (out.escalated == 1)]
     assert len(esc) > 50
     assert (esc["lines_tried"] == 3).all() and (esc["optimised_failures"] >= 3).all()
@@ -127,7 +127,7 @@ def test_reruns_are_bit_identical_and_strategy_order_does_not_matter(scenarios):
     pd.testing.assert_frame_equal(again.outcomes, scenarios[2].outcomes)
     pd.testing.assert_frame_equal(again.queues, scenarios[2].queues)
     m = managed(theatre_slots_per_week=2)
-    flipped = run_managed({"CABG": m["CABG"], "OMT": m["OMT"]}, 600, 1, arrivals=arrivals(4.0))
+    flipped = run_managed({"CABG": m["CABG"], "OMT": m["OMT"]}, 600, seed=1, arrivals=arrivals(4.0))
     for s in ("OMT", "CABG"):
         a = flipped.outcomes[flipped.outcomes.strategy == s].drop(columns="strategy").reset_index(drop=True)
         b = scenarios[2].outcomes[scenarios[2].outcomes.strategy == s].drop(columns="strategy").reset_index(drop=True)
@@ -136,7 +136,7 @@ def test_reruns_are_bit_identical_and_strategy_order_does_not_matter(scenarios):
 
 def test_urgent_patients_wait_less_than_elective_ones():
     """Red flags (ACS) made frequent and always operated, theatre congested: urgent first."""
-    res = run_managed(managed({"r_acs": 0.2, "p_acs_cabg": 1.0}, theatre_slots_per_week=1), 500, 4,
+    res = run_managed(managed({"r_acs": 0.2, "p_acs_cabg": 1.0}, theatre_slots_per_week=1), 500, seed=4,
                       arrivals=arrivals(3.0))
     o = res.outcomes[res.outcomes.procedures > 0]
     urgent = o[(o.reached_Urgent == 1) & (o.reached_Listed == 0)]["waited"]
@@ -171,11 +171,11 @@ def test_bad_inputs():
 
 def test_patient_psa_runs_managed_strategies_with_arrivals():
     draws = psa_table().draw(2, seed=9).frame
-    out = run_patient_psa(managed, draws, 150, seed=2, arrivals=arrivals(4.0))
+    out = run_patient_psa(managed, draws, 150, seed=2, arrivals=arrivals(4.0)).outcomes
     assert len(out) == 4 and list(out["strategy"].cat.categories) == ["OMT", "CABG"]
     assert np.isfinite(out[["cost", "qaly", "ly", "qaly_se"]].to_numpy()).all()
     # a draw equals a direct run_managed of its parameter values
-    direct = run_managed(managed(dict(draws.iloc[1])), 150, 2, draw=1, arrivals=arrivals(4.0)).outcomes
+    direct = run_managed(managed(dict(draws.iloc[1])), 150, seed=2, draw=1, arrivals=arrivals(4.0)).outcomes
     means = direct.groupby("strategy", observed=True)["qaly"].mean()
     got = out[out.draw == 1].set_index("strategy")["qaly"]
     assert got["CABG"] == means["CABG"] and got["OMT"] == means["OMT"]
@@ -192,10 +192,10 @@ def test_patient_psa_of_managed_strategies_on_a_local_cluster_is_identical():
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import the test module
     draws = psa_table().draw(4, seed=3).frame
-    serial = run_patient_psa(managed, draws, 120, seed=6, arrivals=arrivals(4.0))
+    serial = run_patient_psa(managed, draws, 120, seed=6, arrivals=arrivals(4.0)).outcomes
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        parallel = run_patient_psa(managed, draws, 120, seed=6, arrivals=arrivals(4.0), client=client)
+        parallel = run_patient_psa(managed, draws, 120, seed=6, arrivals=arrivals(4.0), client=client).outcomes
     pd.testing.assert_frame_equal(serial, parallel)
 
 
@@ -219,7 +219,7 @@ def test_capacity_example_runs():
 def test_queue_accounting_invariants(slots, per_week, seed):
     """Whatever the capacity, load and seed: every listing ends in an admission, a death on the
     list or the horizon; utilisation within (0, 1]; waits >= 0; per-patient tallies add up."""
-    res = run_managed(managed(theatre_slots_per_week=slots, horizon=6.0), 120, seed, arrivals=arrivals(per_week))
+    res = run_managed(managed(theatre_slots_per_week=slots, horizon=6.0), 120, seed=seed, arrivals=arrivals(per_week))
     q, o = res.queues, res.outcomes
     assert (q["listed"] == q["admitted"] + q["died_on_list"] + q["left_list"]).all()
     if slots == math.inf:

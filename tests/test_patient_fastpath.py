@@ -37,8 +37,8 @@ TOTALS = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc"]
 
 def _check_against_naive(pathway, n, seed, population=None, draw=0, batch_size=None):
     kw = {} if batch_size is None else {"batch_size": batch_size}
-    out = run_pathway({"x": pathway}, None if population is not None else n, seed, population=population,
-                      draw=draw, **kw)
+    out = run_pathway({"x": pathway}, None if population is not None else n, seed=seed, population=population,
+                      draw=draw, **kw).outcomes
     records = population.to_dict("records") if population is not None else None
     ref = run_pathway_naive(pathway, len(out), lambda j, slot: uniform_one(seed, draw, j, slot), records)
     np.testing.assert_array_equal(out["events"].to_numpy(), ref["events"])
@@ -123,9 +123,9 @@ def test_inline_exponential_and_weibull_are_the_distributions_own(rate, shape, s
 
 def test_results_do_not_depend_on_the_numbers_made_ahead(monkeypatch):
     """Slots beyond those made for the whole batch come from uniform_one: the same numbers."""
-    a = run_pathway({"x": _cycling()}, 800, seed=5)
+    a = run_pathway({"x": _cycling()}, 800, seed=5).outcomes
     monkeypatch.setattr(engine_module, "_PRE_STAYS", 1)
-    b = run_pathway({"x": _cycling()}, 800, seed=5, batch_size=123)
+    b = run_pathway({"x": _cycling()}, 800, seed=5, batch_size=123).outcomes
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
@@ -164,7 +164,7 @@ def test_time_function_is_called_once_per_patient_and_event():
 
     p = Pathway(states=("A", "B"), start="A", horizon=50.0,
                 events={"A": [Event("B", time)], "B": [Event("A", Exponential(2.0))]})
-    out = run_pathway({"x": p}, seed=1, population=pd.DataFrame({"id": range(30)}))
+    out = run_pathway({"x": p}, seed=1, population=pd.DataFrame({"id": range(30)})).outcomes
     assert out["events"].min() > 10  # many stays in A per patient
     assert sorted(calls) == list(range(30))
 
@@ -180,7 +180,7 @@ def test_many_states_reached_flags():
     states = tuple(f"S{i}" for i in range(70))
     p = Pathway(states=states, start="S0", horizon=1e6,
                 events={f"S{i}": [Event(f"S{i + 1}", Exponential(1.0))] for i in range(69)})
-    out = run_pathway({"x": p}, 5, seed=2)
+    out = run_pathway({"x": p}, 5, seed=2).outcomes
     assert (out["events"] == 69).all()
     assert (out[[f"reached_{s}" for s in states]].to_numpy() == 1.0).all()
 
@@ -189,7 +189,7 @@ def test_no_event_possible_ends_the_process_with_exact_accrual():
     """A hazard ratio of 0 makes the only event impossible: the patient stays to the horizon."""
     p = Pathway(states=("A", "B"), start="A", horizon=10.0, utilities={"A": 0.5}, discount_outcomes=0.03,
                 events={"A": [Event("B", Exponential(1.0), hr={"immune": -800.0})]})
-    out = run_pathway({"x": p}, seed=1, population=pd.DataFrame({"immune": [1.0, 1.0]}))
+    out = run_pathway({"x": p}, seed=1, population=pd.DataFrame({"immune": [1.0, 1.0]})).outcomes
     d = math.log1p(0.03)
     np.testing.assert_allclose(out["qaly"], 0.5 * (1 - math.exp(-d * 10.0)) / d, rtol=1e-13)
     assert (out["events"] == 0).all()
@@ -209,6 +209,6 @@ def test_bad_stream_keys_are_named(kw, match):
 
 def test_numpy_integer_keys_give_the_same_numbers():
     p = _cycling()
-    a = run_pathway({"x": p}, 50, seed=2**63 + 7, draw=3)
-    b = run_pathway({"x": p}, 50, seed=np.uint64(2**63 + 7), draw=np.int64(3))
+    a = run_pathway({"x": p}, 50, seed=2**63 + 7, draw=3).outcomes
+    b = run_pathway({"x": p}, 50, seed=np.uint64(2**63 + 7), draw=np.int64(3)).outcomes
     pd.testing.assert_frame_equal(a, b, check_exact=True)

@@ -7,8 +7,8 @@ import pytest
 from scipy import integrate
 
 from sim import HtaError
-from sim.patient import Exponential, Weibull
-from sim.patient.engine import Event, Pathway, discounted_integral, run_pathway
+from sim.patient import Event, Exponential, Pathway, Weibull, run_pathway
+from sim.patient.pathway import discounted_integral
 
 N = 20_000
 
@@ -22,7 +22,7 @@ def test_exponential_survival_discounted_life_years():
     p = Pathway(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=H,
                 events={"Alive": [Event("Dead", Exponential(lam))]}, costs={"Alive": 1000.0},
                 utilities={"Alive": 0.8}, discount_costs=r, discount_outcomes=r)
-    out = run_pathway({"only": p}, N, seed=1)
+    out = run_pathway({"only": p}, N, seed=1).outcomes
     d = math.log1p(r)
     expected_ly = (1 - math.exp(-(lam + d) * H)) / (lam + d)  # int_0^H e^{-lam t} e^{-d t} dt
     ly = out["ly"].to_numpy()
@@ -36,7 +36,7 @@ def test_exponential_survival_discounted_life_years():
 def test_competing_risks_split_by_hazard():
     p = Pathway(states=("A", "B", "C"), start="A", horizon=1e6,
                 events={"A": [Event("B", Exponential(0.2), cost=100.0), Event("C", Exponential(0.6))]})
-    out = run_pathway({"x": p}, N, seed=2)
+    out = run_pathway({"x": p}, N, seed=2).outcomes
     to_b = out["cost_undisc"].to_numpy() == 100.0
     assert abs(to_b.mean() - 0.25) < 3 * math.sqrt(0.25 * 0.75 / N)
     assert (out["events"] == 1).all()
@@ -50,7 +50,7 @@ def test_clocks(clock):
     w = Weibull(2.0, 1.0)
     p = Pathway(states=("A", "B", "D"), start="A", horizon=H,
                 events={"A": [Event("B", Exponential(1.0))], "B": [Event("D", w, clock=clock)]})
-    dead = (run_pathway({"x": p}, N, seed=3)["events"] == 2).to_numpy()
+    dead = (run_pathway({"x": p}, N, seed=3).outcomes["events"] == 2).to_numpy()
 
     def integrand(s):  # enter B at s, dead by H
         sb = w.survival(H - s) if clock == "semi" else w.survival(H) / w.survival(s)
@@ -65,8 +65,8 @@ def test_common_random_numbers_batches_and_order():
         return Pathway(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=20.0,
                        events={"Alive": [Event("Dead", Exponential(rate))]})
 
-    a = run_pathway({"slow": path(0.05), "fast": path(0.1)}, 2_000, seed=4, batch_size=2_000)
-    b = run_pathway({"fast": path(0.1), "slow": path(0.05)}, 2_000, seed=4, batch_size=77)
+    a = run_pathway({"slow": path(0.05), "fast": path(0.1)}, 2_000, seed=4, batch_size=2_000).outcomes
+    b = run_pathway({"fast": path(0.1), "slow": path(0.05)}, 2_000, seed=4, batch_size=77).outcomes
     for s in ("slow", "fast"):
         np.testing.assert_array_equal(a.loc[a.strategy == s, "ly"].to_numpy(), b.loc[b.strategy == s, "ly"].to_numpy())
     # same uniform in both arms: halving the hazard doubles each patient's time to death
@@ -103,7 +103,7 @@ def test_bad_event_and_run():
     with pytest.raises(HtaError, match="must be a TimeToEvent"):
         Event("Dead", 0.1)
     with pytest.raises(HtaError, match="n_patients 0"):
-        run_pathway({"x": Pathway(states=("A",), start="A", horizon=1.0, events={})}, 0, 1)
+        run_pathway({"x": Pathway(states=("A",), start="A", horizon=1.0, events={})}, 0, seed=1)
 
 
 def _population(n, seed=0):
@@ -117,7 +117,7 @@ def test_covariates_scale_the_hazard():
     pop = _population(N)
     p = Pathway(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=1e9,
                 events={"Alive": [Event("Dead", Exponential(0.1), hr={"male": math.log(2.0)})]})
-    out = run_pathway({"x": p}, seed=5, population=pop)
+    out = run_pathway({"x": p}, seed=5, population=pop).outcomes
     for male, mean in ((0, 10.0), (1, 5.0)):
         ly = out.loc[out.male == male, "ly_undisc"].to_numpy()
         assert abs(ly.mean() - mean) < 3 * _se(ly)
@@ -134,7 +134,7 @@ def test_background_mortality_from_the_life_table_per_patient():
     pop = pd.DataFrame({"sex": ["male"] * N, "age": [70.0] * N})
     p = Pathway(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=5.0,
                 events={"Alive": [Event("Dead", lambda pt: background_mortality(table, pt["sex"], pt["age"]))]})
-    out = run_pathway({"x": p}, seed=6, population=pop)
+    out = run_pathway({"x": p}, seed=6, population=pop).outcomes
     q = pd.read_csv("sim/data/lifetables/us_2017_nchs.csv").query("sex == 'male'").set_index("age")["qx"]
     expected = float(np.prod([1 - q[a] for a in range(70, 75)]))
     alive = (out["events"] == 0).mean()
@@ -142,7 +142,7 @@ def test_background_mortality_from_the_life_table_per_patient():
 
 
 def test_subgroups_give_a_personalised_rule():
-    from sim.patient.engine import subgroups
+    from sim.decision.subgroups import subgroups
 
     pop = _population(N, seed=1)
     base = dict(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=20.0, costs={"Alive": 0.0},
@@ -151,7 +151,7 @@ def test_subgroups_give_a_personalised_rule():
     # the drug costs 300 a year and halves the hazard of death in men only
     drug = Pathway(events={"Alive": [Event("Dead", Exponential(0.1), hr={"male": math.log(0.5)})]},
                    **{**base, "costs": {"Alive": 300.0}})
-    out = run_pathway({"usual": usual, "drug": drug}, seed=7, population=pop)
+    out = run_pathway({"usual": usual, "drug": drug}, seed=7, population=pop).outcomes
     table = subgroups(out, "male", wtp=20_000, reference="usual")
     men = table[(table.subgroup == 1) & (table.strategy == "drug")].iloc[0]
     women = table[(table.subgroup == 0) & (table.strategy == "drug")].iloc[0]
@@ -178,7 +178,7 @@ def test_reached_states_give_event_counts_and_nnt():
                        events={"Start": [Event("Response", Exponential(rate * p_response)),
                                          Event("NoResponse", Exponential(rate * (1 - p_response)))]})
 
-    out = run_pathway({"control": path(0.4), "treat": path(0.6)}, N, seed=8)
+    out = run_pathway({"control": path(0.4), "treat": path(0.6)}, N, seed=8).outcomes
     assert (out["reached_Start"] == 1).all()
     treat = out.loc[out.strategy == "treat", "reached_Response"]
     control = out.loc[out.strategy == "control", "reached_Response"]

@@ -31,13 +31,13 @@ def _draws(n=6):
 
 
 def test_serial_result_is_a_decision_ready_outcomes_table():
-    out = run_patient_psa(build, _draws(), 500, seed=3)
+    out = run_patient_psa(build, _draws(), 500, seed=3).outcomes
     assert list(out.columns[:3]) == ["draw", "strategy", "cost"]
     assert len(out) == 12 and (out["qaly_se"] > 0).all()
     table = sim.icers(out)  # the decision analysis takes it as it takes the cohort engine's
     assert set(table["strategy"]) == {"usual", "drug"}
     # a draw depends only on (seed, draw): rerunning a subset reproduces it
-    again = run_patient_psa(build, _draws().iloc[:2], 500, seed=3)
+    again = run_patient_psa(build, _draws().iloc[:2], 500, seed=3).outcomes
     pd.testing.assert_frame_equal(again, out[out.draw < 2].reset_index(drop=True))
 
 
@@ -46,10 +46,10 @@ def test_local_cluster_gives_identical_numbers():
     import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import the test module
-    serial = run_patient_psa(build, _draws(), 300, seed=4)
+    serial = run_patient_psa(build, _draws(), 300, seed=4).outcomes
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        parallel = run_patient_psa(build, _draws(), 300, seed=4, client=client)
+        parallel = run_patient_psa(build, _draws(), 300, seed=4, client=client).outcomes
     pd.testing.assert_frame_equal(serial, parallel)
 
 

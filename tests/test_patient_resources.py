@@ -168,9 +168,9 @@ def test_bad_procedure_states_and_run_settings():
     with pytest.raises(HtaError, match="procedures: unknown state 'Queue'"):
         ManagedPathway(p, procedures={"Queue": Procedure(None, "Post", "Dead")})
     with pytest.raises(HtaError, match="strategy 'x': Pathway is not a ManagedPathway"):
-        run_managed({"x": p}, 1)
+        run_managed({"x": p}, 1, seed=1)
     with pytest.raises(HtaError, match="n_patients 0"):
-        run_managed({"x": ManagedPathway(p)}, 0)
+        run_managed({"x": ManagedPathway(p)}, 0, seed=1)
 
 
 def test_queue_trace_over_time():
@@ -202,8 +202,8 @@ def test_strategy_order_never_matters_with_resources(seed, order):
         x = a.outcomes[a.outcomes.strategy == name].drop(columns="strategy").reset_index(drop=True)
         y = b.outcomes[b.outcomes.strategy == name].drop(columns="strategy").reset_index(drop=True)
         pd.testing.assert_frame_equal(x, y, check_exact=True)
-    pd.testing.assert_frame_equal(a.queues.set_index("strategy").loc[list(s)], b.queues.set_index("strategy").loc[list(s)],
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(a.queues.set_index("strategy").loc[list(s)],
+                                  b.queues.set_index("strategy").loc[list(s)], check_exact=True)
 
 
 def test_horizon_on_the_list_and_during_the_procedure():

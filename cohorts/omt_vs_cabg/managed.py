@@ -208,7 +208,7 @@ def escalation_share(params: Mapping[str, float] | None = None, n_patients: int 
         :data:`CROSS_TARGET`.
     """
     mp = managed(params, theatre_slots_per_week=math.inf, horizon=years)["OMT"]
-    out = run_managed({"OMT": mp}, n_patients, seed).outcomes
+    out = run_managed({"OMT": mp}, n_patients, seed=seed).outcomes
     return float((out["time_to_procedure"] <= years).mean())
 
 

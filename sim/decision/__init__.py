@@ -24,4 +24,5 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "ModelRun": "sim.decision.run:ModelRun",
     "voi": "sim.decision.voi", "dsa": "sim.decision.dsa", "thresholds": "sim.decision.thresholds",
     "bayes": "sim.decision.bayes", "optimise": "sim.decision.optimise",
+    "subgroups": "sim.decision.subgroups:subgroups",
 })

@@ -1,8 +1,8 @@
 """Continuous-time patient pathways on SimPy: competing risks between states.
 
-A :class:`Pathway` is data: states, and for each state the events that can move a
-patient on (a time-to-event distribution and a clock each). A patient is a plain
-SimPy process (:func:`_patient`): in each state every possible event draws its time
+:func:`run_pathway` runs each strategy's :class:`~sim.patient.pathway.Pathway`
+(``pathway.py``) patient by patient. A patient is a plain SimPy process (see
+:func:`_patient_process`): in each state every possible event draws its time
 (common random numbers: event ``m`` of the patient's ``k``-th stay uses slot
 ``k * M + m``), the earliest wins, the state's cost and utility accrue exactly over
 the stay with continuous discounting, and the event's one-off cost is paid at its
@@ -16,7 +16,6 @@ import functools
 import math
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -25,128 +24,12 @@ import simpy
 
 from sim.errors import HtaError, suggest
 from sim.patient.events import Exponential, TimeToEvent, Weibull
+from sim.patient.pathway import Event, Pathway, discounted_integral
+from sim.patient.results import PathwayResult, pathway_conventions
 from sim.patient.streams import batch_uniforms, patient_key, uniform_at
+from sim.results import make_settings
 
-__all__ = ["Event", "Pathway", "run_pathway", "subgroups", "discounted_integral"]
-
-CLOCKS = ("markov", "semi")
-
-
-@dataclass(frozen=True)
-class Event:
-    """A way out of a state: to ``to`` after a time drawn from ``time``.
-
-    ``time`` is a :class:`TimeToEvent`, or a function of the patient's attributes
-    (a mapping) returning one (e.g. background mortality at the patient's age and
-    sex). ``hr`` gives log hazard ratios per attribute: the hazard is multiplied by
-    ``exp(sum_a hr[a] * patient[a])`` (proportional hazards).
-    """
-
-    to: str
-    time: object
-    clock: str = "semi"
-    cost: float = 0.0
-    qaly: float = 0.0  # one-off QALY change at the event (e.g. a disutility)
-    hr: Mapping = field(default_factory=dict)
-
-    def __post_init__(self):
-        if not (isinstance(self.time, TimeToEvent) or callable(self.time)):
-            raise HtaError(f"event to {self.to!r}: time must be a TimeToEvent (Exponential, Weibull, ...) "
-                           f"or a function of the patient returning one, got {type(self.time).__name__}")
-        for a, b in self.hr.items():
-            if not (isinstance(b, (int, float)) and math.isfinite(b)):
-                raise HtaError(f"event to {self.to!r}: log hazard ratio of {a!r} is {b!r}; it must be a finite number")
-        if self.clock not in CLOCKS:
-            raise HtaError(f"event to {self.to!r}: clock {self.clock!r}{suggest(self.clock, CLOCKS)}; "
-                           f"use 'markov' (time since start) or 'semi' (time in the state)")
-        for what in ("cost", "qaly"):
-            v = getattr(self, what)
-            if not (isinstance(v, (int, float)) and math.isfinite(v)):
-                raise HtaError(f"event to {self.to!r}: {what} {v!r} must be a finite number")
-
-    def distribution(self, patient: Mapping) -> TimeToEvent:
-        d = self.time(patient) if not isinstance(self.time, TimeToEvent) else self.time
-        if not isinstance(d, TimeToEvent):
-            raise HtaError(f"event to {self.to!r}: the time function returned {type(d).__name__}, not a TimeToEvent")
-        return d
-
-    def hazard_ratio(self, patient: Mapping) -> float:
-        return math.exp(sum(b * float(patient[a]) for a, b in self.hr.items())) if self.hr else 1.0
-
-
-@dataclass(frozen=True)
-class Pathway:
-    """A continuous-time multi-state model for one strategy.
-
-    Parameters
-    ----------
-    states : sequence of str
-    start : str
-        State every patient starts in.
-    events : mapping of state to sequence of Event
-        Competing events out of each state; a state without events is absorbing.
-    costs, utilities : mapping of state to float
-        Annual cost and utility while in the state.
-    dead : sequence of str
-        States that do not count towards life-years.
-    horizon : float
-        Years simulated.
-    discount_costs, discount_outcomes : float
-        Annual rates; continuous discounting ``(1 + r) ** -t``.
-    """
-
-    states: tuple
-    start: str
-    events: Mapping
-    horizon: float
-    costs: Mapping = field(default_factory=dict)
-    utilities: Mapping = field(default_factory=dict)
-    dead: tuple = ()
-    discount_costs: float = 0.0
-    discount_outcomes: float = 0.0
-
-    def __post_init__(self):
-        states = tuple(self.states)
-        object.__setattr__(self, "states", states)
-        object.__setattr__(self, "dead", tuple(self.dead))
-
-        def known(s, where):
-            if s not in states:
-                raise HtaError(f"{where}: unknown state {s!r}{suggest(s, states)}; states are {', '.join(states)}")
-
-        known(self.start, "start")
-        for s, evs in self.events.items():
-            known(s, "events")
-            for e in evs:
-                if not isinstance(e, Event):
-                    raise HtaError(f"events of {s!r}: {e!r} is not an Event")
-                known(e.to, f"event from {s!r}")
-        for what in ("costs", "utilities"):
-            for s, v in getattr(self, what).items():
-                known(s, what)
-                if not (isinstance(v, (int, float)) and math.isfinite(v)):
-                    raise HtaError(f"{what} of {s!r}: {v!r} must be a finite number (per year)")
-        for s in self.dead:
-            known(s, "dead")
-        if not (isinstance(self.horizon, (int, float)) and self.horizon > 0 and math.isfinite(self.horizon)):
-            raise HtaError(f"horizon {self.horizon!r} must be a positive number of years")
-        for what in ("discount_costs", "discount_outcomes"):
-            r = getattr(self, what)
-            if not (isinstance(r, (int, float)) and r >= 0 and math.isfinite(r)):
-                raise HtaError(f"{what} {r!r} must be a number >= 0")
-
-    @property
-    def max_events(self) -> int:
-        return max([len(v) for v in self.events.values()] + [1])
-
-
-def discounted_integral(rate: float, t0, t1):
-    """``int_{t0}^{t1} (1 + r)^-s ds`` (``t1 - t0`` when ``r = 0``)."""
-    if rate == 0:
-        return t1 - t0
-    d = math.log1p(rate)
-    return (math.exp(-d * t0) - math.exp(-d * t1)) / d
-
+__all__ = ["BATCH_SIZE", "Event", "Pathway", "check_run", "discounted_integral", "run_pathway"]
 
 _NO_ATTRS: Mapping = MappingProxyType({})  # the attributes of a patient without a population table
 _PRE_STAYS = 2  # random numbers made ahead for a whole batch at once, per patient, for this many stays
@@ -204,6 +87,76 @@ def _slow_time(how: tuple, u: float, a: float, attrs: Mapping, cache: dict) -> f
     return dist.sample_one(u, a, 1.0)
 
 
+def _discounting(path: Pathway) -> tuple:
+    """Constants of the exact discounted accrual over a stay (:func:`discounted_integral`).
+
+    Returns ``(lc, same, bc, bo, outcomes_integral)``: ``lc = log(1 + r_costs)``, whether
+    the two rates are equal, ``1 + r`` for costs and outcomes (one-off payments are
+    discounted by ``(1 + r) ** -t``), and ``outcomes_integral(t0, t1)``, the integral of
+    the outcomes' discount factor (used when the rates differ).
+    """
+    dc, do = float(path.discount_costs), float(path.discount_outcomes)
+    lc, lo_ = math.log1p(dc), math.log1p(do)  # as in discounted_integral
+    exp = math.exp
+
+    def outcomes_integral(t0, t1):  # discounted_integral(do, t0, t1), when the two rates differ
+        return (exp(-lo_ * t0) - exp(-lo_ * t1)) / lo_ if lo_ else t1 - t0
+
+    return lc, do == dc, 1.0 + dc, 1.0 + do, outcomes_integral
+
+
+def _earliest_event(M: int, W: int, seed: int, draw: int, lo: int, uni: list, records) -> object:
+    """The competing-events race of a stay, for the batch whose first patient is ``lo``.
+
+    Returns ``earliest(r, evs, stay, t_now, entered, cache) -> (event, time, cache)``:
+    every event of ``evs`` (a compiled state's events, see :func:`_compile`) draws its
+    time from the patient's number of slot ``stay * M + m``, in order; the earliest
+    wins (the first of equal times; ``(None, inf)`` when there is no event). Times are
+    since ``t_now``; a Markov clock has run ``t_now``, a semi-Markov one ``t_now -
+    entered``. ``uni[r * W + slot]`` holds the slots made ahead for the whole batch;
+    later slots are made one at a time by :func:`uniform_at` (the same numbers).
+    ``cache`` (None until needed) keeps the patient's stream key and its hazard ratios.
+    """
+    log, inf = math.log, math.inf
+
+    def more(r, slot, cache):  # a number beyond those made ahead (the patient's key kept)
+        key = cache.get(-1)
+        if key is None:
+            key = cache[-1] = patient_key(seed, draw, lo + r)
+        return uniform_at(key, slot)
+
+    def earliest(r, evs, stay, t_now, entered, cache):
+        best, best_t = None, inf
+        slot = stay * M
+        base = r * W
+        for (kind, p1, p2, p3, markov), ev in evs:
+            if slot < W:
+                u = uni[base + slot]
+            else:
+                if cache is None:
+                    cache = {}
+                u = more(r, slot, cache)
+            slot += 1
+            a = t_now if markov else t_now - entered
+            if kind == _EXP:  # H(t) = r t
+                x = (p1 * a - log(u)) / p1 - a
+                if x < 0.0:  # max(x, 0.0) as in sample_one; a call costs more here
+                    x = 0.0
+            elif kind == _WEIB:  # H(t) = (t / scale) ** shape
+                x = p2 * ((a / p2) ** p1 - log(u)) ** p3 - a
+                if x < 0.0:
+                    x = 0.0
+            else:
+                if cache is None:
+                    cache = {}
+                x = _slow_time(p1, u, a, records[lo + r] if records is not None else _NO_ATTRS, cache)
+            if x < best_t:
+                best, best_t = ev, x
+        return best, best_t, cache
+
+    return earliest
+
+
 def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: int, stride: int, offset: int):
     """The SimPy process of one strategy, for one batch at a time.
 
@@ -217,10 +170,9 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
     (the caller's output array) at ``j * stride + offset``, and the states it visited,
     as a bit mask over the state index, into ``masks[r]``.
 
-    ``uni[r * W + slot]`` is the patient's random number of slot ``stay * M + m`` for
-    the first ``_PRE_STAYS`` stays (``W = _PRE_STAYS * M`` of them, made for the whole
-    batch at once); later slots are made one at a time by :func:`uniform_at`: the same
-    numbers either way, so results do not depend on the batch.
+    ``uni`` holds the patients' random numbers for the first ``_PRE_STAYS`` stays
+    (``W = _PRE_STAYS * M`` per patient, made for the whole batch at once; see
+    :func:`_earliest_event`), so results do not depend on the batch.
 
     The generator keeps few local names: SimPy keeps every live patient's frame in
     memory, and a smaller frame is measurably faster (rare paths are in helpers).
@@ -228,66 +180,26 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
     M = path.max_events
     W = _PRE_STAYS * M
     horizon = float(path.horizon)
-    dc, do = float(path.discount_costs), float(path.discount_outcomes)
-    lc, lo_ = math.log1p(dc), math.log1p(do)  # as in discounted_integral
-    nlc = -lc
-    same = do == dc
-    bc, bo = 1.0 + dc, 1.0 + do
-    exp, log, inf = math.exp, math.log, math.inf
+    lc, same, bc, bo, outcomes_integral = _discounting(path)
+    nlc, exp = -lc, math.exp
     pack = struct.Struct("7d").pack_into
-
-    def outcomes_integral(t0, t1):  # discounted_integral(do, t0, t1), when the two rates differ
-        return (exp(-lo_ * t0) - exp(-lo_ * t1)) / lo_ if lo_ else t1 - t0
 
     def batch(env, lo, uni, records, buf, masks):
         timeout = env.timeout
-
-        def more(r, slot, cache):  # a number beyond those made ahead (the patient's key kept)
-            key = cache.get(-1)
-            if key is None:
-                key = cache[-1] = patient_key(seed, draw, lo + r)
-            return uniform_at(key, slot)
-
-        def slow(how, u, a, r, cache):
-            return _slow_time(how, u, a, records[lo + r] if records is not None else _NO_ATTRS, cache)
+        earliest = _earliest_event(M, W, seed, draw, lo, uni, records)
 
         def patient(r):
             s, entered, stay, mask, cache = start, 0.0, 0, 1 << start, None
             tc = tq = tl = uc = uq = ul = 0.0  # discounted cost, qaly, ly; undiscounted
-            base = r * W
             t_prev, f_prev = 0.0, 1.0  # end of the last stay and its cost discount factor
             t_now = env.now
             while True:
                 evs, c, q, alive, accrues = plan[s]
                 if not (evs or accrues):  # nothing can happen or accrue here
                     break
-                best, best_t = None, inf
-                slot = stay * M
-                for (kind, p1, p2, p3, markov), ev in evs:
-                    if slot < W:
-                        u = uni[base + slot]
-                    else:
-                        if cache is None:
-                            cache = {}
-                        u = more(r, slot, cache)
-                    slot += 1
-                    a = t_now if markov else t_now - entered
-                    if kind == _EXP:  # H(t) = r t
-                        x = (p1 * a - log(u)) / p1 - a
-                        if x < 0.0:  # noqa: PLR1730 (max(x, 0.0) as in sample_one; a call costs more here)
-                            x = 0.0
-                    elif kind == _WEIB:  # H(t) = (t / scale) ** shape
-                        x = p2 * ((a / p2) ** p1 - log(u)) ** p3 - a
-                        if x < 0.0:  # noqa: PLR1730
-                            x = 0.0
-                    else:
-                        if cache is None:
-                            cache = {}
-                        x = slow(p1, u, a, r, cache)
-                    if x < best_t:
-                        best, best_t = ev, x
+                best, best_t, cache = earliest(r, evs, stay, t_now, entered, cache)
                 t_next = t_now + best_t
-                t_end = t_next if t_next < horizon else horizon  # noqa: FURB136 (no call)
+                t_end = t_next if t_next < horizon else horizon
                 span = t_end - t_now
                 if accrues:  # else adding zeros would change no total
                     # exact discounted accrual (discounted_integral), reusing the factor of the last
@@ -333,8 +245,10 @@ def _patient_process(path: Pathway, plan: tuple, start: int, seed: int, draw: in
 
 @functools.lru_cache(maxsize=64)
 def _strategy_dtype(names: tuple) -> pd.CategoricalDtype:
-    """The categorical dtype of the strategy column (made once per set of names: pandas
-    takes about half a millisecond to infer and check the categories).
+    """The categorical dtype of the strategy column.
+
+    Made once per set of names: pandas takes about half a millisecond to infer and
+    check the categories.
     """
     return pd.CategoricalDtype(list(names))
 
@@ -346,12 +260,25 @@ def _bits(masks: list, n: int) -> np.ndarray:
     return np.array([[(m >> i) & 1 for i in range(n)] for m in masks], dtype=float)
 
 
-
 def check_run(n_patients, population, seed, draw, batch_size) -> tuple[int, int, int]:
     """Checks shared by the patient engines' entry points.
 
-    Returns ``(n_patients, seed, draw)`` as Python integers (``n_patients`` taken from
-    the population when it is given), or raises :class:`HtaError` naming the argument.
+    Parameters
+    ----------
+    n_patients : int or None
+        Number of patients (None: ``len(population)``).
+    population : DataFrame or None
+        Patient attributes.
+    seed, draw : int
+        Keys of the random numbers (whole numbers in ``[0, 2**64)``).
+    batch_size : int
+        Patients per SimPy environment (>= 1).
+
+    Returns
+    -------
+    (int, int, int)
+        ``(n_patients, seed, draw)`` as Python integers (``n_patients`` taken from the
+        population when it is given); an :class:`HtaError` names a bad argument.
     """
     if population is not None:
         if not isinstance(population, pd.DataFrame):
@@ -368,38 +295,9 @@ def check_run(n_patients, population, seed, draw, batch_size) -> tuple[int, int,
             raise HtaError(f"{name} {v!r} is too large: random stream keys are 64-bit, give one below 2**64")
     return int(n_patients), int(seed), int(draw)  # Python integers for the streams' key arithmetic
 
-def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, seed: int = 0, *,
-                population: pd.DataFrame | None = None, draw: int = 0, batch_size: int = BATCH_SIZE) -> pd.DataFrame:
-    """Simulate patients through each strategy's pathway.
 
-    Parameters
-    ----------
-    pathways : mapping of strategy name to Pathway
-    n_patients : int, optional
-        Number of patients (or ``len(population)``).
-    seed, draw : int
-        Keys of the patients' random numbers.
-    population : DataFrame, optional
-        One row per patient with its attributes (age, sex, risk factors), used by
-        events' time functions and hazard ratios; its columns are copied to the result.
-    batch_size : int
-        Patients per SimPy environment (bounds the event queue and the memory of live
-        processes); results do not depend on it. The default (``BATCH_SIZE``, 200) is the
-        fastest measured (``benchmarks/README.md``): larger batches slow down every event
-        (a deeper heap, and live generators that no longer fit the CPU caches).
-
-    Returns
-    -------
-    DataFrame
-        One row per (patient, strategy): ``patient, strategy, cost, qaly, ly,
-        cost_undisc, qaly_undisc, ly_undisc, events``, ``reached_<state>`` (1 if the
-        patient was ever in the state, for event counts and NNT/NNH) and the
-        population's columns.
-    """
-    if not pathways:
-        raise HtaError("run_pathway needs at least one strategy's Pathway")
-    n_patients, seed, draw = check_run(n_patients, population, seed, draw, batch_size)
-    names: Sequence[str] = list(pathways)
+def _check_pathways(pathways: Mapping, population: pd.DataFrame | None) -> list[str]:
+    """The population's columns, or an :class:`HtaError` naming a bad pathway or a missing attribute."""
     needed = set()
     for s, p in pathways.items():
         if not isinstance(p, Pathway):
@@ -413,24 +311,30 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
             f"population {'table lacks' if population is not None else 'is not given'}; "
             f"population columns: {', '.join(map(str, cols_have)) or 'none'}"
         )
-    records = population.to_dict("records") if population is not None else None
-    states = list(dict.fromkeys(st for p in pathways.values() for st in p.states))
+    return cols_have
+
+
+def _simulate(pathways: Mapping[str, Pathway], states: list, n_patients: int, seed: int, draw: int, records,
+              batch_size: int) -> np.ndarray:
+    """Every patient through every strategy, one batch at a time (a bounded event queue).
+
+    Returns ``out`` of shape ``(n_patients, n_strategies, 7 + n_states)``: the seven
+    totals of :func:`_patient_process`, then one 0/1 column per state (visited).
+    """
+    names = list(pathways)
     index = {st: i for i, st in enumerate(states)}
-    width = 7 + len(states)
-    out = np.zeros((n_patients, len(names), width))
+    out = np.zeros((n_patients, len(names), 7 + len(states)))
     buf = memoryview(out).cast("B")
-    plans = {}
+    plans = []
     for k, s in enumerate(names):
-        p = pathways[s]
-        plan, start = _compile(p, index)
+        plan, start = _compile(pathways[s], index)
         # each process writes its totals straight into its row of `out` (row-major bytes)
-        plans[s] = _patient_process(p, plan, start, seed, draw, out.strides[0], k * out.strides[1])
-    for lo in range(0, n_patients, batch_size):  # bounded event queue: one batch at a time
+        plans.append(_patient_process(pathways[s], plan, start, seed, draw, out.strides[0], k * out.strides[1]))
+    for lo in range(0, n_patients, batch_size):
         hi = min(n_patients, lo + batch_size)
         b = hi - lo
         made = {}  # the batch's random numbers, by slots per patient (the same for every strategy)
-        for k, s in enumerate(names):
-            batch, W = plans[s]
+        for k, (batch, W) in enumerate(plans):
             if W not in made:
                 made[W] = batch_uniforms(seed, draw, lo, hi, W)
             masks = [0] * b
@@ -440,6 +344,49 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
                 env.process(patient(r))
             env.run()
             out[lo:hi, k, 7:] = _bits(masks, len(states))
+    return out
+
+
+def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, *, seed: int,
+                population: pd.DataFrame | None = None, draw: int = 0,
+                batch_size: int = BATCH_SIZE) -> PathwayResult:
+    """Simulate patients through each strategy's pathway.
+
+    Parameters
+    ----------
+    pathways : mapping of strategy name to Pathway
+        One pathway per strategy, in the order of the result.
+    n_patients : int, optional
+        Number of patients (or ``len(population)``).
+    seed : int
+        Seed of the patients' random numbers (required, keyword only).
+    population : DataFrame, optional
+        One row per patient with its attributes (age, sex, risk factors), used by
+        events' time functions and hazard ratios; its columns are copied to the result.
+    draw : int
+        Outer draw: the other key of the patients' random numbers.
+    batch_size : int
+        Patients per SimPy environment (bounds the event queue and the memory of live
+        processes); results do not depend on it. The default (``BATCH_SIZE``, 200) is the
+        fastest measured (``benchmarks/README.md``): larger batches slow down every event
+        (a deeper heap, and live generators that no longer fit the CPU caches).
+
+    Returns
+    -------
+    PathwayResult
+        ``outcomes``: one row per (patient, strategy): ``patient, strategy, cost, qaly,
+        ly, cost_undisc, qaly_undisc, ly_undisc, events``, ``reached_<state>`` (1 if the
+        patient was ever in the state, for event counts and NNT/NNH) and the
+        population's columns; ``settings`` (seed, draw, patients, horizon, discounting).
+    """
+    if not pathways:
+        raise HtaError("run_pathway needs at least one strategy's Pathway")
+    n_patients, seed, draw = check_run(n_patients, population, seed, draw, batch_size)
+    names: Sequence[str] = list(pathways)
+    cols_have = _check_pathways(pathways, population)
+    records = population.to_dict("records") if population is not None else None
+    states = list(dict.fromkeys(st for p in pathways.values() for st in p.states))
+    out = _simulate(pathways, states, n_patients, seed, draw, records, batch_size)
     cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
     cols += [f"reached_{st}" for st in states]
     data = {"patient": np.repeat(np.arange(n_patients), len(names)),
@@ -449,47 +396,7 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
         data[c] = out[:, :, i].ravel()
     for c in cols_have:
         data[c] = np.repeat(population[c].to_numpy(), len(names))
-    return pd.DataFrame(data, copy=False)
-
-
-def subgroups(outcomes: pd.DataFrame, by: str, *, wtp: float, reference: str, bins=None,
-              effect: str = "qaly") -> pd.DataFrame:
-    """Results by subgroup: the conditional average treatment effect and a personalised rule.
-
-    Patients are grouped by the attribute ``by`` (cut into ``bins`` if given). Within a
-    subgroup, each strategy's incremental net monetary benefit against ``reference`` is
-    the mean of the per-patient paired difference ``wtp * (e_s - e_ref) - (c_s - c_ref)``
-    (common random numbers make it precise), with its Monte Carlo standard error.
-
-    Returns
-    -------
-    DataFrame
-        ``subgroup, strategy, n, cost, <effect>, inmb, inmb_se, optimal`` where ``optimal``
-        marks the strategy with the highest mean net benefit in the subgroup.
-    """
-    for col in (by, "patient", "strategy", "cost", effect):
-        if col not in outcomes.columns:
-            raise HtaError(f"subgroups: the outcomes have no column {col!r}{suggest(col, outcomes.columns)}")
-    if not (isinstance(wtp, (int, float)) and wtp >= 0):
-        raise HtaError(f"subgroups: willingness to pay {wtp!r} must be a number >= 0")
-    strategies = [str(s) for s in pd.unique(outcomes["strategy"])]
-    if reference not in strategies:
-        raise HtaError(f"subgroups: unknown reference strategy {reference!r}; strategies are {', '.join(strategies)}")
-    key = pd.cut(outcomes[by], bins) if bins is not None else outcomes[by]
-    nmb = wtp * outcomes[effect] - outcomes["cost"]
-    frame = outcomes.assign(_group=key, _nmb=nmb)
-    wide = frame.pivot(index="patient", columns="strategy", values="_nmb")
-    group = frame.drop_duplicates("patient").set_index("patient")["_group"].reindex(wide.index)
-    rows = []
-    for g, idx in group.groupby(group, observed=True).groups.items():
-        w = wide.loc[idx]
-        sub = frame[frame["patient"].isin(idx)]
-        means = sub.groupby("strategy", observed=True)[["cost", effect]].mean()
-        diff = w.sub(w[reference], axis=0)
-        best = w.mean().idxmax()
-        for s in strategies:
-            rows.append({"subgroup": g, "strategy": s, "n": len(idx), "cost": means.loc[s, "cost"],
-                         effect: means.loc[s, effect], "inmb": diff[s].mean(),
-                         "inmb_se": diff[s].std(ddof=1) / math.sqrt(len(idx)) if len(idx) > 1 else float("nan"),
-                         "optimal": s == best})
-    return pd.DataFrame(rows)
+    settings = make_settings("patient", model="pathway", strategies=names, n_draws=None, seed=seed,
+                             method="continuous-time pathways (SimPy)", draw=draw, n_patients=n_patients,
+                             states=states, **pathway_conventions(pathways))
+    return PathwayResult(pd.DataFrame(data, copy=False), settings)

@@ -54,9 +54,11 @@ class TimeToEvent:
     """Base class: a distribution given by its cumulative hazard and its inverse."""
 
     def cumhaz(self, t) -> np.ndarray:  # pragma: no cover - abstract
+        """Cumulative hazard ``H(t)`` at times ``t`` (array)."""
         raise NotImplementedError
 
     def inv_cumhaz(self, h) -> np.ndarray:  # pragma: no cover - abstract
+        """Inverse cumulative hazard: the time ``t`` with ``H(t) = h`` (array; ``inf`` if never)."""
         raise NotImplementedError
 
     def survival(self, t) -> np.ndarray:
@@ -74,6 +76,12 @@ class TimeToEvent:
             Time already spent on this clock without the event (>= 0).
         hr : array_like
             Hazard ratio multiplying the hazard (>= 0; 0 means the event never happens).
+
+        Returns
+        -------
+        ndarray
+            Times from now until the event (``inf`` if it never happens), broadcast
+            over ``u``, ``elapsed``, ``hr`` and the parameters.
         """
         name = type(self).__name__
         u = np.asarray(u, dtype=float)
@@ -86,8 +94,9 @@ class TimeToEvent:
         return np.maximum(self.inv_cumhaz(target) - a, 0.0)
 
     def sample_one(self, u: float, elapsed: float = 0.0, hr: float = 1.0) -> float:
-        """One time to event for scalar ``u``, ``elapsed`` and ``hr`` (the patient engine's hot
-        path). Inputs are trusted (the engine makes them); the formula is that of :meth:`sample`.
+        """One time to event for scalar ``u``, ``elapsed`` and ``hr`` (the patient engine's hot path).
+
+        Inputs are trusted (the engine makes them); the formula is that of :meth:`sample`.
         """
         h = self._H1(elapsed) + (-math.log(u) / hr if hr > 0 else math.inf)
         return max(self._Hinv1(h) - elapsed, 0.0)
@@ -111,9 +120,11 @@ class Exponential(TimeToEvent):
         object.__setattr__(self, "_r", float(self.rate) if np.ndim(self.rate) == 0 else None)
 
     def cumhaz(self, t):
+        """Cumulative hazard ``H(t)`` at times ``t`` (array)."""
         return np.asarray(self.rate, dtype=float) * t
 
     def inv_cumhaz(self, h):
+        """Inverse cumulative hazard: the time ``t`` with ``H(t) = h`` (array; ``inf`` if never)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(np.isinf(h), np.inf, h / np.asarray(self.rate, dtype=float))
 
@@ -140,10 +151,13 @@ class Weibull(TimeToEvent):
         object.__setattr__(self, "_ks", (float(self.shape), float(self.scale)) if scalar else None)
 
     def cumhaz(self, t):
+        """Cumulative hazard ``H(t)`` at times ``t`` (array)."""
         return (np.asarray(t, dtype=float) / np.asarray(self.scale, dtype=float)) ** np.asarray(self.shape, dtype=float)
 
     def inv_cumhaz(self, h):
-        return np.asarray(self.scale, dtype=float) * np.asarray(h, dtype=float) ** (1.0 / np.asarray(self.shape, dtype=float))
+        """Inverse cumulative hazard: the time ``t`` with ``H(t) = h`` (array; ``inf`` if never)."""
+        shape = np.asarray(self.shape, dtype=float)
+        return np.asarray(self.scale, dtype=float) * np.asarray(h, dtype=float) ** (1.0 / shape)
 
     def _H1(self, t):
         if self._ks is None:
@@ -160,9 +174,10 @@ class Weibull(TimeToEvent):
 
 @dataclass(frozen=True)
 class Gompertz(TimeToEvent):
-    """Hazard ``rate * exp(shape t)``: ``H(t) = rate / shape (exp(shape t) - 1)``
-    (``rate t`` when ``shape = 0``). With ``shape < 0`` the total hazard is bounded by
-    ``-rate / shape`` and the event may never happen (``inf``).
+    """Hazard ``rate * exp(shape t)``: ``H(t) = rate / shape (exp(shape t) - 1)``.
+
+    ``H(t) = rate t`` when ``shape = 0``. With ``shape < 0`` the total hazard is bounded
+    by ``-rate / shape`` and the event may never happen (``inf``).
     """
 
     shape: object
@@ -175,12 +190,14 @@ class Gompertz(TimeToEvent):
         _positive(self.rate, "Gompertz rate")
 
     def cumhaz(self, t):
+        """Cumulative hazard ``H(t)`` at times ``t`` (array)."""
         a, b = np.asarray(self.shape, dtype=float), np.asarray(self.rate, dtype=float)
         t = np.asarray(t, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(a == 0, b * t, b * np.expm1(a * t) / np.where(a == 0, 1.0, a))
 
     def inv_cumhaz(self, h):
+        """Inverse cumulative hazard: the time ``t`` with ``H(t) = h`` (array; ``inf`` if never)."""
         a, b = np.asarray(self.shape, dtype=float), np.asarray(self.rate, dtype=float)
         h = np.asarray(h, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -201,10 +218,12 @@ class LogLogistic(TimeToEvent):
         _positive(self.scale, "LogLogistic scale")
 
     def cumhaz(self, t):
+        """Cumulative hazard ``H(t)`` at times ``t`` (array)."""
         return np.log1p((np.asarray(t, dtype=float) / np.asarray(self.scale, dtype=float))
                         ** np.asarray(self.shape, dtype=float))
 
     def inv_cumhaz(self, h):
+        """Inverse cumulative hazard: the time ``t`` with ``H(t) = h`` (array; ``inf`` if never)."""
         with np.errstate(over="ignore"):
             return np.asarray(self.scale, dtype=float) * np.expm1(np.asarray(h, dtype=float)) ** (
                 1.0 / np.asarray(self.shape, dtype=float))
@@ -223,12 +242,14 @@ class LogNormal(TimeToEvent):
         _positive(self.sdlog, "LogNormal sdlog")
 
     def cumhaz(self, t):
+        """Cumulative hazard ``H(t)`` at times ``t`` (array)."""
         t = np.asarray(t, dtype=float)
         with np.errstate(divide="ignore"):
             z = (np.log(t) - np.asarray(self.meanlog, dtype=float)) / np.asarray(self.sdlog, dtype=float)
         return -special.log_ndtr(-z)  # -log S(t), accurate far in the tail
 
     def inv_cumhaz(self, h):
+        """Inverse cumulative hazard: the time ``t`` with ``H(t) = h`` (array; ``inf`` if never)."""
         # S = exp(-h) = Phi(-z)  =>  z = -Phi^-1(exp(-h))
         z = -special.ndtri_exp(-np.asarray(h, dtype=float))
         return np.exp(np.asarray(self.meanlog, dtype=float) + np.asarray(self.sdlog, dtype=float) * z)
@@ -260,6 +281,7 @@ class PiecewiseExponential(TimeToEvent):
         object.__setattr__(self, "_H", H)  # cumulative hazard at each break
 
     def cumhaz(self, t):
+        """Cumulative hazard ``H(t)`` at times ``t`` (array)."""
         t = np.asarray(t, dtype=float)
         i = np.clip(np.searchsorted(self.breaks, t, side="right") - 1, 0, self.breaks.size - 1)
         H, r = np.broadcast_arrays(self._H, self.rates)
@@ -269,6 +291,7 @@ class PiecewiseExponential(TimeToEvent):
         return H[rows, i] + r[rows, i] * (t - self.breaks[i])
 
     def inv_cumhaz(self, h):
+        """Inverse cumulative hazard: the time ``t`` with ``H(t) = h`` (array; ``inf`` if never)."""
         h = np.asarray(h, dtype=float)
         if self._H.ndim == 1:
             i = np.clip(np.searchsorted(self._H, h, side="right") - 1, 0, self.breaks.size - 1)

@@ -1,443 +1,99 @@
-"""Managed pathways: a pathway plus treatment policies, procedures and scarce resources.
+"""Managed pathways run: policies, procedures and scarce resources on SimPy.
 
-:class:`ManagedPathway` attaches to states of a :class:`~sim.patient.engine.Pathway`
-a :class:`~sim.patient.policy.Policy` (visits, treat-to-target) or a
-:class:`~sim.patient.resources.Procedure` (waiting list, capacity). Between visits
-and while waiting, the patient still moves by the state's competing events, drawn
-as in :func:`~sim.patient.engine.run_pathway` (event ``m`` of stay ``k``: random slot
-``k * M + m``); visits, drug monitoring and procedures use their own slot ranges of
-the same counter stream, so patient ``j`` meets the same random numbers in every
-strategy. :func:`run_managed` runs every strategy in its own SimPy environment (all
-its patients share its resources) and returns per-patient outcomes, policy columns,
-queue statistics and an optional event log. Semantics: ``docs/patient.md``.
+:func:`run_managed` runs every strategy's :class:`~sim.patient.managed_pathway.ManagedPathway`
+in its own SimPy environment (all its patients share its resources; a strategy
+without resources runs in batches), each patient a
+:class:`~sim.patient.managed_process.ManagedPatient` process, and assembles the
+per-patient outcomes, policy columns, queue statistics and the optional event log
+into a :class:`~sim.patient.results.ManagedResult`. Semantics: ``docs/patient.md``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 import simpy
 
-from sim.errors import HtaError, suggest
-from sim.patient.engine import Pathway, check_run, discounted_integral
-from sim.patient.policy import MAX_MARKERS, Policy
+from sim.errors import HtaError
+from sim.patient.engine import check_run
+from sim.patient.managed_pathway import ManagedPathway
+from sim.patient.managed_process import POLICY_COLUMNS, ManagedPatient, arrive
 from sim.patient.population import check_population
-from sim.patient.resources import Arrivals, Procedure, Resource, _Ward
-from sim.patient.streams import patient_key, uniform_at
+from sim.patient.resources import Arrivals, Ward
+from sim.patient.results import ManagedResult, pathway_conventions
+from sim.results import make_settings
 
 __all__ = ["ManagedPathway", "ManagedResult", "run_managed"]
 
-VISIT_SLOT = 1 << 40  # visit v uses slots VISIT_SLOT + 2 * MAX_MARKERS * v + (marker k | MAX_MARKERS + red flag i)
-LINE_SLOT = 1 << 41  # exposure status of line i of the p-th policy state: LINE_SLOT + 1024 * p + i
-PROCEDURE_SLOT = 1 << 42  # peri-procedural death of the patient's n-th procedure
-PATIENT_SLOT = (1 << 41) + (1 << 32)  # a patient's persistent deviation of marker k of the p-th policy state
-_EPS = 1e-9  # tolerance of trial durations on the visit grid (years)
-_Z = NormalDist()
-
-POLICY_COLUMNS = ["arrival", "visits", "lines_tried", "dose_raises", "class_switches", "optimised_failures",
-                  "escalated", "time_to_escalation", "red_flags", "waited", "died_on_list", "procedures",
-                  "time_to_procedure"]
+_TOTALS = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
+_QUEUE_COLUMNS = ["strategy", "resource", "capacity", "listed", "admitted", "died_on_list", "left_list",
+                  "wait_mean", "wait_p50", "wait_p90", "wait_max", "queue_mean", "queue_max", "utilisation", "period"]
 
 
-@dataclass(frozen=True)
-class ManagedPathway:
-    """A strategy: a pathway, the policies and procedures run in its states, its resources.
+def _run_strategy(k: int, s: str, mp: ManagedPathway, out: np.ndarray, index: Mapping[str, int], arrivals,
+                  run: tuple, queue_rows: list, events: list | None, traces: list | None) -> None:
+    """All patients of strategy ``s`` (column ``k`` of ``out``), one environment per batch.
 
-    Parameters
-    ----------
-    pathway : Pathway
-    policies : mapping of state to Policy
-        While in the state the patient is managed by the policy (visits).
-    procedures : mapping of state to Procedure
-        Entering the state puts the patient on the procedure's waiting list; the
-        state's cost and utility accrue while waiting and its events keep running.
-    resources : sequence of Resource
-        Shared by all patients of this strategy.
+    ``run = (n_patients, seed, draw, records, batch_size)``. Each patient's row of ``out``
+    is written when its process ends; the resources' statistics are appended to
+    ``queue_rows``, the event log to ``events`` and the queue trace to ``traces``.
     """
+    n_patients, seed, draw, records, batch_size = run
+    n_states = len(index)
+    pidx = {st: i for i, st in enumerate(mp.policies)}
+    step = n_patients if mp.resources else batch_size
+    for lo in range(0, n_patients, step):
+        hi = min(n_patients, lo + step)
+        env = simpy.Environment()
+        trace = [] if traces is not None else None
+        wards = {r.name: Ward(env, r, trace) for r in mp.resources}
 
-    pathway: Pathway
-    policies: Mapping = field(default_factory=dict)
-    procedures: Mapping = field(default_factory=dict)
-    resources: tuple = ()
+        def sink(p):  # the patient's row, written when its process ends
+            row = out[p.j, k]
+            row[:7] = p.tot
+            for st in p.visited:
+                row[7 + index[st]] = 1.0
+            row[7 + n_states] = arrivals[p.j]
+            row[8 + n_states:] = [p.pol[c] for c in POLICY_COLUMNS[1:]]
 
-    def __post_init__(self):
-        if not isinstance(self.pathway, Pathway):
-            raise HtaError(f"ManagedPathway: pathway must be a Pathway, got {type(self.pathway).__name__}")
-        object.__setattr__(self, "resources", tuple(self.resources))
-        object.__setattr__(self, "policies", dict(self.policies))
-        object.__setattr__(self, "procedures", dict(self.procedures))
-        states = self.pathway.states
+        def make(j, env=env, wards=wards, sink=sink):
+            return ManagedPatient(env, j, mp, seed, draw, records[j] if records is not None else {}, wards, s,
+                                  events, pidx, sink)
 
-        def known(s, where):
-            if s not in states:
-                raise HtaError(f"{where}: unknown state {s!r}{suggest(s, states)}; states are {', '.join(states)}")
-
-        for r in self.resources:
-            if not isinstance(r, Resource):
-                raise HtaError(f"resources: {r!r} is not a Resource")
-        rnames = [r.name for r in self.resources]
-        if len(set(rnames)) != len(rnames):
-            raise HtaError(f"resource names must be unique, got {', '.join(rnames)}")
-        for s, pol in self.policies.items():
-            known(s, "policies")
-            if not isinstance(pol, Policy):
-                raise HtaError(f"policy of state {s!r}: {type(pol).__name__} is not a Policy")
-            for where, to in pol.exits():
-                known(to, f"policy of state {s!r}, {where}")
-        for s, proc in self.procedures.items():
-            known(s, "procedures")
-            if not isinstance(proc, Procedure):
-                raise HtaError(f"procedure of state {s!r}: {type(proc).__name__} is not a Procedure")
-            if s in self.policies:
-                raise HtaError(f"state {s!r} has both a policy and a procedure; give it one")
-            known(proc.to, f"procedure of state {s!r}, to")
-            known(proc.died, f"procedure of state {s!r}, died")
-            if proc.resource is not None and proc.resource not in rnames:
-                raise HtaError(f"procedure of state {s!r}: unknown resource {proc.resource!r}"
-                               f"{suggest(proc.resource, rnames)}; resources are {', '.join(rnames) or 'none'}")
-
-    def attributes(self) -> set:
-        """Patient attributes used by events' hazard ratios and markers."""
-        a = {x for evs in self.pathway.events.values() for e in evs for x in e.hr}
-        for pol in self.policies.values():
-            a |= pol.attributes()
-        return a
+        env.process(arrive(env, make, arrivals, lo, hi))
+        env.run()
+        for r in mp.resources:
+            queue_rows.append({"strategy": s, **wards[r.name].stats()})
+        if traces is not None:
+            traces.extend((s, *row) for row in trace)
 
 
-@dataclass
-class ManagedResult:
-    """What :func:`run_managed` returns.
-
-    Attributes
-    ----------
-    outcomes : DataFrame
-        One row per (patient, strategy): the columns of :func:`run_pathway` (``patient,
-        strategy, cost, qaly, ly, cost_undisc, qaly_undisc, ly_undisc, events,
-        reached_<state>``), then ``arrival`` (calendar years), ``visits, lines_tried,
-        dose_raises, class_switches, optimised_failures, escalated`` (1 if the
-        refractory rule fired), ``time_to_escalation`` (years since arrival, NaN if
-        never), ``red_flags, waited`` (years on waiting lists), ``died_on_list,
-        procedures, time_to_procedure`` (NaN if none), and the population's columns.
-    queues : DataFrame
-        One row per (strategy, resource): ``strategy, resource, capacity, listed,
-        admitted, died_on_list, left_list, wait_mean, wait_p50, wait_p90, wait_max``
-        (years, admitted patients), ``queue_mean`` (time-weighted over ``[0, period]``),
-        ``queue_max, utilisation`` (busy server-time / (capacity * period); NaN for an
-        unlimited resource), ``period`` (calendar years from 0 to the resource's last
-        activity: the end of the last procedure or the last departure from the list).
-    log : DataFrame or None
-        ``patient, strategy, time`` (years since the patient's arrival), ``event, detail``.
-    queue_trace : DataFrame or None
-        With ``log=True``: ``strategy, resource, time`` (calendar years), ``waiting, busy``
-        after each change (queue length and busy servers over time, a step function).
-    settings : dict
-    """
-
-    outcomes: pd.DataFrame
-    queues: pd.DataFrame
-    log: pd.DataFrame | None
-    settings: dict
-    queue_trace: pd.DataFrame | None = None
+def _outcomes(out: np.ndarray, names: list, states: list, population: pd.DataFrame | None) -> pd.DataFrame:
+    """The outcomes table from ``out`` (patients x strategies x columns) and the population."""
+    n_patients = out.shape[0]
+    cols = _TOTALS + [f"reached_{st}" for st in states] + POLICY_COLUMNS
+    data = {"patient": np.repeat(np.arange(n_patients), len(names)),
+            "strategy": pd.Categorical.from_codes(np.tile(np.arange(len(names), dtype=np.int16), n_patients),
+                                                  categories=names)}
+    for i, c in enumerate(cols):
+        data[c] = out[:, :, i].ravel()
+    if population is not None:
+        for c in population.columns:
+            data[c] = np.repeat(population[c].to_numpy(), len(names))
+    return pd.DataFrame(data, copy=False)
 
 
-
-class _Course:
-    """A patient's treatment history under one policy (kept across re-entries to the state)."""
-
-    __slots__ = ("dose", "exhausted", "failures", "line", "off_target", "start", "status")
-
-    def __init__(self):
-        self.line = -1
-        self.dose = 0
-        self.start = 0.0
-        self.status = 0  # 0 adequate exposure, 1 low level, 2 anti-drug antibodies
-        self.failures: list[float] = []
-        self.off_target = False
-        self.exhausted = False
+def _event_log(events: list, names: list) -> pd.DataFrame:
+    """The event log, by strategy (in order), patient and time."""
+    log_df = pd.DataFrame(events, columns=["patient", "strategy", "time", "event", "detail"])
+    order = {s: i for i, s in enumerate(names)}
+    return log_df.assign(_k=log_df["strategy"].map(order)).sort_values(
+        ["_k", "patient", "time"], kind="stable").drop(columns="_k").reset_index(drop=True)
 
 
-class _Patient:
-    """One patient's run: totals, policy counters and the SimPy process (:meth:`life`)."""
-
-    def __init__(self, env, j, mp: ManagedPathway, seed, draw, attrs, wards, strategy, log, pidx, sink):
-        self.env, self.j, self.mp, self.seed, self.draw = env, j, mp, seed, draw
-        self.attrs, self.wards, self.strategy, self.log = attrs, wards, strategy, log
-        self.pidx, self.sink = pidx, sink  # policy state -> position; called with the patient at the end
-        p = mp.pathway
-        self.dc, self.do = p.discount_costs, p.discount_outcomes
-        self.tot = [0.0] * 7  # cost, qaly, ly, undiscounted twins, events
-        self.pol = dict.fromkeys(POLICY_COLUMNS[1:], 0.0)
-        self.pol["time_to_escalation"] = self.pol["time_to_procedure"] = math.nan
-        self.visited = [p.start]
-        self.key = patient_key(int(seed), int(draw), int(j))
-
-    # ------------------------------------------------------------------ helpers
-    def u(self, slot: int) -> float:
-        return uniform_at(self.key, slot)
-
-    def note(self, t, event, detail=""):
-        if self.log is not None:
-            self.log.append((self.j, self.strategy, t, event, detail))
-
-    def accrue(self, t0, t1, c, q, alive):
-        """State rewards over ``[t0, t1]``, discounted continuously (the engine's formula)."""
-        if t1 <= t0:
-            return
-        dcost = discounted_integral(self.dc, t0, t1)
-        dout = dcost if self.do == self.dc else discounted_integral(self.do, t0, t1)
-        span = t1 - t0
-        tot = self.tot
-        tot[0] += c * dcost
-        tot[1] += q * dout
-        tot[3] += c * span
-        tot[4] += q * span
-        if alive:
-            tot[2] += dout
-            tot[5] += span
-
-    def pay(self, t, cost, qaly=0.0):
-        """One-off cost and QALY change at time ``t``."""
-        self.tot[0] += cost * (1.0 + self.dc) ** -t
-        self.tot[1] += qaly * (1.0 + self.do) ** -t
-        self.tot[3] += cost
-        self.tot[4] += qaly
-
-    # ------------------------------------------------------------------ the process
-    def life(self):
-        """The SimPy process; hands the patient to ``sink`` when it ends (nothing is kept)."""
-        try:
-            yield from self._life()
-        except HtaError as e:  # a value that is bad for this patient: say whose
-            raise HtaError(f"strategy {self.strategy!r}, patient {self.j}: {e}") from None
-        self.sink(self)
-
-    def _life(self):
-        path = self.mp.pathway
-        M, horizon = path.max_events, path.horizon
-        state, entered, stay, t = path.start, 0.0, 0, 0.0
-        courses: dict[str, _Course] = {}
-        self.note(0.0, "enter", state)
-        while True:
-            best, best_x = None, math.inf
-            for m, e in enumerate(path.events.get(state, ())):
-                elapsed = t if e.clock == "markov" else t - entered
-                x = e.distribution(self.attrs).sample_one(self.u(stay * M + m), elapsed,
-                                                          e.hazard_ratio(self.attrs))
-                if x < best_x:
-                    best, best_x = e, x
-            t_stop = min(t + best_x, horizon)
-            c, q = path.costs.get(state, 0.0), path.utilities.get(state, 0.0)
-            alive = state not in path.dead
-            if state in self.mp.procedures:
-                moved = yield from self._procedure(state, t, t_stop, t + best_x, best, c, q, alive)
-            elif state in self.mp.policies:
-                moved = yield from self._policy(state, t, t_stop, c, q, alive, courses)
-            else:
-                moved = None
-                self.accrue(t, t_stop, c, q, alive)
-                if best is None or t + best_x > horizon:
-                    return  # nothing more happens to the patient: no need to wait in the event queue
-                if t_stop > t:
-                    yield self.env.timeout(t_stop - t)
-            if moved is None:  # the state's competing event (or the horizon) ends the stay
-                if best is None or t + best_x > horizon:
-                    return
-                t = t_stop
-                self.pay(t, best.cost, best.qaly)
-                state = best.to
-            else:
-                t, state = moved
-                if state is None:  # the horizon came during a procedure
-                    return
-            self.tot[6] += 1
-            entered, stay = t, stay + 1
-            self.visited.append(state)
-            self.note(t, "enter", state)
-
-    def _procedure(self, state, t, t_stop, t_event, best, c, q, alive):
-        """Waiting list then procedure; returns ``(time, next state)`` or None when the
-        state's competing event (or the horizon) takes the patient off the list.
-        """
-        proc: Procedure = self.mp.procedures[state]
-        env, horizon = self.env, self.mp.pathway.horizon
-        ward = self.wards[proc.resource] if proc.resource is not None else None
-        req, waited = None, 0.0
-        if ward is not None:
-            ward.join()
-            joined = env.now
-            self.note(t, "listed", proc.resource)
-            if ward.res is not None:
-                req = ward.res.request(priority=proc.priority)
-                if not req.triggered:
-                    yield req | env.timeout(t_stop - t)
-                waited = env.now - joined
-                if not req.triggered:  # an event (or the horizon) came first: off the list
-                    req.cancel()
-                    died = best is not None and t_event <= horizon and best.to in self.mp.pathway.dead
-                    ward.leave(died)
-                    self.pol["waited"] += waited
-                    self.pol["died_on_list"] = max(self.pol["died_on_list"], float(died))
-                    self.note(t_stop, "died_on_list" if died else "left_list", proc.resource)
-                    self.accrue(t, t_stop, c, q, alive)
-                    return None
-            ward.admit(waited)
-            self.pol["waited"] += waited
-        self.accrue(t, t + waited, c, q, alive)
-        t += waited
-        n = int(self.pol["procedures"])
-        self.pol["procedures"] += 1
-        if n == 0:
-            self.pol["time_to_procedure"] = t
-        self.note(t, "admitted", state)
-        self.pay(t, proc.cost)
-        self.accrue(t, min(t + proc.duration, horizon), c, q, alive)
-        if proc.duration > 0:
-            yield env.timeout(proc.duration)  # the server is held for the whole duration
-        if ward is not None:
-            ward.done()
-            if req is not None:
-                ward.res.release(req)
-        if t + proc.duration > horizon:
-            return horizon, None
-        t += proc.duration
-        if self.u(PROCEDURE_SLOT + n) < proc.mortality:
-            self.note(t, "procedure_death", state)
-            return t, proc.died
-        return t, proc.to
-
-    def _policy(self, state, t, t_stop, c, q, alive, courses):
-        """Visits every ``interval`` from entry until the stay's event, the horizon or a move
-        decided at a visit; returns ``(time, next state)`` or None.
-        """
-        pol: Policy = self.mp.policies[state]
-        course = courses.get(state)
-        if course is None:
-            course = courses[state] = _Course()
-            self._start_line(pol, course, 0, t, state)
-        tv = t
-        while tv < t_stop:  # a competing event at the very time of a visit comes first
-            self._accrue_policy(pol, course, t, tv, c, q, alive)
-            if tv > t:
-                yield self.env.timeout(tv - t)
-            t = tv
-            to = self._visit(pol, course, t, state)
-            if to is not None:
-                return t, to
-            tv = t + pol.interval
-        self._accrue_policy(pol, course, t, t_stop, c, q, alive)
-        if t_stop > t:
-            yield self.env.timeout(t_stop - t)
-        return None
-
-    def _accrue_policy(self, pol, course, t0, t1, c, q, alive):
-        line = pol.lines[course.line]
-        self.accrue(t0, t1, c + line.costs[course.dose], q - pol.off_target_disutility * course.off_target, alive)
-
-    def _start_line(self, pol, course, i, t, state):
-        if i is None:
-            course.exhausted = True
-            self.note(t, "lines_exhausted", state)
-            return
-        line = pol.lines[i]
-        course.line, course.dose, course.start, course.status = i, 0, t, 0
-        if line.tdm is not None:
-            u = self.u(LINE_SLOT + 1024 * self.pidx[state] + i)
-            tdm = line.tdm
-            course.status = 2 if u < tdm.p_antibodies else 1 if u < tdm.p_antibodies + tdm.p_low else 0
-        self.pol["lines_tried"] += 1
-        self.note(t, "line", line.name)
-
-    def _raise_dose(self, course, t, line):
-        course.dose += 1
-        course.start = t
-        self.pol["dose_raises"] += 1
-        self.note(t, "dose_up", f"{line.name} level {course.dose}")
-
-    def _visit(self, pol: Policy, course: _Course, t: float, state: str):
-        """One visit: red flags, the marker against its target, titration, monitoring,
-        switching, the refractory rule. Returns the state to move to, or None.
-        """
-        v = int(self.pol["visits"])
-        self.pol["visits"] += 1
-        base = VISIT_SLOT + 2 * MAX_MARKERS * v
-        self.pay(t, pol.visit_cost)
-        line = pol.lines[course.line]
-        level = course.dose - 1 if course.status == 1 else -1 if course.status == 2 else course.dose
-        values = {}
-        for k, m in enumerate(pol.markers):
-            x = m.baseline + line.effect(m.name, level)
-            if m.patient_sd > 0:
-                x += m.patient_sd * _Z.inv_cdf(self.u(PATIENT_SLOT + MAX_MARKERS * self.pidx[state] + k))
-            for a, b in m.coef.items():
-                x += b * float(self.attrs[a])
-            if m.noise_sd > 0:
-                x += m.noise_sd * _Z.inv_cdf(self.u(base + k))
-            if not math.isfinite(x):
-                raise HtaError(f"visit {v} at {t:g} years: marker {m.name!r} is {x!r}; check its baseline, "
-                               f"coefficients and the patient's attributes ({', '.join(m.coef) or 'none'})")
-            values[m.name] = min(max(x, m.lower), m.upper)
-        for i, rf in enumerate(pol.red_flags):
-            hit = rf.probability > 0 and self.u(base + MAX_MARKERS + i) < rf.probability
-            if rf.marker is not None:
-                marker = next(m for m in pol.markers if m.name == rf.marker)
-                hit = hit or marker.worse_than(values[rf.marker], rf.threshold)
-            if hit:
-                self.pol["red_flags"] += 1
-                self.pay(t, rf.cost)
-                self.note(t, "red_flag", rf.to)
-                return rf.to
-        on = pol.target.on_target(values[pol.marker])
-        course.off_target = not on
-        if on or course.exhausted or t - course.start < line.trial - _EPS:
-            return None
-        # off target after an adequate trial
-        tdm = line.tdm
-        if tdm is not None and tdm.monitored:
-            self.pay(t, tdm.cost)
-            if course.status == 2:  # anti-drug antibodies: switch class, not an optimised failure
-                self.pol["class_switches"] += 1
-                self.note(t, "antibodies", line.name)
-                nxt = next((i for i in range(course.line + 1, len(pol.lines))
-                            if pol.lines[i].drug_class != line.drug_class), None)
-                self._start_line(pol, course, nxt, t, state)
-                return None
-            if course.status == 1 and course.dose < line.doses - 1:  # low level: raise the dose
-                self._raise_dose(course, t, line)
-                return None
-        elif course.dose < line.doses - 1:  # unmonitored: titrate to the highest dose first
-            self._raise_dose(course, t, line)
-            return None
-        course.failures.append(t)
-        self.pol["optimised_failures"] += 1
-        self.note(t, "line_failed", line.name)
-        ref = pol.refractory
-        if ref is not None and sum(f >= t - ref.within - _EPS for f in course.failures) >= ref.lines:
-            self.pol["escalated"] = 1.0
-            if math.isnan(self.pol["time_to_escalation"]):
-                self.pol["time_to_escalation"] = t
-            self.note(t, "refractory", ref.to)
-            return ref.to
-        self._start_line(pol, course, course.line + 1 if course.line + 1 < len(pol.lines) else None, t, state)
-        return None
-
-
-def _source(env, patients, arrivals, lo, hi):
-    """Starts patient ``j`` at its arrival time (patients are made on arrival, so memory is
-    bounded by the active ones).
-    """
-    for j in range(lo, hi):
-        a = arrivals[j]
-        if a > env.now:
-            yield env.timeout(a - env.now)
-        env.process(patients(j).life())
-
-
-def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None = None, seed: int = 0, *,
+def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None = None, *, seed: int,
                 population: pd.DataFrame | None = None, draw: int = 0, arrivals: Arrivals | None = None,
                 batch_size: int = 10_000, log: bool = False) -> ManagedResult:
     """Simulate patients through each strategy's managed pathway.
@@ -445,12 +101,16 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
     Parameters
     ----------
     strategies : mapping of strategy name to ManagedPathway
+        One managed pathway per strategy, in the order of the result.
     n_patients : int, optional
         Number of patients (or ``len(population)``).
-    seed, draw : int
-        Keys of the patients' random numbers (common to all strategies).
+    seed : int
+        Seed of the patients' random numbers, common to all strategies (required,
+        keyword only).
     population : DataFrame, optional
         One row per patient; the columns the model uses must be numeric, without NaN.
+    draw : int
+        Outer draw: the other key of the patients' random numbers.
     arrivals : Arrivals, optional
         Patients' entry over calendar time; by default all arrive at time 0.
     batch_size : int
@@ -463,9 +123,9 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
     Returns
     -------
     ManagedResult
-        ``outcomes`` (one row per patient and strategy), ``queues`` (one row per
-        strategy and resource), ``log``, ``settings``, ``queue_trace``; columns in
-        :class:`ManagedResult`.
+        ``outcomes`` (one row per patient and strategy), ``settings``, ``queues`` (one
+        row per strategy and resource), ``log``, ``queue_trace``; columns in
+        :class:`~sim.patient.results.ManagedResult`.
     """
     if not strategies:
         raise HtaError("run_managed needs at least one strategy's ManagedPathway")
@@ -480,60 +140,21 @@ def run_managed(strategies: Mapping[str, ManagedPathway], n_patients: int | None
         needed |= mp.attributes()
     check_population(population, needed)
     records = population.to_dict("records") if population is not None else None
-    arrive = arrivals.times(n_patients, seed, draw) if arrivals is not None else np.zeros(n_patients)
+    arrive_at = arrivals.times(n_patients, seed, draw) if arrivals is not None else np.zeros(n_patients)
     states = list(dict.fromkeys(st for mp in strategies.values() for st in mp.pathway.states))
     index = {st: i for i, st in enumerate(states)}
-    width = 7 + len(states) + len(POLICY_COLUMNS)
-    out = np.zeros((n_patients, len(names), width))
-    queue_rows, events, traces = [], ([] if log else None), []
+    out = np.zeros((n_patients, len(names), 7 + len(states) + len(POLICY_COLUMNS)))
+    queue_rows, events, traces = [], ([] if log else None), ([] if log else None)
     for k, s in enumerate(names):
-        mp = strategies[s]
-        pidx = {st: i for i, st in enumerate(mp.policies)}
-        step = n_patients if mp.resources else batch_size
-        for lo in range(0, n_patients, step):
-            hi = min(n_patients, lo + step)
-            env = simpy.Environment()
-            trace = [] if log else None
-            wards = {r.name: _Ward(env, r, trace) for r in mp.resources}
-
-            def sink(p, k=k):  # the patient's row, written when its process ends
-                row = out[p.j, k]
-                row[:7] = p.tot
-                for st in p.visited:
-                    row[7 + index[st]] = 1.0
-                row[7 + len(states)] = arrive[p.j]
-                row[8 + len(states):] = [p.pol[c] for c in POLICY_COLUMNS[1:]]
-
-            def make(j, env=env, wards=wards, mp=mp, pidx=pidx, s=s, sink=sink):
-                return _Patient(env, j, mp, seed, draw, records[j] if records is not None else {}, wards, s, events,
-                                pidx, sink)
-
-            env.process(_source(env, make, arrive, lo, hi))
-            env.run()
-            for r in mp.resources:
-                queue_rows.append({"strategy": s, **wards[r.name].stats()})
-            if log:
-                traces.extend((s, *row) for row in trace)
-    cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
-    cols += [f"reached_{st}" for st in states] + POLICY_COLUMNS
-    data = {"patient": np.repeat(np.arange(n_patients), len(names)),
-            "strategy": pd.Categorical.from_codes(np.tile(np.arange(len(names), dtype=np.int16), n_patients),
-                                                  categories=names)}
-    for i, c in enumerate(cols):
-        data[c] = out[:, :, i].ravel()
-    if population is not None:
-        for c in population.columns:
-            data[c] = np.repeat(population[c].to_numpy(), len(names))
-    qcols = ["strategy", "resource", "capacity", "listed", "admitted", "died_on_list", "left_list", "wait_mean",
-             "wait_p50", "wait_p90", "wait_max", "queue_mean", "queue_max", "utilisation", "period"]
-    log_df = None
-    if log:
-        log_df = pd.DataFrame(events, columns=["patient", "strategy", "time", "event", "detail"])
-        order = {s: i for i, s in enumerate(names)}
-        log_df = log_df.assign(_k=log_df["strategy"].map(order)).sort_values(
-            ["_k", "patient", "time"], kind="stable").drop(columns="_k").reset_index(drop=True)
-    settings = {"seed": seed, "draw": draw, "n_patients": n_patients, "strategies": names,
-                "arrivals": None if arrivals is None else (arrivals.rate, arrivals.every)}
-    trace_df = pd.DataFrame(traces, columns=["strategy", "resource", "time", "waiting", "busy"]) if log else None
-    return ManagedResult(pd.DataFrame(data, copy=False), pd.DataFrame(queue_rows, columns=qcols), log_df, settings,
-                         trace_df)
+        _run_strategy(k, s, strategies[s], out, index, arrive_at, (n_patients, seed, draw, records, batch_size),
+                      queue_rows, events, traces)
+    settings = make_settings(
+        "patient", model="managed pathway", strategies=names, n_draws=None, seed=seed,
+        method="managed pathways (SimPy: policies, procedures, resources)", draw=draw,
+        n_patients=n_patients, arrivals=None if arrivals is None else (arrivals.rate, arrivals.every), states=states,
+        **pathway_conventions({s: mp.pathway for s, mp in strategies.items()}))
+    return ManagedResult(
+        outcomes=_outcomes(out, names, states, population), settings=settings,
+        queues=pd.DataFrame(queue_rows, columns=_QUEUE_COLUMNS),
+        log=_event_log(events, names) if log else None,
+        queue_trace=pd.DataFrame(traces, columns=["strategy", "resource", "time", "waiting", "busy"]) if log else None)

@@ -14,7 +14,6 @@ strategy and the results do not depend on the batch size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,38 +21,13 @@ import pandas as pd
 
 from sim.errors import HtaError
 from sim.model.arrays import build_arrays, coefficients, resolve_draws
+from sim.model.conventions import model_conventions
 from sim.model.spec import Model
+from sim.patient.results import PatientResult
 from sim.patient.streams import uniforms
-from sim.results import outcome_columns
+from sim.results import make_settings, outcome_columns
 
 __all__ = ["run_markov_patients", "PatientResult"]
-
-
-@dataclass(frozen=True)
-class PatientResult:
-    """What :func:`run_markov_patients` returns.
-
-    Attributes
-    ----------
-    patients : DataFrame
-        One row per (patient, strategy): ``patient, strategy`` and the outcome columns
-        of the cohort engine (``cost, qaly, ly``, undiscounted twins, cost components).
-    settings : dict
-        Engine, model, conventions, seed, draw, number of patients.
-    """
-
-    patients: pd.DataFrame
-    settings: dict
-
-    def summary(self, columns=("cost", "qaly", "ly")) -> pd.DataFrame:
-        """Mean and Monte Carlo standard error (``sd / sqrt(n)``) per strategy."""
-        g = self.patients.groupby("strategy", observed=True, sort=False)
-        n = g.size()
-        out = {}
-        for c in columns:
-            out[c] = g[c].mean()
-            out[f"{c}_se"] = g[c].std(ddof=1) / np.sqrt(n)
-        return pd.DataFrame(out)
 
 
 def _pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -130,14 +104,8 @@ def run_markov_patients(model: Model, n_patients: int, seed: int, *, params: Any
         data[f"cost_{c}_undisc"] = und[..., r].ravel()
     patients = pd.DataFrame(data, copy=False)
     assert list(patients.columns)[2:] == outcome_columns(comps)[2:]
-    from sim._version import __version__
-
-    settings = {
-        "engine": "patient (discrete-time microsimulation of a cohort model)",
-        "model": model.name, "strategies": list(model.strategies), "n_patients": n_patients,
-        "seed": seed, "draw": draw_key, "correction": model.correction,
-        "discount_costs": model.discount_costs.describe(), "discount_outcomes": model.discount_outcomes.describe(),
-        "cycle_length": model.cycle_length, "n_cycles": T, "version": __version__,
-    }
+    settings = make_settings("patient", model=model.name, strategies=model.strategies, n_draws=None, seed=seed,
+                             method="discrete-time microsimulation of a cohort model", draw=draw_key,
+                             n_patients=n_patients, **model_conventions(model))
     patients.attrs["settings"] = settings
-    return PatientResult(patients=patients, settings=settings)
+    return PatientResult(outcomes=patients, settings=settings)

@@ -8,7 +8,7 @@ declaring a line failed, declares refractory disease after a number of properly
 optimised failures within a time window (:class:`Refractory`, which sends the patient
 on, e.g. to a procedure), and lets :class:`RedFlag` findings send the patient to a
 re-evaluation state instead. Everything here is validated at definition time; the
-engine that runs it is :mod:`sim.patient.managed`. Semantics: ``docs/patient.md``.
+engine that runs it is :mod:`sim.patient.managed_process`. Semantics: ``docs/patient.md``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,28 @@ MAX_MARKERS = 32  # random slots per visit: one per marker (noise), one per red 
 MAX_LINES = 1024  # random slots per policy state: one per line (exposure status)
 
 
-def _number(v, what: str, lo: float | None = None, hi: float | None = None, *, strict: bool = False,
-            finite: bool = True) -> float:
+def check_number(v, what: str, lo: float | None = None, hi: float | None = None, *, strict: bool = False,
+                 finite: bool = True) -> float:
+    """``float(v)`` if ``v`` is a number within the bounds, else an :class:`HtaError` naming ``what``.
+
+    Parameters
+    ----------
+    v : object
+        The value to check.
+    what : str
+        What the value is, for the message.
+    lo, hi : float, optional
+        Bounds: ``v >= lo`` (``v > lo`` when ``strict``) and ``v <= hi``.
+    strict : bool
+        Whether ``lo`` itself is excluded.
+    finite : bool
+        Whether infinite values are refused.
+
+    Returns
+    -------
+    float
+        The value.
+    """
     if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or (finite and math.isinf(v)):
         raise HtaError(f"{what} is {v!r}; it must be a {'finite ' if finite else ''}number")
     if lo is not None and (v <= lo if strict else v < lo):
@@ -48,8 +68,9 @@ class Marker:
     clipped to ``[lower, upper]`` (a score's range), with ``b`` a standard normal drawn
     once per patient (persistent differences between patients), ``z`` a standard normal
     drawn at each visit (measurement and visit-to-visit variation), both from the
-    patient's random stream, and ``k'`` the effective dose level (see :class:`TDM`). The marker is on target when ``v >= target`` (``better="higher"``,
-    e.g. the Seattle Angina Questionnaire angina frequency score) or ``v <= target``
+    patient's random stream, and ``k'`` the effective dose level (see :class:`TDM`).
+    The marker is on target when ``v >= target`` (``better="higher"``, e.g. the
+    Seattle Angina Questionnaire angina frequency score) or ``v <= target``
     (``better="lower"``, e.g. LDL cholesterol).
     """
 
@@ -67,22 +88,23 @@ class Marker:
         w = f"marker {self.name!r}"
         if not isinstance(self.name, str) or not self.name:
             raise HtaError(f"marker name {self.name!r} must be a non-empty string")
-        _number(self.baseline, f"{w}: baseline")
-        _number(self.target, f"{w}: target")
-        _number(self.noise_sd, f"{w}: noise_sd", 0.0)
-        _number(self.patient_sd, f"{w}: patient_sd", 0.0)
-        _number(self.lower, f"{w}: lower", finite=False)
-        _number(self.upper, f"{w}: upper", finite=False)
+        check_number(self.baseline, f"{w}: baseline")
+        check_number(self.target, f"{w}: target")
+        check_number(self.noise_sd, f"{w}: noise_sd", 0.0)
+        check_number(self.patient_sd, f"{w}: patient_sd", 0.0)
+        check_number(self.lower, f"{w}: lower", finite=False)
+        check_number(self.upper, f"{w}: upper", finite=False)
         if not self.lower < self.upper:
             raise HtaError(f"{w}: lower {self.lower!r} must be below upper {self.upper!r}")
         if self.better not in DIRECTIONS:
             raise HtaError(f"{w}: better {self.better!r}{suggest(self.better, DIRECTIONS)}; "
                            f"use 'higher' or 'lower' (which side of the target is good)")
         for a, b in self.coef.items():
-            _number(b, f"{w}: coefficient of attribute {a!r}")
+            check_number(b, f"{w}: coefficient of attribute {a!r}")
         object.__setattr__(self, "coef", dict(self.coef))
 
     def on_target(self, value: float) -> bool:
+        """True when ``value`` meets the target (on its good side, or equal)."""
         return value >= self.target if self.better == "higher" else value <= self.target
 
     def worse_than(self, value: float, threshold: float) -> bool:
@@ -92,8 +114,7 @@ class Marker:
 
 @dataclass(frozen=True)
 class TDM:
-    """Therapeutic drug monitoring of a line, done when the line misses its target after
-    an adequate trial.
+    """Therapeutic drug monitoring of a line, done when it misses its target after an adequate trial.
 
     When a patient starts the line a latent exposure status is drawn once from the
     patient's stream: anti-drug antibodies with probability ``p_antibodies`` (the line
@@ -113,11 +134,11 @@ class TDM:
     monitored: bool = True
 
     def __post_init__(self):
-        _number(self.p_low, "TDM p_low", 0.0, 1.0)
-        _number(self.p_antibodies, "TDM p_antibodies", 0.0, 1.0)
+        check_number(self.p_low, "TDM p_low", 0.0, 1.0)
+        check_number(self.p_antibodies, "TDM p_antibodies", 0.0, 1.0)
         if self.p_low + self.p_antibodies > 1.0:
             raise HtaError(f"TDM: p_low {self.p_low} + p_antibodies {self.p_antibodies} exceed 1")
-        _number(self.cost, "TDM cost", 0.0)
+        check_number(self.cost, "TDM cost", 0.0)
 
 
 @dataclass(frozen=True)
@@ -153,7 +174,7 @@ class Line:
         if not costs:
             raise HtaError(f"{w}: give one annual cost per dose level")
         for k, c in enumerate(costs):
-            _number(c, f"{w}: cost of dose level {k}", 0.0)
+            check_number(c, f"{w}: cost of dose level {k}", 0.0)
         effects = {}
         for m, e in self.effects.items():
             e = tuple(e) if not isinstance(e, (int, float)) else (e,)
@@ -161,15 +182,16 @@ class Line:
                 raise HtaError(f"{w}: marker {m!r} has {len(e)} effects but the line has {len(costs)} dose "
                                f"levels (costs); give one effect per dose level")
             for k, x in enumerate(e):
-                _number(x, f"{w}: effect on marker {m!r} at dose level {k}")
+                check_number(x, f"{w}: effect on marker {m!r} at dose level {k}")
             effects[m] = e
         object.__setattr__(self, "effects", effects)
-        _number(self.trial, f"{w}: adequate trial duration (years)", 0.0, strict=True)
+        check_number(self.trial, f"{w}: adequate trial duration (years)", 0.0, strict=True)
         if self.tdm is not None and not isinstance(self.tdm, TDM):
             raise HtaError(f"{w}: tdm must be a TDM or None, got {type(self.tdm).__name__}")
 
     @property
     def doses(self) -> int:
+        """Number of dose levels."""
         return len(self.costs)
 
     def effect(self, marker: str, level: int) -> float:
@@ -180,9 +202,11 @@ class Line:
 
 @dataclass(frozen=True)
 class Refractory:
-    """Refractory disease: ``lines`` failures of properly optimised lines within ``within``
-    years (a sliding window ending at the latest failure) send the patient to state ``to``
-    (e.g. a waiting list for a procedure).
+    """Refractory disease: optimised lines failing within a time window send the patient on.
+
+    ``lines`` failures of properly optimised lines within ``within`` years (a sliding
+    window ending at the latest failure) send the patient to state ``to`` (e.g. a
+    waiting list for a procedure).
     """
 
     lines: int
@@ -192,14 +216,16 @@ class Refractory:
     def __post_init__(self):
         if isinstance(self.lines, bool) or not isinstance(self.lines, int) or self.lines < 1:
             raise HtaError(f"refractory rule: lines {self.lines!r} must be a whole number >= 1")
-        _number(self.within, "refractory rule: within (years)", 0.0, strict=True, finite=False)
+        check_number(self.within, "refractory rule: within (years)", 0.0, strict=True, finite=False)
 
 
 @dataclass(frozen=True)
 class RedFlag:
-    """A red-flag finding at a visit sends the patient to state ``to`` (re-evaluation)
-    instead of going on with escalation: with probability ``probability`` per visit, or
-    when ``marker`` (if given) is strictly worse than ``threshold``.
+    """A red-flag finding at a visit sends the patient to state ``to`` (re-evaluation).
+
+    The finding ends the visit instead of going on with escalation: with probability
+    ``probability`` per visit, or when ``marker`` (if given) is strictly worse than
+    ``threshold``; it costs ``cost``.
     """
 
     to: str
@@ -209,12 +235,12 @@ class RedFlag:
     cost: float = 0.0
 
     def __post_init__(self):
-        _number(self.probability, f"red flag to {self.to!r}: probability", 0.0, 1.0)
-        _number(self.cost, f"red flag to {self.to!r}: cost", 0.0)
+        check_number(self.probability, f"red flag to {self.to!r}: probability", 0.0, 1.0)
+        check_number(self.cost, f"red flag to {self.to!r}: cost", 0.0)
         if (self.marker is None) != (self.threshold is None):
             raise HtaError(f"red flag to {self.to!r}: give both marker and threshold, or neither")
         if self.threshold is not None:
-            _number(self.threshold, f"red flag to {self.to!r}: threshold")
+            check_number(self.threshold, f"red flag to {self.to!r}: threshold")
 
 
 @dataclass(frozen=True)
@@ -278,14 +304,15 @@ class Policy:
         for rf in self.red_flags:
             if rf.marker is not None:
                 known(rf.marker, f"red flag to {rf.to!r}")
-        _number(self.interval, "policy visit interval (years)", 0.0, strict=True)
-        _number(self.visit_cost, "policy visit cost", 0.0)
-        _number(self.off_target_disutility, "policy off-target disutility")
+        check_number(self.interval, "policy visit interval (years)", 0.0, strict=True)
+        check_number(self.visit_cost, "policy visit cost", 0.0)
+        check_number(self.off_target_disutility, "policy off-target disutility")
         if self.refractory is not None and not isinstance(self.refractory, Refractory):
             raise HtaError(f"policy refractory must be a Refractory or None, got {type(self.refractory).__name__}")
 
     @property
     def target(self) -> Marker:
+        """The marker compared with its target."""
         return next(m for m in self.markers if m.name == self.marker)
 
     def exits(self) -> list[tuple[str, str]]:

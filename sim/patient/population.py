@@ -24,7 +24,20 @@ ATTRIBUTE_SLOT = 1 << 44  # first random slot of generated attributes (apart fro
 
 
 def truncated_normal(mean: float, sd: float, lower: float = -np.inf, upper: float = np.inf):
-    """A normal distribution truncated to ``[lower, upper]`` (a frozen ``scipy.stats.truncnorm``)."""
+    """A normal distribution truncated to ``[lower, upper]``.
+
+    Parameters
+    ----------
+    mean, sd : float
+        Mean and standard deviation of the normal before truncation.
+    lower, upper : float
+        The bounds (infinite by default).
+
+    Returns
+    -------
+    scipy.stats frozen distribution
+        A frozen ``scipy.stats.truncnorm``.
+    """
     for what, v in (("mean", mean), ("sd", sd)):
         if not np.isfinite(v):
             raise HtaError(f"truncated_normal: {what} {v!r} must be finite")
@@ -73,8 +86,8 @@ def generate_population(spec: Mapping, n: int, seed: int, *, draw: int = 0, firs
         x = np.asarray(dist.ppf(uniforms(seed, draw, j, ATTRIBUTE_SLOT + k)), dtype=float)
         x = np.broadcast_to(x, j.shape).copy()
         if not np.isfinite(x).all():
-            bad = int(j[~np.isfinite(x)][0])
-            raise HtaError(f"attribute {name!r}: its distribution gave {float(x[~np.isfinite(x)][0])!r} for patient {bad}; "
+            bad, value = int(j[~np.isfinite(x)][0]), float(x[~np.isfinite(x)][0])
+            raise HtaError(f"attribute {name!r}: its distribution gave {value!r} for patient {bad}; "
                            f"check its parameters")
         cols[name] = x
     return pd.DataFrame(cols, index=j)
@@ -86,6 +99,13 @@ def read_population(path, *, text: Iterable[str] = ()) -> pd.DataFrame:
     Every column must be numeric with no missing value, except those named in ``text``
     (e.g. ``sex`` given as ``male``/``female`` for a life table), which must have no
     missing value.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file (header line, then one line per patient).
+    text : iterable of str
+        Columns kept as text.
 
     Returns
     -------
@@ -115,8 +135,18 @@ def read_population(path, *, text: Iterable[str] = ()) -> pd.DataFrame:
 
 def check_population(population: pd.DataFrame | None, needed: Iterable[str], *, where: str = "population",
                      line_offset: int | None = None) -> None:
-    """Raise :class:`HtaError` unless ``population`` has every ``needed`` column, numeric and
-    without NaN. Rows are named by position (or by file line: position + ``line_offset``).
+    """Raise :class:`HtaError` unless ``population`` has every ``needed`` column, numeric, without NaN.
+
+    Parameters
+    ----------
+    population : DataFrame or None
+        One row per patient (None: no column may be needed).
+    needed : iterable of str
+        The columns the model uses.
+    where : str
+        What the table is, for the messages.
+    line_offset : int, optional
+        Name rows by file line (position + ``line_offset``) rather than by position.
     """
     needed = sorted(set(needed))
     if population is None:

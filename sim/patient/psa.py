@@ -4,7 +4,7 @@ Each outer draw ``d`` builds the strategies' pathways from its parameter values 
 simulates the same ``n_patients`` patients (random numbers keyed by ``(seed, d,
 patient, slot)``), so a draw's result depends only on ``(seed, d)``: the serial
 run, a local cluster of processes and a remote Dask cluster give identical numbers.
-The result is a long outcomes table ``draw, strategy, cost, qaly, ly, ...`` (means
+The result's outcomes are a long table ``draw, strategy, cost, qaly, ly, ...`` (means
 over the draw's patients, with Monte Carlo standard errors), which the decision
 analysis functions take as they take the cohort engine's.
 """
@@ -18,49 +18,105 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import HtaError
-from sim.patient.engine import BATCH_SIZE, Pathway, run_pathway
-from sim.patient.managed import ManagedPathway, run_managed
+from sim.patient.engine import BATCH_SIZE, run_pathway
+from sim.patient.managed import run_managed
+from sim.patient.managed_pathway import ManagedPathway
+from sim.patient.pathway import Pathway
 from sim.patient.resources import Arrivals
+from sim.patient.results import PatientPSAResult
+from sim.results import make_settings
 
-__all__ = ["run_patient_psa"]
+__all__ = ["MEAN_COLUMNS", "run_patient_psa", "simulate", "strategy_means"]
 
-_COLUMNS = ("cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc")
+#: Outcome columns averaged over a draw's patients, in order.
+MEAN_COLUMNS = ("cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc")
 
 
-def _simulate(pathways: Mapping, n_patients: int | None, seed: int, population, draw: int, batch_size: int,
-              arrivals: Arrivals | None) -> pd.DataFrame:
-    """Per-patient outcomes of one draw: ``run_pathway``, or ``run_managed`` when a strategy is managed."""
+def simulate(pathways: Mapping, n_patients: int | None, seed: int, population, draw: int, batch_size: int,
+             arrivals: Arrivals | None, who: str = "run_patient_psa") -> pd.DataFrame:
+    """Per-patient outcomes of one parameter set: ``run_pathway``, or ``run_managed`` when a strategy is managed.
+
+    Parameters
+    ----------
+    pathways : mapping of strategy name to Pathway or ManagedPathway
+        What ``build`` returned (plain pathways mixed with managed ones are wrapped).
+    n_patients : int or None
+        Number of patients (None: ``len(population)``).
+    seed, draw : int
+        Keys of the patients' random numbers.
+    population : DataFrame or None
+        Patient attributes.
+    batch_size : int
+        Patients per SimPy environment (results do not depend on it).
+    arrivals : Arrivals or None
+        Patients' entry over calendar time (managed strategies only).
+    who : str
+        The caller, for error messages.
+
+    Returns
+    -------
+    DataFrame
+        The outcomes table of :func:`~sim.patient.run_pathway` or
+        :func:`~sim.patient.run_managed`.
+    """
     if not isinstance(pathways, Mapping) or not pathways:
-        raise HtaError(f"run_patient_psa: build must return a non-empty dict of strategy -> Pathway or "
+        raise HtaError(f"{who}: build must return a non-empty dict of strategy -> Pathway or "
                        f"ManagedPathway, got {type(pathways).__name__}")
     if any(isinstance(v, ManagedPathway) for v in pathways.values()):
         strategies = {s: v if isinstance(v, ManagedPathway) else ManagedPathway(v) if isinstance(v, Pathway) else v
                       for s, v in pathways.items()}
-        return run_managed(strategies, n_patients, seed, population=population, draw=draw, arrivals=arrivals,
+        return run_managed(strategies, n_patients, seed=seed, population=population, draw=draw, arrivals=arrivals,
                            batch_size=batch_size).outcomes
     if arrivals is not None:
-        raise HtaError("run_patient_psa: arrivals apply to managed strategies only (build returns plain Pathways, "
+        raise HtaError(f"{who}: arrivals apply to managed strategies only (build returns plain Pathways, "
                        "in which every patient starts at time 0); drop arrivals or wrap them in ManagedPathway")
-    return run_pathway(pathways, n_patients, seed, population=population, draw=draw, batch_size=batch_size)
+    return run_pathway(pathways, n_patients, seed=seed, population=population, draw=draw,
+                       batch_size=batch_size).outcomes
 
 
-def _one_draw(build: Callable[[dict], Mapping], values: dict, draw: int, n_patients: int, seed: int,
-              population: pd.DataFrame | None, batch_size: int, arrivals: Arrivals | None = None) -> pd.DataFrame:
-    """Means and Monte Carlo SEs of one outer draw (runs on a worker)."""
-    out = _simulate(build(values), n_patients if population is None else None, seed, population, draw,
-                    batch_size, arrivals)
-    g = out.groupby("strategy", observed=True, sort=False)
-    res = g[list(_COLUMNS)].mean()
-    se = g[list(_COLUMNS[:3])].std(ddof=1) / np.sqrt(g.size().to_numpy()[:, None])
-    res[[f"{c}_se" for c in _COLUMNS[:3]]] = se.to_numpy()
+def strategy_means(outcomes: pd.DataFrame, draw: int) -> pd.DataFrame:
+    """Means over patients per strategy, with Monte Carlo standard errors.
+
+    Parameters
+    ----------
+    outcomes : DataFrame
+        Per-patient outcomes (one row per (patient, strategy)).
+    draw : int
+        The value of the ``draw`` column.
+
+    Returns
+    -------
+    DataFrame
+        One row per strategy, in order: ``draw, strategy``, :data:`MEAN_COLUMNS` (means)
+        and ``cost_se, qaly_se, ly_se``.
+    """
+    g = outcomes.groupby("strategy", observed=True, sort=False)
+    res = g[list(MEAN_COLUMNS)].mean()
+    se = g[list(MEAN_COLUMNS[:3])].std(ddof=1) / np.sqrt(g.size().to_numpy()[:, None])
+    res[[f"{c}_se" for c in MEAN_COLUMNS[:3]]] = se.to_numpy()
     res = res.reset_index()
     res.insert(0, "draw", draw)
     return res
 
 
+def _one_draw(build: Callable[[dict], Mapping], values: dict, draw: int, n_patients: int, seed: int,
+              population: pd.DataFrame | None, batch_size: int, arrivals: Arrivals | None = None) -> pd.DataFrame:
+    """Means and Monte Carlo SEs of one outer draw (runs on a worker)."""
+    out = simulate(build(values), n_patients if population is None else None, seed, population, draw,
+                   batch_size, arrivals)
+    return strategy_means(out, draw)
+
+
+def _name_of(build: Callable) -> str:
+    """``module.name`` of the build function (its type's name for another callable)."""
+    name = getattr(build, "__qualname__", type(build).__qualname__)
+    module = getattr(build, "__module__", None)
+    return f"{module}.{name}" if module else name
+
+
 def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_patients: int, seed: int, *,
                     population: pd.DataFrame | None = None, batch_size: int = BATCH_SIZE,
-                    client: Any = None, arrivals: Arrivals | None = None) -> pd.DataFrame:
+                    client: Any = None, arrivals: Arrivals | None = None) -> PatientPSAResult:
     """Run every outer draw of a patient-level model, serially or on a Dask cluster.
 
     Parameters
@@ -72,10 +128,14 @@ def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_pat
         picklable (a module-level function) to run on a cluster.
     draws : DataFrame
         One row per outer draw, one column per parameter (e.g. ``ParameterTable.draw(...).frame``).
-    n_patients, seed : int
-        Inner patients per draw and the seed of their random numbers.
+    n_patients : int
+        Inner patients per draw.
+    seed : int
+        Seed of the patients' random numbers.
     population : DataFrame, optional
         Patient attributes (then ``n_patients`` must equal its length).
+    batch_size : int
+        Patients per SimPy environment (results do not depend on it).
     client : dask.distributed.Client, optional
         Run the draws on this cluster (``Client(LocalCluster(...))`` or
         ``Client("tcp://scheduler:8786")``); default serial. Results are identical.
@@ -85,9 +145,9 @@ def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_pat
 
     Returns
     -------
-    DataFrame
-        ``draw, strategy, cost, qaly, ly, cost_undisc, qaly_undisc, ly_undisc,
-        cost_se, qaly_se, ly_se``, sorted by draw.
+    PatientPSAResult
+        ``outcomes``: ``draw, strategy, cost, qaly, ly, cost_undisc, qaly_undisc,
+        ly_undisc, cost_se, qaly_se, ly_se``, sorted by draw; ``settings``.
     """
     if not callable(build):
         raise HtaError("run_patient_psa: build must be a function values -> {strategy: Pathway or ManagedPathway}")
@@ -106,5 +166,11 @@ def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_pat
                              *[[a] * len(rows) for a in args], pure=False)
         parts = client.gather(futures)
     out = pd.concat(parts, ignore_index=True)
-    out["strategy"] = pd.Categorical(out["strategy"].astype(str), categories=list(dict.fromkeys(out["strategy"].astype(str))))
-    return out.sort_values(["draw", "strategy"], kind="stable").reset_index(drop=True)
+    names = list(dict.fromkeys(out["strategy"].astype(str)))
+    out["strategy"] = pd.Categorical(out["strategy"].astype(str), categories=names)
+    out = out.sort_values(["draw", "strategy"], kind="stable").reset_index(drop=True)
+    settings = make_settings("patient", model=_name_of(build), strategies=names,
+                             n_draws=len(rows), seed=seed, method="outer draws x inner patients",
+                             n_patients=n_patients,
+                             arrivals=None if arrivals is None else (arrivals.rate, arrivals.every))
+    return PatientPSAResult(out, settings)

@@ -7,8 +7,8 @@ served within a priority level) while the state's competing events keep running 
 patient who dies on the list leaves it and never has the procedure). On admission the
 patient holds a server for ``duration`` years, then dies with probability
 ``mortality`` (peri-procedural death) or moves on to ``to``. :class:`Arrivals` spreads
-the patients' entry over calendar time. ``_Ward`` (private) wraps a SimPy resource
-and records waiting and busy time exactly. Semantics: ``docs/patient.md``.
+the patients' entry over calendar time. :class:`Ward` wraps a SimPy resource
+and records waiting and busy time exactly (for :func:`sim.patient.run_managed`). Semantics: ``docs/patient.md``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import numpy as np
 import simpy
 
 from sim.errors import HtaError
-from sim.patient.policy import _number
+from sim.patient.policy import check_number
 from sim.patient.streams import uniforms
 
-__all__ = ["Arrivals", "Procedure", "Resource"]
+__all__ = ["Arrivals", "Procedure", "Resource", "Ward"]
 
 ARRIVAL_SLOT = 1 << 43  # random slot of a patient's inter-arrival gap (apart from event slots)
 
@@ -82,19 +82,20 @@ class Procedure:
 
     def __post_init__(self):
         w = f"procedure leading to {self.to!r}"
-        _number(self.duration, f"{w}: duration (years)", 0.0)
-        _number(self.cost, f"{w}: cost", 0.0)
-        _number(self.mortality, f"{w}: mortality", 0.0, 1.0)
+        check_number(self.duration, f"{w}: duration (years)", 0.0)
+        check_number(self.cost, f"{w}: cost", 0.0)
+        check_number(self.mortality, f"{w}: mortality", 0.0, 1.0)
         if isinstance(self.priority, bool) or not isinstance(self.priority, (int, np.integer)):
             raise HtaError(f"{w}: priority {self.priority!r} must be a whole number")
 
 
 @dataclass(frozen=True)
 class Arrivals:
-    """Patients enter over calendar time: a Poisson process of ``rate`` patients a year,
-    or one every ``every`` years. Patient ``j`` arrives at ``sum_{i <= j} gap_i``, with
-    ``gap_i = -log(u_i) / rate`` from the patient's own random stream (or ``every``), so
-    arrival times depend only on ``(seed, draw)``.
+    """Patients enter over calendar time: a Poisson process of ``rate`` patients a year, or one every ``every`` years.
+
+    Patient ``j`` arrives at ``sum_{i <= j} gap_i``, with ``gap_i = -log(u_i) / rate``
+    from the patient's own random stream (or ``every``), so arrival times depend only
+    on ``(seed, draw)``.
     """
 
     rate: float | None = None
@@ -104,9 +105,9 @@ class Arrivals:
         if (self.rate is None) == (self.every is None):
             raise HtaError("Arrivals: give either rate (patients a year, Poisson) or every (years between patients)")
         if self.rate is not None:
-            _number(self.rate, "Arrivals rate (patients a year)", 0.0, strict=True)
+            check_number(self.rate, "Arrivals rate (patients a year)", 0.0, strict=True)
         else:
-            _number(self.every, "Arrivals every (years)", 0.0)
+            check_number(self.every, "Arrivals every (years)", 0.0)
 
     def times(self, n: int, seed: int, draw: int) -> np.ndarray:
         """Arrival times of patients ``0 .. n-1`` (shape ``(n,)``)."""
@@ -116,8 +117,18 @@ class Arrivals:
         return np.cumsum(gaps)
 
 
-class _Ward:
-    """A SimPy priority resource and exact time-weighted tallies of its queue and servers."""
+class Ward:
+    """A SimPy priority resource and exact time-weighted tallies of its queue and servers.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+        The strategy's environment.
+    spec : Resource
+        Its name and capacity (``math.inf``: no SimPy resource, nobody waits).
+    trace : list, optional
+        Gets ``(resource, time, waiting, busy)`` after each change.
+    """
 
     def __init__(self, env: simpy.Environment, spec: Resource, trace: list | None = None):
         self.env, self.spec, self.trace = env, spec, trace  # trace: (time, waiting, busy) after each change
@@ -140,6 +151,7 @@ class _Ward:
             self.trace.append((self.spec.name, self.env.now, self.waiting, self.busy))
 
     def join(self):
+        """A patient joins the waiting list."""
         self._tick()
         self.waiting += 1
         self.listed += 1
@@ -147,6 +159,7 @@ class _Ward:
         self._record()
 
     def admit(self, waited: float):
+        """A patient leaves the list for a server after ``waited`` years."""
         self._tick()
         self.waiting -= 1
         self.busy += 1
@@ -154,6 +167,7 @@ class _Ward:
         self._record()
 
     def leave(self, died: bool):
+        """A patient leaves the list without the procedure (``died``: by death)."""
         self._tick()
         self.waiting -= 1
         if died:
@@ -163,14 +177,23 @@ class _Ward:
         self._record()
 
     def done(self):
+        """A procedure ends: its server is free."""
         self._tick()
         self.busy -= 1
         self._record()
 
     def stats(self) -> dict:
-        """Row of the queue statistics table over ``[0, period]``, ``period`` the time of the
-        resource's last activity (the end of the last procedure or the last departure from
-        the list), so a long follow-up after the last procedure does not dilute utilisation.
+        """Row of the queue statistics table over ``[0, period]``.
+
+        ``period`` is the time of the resource's last activity (the end of the last
+        procedure or the last departure from the list), so a long follow-up after the
+        last procedure does not dilute utilisation.
+
+        Returns
+        -------
+        dict
+            ``resource, capacity, listed, admitted, died_on_list, left_list, wait_mean,
+            wait_p50, wait_p90, wait_max, queue_mean, queue_max, utilisation, period``.
         """
         w = np.asarray(self.waits)
         cap = self.spec.capacity
