@@ -1,7 +1,7 @@
 """Experiments: experiment files, the runner (serial or Dask), result files, the report, the command line.
 
 Modules: :mod:`~sim.experiment.spec` (the schema and the frozen spec objects),
-:mod:`~sim.experiment.read` (reading a file), :mod:`~sim.experiment.load` (the model and
+:mod:`~sim.experiment.read` (reading a file), :mod:`~sim.experiment.loading` (the model and
 its table, names checked), :mod:`~sim.experiment.registry` (ready models, found through
 entry points), :mod:`~sim.experiment.runner` (the analyses of a run),
 :mod:`~sim.experiment.executor` (serial or Dask), :mod:`~sim.experiment.sweep`
@@ -14,8 +14,8 @@ from __future__ import annotations
 from sim._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {
-    "read_experiment": "sim.experiment.read:read_experiment", "load": "sim.experiment.load:load",
-    "Loaded": "sim.experiment.load:Loaded", "Experiment": "sim.experiment.spec:Experiment",
+    "read_experiment": "sim.experiment.read:read_experiment", "load": "sim.experiment.loading:load",
+    "Loaded": "sim.experiment.loading:Loaded", "Experiment": "sim.experiment.spec:Experiment",
     "SCHEMA": "sim.experiment.spec:SCHEMA", "SETTINGS": "sim.experiment.spec:SETTINGS",
     "ready_models": "sim.experiment.registry:ready_models", "load_ready": "sim.experiment.registry:load_ready",
     "run_experiment": "sim.experiment.runner:run_experiment", "repeat": "sim.experiment.runner:repeat",

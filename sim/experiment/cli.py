@@ -134,7 +134,7 @@ def _run_experiment(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from sim.experiment.load import load
+    from sim.experiment.loading import load
     from sim.experiment.read import read_experiment
     from sim.params.table import ParameterTable
 

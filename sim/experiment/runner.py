@@ -29,7 +29,7 @@ import pandas as pd
 
 from sim.errors import HtaError
 from sim.experiment.executor import Executor
-from sim.experiment.load import Loaded, load
+from sim.experiment.loading import Loaded, load
 from sim.experiment.outputs import (
     MANIFEST,
     OutputFolder,
