@@ -99,6 +99,15 @@ class _Run:
             raise self.exp.error(path, str(exc)) from None
 
     # ------------------------------------------------------------ analyses
+    def run_all(self) -> None:
+        """Every analysis the experiment asks for, in this order."""
+        exp = self.exp
+        for wanted, analysis in ((exp.base_case, self.base_case), (exp.psa, self.psa), (exp.one_way, self.one_way),
+                                 (exp.two_way, self.two_way), (exp.thresholds, self.thresholds),
+                                 (exp.sweep, self.sweep)):
+            if wanted:
+                analysis()
+
     def base_case(self) -> pd.DataFrame:
         from sim.cohort import run_cohort
 
@@ -275,18 +284,7 @@ def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None 
     try:
         with _executor(exp, scheduler, workers, progress, client) as ex:
             run = _Run(loaded, stage, ex)
-            if exp.base_case:
-                run.base_case()
-            if exp.psa:
-                run.psa()
-            if exp.one_way:
-                run.one_way()
-            if exp.two_way:
-                run.two_way()
-            if exp.thresholds:
-                run.thresholds()
-            if exp.sweep:
-                run.sweep()
+            run.run_all()
             execution = ex.describe()
         manifest = {
             "hta_sim_manifest": 1,
@@ -305,15 +303,20 @@ def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None 
             "seconds": round(time.perf_counter() - t0, 3),
         }
         write_report(stage, loaded, run, manifest)
-        manifest["outputs"] = {str(p.relative_to(stage)): sha256(p) for p in sorted(stage.rglob("*"))
-                               if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST}
-        (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _write_manifest(stage, manifest)
         ok = True
     finally:
         if not ok:
             folder.abandon(keep=resumable(stage))
     final = folder.commit()
     return RunResult(final, manifest, run.sections.get("icer"), run.sections.get("psa_summary"))
+
+
+def _write_manifest(stage: Path, manifest: dict) -> None:
+    """Add the hashes of every result file to ``manifest`` and write it."""
+    manifest["outputs"] = {str(p.relative_to(stage)): sha256(p) for p in sorted(stage.rglob("*"))
+                           if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST}
+    (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 def repeat(manifest_path: str | os.PathLike, *, output: str | os.PathLike | None = None,
