@@ -12,8 +12,8 @@ import exp_helpers as H
 import pandas as pd
 import pytest
 
-from sim.experiment.files import read_experiment
-from sim.experiment.runner import read_sweep, run_experiment
+from sim.experiment import read_experiment, read_sweep
+from sim.experiment.runner import run_experiment
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 import cohorts
 from sim.errors import HtaError
+from sim.experiment import SCHEMA, load, read_experiment
 from sim.experiment.cli import main as cli_main
-from sim.experiment.files import SCHEMA, Locator, load, read_experiment
+from sim.experiment.tomlcheck import Locator
 
 ROOT = H.ROOT
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sim.experiment import read_experiment
 from sim.experiment.cli import main as cli_main
-from sim.experiment.files import read_experiment
 from sim.experiment.runner import run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,10 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import run_psa
+from sim.cohort.psa import assemble, psa_chunk
 from sim.errors import HtaError
+from sim.experiment import load, read_experiment
 from sim.experiment.cli import main as cli_main
-from sim.experiment.files import load, read_experiment
-from sim.experiment.runner import psa_chunk, repeat, run_experiment
+from sim.experiment.runner import repeat, run_experiment
 
 NUMERIC = ("base_case.csv", "base_case.parquet", "psa_outcomes.csv", "psa_outcomes.parquet", "psa_draws.csv",
            "psa_draws.parquet", "icer.csv", "ceac.csv", "evpi.csv", "evppi.csv", "one_way.csv", "two_way.csv",
@@ -165,7 +166,7 @@ def test_scenario_overrides_keep_other_draws(tmp_path):
     ld = load(exp)
     model = ld.model()
     assert model.parameters["rr"] == 0.6 and model.discount_costs.schedule == ((0.0, 0.035),)
-    _out, values = psa_chunk(model, ld.table, 50, 11, "mc", 0, 50, {"rr": 0.6})
+    values = psa_chunk(model, ld.table, 50, 11, "mc", 0, 50, {"rr": 0.6}).values
     free = ld.table.sampler(50, 11).arrays(0, 50)
     assert np.all(values["rr"] == 0.6)
     for k in ld.table.names:
@@ -246,12 +247,15 @@ def test_any_split_into_tasks_gives_the_same_draws_and_outcomes(hiv_loaded, cuts
     """Property: cutting the 60 draws into tasks anywhere gives bit-identical results."""
     model, table = hiv_loaded
     over = {"rr": 0.55} if fixed else {}
-    whole, wvals = psa_chunk(model, table, 60, 3, "mc", 0, 60, over)
+    whole = psa_chunk(model, table, 60, 3, "mc", 0, 60, over)
     edges = [0, *sorted(cuts), 60]
     parts = [psa_chunk(model, table, 60, 3, "mc", a, b, over) for a, b in itertools.pairwise(edges)]
-    pd.testing.assert_frame_equal(pd.concat([p[0] for p in parts], ignore_index=True), whole, check_exact=True)
+    assert np.array_equal(np.concatenate([p.totals for p in parts]), whole.totals)
     for k in table.names:
-        assert np.array_equal(np.concatenate([p[1][k] for p in parts]), wvals[k]), k
+        assert np.array_equal(np.concatenate([p.values[k] for p in parts]), whole.values[k]), k
+    got = assemble(model, table, 60, 3, "mc", parts[::-1])  # in any order
+    pd.testing.assert_frame_equal(got.outcomes, assemble(model, table, 60, 3, "mc", [whole]).outcomes,
+                                  check_exact=True)
 
 
 @pytest.fixture(scope="module")

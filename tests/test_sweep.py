@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 
 from sim import ParameterTable, run_psa
-from sim.experiment import runner
-from sim.experiment.files import load, read_experiment
-from sim.experiment.runner import read_sweep, run_experiment
+from sim.experiment import load, read_experiment, read_sweep, sweep
+from sim.experiment.runner import run_experiment
 
 
 def _check_complete(folder, exp, n):
@@ -62,7 +61,7 @@ def test_interrupted_sweep_resumes_without_loss_or_duplication(tmp_path, monkeyp
     ref = read_sweep(run_experiment(f_ref).folder)
 
     f = H.sweep(tmp_path / "run", draws=200)
-    real = runner.scenario_psa
+    real = sweep.scenario_psa
     calls = []
 
     def failing(*args):
@@ -71,13 +70,13 @@ def test_interrupted_sweep_resumes_without_loss_or_duplication(tmp_path, monkeyp
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(runner, "scenario_psa", failing)
+    monkeypatch.setattr(sweep, "scenario_psa", failing)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(f)
     stage = tmp_path / "run" / ".out.partial"
     assert not (tmp_path / "run" / "out").exists()  # nothing that looks like a result
     assert len(list((stage / "sweep").glob("*/_SUCCESS"))) == 3
-    monkeypatch.setattr(runner, "scenario_psa", real)
+    monkeypatch.setattr(sweep, "scenario_psa", real)
     res = run_experiment(f)
     assert res.manifest is not None and not stage.exists()
     got = _check_complete(res.folder, read_experiment(f), 200)
@@ -86,7 +85,7 @@ def test_interrupted_sweep_resumes_without_loss_or_duplication(tmp_path, monkeyp
 
 def test_partition_without_marker_is_recomputed(tmp_path, monkeypatch):
     f = H.sweep(tmp_path, draws=100)
-    real = runner.scenario_psa
+    real = sweep.scenario_psa
     calls = []
 
     def failing(*args):
@@ -95,13 +94,13 @@ def test_partition_without_marker_is_recomputed(tmp_path, monkeypatch):
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(runner, "scenario_psa", failing)
+    monkeypatch.setattr(sweep, "scenario_psa", failing)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(f)
     stage = tmp_path / ".out.partial" / "sweep"
     # a half-finished partition: data file present, marker missing (killed between the two writes)
     (stage / "scenario=00001" / "_SUCCESS").unlink()
-    monkeypatch.setattr(runner, "scenario_psa", real)
+    monkeypatch.setattr(sweep, "scenario_psa", real)
     res = run_experiment(f)
     _check_complete(res.folder, read_experiment(f), 100)
 

@@ -23,25 +23,38 @@ life-years; ICER GBP 6,276 per life-year gained.
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim import C, Model, RelativeRisk
-from sim.params.table import base_values, read_parameter_table
+from sim import C, Model, ParameterTable, RelativeRisk
+from sim.params.table import base_values
 
-__all__ = ["build", "parameter_table", "EFFECT", "TITLE"]
+__all__ = ["build", "data_files", "parameter_table", "parameters", "EFFECT", "TITLE"]
 
 TITLE = "HIV: zidovudine monotherapy vs combination with lamivudine (Chancellor 1997; Briggs 2006 Ex. 2.5)"
 #: The effect measure of the published analysis.
 EFFECT = "ly"
 
 
+#: The folder of this model's data files.
+_HERE = Path(__file__).parent
+
+
+def parameters() -> ParameterTable:
+    """The model's parameter table (``parameters.csv`` beside this file), every value with its source."""
+    return ParameterTable.read(_HERE / "parameters.csv")
+
+
 def parameter_table() -> pd.DataFrame:
-    """The model's parameter table (name, value, unit, description, source)."""
-    with resources.as_file(resources.files(__name__) / "parameters.csv") as path:
-        return read_parameter_table(path)
+    """The model's parameter table as a DataFrame (name, value, unit, description, source)."""
+    return parameters().to_frame()
+
+
+def data_files() -> tuple[Path, ...]:
+    """The data files the model's results depend on (a run's manifest records their hashes)."""
+    return (_HERE / "parameters.csv",)
 
 
 def _comb_rr(p, t):

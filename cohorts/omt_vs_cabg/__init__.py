@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import weakref
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim import ANY, C, LifeTable, Model, ParameterTable
 from sim.errors import HtaError
-from sim.params.table import base_values, read_parameter_table
+from sim.params.table import base_values
 
 __all__ = [
     "CYCLE",
@@ -51,8 +51,10 @@ __all__ = [
     "TITLE",
     "background_hazard",
     "build",
+    "data_files",
     "operative_hazard",
     "parameter_table",
+    "parameters",
     "psa_table",
 ]
 
@@ -73,16 +75,28 @@ CROSS_BREAK_YEARS = 5.0
 LIFE_TABLE = "us_2017_nchs"
 
 
+#: The folder of this model's data files.
+_HERE = Path(__file__).parent
+
+
+def parameters() -> ParameterTable:
+    """The model's parameter table (``parameters.csv`` beside this file), every value with its source."""
+    return ParameterTable.read(_HERE / "parameters.csv")
+
+
 def parameter_table() -> pd.DataFrame:
     """The model's parameter table as a DataFrame (name, value, distribution, args, unit, description, source)."""
-    with resources.as_file(resources.files(__name__) / "parameters.csv") as path:
-        return read_parameter_table(path)
+    return parameters().to_frame()
+
+
+def data_files() -> tuple[Path, ...]:
+    """The data files the model's results depend on (a run's manifest records their hashes)."""
+    return (_HERE / "parameters.csv",)
 
 
 def psa_table() -> ParameterTable:
-    """The parameter table as a :class:`sim.ParameterTable`, ready for :func:`sim.run_psa`."""
-    with resources.as_file(resources.files(__name__) / "parameters.csv") as path:
-        return ParameterTable.read(path)
+    """The parameter table as a :class:`sim.ParameterTable`, ready for :func:`sim.run_psa` (as :func:`parameters`)."""
+    return parameters()
 
 
 @lru_cache(maxsize=8)
@@ -140,7 +154,8 @@ def _cross(p, t):
 
 
 def _competing(hazards: dict, h: float) -> dict:
-    """Transition probabilities of one cycle of ``h`` years for competing constant hazards:
+    """Transition probabilities of one cycle of ``h`` years for competing constant hazards.
+
     ``P_i = h_i / H (1 - exp(-H h))`` with ``H = sum_i h_i`` (``h_i h`` in the limit ``H -> 0``).
     """
     total = sum(hazards.values())

@@ -112,10 +112,10 @@ def calibrate(build, start: dict[str, float] | None = None, xtol: float = 1e-10)
     x0 = np.log([float((start or {}).get(k, base[k])) for k in FITTED])
 
     def f(logx):
-        return _residuals(build(dict(zip(FITTED, np.exp(logx)))))
+        return _residuals(build(dict(zip(FITTED, np.exp(logx), strict=True))))
 
     sol = optimize.least_squares(f, x0, xtol=xtol, ftol=1e-12, gtol=1e-12, diff_step=1e-6)
-    return dict(zip(FITTED, np.exp(sol.x).tolist()))  # all fitted values are positive (log scale)
+    return dict(zip(FITTED, np.exp(sol.x).tolist(), strict=True))  # all fitted values are positive (log scale)
 
 
 def survival_ci(arm: str, z: float = 1.959964) -> tuple[float, float, float]:

@@ -27,32 +27,44 @@ and 14.6977 QALYs, ICER GBP 2,198 per QALY gained.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim import ByStrategy, C, LifeTable, Model
-from sim.params.table import base_values, read_parameter_table
+from sim import ByStrategy, C, LifeTable, Model, ParameterTable
+from sim.params.table import base_values
 
-__all__ = ["build", "parameter_table", "mortality_table", "EFFECT", "TITLE"]
+__all__ = ["build", "data_files", "parameter_table", "parameters", "mortality_table", "EFFECT", "TITLE"]
 
 TITLE = "Total hip replacement: standard vs NP1 prosthesis (Briggs 2006 Ex. 3.5)"
 EFFECT = "qaly"
 
 
+#: The folder of this model's data files.
+_HERE = Path(__file__).parent
+
+
+def parameters() -> ParameterTable:
+    """The model's parameter table (``parameters.csv`` beside this file), every value with its source."""
+    return ParameterTable.read(_HERE / "parameters.csv")
+
+
 def parameter_table() -> pd.DataFrame:
-    """The model's parameter table (name, value, unit, description, source)."""
-    with resources.as_file(resources.files(__name__) / "parameters.csv") as path:
-        return read_parameter_table(path)
+    """The model's parameter table as a DataFrame (name, value, unit, description, source)."""
+    return parameters().to_frame()
+
+
+def data_files() -> tuple[Path, ...]:
+    """The data files the model's results depend on (a run's manifest records their hashes)."""
+    return (_HERE / "mortality.csv", _HERE / "parameters.csv")
 
 
 @lru_cache(maxsize=1)
 def mortality_table() -> LifeTable:
     """Annual probability of death by age (35-85+) and sex, from the book's life-table sheet."""
-    with resources.as_file(resources.files(__name__) / "mortality.csv") as path:
-        return LifeTable.from_csv(path, open_ended=True, name="thr_briggs_mortality",
-                                  source="Briggs et al. 2006, Exercise 3.5, life-table sheet")
+    return LifeTable.from_csv(_HERE / "mortality.csv", open_ended=True, name="thr_briggs_mortality",
+                              source="Briggs et al. 2006, Exercise 3.5, life-table sheet")
 
 
 def _background(p, t):

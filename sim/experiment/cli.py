@@ -8,6 +8,9 @@
 ``hta-sim info MODEL``            a ready model's structure, settings and parameter table
 
 Errors in input are one line ``hta-sim: error: FILE:LINE: message`` on stderr, exit status 2.
+Ready models are those registered in the entry-point group ``hta_sim.models``
+(:mod:`sim.experiment.registry`). The heavy packages (pandas, Numba, SciPy, ...) are
+imported by the commands that need them, so ``hta-sim --help`` starts at once.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ import os
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from sim._process import tune_process
 from sim.errors import HtaError
 
@@ -26,9 +27,9 @@ __all__ = ["main"]
 
 
 def _ready(name: str):
-    import cohorts
+    from sim.experiment.registry import load_ready
 
-    return cohorts.load(name)
+    return load_ready(name)
 
 
 def _experiment_files() -> list[Path]:
@@ -41,11 +42,11 @@ def _experiment_files() -> list[Path]:
 
 
 def _cmd_list(args) -> int:
-    import cohorts
-    from sim.experiment.files import read_experiment
+    from sim.experiment.read import read_experiment
+    from sim.experiment.registry import ready_models
 
     print("Ready models (hta-sim run MODEL):")
-    for name in cohorts.READY:
+    for name in ready_models():
         print(f"  {name:20s} {_ready(name).TITLE}")
     files = _experiment_files()
     print("Experiments (hta-sim run FILE):")
@@ -65,12 +66,16 @@ def _is_experiment(target: str) -> bool:
 
 
 def _print_table(title: str, df) -> None:
+    import pandas as pd
+
     with pd.option_context("display.width", 200, "display.float_format", "{:,.3f}".format):
         print(title)
         print(df.to_string(index=False, na_rep="-"))
 
 
 def _cmd_run(args) -> int:
+    import pandas as pd
+
     from sim.cohort import run_cohort
 
     if args.repeat or (args.target and _is_experiment(args.target)):
@@ -129,7 +134,8 @@ def _run_experiment(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from sim.experiment.files import load, read_experiment
+    from sim.experiment.loading import load
+    from sim.experiment.read import read_experiment
     from sim.params.table import ParameterTable
 
     f = Path(args.file)
@@ -149,17 +155,31 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_info(args) -> int:
+    import pandas as pd
+
     mod = _ready(args.model)
     model = mod.build()
     print(repr(model))
     print(f"states: {', '.join(model.states)}; absorbing: {', '.join(model.absorbing) or '-'}")
     print(f"strategies: {', '.join(model.strategies)}")
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):
-        print(mod.parameter_table()[["name", "value", "unit", "source"]].to_string(index=False))
+        print(mod.parameters().to_frame()[["name", "value", "unit", "source"]].to_string(index=False))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``hta-sim`` command (also ``python -m sim``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 success, 1 a repeated run whose results differ, 2 an error in the input.
+    """
     parser = argparse.ArgumentParser(prog="hta-sim", description="Health-economic decision modelling")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list ready models and experiment files").set_defaults(func=_cmd_list)

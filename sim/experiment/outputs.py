@@ -25,6 +25,7 @@ __all__ = [
     "STAGING_MARK",
     "OutputFolder",
     "inputs_record",
+    "portable",
     "sha256",
     "versions",
     "write_excel",
@@ -60,12 +61,10 @@ def inputs_record(sources: Iterable[Path], base: Path, *, experiment: Path | Non
     ``output``, ``execution``, ``workers``), so moving a run to a cluster or renaming
     it keeps its identity.
     """
-    rows = []
-    for p in sources:
-        p = Path(p).resolve()
-        rows.append({"path": os.path.relpath(p, base.resolve()), "name": p.name, "sha256": sha256(p)})
+    files = [Path(p).resolve() for p in sources]
+    rows = [{"path": os.path.relpath(p, base.resolve()), "name": p.name, "sha256": sha256(p)} for p in files]
     exp = Path(experiment).resolve() if experiment is not None else None
-    ident: list = sorted((r["name"], r["sha256"]) for r, p in zip(rows, sources) if Path(p).resolve() != exp)
+    ident: list = sorted((r["name"], r["sha256"]) for r, p in zip(rows, files, strict=True) if p != exp)
     if exp is not None:
         keep = {k: v for k, v in (settings or {}).items() if k not in NUMBER_FREE}
         ident.append(("experiment", json.dumps(keep, sort_keys=True, default=str)))
@@ -209,6 +208,31 @@ def write_excel(sheets: Mapping[str, pd.DataFrame], path: Path) -> Path:
         for name, df in sheets.items():
             df.to_excel(xw, sheet_name=name[:31], index=False)
     return path
+
+
+def portable(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with a settings record that does not depend on where the run was made.
+
+    A result's ``attrs["settings"]`` (written into Parquet files) names its parameter
+    table by its path; left in, the same run made from another folder would write
+    other bytes. The table's data are not copied.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A result table (e.g. PSA outcomes).
+
+    Returns
+    -------
+    DataFrame
+        ``df`` without the key ``parameter_table`` in ``attrs["settings"]``.
+    """
+    settings = df.attrs.get("settings")
+    if not isinstance(settings, Mapping) or "parameter_table" not in settings:
+        return df
+    out = df.copy(deep=False)
+    out.attrs = {**df.attrs, "settings": {k: v for k, v in settings.items() if k != "parameter_table"}}
+    return out
 
 
 def write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:

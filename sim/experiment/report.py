@@ -62,7 +62,7 @@ def _table(df: pd.DataFrame, text_cols: tuple[str, ...] = ()) -> str:
     body = []
     for row in df.itertuples(index=False):
         cells = []
-        for c, v in zip(cols, row):
+        for c, v in zip(cols, row, strict=True):
             text = not isinstance(v, (int, float)) or c in text_cols
             cells.append(f"<td class='{'text' if text else ''}'>{fmt(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -96,7 +96,8 @@ def render(folder: Path, loaded, run, manifest: dict) -> str:
     s = run.sections
     esc = html.escape
     settings = [
-        ("experiment", exp.path.name), ("model", exp.model), ("parameter table", _shown_path(loaded.table.label, exp.path.parent)),
+        ("experiment", exp.path.name), ("model", exp.model),
+        ("parameter table", _shown_path(loaded.table.label, exp.path.parent)),
         ("seed", exp.seed), ("effect", loaded.effect),
         ("willingness to pay", (f"{exp.wtp[0]:,.0f} to {exp.wtp[-1]:,.0f} ({len(exp.wtp)} values); "
                                f"threshold {exp.wtp_threshold:,.0f}")),
@@ -146,8 +147,21 @@ def render(folder: Path, loaded, run, manifest: dict) -> str:
 
 
 def write_report(folder: Path, loaded, run, manifest: dict) -> Path:
-    """Write ``report.html`` into ``folder``: settings, parameter table with sources,
-    ICER table, figures, seed and versions; self-contained (no network).
+    """Write ``report.html`` into ``folder``.
+
+    Settings, parameter table with sources, ICER table, figures, seed and versions;
+    self-contained (no network).
+
+    Parameters
+    ----------
+    folder : Path
+        The run's (staging) folder, with its tables and figures.
+    loaded : Loaded
+        The loaded experiment.
+    run : runner state
+        The run's ``sections`` (tables and values shown) and ``figures`` (name, caption).
+    manifest : dict
+        The run's manifest (inputs, versions, execution).
 
     Returns
     -------

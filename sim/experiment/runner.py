@@ -1,12 +1,13 @@
 """Run an experiment file: base case, PSA, DSA, thresholds, EVPI/EVPPI, sweeps; serial or on Dask.
 
-Every PSA chunk and every sweep scenario is a pure task of ``(model, table, seed,
-draw range, fixed values)``: draw ``i`` depends only on ``(seed, i)``, so the
-numbers are identical whatever the chunk size, the worker count or the order in
-which tasks finish. On a Dask cluster a task lost with a killed worker is simply
-recomputed. Sweep partitions are written (by the process that runs the
-experiment) through a temporary file and a rename, each followed by a completion
-marker, so an interrupted sweep, rerun, continues where it stopped.
+Every PSA chunk (:func:`sim.cohort.psa.psa_chunk`) and every sweep scenario
+(:func:`sim.experiment.sweep.scenario_psa`) is a pure task of ``(model, table, seed,
+draw range, fixed values)``, mapped by an :class:`~sim.experiment.executor.Executor`:
+draw ``i`` depends only on ``(seed, i)``, so the numbers are identical whatever the
+chunk size, the worker count or the order in which tasks finish. On a Dask cluster a
+task lost with a killed worker is simply recomputed. The PSA's chunks are assembled
+into a :class:`sim.PSAResult` (:func:`sim.cohort.psa.assemble`), from which, with the
+functions of :mod:`sim.decision`, come every table and figure of the PSA.
 
 Semantics (seeds, resumption, Dask, the manifest): ``docs/experiments.md``.
 """
@@ -17,149 +18,33 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.errors import HtaError
-from sim.experiment.files import SETTINGS, Experiment, Loaded, load, read_experiment
+from sim.experiment.executor import Executor
+from sim.experiment.loading import Loaded, load
 from sim.experiment.outputs import (
     MANIFEST,
     OutputFolder,
     inputs_record,
+    portable,
     sha256,
     versions,
     write_excel,
-    write_parquet_atomic,
     write_table,
 )
+from sim.experiment.read import read_experiment
+from sim.experiment.spec import Experiment, fixed_parameters
+from sim.experiment.sweep import read_sweep, resumable, run_sweep
 
-__all__ = ["Executor", "RunResult", "psa_chunk", "read_sweep", "repeat", "run_experiment", "scenario_psa"]
-
-SWEEP = "sweep"
-DONE = "_SUCCESS"
-
-
-# ---------------------------------------------------------------------------- pure tasks
-def psa_chunk(model, table, n: int, seed: int, method: str, lo: int, hi: int,
-              fixed: Mapping[str, float]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Draws ``lo:hi`` of an ``n``-draw PSA through the cohort engine.
-
-    ``fixed`` values replace the sampled columns after sampling, so the other
-    parameters' draws are the same as without them (common random numbers).
-
-    Returns
-    -------
-    (DataFrame, dict)
-        The outcomes (``draw`` numbered ``lo..hi-1``, the columns of
-        :attr:`sim.CohortResult.outcomes`) and the parameter values ``{name: array (hi - lo,)}``.
-    """
-    from sim.cohort import run_cohort
-
-    values = table.sampler(n, seed, method).arrays(lo, hi)
-    for k, v in fixed.items():
-        values[k] = np.full(hi - lo, float(v))
-    out = run_cohort(model, values).outcomes
-    out["draw"] = out["draw"].to_numpy() + lo
-    return out, values
-
-
-def scenario_psa(model, table, n: int, seed: int, method: str, chunk: int,
-                 fixed: Mapping[str, float]) -> pd.DataFrame:
-    """The PSA outcomes of one sweep scenario (all ``n`` draws, run ``chunk`` at a time)."""
-    parts = [psa_chunk(model, table, n, seed, method, lo, min(n, lo + chunk), fixed)[0]
-             for lo in range(0, n, chunk)]
-    return pd.concat(parts, ignore_index=True)
-
-
-# ---------------------------------------------------------------------------- execution
-class Executor:
-    """Runs tasks serially or on a Dask cluster; results come back keyed by task index.
-
-    Parameters
-    ----------
-    mode : {"serial", "local", "scheduler"}
-    workers : int
-        Processes of a local cluster.
-    address : str, optional
-        Scheduler address (``"tcp://host:8786"``) for ``"scheduler"``.
-    progress : bool
-        Progress bars (tqdm) on stderr.
-    client : dask.distributed.Client, optional
-        Use this client (and leave it open).
-    """
-
-    def __init__(self, mode: str = "serial", workers: int = 2, address: str | None = None,
-                 progress: bool = False, client: Any = None, where: str = "--scheduler"):
-        self.mode, self.workers, self.address, self.progress = mode, workers, address, progress
-        self.where = where
-        self.client, self._own = client, []
-        if client is not None:
-            self.mode = "client"
-
-    def __enter__(self) -> Self:
-        if self.client is None and self.mode != "serial":
-            from dask.distributed import Client, LocalCluster
-
-            try:
-                if self.mode == "local":
-                    cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
-                    self._own.append(cluster)
-                    self.client = Client(cluster)
-                else:
-                    self.client = Client(self.address, timeout="10s")
-            except (OSError, TimeoutError) as exc:
-                raise HtaError(f"{self.where}: cannot connect to the Dask scheduler {self.address!r} ({exc}); "
-                               f"check the address, or run with execution = \"local\"") from None
-            self._own.insert(0, self.client)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for obj in self._own:
-            obj.close()
-        self._own = []
-
-    def describe(self) -> dict:
-        if self.client is None:
-            return {"mode": "serial"}
-        info = self.client.scheduler_info()
-        return {"mode": self.mode, "workers": len(info.get("workers", {})),
-                "scheduler": None if self.mode == "local" else info.get("address")}
-
-    def map(self, func: Callable, args: Sequence[tuple], *, desc: str, unit: str,
-            on_result: Callable[[int, Any], None] | None = None) -> list:
-        """``[func(*a) for a in args]``, in order; ``on_result(i, result)`` as each finishes."""
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(args), desc=desc, unit=unit, disable=not self.progress, file=sys.stderr)
-        results: list = [None] * len(args)
-        try:
-            if self.client is None:
-                for i, a in enumerate(args):
-                    results[i] = func(*a)
-                    if on_result:
-                        on_result(i, results[i])
-                    bar.update()
-            else:
-                from dask.distributed import as_completed
-
-                futures = [self.client.submit(func, *a, pure=False) for a in args]
-                index = {f.key: i for i, f in enumerate(futures)}
-                for fut, res in as_completed(futures, with_results=True):
-                    i = index[fut.key]
-                    results[i] = res
-                    if on_result:
-                        on_result(i, res)
-                    bar.update()
-        finally:
-            bar.close()
-        return results
+__all__ = ["Executor", "RunResult", "read_sweep", "repeat", "run_experiment"]
 
 
 # ---------------------------------------------------------------------------- results
@@ -171,10 +56,6 @@ class RunResult:
     manifest: dict
     icer: pd.DataFrame | None
     summary: pd.DataFrame | None
-
-
-def _fixed(values: Mapping[str, float]) -> dict[str, float]:
-    return {k: float(v) for k, v in values.items() if k not in SETTINGS}
 
 
 def _save_fig(ax, folder: Path, name: str) -> list[Path]:
@@ -202,7 +83,7 @@ class _Run:
     def __init__(self, loaded: Loaded, folder: Path, ex: Executor):
         self.ld, self.exp, self.dir, self.ex = loaded, loaded.experiment, folder, ex
         self.model = loaded.model()
-        self.fixed = _fixed(self.exp.scenario)
+        self.fixed = fixed_parameters(self.exp.scenario)
         self.figures: list[tuple[str, str]] = []
         self.sections: dict[str, Any] = {}
 
@@ -218,6 +99,15 @@ class _Run:
             raise self.exp.error(path, str(exc)) from None
 
     # ------------------------------------------------------------ analyses
+    def run_all(self) -> None:
+        """Every analysis the experiment asks for, in this order."""
+        exp = self.exp
+        for wanted, analysis in ((exp.base_case, self.base_case), (exp.psa, self.psa), (exp.one_way, self.one_way),
+                                 (exp.two_way, self.two_way), (exp.thresholds, self.thresholds),
+                                 (exp.sweep, self.sweep)):
+            if wanted:
+                analysis()
+
     def base_case(self) -> pd.DataFrame:
         from sim.cohort import run_cohort
 
@@ -233,28 +123,26 @@ class _Run:
 
     def psa(self) -> pd.DataFrame:
         from sim import decision, plots
-        from sim.cohort.psa import summarise
-        from sim.decision import voi
+        from sim.cohort.psa import assemble, psa_chunk
 
         spec, exp = self.exp.psa, self.exp
-        n = spec.draws
-        args = [(self.model, self.ld.table, n, exp.seed, spec.method, lo, min(n, lo + spec.chunk), self.fixed)
+        n, table = spec.draws, self.ld.table
+        args = [(self.model, table, n, exp.seed, spec.method, lo, min(n, lo + spec.chunk), self.fixed)
                 for lo in range(0, n, spec.chunk)]
-        parts = self.ex.map(psa_chunk, args, desc=f"PSA {self.model.name}", unit="chunk")
-        outcomes = pd.concat([p[0] for p in parts], ignore_index=True)
-        draws = pd.DataFrame({k: np.concatenate([p[1][k] for p in parts]) for k in self.ld.table.names})
-        draws.insert(0, "draw", np.arange(n))
-        write_table(outcomes, self.dir, "psa_outcomes", ("parquet", "csv"))
+        chunks = self.ex.map(psa_chunk, args, desc=f"PSA {self.model.name}", unit="chunk")
+        res = assemble(self.model, table, n, exp.seed, spec.method, chunks)
+        draws = res.draws.frame.copy()
+        draws.insert(0, "draw", res.draws.ids)
+        write_table(portable(res.outcomes), self.dir, "psa_outcomes", ("parquet", "csv"))
         write_table(draws, self.dir, "psa_draws", ("parquet", "csv"))
         effect = self.ld.effect
-        summary = summarise(outcomes, columns=("cost", "qaly", "ly")).reset_index()
+        summary = res.summary().reset_index()
         write_table(summary, self.dir, "psa_summary", ("csv", "md"))
-        picer = decision.icers(outcomes, effect=effect)
+        picer = decision.icers(res.outcomes, effect=effect)  # means as in the summary (pandas' group means)
         write_table(picer, self.dir, "psa_icer", ("csv", "md"))
-        c, names = decision.outcome_matrix(outcomes, "cost")
-        e, _ = decision.outcome_matrix(outcomes, effect)
+        c, e, names = res.matrices(effect)
         wtp = np.asarray(exp.wtp)
-        curves = decision.ceac(c, e, wtp, names)
+        curves = res.ceac(wtp, effect=effect)
         write_table(curves, self.dir, "ceac", ("csv",))
         self.fig(plots.ce_plane(decision.ce_plane(c, e, names), wtp=exp.wtp_threshold), "ce_plane",
                  f"Cost-effectiveness plane ({n:,} draws; line: {exp.wtp_threshold:,.0f} per {effect})")
@@ -262,20 +150,31 @@ class _Run:
                  "Cost-effectiveness acceptability curves and frontier")
         self.sections.update(psa_summary=summary, psa_icer=picer, n_draws=n)
         if exp.evpi:
-            ev = voi.evpi(c, e, wtp)
-            write_table(ev, self.dir, "evpi", ("csv",))
-            self.fig(plots.evpi(ev), "evpi", "Per-person expected value of perfect information")
-            at = float(voi.evpi(c, e, exp.wtp_threshold)["evpi"].iloc[0])
-            self.sections["evpi"] = at
+            self.evpi(res, wtp)
         if exp.evppi:
-            groups = [list(g) for g in exp.evppi.groups]
-            table = self.located(("evppi",), voi.evppi, c, e, [exp.wtp_threshold], draws.drop(columns="draw"),
-                                 groups, method=exp.evppi.method)
-            write_table(table, self.dir, "evppi", ("csv", "md"))
-            self.fig(plots.evppi(table, wtp=exp.wtp_threshold), "evppi",
-                     f"Per-person EVPPI at {exp.wtp_threshold:,.0f} per {effect}")
-            self.sections["evppi"] = table
+            self.evppi(c, e, draws.drop(columns="draw"))
         return summary
+
+    def evpi(self, res, wtp: np.ndarray) -> None:
+        from sim import plots
+
+        ev = res.evpi(wtp, effect=self.ld.effect)
+        write_table(ev, self.dir, "evpi", ("csv",))
+        self.fig(plots.evpi(ev), "evpi", "Per-person expected value of perfect information")
+        self.sections["evpi"] = float(res.evpi(self.exp.wtp_threshold, effect=self.ld.effect)["evpi"].iloc[0])
+
+    def evppi(self, c: np.ndarray, e: np.ndarray, draws: pd.DataFrame) -> None:
+        from sim import plots
+        from sim.decision import voi
+
+        exp = self.exp
+        groups = [list(g) for g in exp.evppi.groups]
+        table = self.located(("evppi",), voi.evppi, c, e, [exp.wtp_threshold], draws, groups,
+                             method=exp.evppi.method)
+        write_table(table, self.dir, "evppi", ("csv", "md"))
+        self.fig(plots.evppi(table, wtp=exp.wtp_threshold), "evppi",
+                 f"Per-person EVPPI at {exp.wtp_threshold:,.0f} per {self.ld.effect}")
+        self.sections["evppi"] = table
 
     def one_way(self) -> None:
         from sim import plots
@@ -328,77 +227,7 @@ class _Run:
         self.sections["thresholds"] = table
 
     def sweep(self) -> None:
-        from sim import decision
-        from sim.decision import voi
-
-        exp = self.exp
-        n = exp.sweep_draws or exp.psa.draws
-        method, chunk = (exp.psa.method, exp.psa.chunk) if exp.psa else ("mc", 1000)
-        root = self.dir / SWEEP
-        root.mkdir(exist_ok=True)
-        names = sorted({k for s in exp.sweep for k in s.values})
-        listing = pd.DataFrame([{"scenario": s.index, "name": s.name, **{k: s.values.get(k, np.nan) for k in names}}
-                                for s in exp.sweep])
-        listing.to_csv(self.dir / "sweep_scenarios.csv", index=False, float_format="%.17g")
-        todo, args = [], []
-        for s in exp.sweep:
-            if (_part_dir(root, s.index) / DONE).is_file():
-                continue
-            model = self.located(("sweep",), self.ld.model, s.values)
-            todo.append(s)
-            args.append((model, self.ld.table, n, exp.seed, method, chunk, {**self.fixed, **_fixed(s.values)}))
-
-        def write(i: int, out: pd.DataFrame) -> None:
-            d = _part_dir(root, todo[i].index)
-            d.mkdir(exist_ok=True)
-            write_parquet_atomic(out, d / "part-0.parquet")
-            tmp = d / f".{DONE}.tmp"
-            tmp.write_text(f"{len(out)}\n")
-            os.replace(tmp, d / DONE)
-
-        self.sections["sweep_resumed"] = len(exp.sweep) - len(todo)
-        self.ex.map(scenario_psa, args, desc="sweep", unit="scenario", on_result=write)
-        data = read_sweep(self.dir)
-        rows = []
-        for s in exp.sweep:
-            o = data[data["scenario"] == s.index]
-            c, strat = decision.outcome_matrix(o, "cost")
-            e, _ = decision.outcome_matrix(o, self.ld.effect)
-            nb = exp.wtp_threshold * e - c
-            best = np.bincount(np.argmax(nb, axis=1), minlength=len(strat)) / len(nb)
-            ev = float(voi.evpi(c, e, exp.wtp_threshold)["evpi"].iloc[0])
-            for k, name in enumerate(strat):
-                rows.append({"scenario": s.index, "name": s.name, **{v: s.values.get(v, np.nan) for v in names},
-                             "strategy": name, "cost": c[:, k].mean(), self.ld.effect: e[:, k].mean(),
-                             "p_cost_effective": best[k], "evpi": ev})
-        summary = pd.DataFrame(rows)
-        write_table(summary, self.dir, "sweep_summary", ("csv", "md"))
-        self.sections["sweep"] = summary
-
-
-def _part_dir(root: Path, index: int) -> Path:
-    return root / f"scenario={index:05d}"
-
-
-def read_sweep(folder: str | os.PathLike) -> pd.DataFrame:
-    """The completed partitions of a run's sweep dataset as one table.
-
-    Returns
-    -------
-    DataFrame
-        ``scenario`` (int) and the outcome columns (``draw, strategy, cost, qaly, ly, ...``),
-        sorted by scenario, draw and strategy order.
-    """
-    root = Path(folder) / SWEEP
-    parts = []
-    for d in sorted(root.glob("scenario=*")):
-        if (d / DONE).is_file():
-            df = pd.read_parquet(d / "part-0.parquet")
-            df.insert(0, "scenario", int(d.name.split("=", 1)[1]))
-            parts.append(df)
-    if not parts:
-        return pd.DataFrame(columns=["scenario", "draw", "strategy"])
-    return pd.concat(parts, ignore_index=True)
+        run_sweep(self)
 
 
 # ---------------------------------------------------------------------------- entry points
@@ -459,18 +288,7 @@ def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None 
     try:
         with _executor(exp, scheduler, workers, progress, client) as ex:
             run = _Run(loaded, stage, ex)
-            if exp.base_case:
-                run.base_case()
-            if exp.psa:
-                run.psa()
-            if exp.one_way:
-                run.one_way()
-            if exp.two_way:
-                run.two_way()
-            if exp.thresholds:
-                run.thresholds()
-            if exp.sweep:
-                run.sweep()
+            run.run_all()
             execution = ex.describe()
         manifest = {
             "hta_sim_manifest": 1,
@@ -489,18 +307,24 @@ def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None 
             "seconds": round(time.perf_counter() - t0, 3),
         }
         write_report(stage, loaded, run, manifest)
-        manifest["outputs"] = {str(p.relative_to(stage)): sha256(p) for p in sorted(stage.rglob("*"))
-                               if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST}
-        (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _write_manifest(stage, manifest)
         ok = True
     finally:
         if not ok:
-            folder.abandon(keep=any((stage / SWEEP).glob(f"*/{DONE}")))
+            folder.abandon(keep=resumable(stage))
     final = folder.commit()
     return RunResult(final, manifest, run.sections.get("icer"), run.sections.get("psa_summary"))
 
 
-def repeat(manifest_path: str | os.PathLike, *, output: str | os.PathLike | None = None, **kw) -> tuple[RunResult, list[str]]:
+def _write_manifest(stage: Path, manifest: dict) -> None:
+    """Add the hashes of every result file to ``manifest`` and write it."""
+    manifest["outputs"] = {str(p.relative_to(stage)): sha256(p) for p in sorted(stage.rglob("*"))
+                           if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST}
+    (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def repeat(manifest_path: str | os.PathLike, *, output: str | os.PathLike | None = None,
+           **kw) -> tuple[RunResult, list[str]]:
     """Repeat a recorded run: check its inputs are unchanged, rerun, compare the outputs.
 
     Returns

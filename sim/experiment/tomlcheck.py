@@ -22,7 +22,8 @@ __all__ = ["Locator", "Reader", "tname", "typed"]
 class Locator:
     """Line numbers of the tables and keys of a TOML text (``tomllib`` gives none)."""
 
-    _KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+    _PART = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""  # a bare or quoted key
+    _KEY = re.compile(rf"^\s*({_PART}(?:\s*\.\s*{_PART})*)\s*=")
 
     def __init__(self, text: str):
         self.lines: dict[tuple, int] = {}
@@ -96,13 +97,33 @@ class Reader:
         self.used: set[str] = set()
 
     def err(self, key: str | None, message: str) -> HtaError:
+        """An error ``FILE:LINE: message`` at ``key`` of this table (the table's line if ``key`` is None)."""
         path = self.path + ((key,) if key is not None else ())
         return HtaError(f"{self.file}:{self.loc.line(path)}: {message}")
 
     def name(self, key: str) -> str:
+        """The dotted name of ``key`` in the file (``one_way.outcome``)."""
         return ".".join(str(p) for p in self.path if not isinstance(p, int)) + ("." if self.path else "") + key
 
     def get(self, key: str, kind: str, default: Any = None, required: bool = False) -> Any:
+        """The value of ``key`` checked as ``kind`` (see :func:`typed`), or ``default``; marks the key used.
+
+        Parameters
+        ----------
+        key : str
+            The key in this table.
+        kind : str
+            ``"str"``, ``"strs"``, ``"num"``, ``"num+"``, ``"nums"``, ``"int0"``, ``"int1"``,
+            ``"int2"``, ``"bool"`` or ``"table"``.
+        default : optional
+            The value when the key is absent.
+        required : bool
+            Raise when the key is absent.
+
+        Returns
+        -------
+        object
+        """
         self.used.add(key)
         if key not in self.data:
             if required:
@@ -111,6 +132,7 @@ class Reader:
         return typed(self.data[key], kind, lambda msg: self.err(key, f"{self.name(key)}: {msg}"))
 
     def finish(self) -> None:
+        """Raise at the first key that no :meth:`get` asked for (suggesting the closest valid key)."""
         for key in self.data:
             if key not in self.used:
                 valid = self.valid if self.valid is not None else tuple(self.used)
@@ -119,6 +141,7 @@ class Reader:
 
 
 def tname(v: Any) -> str:
+    """The TOML name of a value's type (``"integer"``, ``"array"``, ...)."""
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
             dict: "table"}.get(type(v), type(v).__name__)
 

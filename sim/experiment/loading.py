@@ -1,0 +1,260 @@
+"""Loading an experiment: its model and parameter table, with every name the file uses checked.
+
+:func:`load` finds the model (a ready model through :mod:`sim.experiment.registry`, or
+``package.module:function`` by :mod:`importlib`), takes the parameter table (the
+file's ``parameters``, or the ready model's own ``parameters()``), builds the model
+with the table's base case and checks every parameter and strategy name the
+experiment uses against them. The files the results depend on (hashed in the
+manifest) are the experiment file, its parameter table, the model's module and the
+data files the module declares (``data_files()``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sim.errors import HtaError, suggest
+from sim.experiment.registry import load_ready
+from sim.experiment.spec import SETTINGS, Experiment
+from sim.params.table import ParameterTable
+
+__all__ = ["Loaded", "load"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """An experiment with its model builder and parameter table, names checked.
+
+    Attributes
+    ----------
+    experiment : Experiment
+        The experiment file, as read.
+    build : callable
+        ``build(parameters: dict) -> Model``.
+    table : ParameterTable
+        The parameter table of the run.
+    effect : str
+        The effect measure (``"qaly"`` or ``"ly"``).
+    title : str
+        The experiment's title.
+    sources : tuple of Path
+        The files the results depend on (hashed in the manifest).
+    """
+
+    experiment: Experiment
+    build: Any  # build(parameters: dict) -> Model
+    table: ParameterTable
+    effect: str
+    title: str
+    sources: tuple[Path, ...]
+
+    def model(self, values: Mapping[str, float] | None = None):
+        """The model with the table's base case, ``[scenario]`` and ``values`` applied.
+
+        Parameters
+        ----------
+        values : mapping of str to float, optional
+            Parameter values and model settings (:data:`~sim.experiment.spec.SETTINGS`)
+            of a scenario; they replace those of the base case and ``[scenario]``.
+
+        Returns
+        -------
+        Model
+        """
+        params = dict(self.table.base)
+        settings = {}
+        for k, v in {**self.experiment.scenario, **(values or {})}.items():
+            (settings if k in SETTINGS else params).__setitem__(k, v)
+        model = self.build(params)
+        return dataclasses.replace(model, **settings) if settings else model
+
+
+def load(exp: Experiment) -> Loaded:
+    """Import the model, take the parameter table and check every name the experiment uses.
+
+    Parameters
+    ----------
+    exp : Experiment
+        An experiment file as read by :func:`sim.experiment.read_experiment`.
+
+    Returns
+    -------
+    Loaded
+
+    Raises
+    ------
+    HtaError
+        ``FILE:LINE: message`` at the key that names an unknown model, parameter or strategy.
+    """
+    from sim.model.spec import Model
+
+    build, mod, ready = _resolve_model(exp)
+    table = _table(exp, mod, ready)
+    try:
+        model = build(dict(table.base))
+    except HtaError as exc:
+        raise exp.error(("model",), f"building model {exp.model!r} with the parameter table failed: {exc}") from None
+    if not isinstance(model, Model):
+        raise exp.error(("model",), f"{exp.model!r} returned {type(model).__name__}, not a sim.Model")
+    unknown = [n for n in table.names if n not in model.parameters]
+    if unknown:
+        raise exp.error(("parameters",), f"{table.label}: parameter {unknown[0]!r} is not a parameter of model "
+                                         f"{model.name!r}{suggest(unknown[0], model.parameters)}")
+    _check_names(exp, model, table)
+    effect = exp.effect or getattr(mod, "EFFECT", "qaly")
+    return Loaded(exp, build, table, effect, exp.title, _sources(exp, mod))
+
+
+# ---------------------------------------------------------------------------- model and table
+def _resolve_model(exp: Experiment) -> tuple[Callable, ModuleType, bool]:
+    """``(build, module, ready)`` for the experiment's model reference."""
+    ref = exp.model
+    if ":" not in ref:
+        try:
+            mod = load_ready(ref)
+        except HtaError as exc:
+            raise exp.error(("model",), str(exc)) from None
+        return mod.build, mod, True
+    modname, func = ref.split(":")
+    try:
+        mod = importlib.import_module(modname)
+    except ImportError as exc:
+        raise exp.error(("model",), f"cannot import module {modname!r} of model {ref!r} ({exc}); install it "
+                                    f"or put it on PYTHONPATH") from None
+    build = getattr(mod, func, None)
+    if not callable(build):
+        raise exp.error(("model",), f"module {modname!r} has no function {func!r}"
+                                    f"{suggest(func, [n for n in dir(mod) if not n.startswith('_')])}")
+    return build, mod, False
+
+
+def _table(exp: Experiment, mod: ModuleType, ready: bool) -> ParameterTable:
+    """The experiment's ``parameters`` table, or the ready model's own ``parameters()``."""
+    if exp.parameters is not None:
+        if not exp.parameters.is_file():
+            raise exp.error(("parameters",), f"parameter table {str(exp.parameters)!r} not found (paths are "
+                                             f"relative to the experiment file)")
+        return ParameterTable.read(exp.parameters)
+    if not ready:
+        raise exp.error(("model",), f"model {exp.model!r} is not a ready model: give its parameter table, "
+                                    f"parameters = \"table.csv\"")
+    provide = getattr(mod, "parameters", None)
+    if not callable(provide):
+        raise exp.error(("model",), f"ready model {exp.model!r} (module {mod.__name__!r}) has no function "
+                                    f"parameters() returning its ParameterTable; give parameters = \"table.csv\"")
+    try:
+        table = provide()
+    except HtaError as exc:
+        raise exp.error(("model",), f"the parameter table of ready model {exp.model!r}: {exc}") from None
+    if not isinstance(table, ParameterTable):
+        raise exp.error(("model",), f"parameters() of ready model {exp.model!r} returned {type(table).__name__}, "
+                                    f"not a sim.ParameterTable")
+    return table
+
+
+def _sources(exp: Experiment, mod: ModuleType) -> tuple[Path, ...]:
+    """The files the results depend on: the experiment, its table, the module and its declared data files."""
+    sources = [exp.path]
+    if exp.parameters is not None:
+        sources.append(exp.parameters)
+    declared = getattr(mod, "data_files", None)
+    if callable(declared):
+        sources += [Path(p) for p in declared()]
+    if getattr(mod, "__file__", None):
+        sources.append(Path(mod.__file__))
+    return tuple(dict.fromkeys(sources))
+
+
+# ---------------------------------------------------------------------------- names
+def _check_names(exp: Experiment, model, table: ParameterTable) -> None:
+    """Every parameter and strategy name the experiment uses is the model's (and settable)."""
+    check = _ParamCheck(exp, model, table)
+    for k in exp.scenario:
+        check(("scenario", k), k, settings=True)
+    for s in exp.sweep:
+        for k in s.values:
+            path = ("sweep", "grid", k) if exp.locator and ("sweep", "grid", k) in exp.locator.lines \
+                else ("sweep", "scenarios", s.index, k)
+            check(path, k, settings=True)
+    if exp.one_way:
+        _check_strategies(exp, model, ("one_way",), exp.one_way)
+        _check_one_way(exp, table, check)
+    if exp.two_way:
+        _check_strategies(exp, model, ("two_way",), exp.two_way)
+        check(("two_way", "x"), exp.two_way.x)
+        check(("two_way", "y"), exp.two_way.y)
+    for i, t in enumerate(exp.thresholds):
+        path = ("threshold", i) if len(exp.thresholds) > 1 or (exp.locator and ("threshold", 0) in exp.locator.lines) \
+            else ("threshold",)
+        _check_strategies(exp, model, path, t)
+        check(path + ("parameter",), t.parameter)
+    if exp.evppi:
+        for g in exp.evppi.groups:
+            for n in g:
+                check(("evppi", "groups"), n)
+    if (exp.psa or exp.sweep) and not table.random_names:
+        raise exp.error(("psa",) if exp.psa else ("sweep",),
+                        f"{table.label} has no random parameter (every row fixed): a PSA needs distributions; "
+                        f"give parameters = \"a table with distribution and args columns\"")
+
+
+class _ParamCheck:
+    """Checks that a name is a parameter of the model (or, where allowed, a setting) that can be set alone."""
+
+    def __init__(self, exp: Experiment, model, table: ParameterTable):
+        self.exp, self.model, self.table = exp, model, table
+        self.known = list(table.names)
+        self.grouped = {p.name for p in table.parameters if p.group}
+
+    def __call__(self, path: tuple, name: str, settings: bool = False) -> None:
+        if settings and name in SETTINGS:
+            return
+        table = self.table
+        if name not in self.model.parameters:
+            extra = f" or a setting ({', '.join(SETTINGS)})" if settings else ""
+            raise self.exp.error(path, f"parameter {name!r} is not a parameter of model {self.model.name!r}"
+                                       f"{suggest(name, self.known + (list(SETTINGS) if settings else []))}; use a "
+                                       f"name from {table.label}{extra}")
+        if settings and name in self.grouped:
+            raise self.exp.error(path, f"{name!r} is a member of group {table[name].group!r} "
+                                       f"({table[name].distribution}) and cannot be set alone; vary the group's rows "
+                                       f"in the parameter table")
+
+
+def _check_strategies(exp: Experiment, model, path: tuple, spec) -> None:
+    """``strategy`` and ``comparator`` of an analysis are strategies of the model (needed unless it has two)."""
+    strategies = list(model.strategies)
+    for role in ("strategy", "comparator"):
+        s = getattr(spec, role)
+        if s is not None and s not in strategies:
+            raise exp.error(path + (role,), f"{role} {s!r} is not a strategy of model {model.name!r}"
+                                            f"{suggest(s, strategies)}; strategies: {', '.join(strategies)}")
+    if (spec.strategy is None or spec.comparator is None) and len(strategies) != 2:
+        raise exp.error(path, f"model {model.name!r} has {len(strategies)} strategies: give strategy and "
+                              f"comparator")
+
+
+def _check_one_way(exp: Experiment, table: ParameterTable, check: _ParamCheck) -> None:
+    """``[one_way]`` names parameters of the model; those without ``ranges`` need a 95 % interval."""
+    spec = exp.one_way
+    for n in spec.parameters or ():
+        check(("one_way", "parameters"), n)
+    for n in spec.ranges:
+        check(("one_way", "ranges", n), n)
+    if spec.parameters:
+        rnd = set(table.random_names) - {p.name for p in table.parameters if p.distribution == "dirichlet"}
+        fixed = [n for n in spec.parameters if n not in rnd]
+        if fixed:
+            raise exp.error(("one_way", "parameters"), f"parameter {fixed[0]!r} is fixed or a Dirichlet share in "
+                                                       f"{table.label}: it has no 95 % interval; give "
+                                                       f"one_way.ranges = {{{fixed[0]} = [low, high]}}")
+    elif not spec.ranges:
+        rnd = [n for n in table.random_names if table[n].distribution != "dirichlet"]
+        if not rnd:
+            raise exp.error(("one_way",), f"{table.label} has no random (non-Dirichlet) parameter to vary; "
+                                          f"give one_way.ranges")

@@ -1,0 +1,86 @@
+"""The registry of ready models: an entry-point group any installed package can add to.
+
+The library knows no model catalogue. A ready model is a module that a distribution
+registers in the entry-point group :data:`GROUP` of its metadata, e.g. in its
+``pyproject.toml``::
+
+    [project.entry-points."hta_sim.models"]
+    my_model = "my_package.my_model"
+
+hta-sim's own ready models (package ``cohorts``) are registered the same way, so they
+are found once the distribution is installed (``pip install .`` or ``pip install -e .``).
+What a ready model's module provides is listed in ``docs/experiments.md`` (*Ready
+models*): ``build``, ``parameters()``, ``TITLE``, and optionally ``EFFECT`` and
+``data_files()``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from sim.errors import HtaError, suggest
+
+__all__ = ["GROUP", "load_ready", "ready_models"]
+
+#: The entry-point group in which packages register ready models (name -> module).
+GROUP = "hta_sim.models"
+
+
+def _registered() -> dict[str, str]:
+    """``{name: module}`` of every registered ready model."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, str] = {}
+    for ep in entry_points(group=GROUP):
+        if found.get(ep.name, ep.value) != ep.value:
+            raise HtaError(f"ready model {ep.name!r} is registered twice, as {found[ep.name]!r} and {ep.value!r} "
+                           f"(entry-point group {GROUP!r}); uninstall one of the packages that register it")
+        found[ep.name] = ep.value
+    return found
+
+
+def ready_models() -> list[str]:
+    """The names of the registered ready models.
+
+    Returns
+    -------
+    list of str
+        Sorted by name (the order does not depend on how the packages were installed).
+    """
+    return sorted(_registered())
+
+
+def load_ready(name: str) -> ModuleType:
+    """Import a registered ready model's module.
+
+    Parameters
+    ----------
+    name : str
+        The model's registered name (``hta-sim list`` shows them).
+
+    Returns
+    -------
+    module
+        The module; it provides ``build``, ``parameters()``, ``TITLE`` (see ``docs/experiments.md``).
+
+    Raises
+    ------
+    HtaError
+        No ready model of that name (suggesting the closest), or its module cannot be imported.
+    """
+    registered = _registered()
+    if name not in registered:
+        names = sorted(registered)
+        if not names:
+            raise HtaError(f"no ready model {name!r}: no ready model is registered (entry-point group {GROUP!r}); "
+                           f"install hta-sim (pip install -e .) so that its models register")
+        raise HtaError(f"no ready model {name!r}{suggest(name, names)}; ready models: {', '.join(names)}")
+    target = registered[name]
+    modname, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(modname)
+    except ImportError as exc:
+        raise HtaError(f"ready model {name!r}: cannot import its module {modname!r} ({exc}); reinstall the "
+                       f"package that registers it") from None
+    return getattr(module, attr) if attr else module

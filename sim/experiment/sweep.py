@@ -1,0 +1,175 @@
+"""Parameter sweeps: one PSA per scenario, streamed into a Parquet dataset partitioned by scenario.
+
+Each scenario is one pure task (:func:`scenario_psa`, the cohort PSA of
+:func:`sim.run_psa` with the scenario's values held fixed). Partitions are written by
+the process that runs the experiment, through a temporary file and a rename, each
+followed by a completion marker, so an interrupted sweep, rerun, continues where it
+stopped (``docs/experiments.md``, *Sweeps and resumption*).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.experiment.outputs import portable, write_parquet_atomic, write_table
+from sim.experiment.spec import fixed_parameters
+
+__all__ = ["DONE", "SWEEP", "read_sweep", "resumable", "run_sweep", "scenario_psa"]
+
+#: The sweep dataset's folder in the output folder.
+SWEEP = "sweep"
+#: A partition's completion marker.
+DONE = "_SUCCESS"
+
+
+def scenario_psa(model, table, n: int, seed: int, method: str, chunk: int,
+                 fixed: Mapping[str, float]) -> pd.DataFrame:
+    """The PSA outcomes of one sweep scenario (a pure task).
+
+    Parameters
+    ----------
+    model : Model
+        The scenario's model (its settings applied).
+    table : ParameterTable
+        The parameter table.
+    n, seed : int
+        Draws and seed (the same in every scenario: common random numbers).
+    method : str
+        Sampling method.
+    chunk : int
+        Draws run at once (the numbers do not depend on it).
+    fixed : mapping of str to float
+        Parameters held at the scenario's values (sampled, then replaced).
+
+    Returns
+    -------
+    DataFrame
+        The outcomes of :func:`sim.run_psa`: one row per (draw, strategy).
+    """
+    from sim.cohort.psa import run_psa
+
+    return run_psa(model, table, n, seed, method=method, chunk_size=chunk, fixed=fixed).outcomes
+
+
+def _part_dir(root: Path, index: int) -> Path:
+    return root / f"scenario={index:05d}"
+
+
+def resumable(folder: Path) -> bool:
+    """Whether a (staging) folder holds finished sweep partitions, worth keeping after a failure.
+
+    Parameters
+    ----------
+    folder : Path
+        An output or staging folder.
+
+    Returns
+    -------
+    bool
+    """
+    return any((folder / SWEEP).glob(f"*/{DONE}"))
+
+
+def read_sweep(folder: str | os.PathLike) -> pd.DataFrame:
+    """The completed partitions of a run's sweep dataset as one table.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The output folder of a run (or its staging folder).
+
+    Returns
+    -------
+    DataFrame
+        ``scenario`` (int) and the outcome columns (``draw, strategy, cost, qaly, ly, ...``),
+        sorted by scenario, draw and strategy order.
+    """
+    root = Path(folder) / SWEEP
+    parts = []
+    for d in sorted(root.glob("scenario=*")):
+        if (d / DONE).is_file():
+            df = pd.read_parquet(d / "part-0.parquet")
+            df.insert(0, "scenario", int(d.name.split("=", 1)[1]))
+            parts.append(df)
+    if not parts:
+        return pd.DataFrame(columns=["scenario", "draw", "strategy"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def run_sweep(run: Any) -> pd.DataFrame:
+    """Run an experiment's sweep: the scenarios not yet finished, then the summary of all.
+
+    Parameters
+    ----------
+    run : runner state
+        The run (:mod:`sim.experiment.runner`): its loaded experiment ``ld``, staging
+        folder ``dir``, executor ``ex``, ``fixed`` values of ``[scenario]``, ``located``
+        (call an analysis, errors at an experiment key) and ``sections`` (for the report).
+
+    Returns
+    -------
+    DataFrame
+        The sweep summary (also written as ``sweep_summary.csv`` and ``.md``).
+    """
+    exp, ld = run.ld.experiment, run.ld
+    n = exp.sweep_draws or exp.psa.draws
+    method, chunk = (exp.psa.method, exp.psa.chunk) if exp.psa else ("mc", 1000)
+    root = run.dir / SWEEP
+    root.mkdir(exist_ok=True)
+    names = sorted({k for s in exp.sweep for k in s.values})
+    listing = pd.DataFrame([{"scenario": s.index, "name": s.name, **{k: s.values.get(k, np.nan) for k in names}}
+                            for s in exp.sweep])
+    listing.to_csv(run.dir / "sweep_scenarios.csv", index=False, float_format="%.17g")
+    todo, args = [], []
+    for s in exp.sweep:
+        if (_part_dir(root, s.index) / DONE).is_file():
+            continue
+        model = run.located(("sweep",), ld.model, s.values)
+        todo.append(s)
+        args.append((model, ld.table, n, exp.seed, method, chunk, {**run.fixed, **fixed_parameters(s.values)}))
+
+    def write(i: int, out: pd.DataFrame) -> None:
+        d = _part_dir(root, todo[i].index)
+        d.mkdir(exist_ok=True)
+        write_parquet_atomic(portable(out), d / "part-0.parquet")
+        tmp = d / f".{DONE}.tmp"
+        tmp.write_text(f"{len(out)}\n")
+        os.replace(tmp, d / DONE)
+
+    run.sections["sweep_resumed"] = len(exp.sweep) - len(todo)
+    run.ex.map(scenario_psa, args, desc="sweep", unit="scenario", on_result=write)
+    summary = _summary(read_sweep(run.dir), exp, ld.effect, names)
+    write_table(summary, run.dir, "sweep_summary", ("csv", "md"))
+    run.sections["sweep"] = summary
+    return summary
+
+
+def _summary(data: pd.DataFrame, exp, effect: str, names: list[str]) -> pd.DataFrame:
+    """Per scenario and strategy: mean cost and effect, probability cost-effective and EVPI at the threshold.
+
+    The probability is the CEAC of :func:`sim.ceac` at the threshold (ties to the
+    strategy whose name sorts first).
+    """
+    from sim import decision
+    from sim.decision import voi
+
+    thr = exp.wtp_threshold
+    rows = []
+    for s in exp.sweep:
+        o = data[data["scenario"] == s.index]
+        c, strat = decision.outcome_matrix(o, "cost")
+        e, _ = decision.outcome_matrix(o, effect)
+        curve = decision.ceac(c, e, [thr], strat)
+        best = dict(zip(curve["strategy"], curve["probability"], strict=True))
+        ev = float(voi.evpi(c, e, thr)["evpi"].iloc[0])
+        for k, name in enumerate(strat):
+            rows.append({"scenario": s.index, "name": s.name, **{v: s.values.get(v, np.nan) for v in names},
+                         "strategy": name, "cost": c[:, k].mean(), effect: e[:, k].mean(),
+                         "p_cost_effective": best[name], "evpi": ev})
+    return pd.DataFrame(rows)
