@@ -154,9 +154,8 @@ def breakdown(model, table, n: int, seed: int, wtp, repeat: int) -> dict[str, fl
     """Median time (s) of each step of hta-sim's pipeline, timed by hand on one chunk."""
     from sim.cohort import _kernels
     from sim.cohort.engine import _occupancy_weights
-    from sim.model.arrays import build_arrays, resolve_draws
+    from sim.model.arrays import build_arrays, coefficients, resolve_draws
     from sim.results import outcome_data
-    from sim.model.arrays import coefficients
 
     sampler = table.sampler(n, seed)
     values = sampler.arrays(0, n)
@@ -227,7 +226,8 @@ def main(argv=None) -> dict:
     print(f"accuracy: numpy model on hta-sim's draws vs run_psa: max relative difference {err:.1e}")
     print(f"{'':24s}{'best s':>10s}{'median s':>10s}{'draws/s':>12s}")
     print(f"{'hta-sim':24s}{res['hta_best']:10.4f}{res['hta_median']:10.4f}{n / res['hta_median']:12,.0f}")
-    print(f"{'numpy reference':24s}{res['numpy_best']:10.4f}{res['numpy_median']:10.4f}{n / res['numpy_median']:12,.0f}")
+    print(f"{'numpy reference':24s}{res['numpy_best']:10.4f}{res['numpy_median']:10.4f}"
+          f"{n / res['numpy_median']:12,.0f}")
     print(f"speed-up (numpy / hta-sim): {res['ratio_best']:.1f}x best, {res['ratio_median']:.1f}x median "
           f"(target >= 10x)")
     if args.breakdown:

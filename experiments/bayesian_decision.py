@@ -92,7 +92,7 @@ def main(argv=None) -> int:
         print(dec.summary())
         exact = exact_expected_nb(w)
         print("exact posterior expected net benefit (conjugate means): "
-              + ", ".join(f"{s} {v:,.1f}" for s, v in zip(STRATEGIES, exact)))
+              + ", ".join(f"{s} {v:,.1f}" for s, v in zip(STRATEGIES, exact, strict=True)))
     return 0
 
 

@@ -25,7 +25,8 @@ from sim import run_psa
 tuning = sim.tune_process() if {tune} else {{"malloc": False}}
 model, table = bench_psa.build()
 psa = run_psa(model, table, 300, 5)
-print(json.dumps({{"tuned": tuning["malloc"], "cost": psa.outcomes["cost"].tolist(), "qaly": psa.outcomes["qaly"].tolist()}}))
+out = {{"tuned": tuning["malloc"], "cost": psa.outcomes["cost"].tolist(), "qaly": psa.outcomes["qaly"].tolist()}}
+print(json.dumps(out))
 """
 
 

@@ -369,7 +369,7 @@ def test_tunnel_equals_hand_expanded_states(correction, disc):
 def qx_table(sex):
     df = pd.read_csv(LIFETABLE_CSV, comment="#")
     df = df[df["sex"] == sex]
-    return dict(zip(df["age"].astype(int), df["qx"].astype(float)))
+    return dict(zip(df["age"].astype(int), df["qx"].astype(float), strict=True))
 
 
 def hand_trace(start_age, per_year, T, sex, disease=0.0):

@@ -86,10 +86,7 @@ def cases(draw, *, min_draws=1, max_draws=4, corrections=CORRECTIONS, with_tr=No
     correction = draw(st.sampled_from(corrections))
     S = draw(st.integers(2, 5))
     K = draw(st.integers(1, 3))
-    if correction == "simpson":
-        T = 2 * draw(st.integers(1, 12))
-    else:
-        T = draw(st.integers(1, 25))
+    T = 2 * draw(st.integers(1, 12)) if correction == "simpson" else draw(st.integers(1, 25))
     n = draw(st.integers(min_draws, max_draws))
     h = draw(st.sampled_from([1.0, 0.5, 1 / 12]))
     rate = st.floats(0.0, 0.1, allow_nan=False)

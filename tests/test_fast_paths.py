@@ -38,8 +38,8 @@ from test_engine_oracle import (
 import sim
 from sim.cohort import engine
 from sim.cohort.engine import _occupancy_applies, cohort_totals
-from sim.model.arrays import build_arrays, resolve_draws
 from sim.decision._kernels import COUNT_BLOCK, best_counts
+from sim.model.arrays import build_arrays, resolve_draws
 
 
 def _untimed(case):

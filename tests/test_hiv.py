@@ -75,7 +75,7 @@ def test_every_parameter_has_a_source(hiv):
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert len(raw) >= 16
     assert {"name", "value", "source"} <= set(raw.columns)
-    empty = [n for n, s in zip(raw["name"], raw["source"]) if not s.strip()]
+    empty = [n for n, s in zip(raw["name"], raw["source"], strict=True) if not s.strip()]
     assert empty == []
     # the model uses exactly the parameters of the table
     assert set(hiv.build().parameters) == set(raw["name"])

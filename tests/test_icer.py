@@ -336,7 +336,7 @@ def brute_force_frontier(names, costs, effects) -> set[str]:
     breaks = sorted({(c[j] - c[i]) / (e[j] - e[i]) for i in range(n) for j in range(n) if e[i] != e[j]})
     breaks = [b for b in breaks if b > 0]
     edges = [Fraction(0)] + breaks
-    lams = breaks + [(a + b) / 2 for a, b in zip(edges, edges[1:])] + [edges[-1] + 1]
+    lams = breaks + [(a + b) / 2 for a, b in itertools.pairwise(edges)] + [edges[-1] + 1]
     optimal = set()
     for lam in lams:
         nb = [lam * e[i] - c[i] for i in range(n)]
@@ -389,10 +389,10 @@ def test_each_frontier_strategy_is_optimal_between_its_icers(data):
     and the next one's (the first from 0, the last to infinity)."""
     names, costs, effects = data
     got = icer_table(names, costs, effects)
-    ce = {n: (Fraction(c), Fraction(e)) for n, c, e in zip(names, costs, effects)}
+    ce = {n: (Fraction(c), Fraction(e)) for n, c, e in zip(names, costs, effects, strict=True)}
     front = list(got.loc[got["status"] == ND, "strategy"])
     bounds = [Fraction(0)]
-    for a, b in zip(front, front[1:]):
+    for a, b in itertools.pairwise(front):
         bounds.append((ce[b][0] - ce[a][0]) / (ce[b][1] - ce[a][1]))
     bounds.append(bounds[-1] + 10)
     for k, s in enumerate(front):
@@ -439,7 +439,7 @@ def test_table_is_consistent(data):
     """Row order, increments and dominated_by agree with the rules, row by row."""
     names, costs, effects = data
     got = icer_table(names, costs, effects)
-    ce = {n: (c, e) for n, c, e in zip(names, costs, effects)}
+    ce = {n: (c, e) for n, c, e in zip(names, costs, effects, strict=True)}
     # one row per strategy, sorted by (effect, cost, name), values passed through
     assert sorted(got["strategy"]) == sorted(names)
     keys = [(ce[s][1], ce[s][0], s) for s in got["strategy"]]

@@ -9,6 +9,7 @@ is fixed.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import warnings
@@ -263,7 +264,7 @@ def test_mvnormal_reproduces_means_and_covariance(tmp_path, method):
     cov = np.array([[1.0, 0.6, -0.3], [0.6, 2.0, 0.4], [-0.3, 0.4, 0.5]])
     f = _write_cov(tmp_path, names, cov)
     means = [1.5, -2.0, 0.25]
-    rows = [P(n, "mvnormal", group="reg", mean=m, cov=f) for n, m in zip(names, means)]
+    rows = [P(n, "mvnormal", group="reg", mean=m, cov=f) for n, m in zip(names, means, strict=True)]
     t = ParameterTable(rows, base_dir=tmp_path)
     d = t.draw(N, 3, method).frame[names].to_numpy()
     sd = np.sqrt(np.diag(cov))
@@ -373,7 +374,7 @@ def _check_chunkings(table, method, n, seed=12345):
     s = table.sampler(n, seed, method)
     for cuts in CHUNKINGS:
         cuts = sorted({min(c, n) for c in cuts} | {0, n})
-        joined = np.vstack([s.draws(lo, hi).frame.to_numpy() for lo, hi in zip(cuts, cuts[1:])])
+        joined = np.vstack([s.draws(lo, hi).frame.to_numpy() for lo, hi in itertools.pairwise(cuts)])
         np.testing.assert_array_equal(joined, full, err_msg=f"chunk boundaries {cuts}")
 
 
@@ -402,7 +403,7 @@ def test_draws_identical_whatever_the_chunking(mixed_table, method, data):
     cuts = sorted(set(data.draw(st.lists(st.integers(0, n), max_size=6), label="cuts")) | {0, n})
     s = mixed_table.sampler(n, seed, method)
     full = mixed_table.draw(n, seed, method)
-    parts = [s.draws(lo, hi) for lo, hi in zip(cuts, cuts[1:])]
+    parts = [s.draws(lo, hi) for lo, hi in itertools.pairwise(cuts)]
     joined = pd.concat([p.frame for p in parts], ignore_index=True)
     assert list(joined.columns) == mixed_table.names
     np.testing.assert_array_equal(joined.to_numpy(), full.frame.to_numpy())
@@ -435,8 +436,8 @@ def test_mvnormal_draws_identical_drawn_one_by_one(tmp_path, method):
     multivariate normal, ``means + src.normals(k) @ chol.T`` in ``_values``."""
     names = ["b0", "b1", "b2"]
     f = _write_cov(tmp_path, names, np.array([[1.0, 0.6, -0.3], [0.6, 2.0, 0.4], [-0.3, 0.4, 0.5]]))
-    t = ParameterTable([P(n, "mvnormal", group="reg", mean=m, cov=f) for n, m in zip(names, [1.5, -2.0, 0.25])],
-                       base_dir=tmp_path)
+    rows = [P(n, "mvnormal", group="reg", mean=m, cov=f) for n, m in zip(names, [1.5, -2.0, 0.25], strict=True)]
+    t = ParameterTable(rows, base_dir=tmp_path)
     n = 256
     full = t.draw(n, 3, method).frame.to_numpy()
     s = t.sampler(n, 3, method)

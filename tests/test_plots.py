@@ -266,7 +266,7 @@ def test_given_axes_are_used_and_returned(psa, hiv):
         lambda ax: plots.trace(base, strategy="mono", ax=ax),
         lambda ax: plots.survival(base, dead_states="D", ax=ax),
     ]
-    for call, ax in zip(calls, axs.ravel()):
+    for call, ax in zip(calls, axs.ravel(), strict=True):
         assert call(ax) is ax
     assert len(plt.get_fignums()) == 1  # no extra figures
 

@@ -4,6 +4,8 @@ Reference values are those of the book's spreadsheet (trace to 8 decimals, total
 to 9 significant digits).
 """
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -74,5 +76,6 @@ def test_male_cohort_revises_more():
 def test_parameters_cite_sources():
     table = cohorts.load("thr_briggs").parameter_table()
     assert (table["source"].str.len() > 20).all()
-    lines = (pd.Series(open(cohorts.load("thr_briggs").__file__.replace("__init__.py", "mortality.csv")).read().splitlines()))
+    csv = Path(cohorts.load("thr_briggs").__file__).with_name("mortality.csv")
+    lines = pd.Series(csv.read_text().splitlines())
     assert lines[1].startswith("# Source:")
