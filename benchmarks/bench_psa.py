@@ -82,7 +82,7 @@ def numpy_sample(table: ParameterTable, n: int, seed: int) -> dict[str, np.ndarr
     out = {}
     for p in table.parameters:
         d = table._by_name[p.name]
-        dist = next(dd for pp, dd in table._uni if pp.name == p.name)
+        dist = next(dd for pp, dd in table.marginals if pp.name == p.name)
         shapes, loc, scale = dist.dist._parse_args(*dist.args, **dist.kwds)
         if dist.dist.name == "beta":
             out[p.name] = g.beta(shapes[0], shapes[1], n)

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.decision.icer import icer_table
 from sim.decision.run import (
@@ -180,23 +179,7 @@ def table_ranges(table: ParameterTable, level: float = 0.95) -> dict[str, tuple[
     lv = finite_number(level, "table_ranges: level")
     if not 0 < lv < 1:
         raise HtaError(f"table_ranges: level {lv!r} must lie in (0, 1), e.g. 0.95")
-    qlo, qhi = (1 - lv) / 2, (1 + lv) / 2
-    found: dict[str, tuple[float, float]] = {}
-    for p, dist in table._uni:
-        found[p.name] = (float(dist.ppf(qlo)), float(dist.ppf(qhi)))
-    for kind, members, data in table._multi:
-        if kind == "mvnormal":
-            means, chol = data
-            sd = np.sqrt(np.einsum("ij,ij->i", chol, chol))  # diag(L L^T)
-            for i, p in enumerate(members):
-                d = stats.norm(means[i], sd[i])
-                found[p.name] = (float(d.ppf(qlo)), float(d.ppf(qhi)))
-        elif kind == "empirical":
-            for i, p in enumerate(members):
-                col = data[:, i]
-                found[p.name] = (float(np.quantile(col, qlo)), float(np.quantile(col, qhi)))
-        # dirichlet: skipped (see docstring)
-    return {name: found[name] for name in table.names if name in found}
+    return table.intervals(lv)
 
 
 def _resolve_ranges(run: ModelRun, ranges: Any, who: str) -> dict[str, tuple[float, float]]:

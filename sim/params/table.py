@@ -335,6 +335,48 @@ class ParameterTable:
         return f"ParameterTable({self.label!r}: {len(self)} parameters, {len(self.random_names)} random)"
 
     # ------------------------------------------------------------ sampling (sim.params.sampling)
+    def intervals(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        """The central ``level`` interval of each random parameter's marginal distribution.
+
+        Percentiles ``(1 - level) / 2`` and ``(1 + level) / 2``: the frozen distribution's
+        ``ppf`` for univariate rows, the marginal normal ``N(mean_i, cov_ii)`` for
+        multivariate normal rows, empirical percentiles (``numpy.quantile``, linear
+        interpolation) for empirical rows. Dirichlet shares and fixed rows are skipped.
+
+        Parameters
+        ----------
+        level : float
+            Coverage of the interval, in (0, 1).
+
+        Returns
+        -------
+        dict
+            ``{name: (low, high)}`` in table order.
+        """
+        from scipy import stats
+
+        qlo, qhi = (1 - level) / 2, (1 + level) / 2
+        found: dict[str, tuple[float, float]] = {}
+        for p, dist in self._uni:
+            found[p.name] = (float(dist.ppf(qlo)), float(dist.ppf(qhi)))
+        for kind, members, data in self._multi:
+            if kind == "mvnormal":
+                means, chol = data
+                sd = np.sqrt(np.einsum("ij,ij->i", chol, chol))  # diag(L L^T)
+                for i, p in enumerate(members):
+                    d = stats.norm(means[i], sd[i])
+                    found[p.name] = (float(d.ppf(qlo)), float(d.ppf(qhi)))
+            elif kind == "empirical":
+                for i, p in enumerate(members):
+                    col = data[:, i]
+                    found[p.name] = (float(np.quantile(col, qlo)), float(np.quantile(col, qhi)))
+        return {name: found[name] for name in self.names if name in found}
+
+    @property
+    def marginals(self) -> tuple[tuple[Parameter, Any], ...]:
+        """``(parameter, frozen scipy distribution)`` of every univariate random row."""
+        return tuple(self._uni)
+
     def sampler(self, n: int, seed: int, method: str = "mc") -> Sampler:
         """A :class:`~sim.params.sampling.Sampler` that produces any range of the ``n`` draws.
 
