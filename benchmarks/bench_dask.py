@@ -75,6 +75,8 @@ def main(argv=None) -> dict:
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         client.wait_for_workers(args.workers)
+        if __name__ != "__main__":  # imported (the smoke test): workers import this file by its name
+            client.upload_file(os.path.abspath(__file__))
         startup = time.perf_counter() - t
         run_patient_psa(build, d.iloc[:args.workers], 200, seed=1, client=client)  # warm the workers
         par_t, busiest, total, par = [], [], [], None

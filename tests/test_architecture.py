@@ -212,6 +212,37 @@ def test_pyproject_declares_the_ready_models_as_entry_points():
     assert all(v.startswith("cohorts.") for v in eps.values())
 
 
+def lazy_name_clashes(root: Path) -> list[str]:
+    """Lazy names of a package that are also the name of one of its submodules.
+
+    Importing the submodule binds the module to that name on the package, so
+    ``from package import name`` would give the module instead of the function.
+    """
+    out = []
+    for init in sorted(root.rglob("__init__.py")):
+        package = module_name(init, root)
+        for imp in imports_of(init, root):
+            if not imp.names:  # a name mapped to a module is meant to be the module
+                continue
+            for name in imp.names:
+                if is_module(f"{package}.{name}", root):
+                    out.append(f"{init.relative_to(root.parent)}: lazy name {name!r} is also the module "
+                               f"{package}.{name}; rename the module")
+    return out
+
+
+def test_no_lazy_name_is_also_a_submodule():
+    clashes = lazy_name_clashes(SIM)
+    assert clashes == [], "\n".join(clashes)
+
+
+def test_a_lazy_name_that_is_also_a_submodule_is_found(tmp_path):
+    root = _tree(tmp_path, {"decision/nnt.py": "def nnt(): pass\n",
+                            "decision/__init__.py": "from sim._lazy import attach\n"
+                                                    "a, b, c = attach(__name__, {'nnt': 'sim.decision.nnt:nnt'})\n"})
+    assert any("lazy name 'nnt'" in c for c in lazy_name_clashes(root))
+
+
 # ---------------------------------------------------------------------------- each rule can fail
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     root = tmp_path / "sim"

@@ -27,7 +27,7 @@ from sim.decision.acceptability import (
     prob_cost_effective,
 )
 from sim.decision.icer import outcome_matrix
-from sim.decision.nnt import nnt
+from sim.decision.number_needed import nnt
 from sim.decision.ties import name_order, optimal_index
 from sim.decision.voi import evpi, evpi_nb, population_evpi, population_factor
 from sim.errors import HtaError

@@ -142,7 +142,7 @@ def test_background_mortality_from_the_life_table_per_patient():
 
 
 def test_subgroups_give_a_personalised_rule():
-    from sim.decision.subgroups import subgroups
+    from sim.decision.subgroup import subgroups
 
     pop = _population(N, seed=1)
     base = dict(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=20.0, costs={"Alive": 0.0},

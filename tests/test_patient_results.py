@@ -117,7 +117,7 @@ def test_seed_is_required(call):
 
 
 def test_subgroups_take_a_result_or_its_outcomes():
-    from sim.decision.subgroups import subgroups
+    from sim.decision.subgroup import subgroups
 
     pop = pd.DataFrame({"male": np.arange(400) % 2})
     p = {"usual": _pathway(0.1, 100.0),
@@ -128,7 +128,7 @@ def test_subgroups_take_a_result_or_its_outcomes():
     b = sim.subgroups(res.outcomes, "male", wtp=20_000, reference="usual")
     pd.testing.assert_frame_equal(a, b)
     assert sim.subgroups is subgroups
-    # the package name gives the function on first use (importing the module sim.decision.subgroups
+    # the package name gives the function on first use (importing the module sim.decision.subgroup
     # before that binds the module to the name, as Python does for every submodule)
     code = "from sim.decision import subgroups; import types; assert isinstance(subgroups, types.FunctionType)"
     subprocess.run([sys.executable, "-c", code], check=True)

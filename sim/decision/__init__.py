@@ -2,7 +2,7 @@
 
 ICER table and frontier (``icer.py``); net benefit, CEAC/CEAF, expected loss and
 the CE plane (``acceptability.py``); the tie rule of "the optimal strategy"
-(``ties.py``); NNT/NNH (``nnt.py``); value of information (``voi.py``, its
+(``ties.py``); NNT/NNH (``number_needed.py``); subgroups (``subgroup.py``); value of information (``voi.py``, its
 regression estimators in ``voi_regression.py``); deterministic sensitivity
 analysis (``dsa.py``), thresholds and value-based price (``thresholds.py``) on a
 model run (``run.py``); Bayesian decisions (``bayes.py``); decision optimisation
@@ -19,10 +19,10 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "outcome_matrix": f"{_I}:outcome_matrix", "ce_arrays": f"{_I}:ce_arrays", "wtp_grid": f"{_I}:wtp_grid",
     "net_benefit": f"{_A}:net_benefit", "ceac": f"{_A}:ceac", "ceaf": f"{_A}:ceaf",
     "expected_loss": f"{_A}:expected_loss", "prob_cost_effective": f"{_A}:prob_cost_effective",
-    "ce_plane": f"{_A}:ce_plane", "nnt": "sim.decision.nnt:nnt",
+    "ce_plane": f"{_A}:ce_plane", "nnt": "sim.decision.number_needed:nnt",
     "optimal_index": "sim.decision.ties:optimal_index", "name_order": "sim.decision.ties:name_order",
     "ModelRun": "sim.decision.run:ModelRun",
     "voi": "sim.decision.voi", "dsa": "sim.decision.dsa", "thresholds": "sim.decision.thresholds",
     "bayes": "sim.decision.bayes", "optimise": "sim.decision.optimise",
-    "subgroups": "sim.decision.subgroups:subgroups",
+    "subgroups": "sim.decision.subgroup:subgroups",
 })
