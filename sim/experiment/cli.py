@@ -7,7 +7,8 @@
 ``hta-sim validate FILE``         check an experiment file or a parameter table
 ``hta-sim info MODEL``            a ready model's structure, settings and parameter table
 
-Errors in input are one line ``hta-sim: error: FILE:LINE: message`` on stderr, exit status 2.
+Errors in input are one line ``hta-sim: error: FILE:LINE: message`` on stderr, exit status 2;
+so are file-system errors (read-only folder, full disk). Ctrl-C is one line, exit status 130.
 Ready models are those registered in the entry-point group ``hta_sim.models``
 (:mod:`sim.experiment.registry`). The heavy packages (pandas, Numba, SciPy, ...) are
 imported by the commands that need them, so ``hta-sim --help`` starts at once.
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status: 0 success, 1 a repeated run whose results differ, 2 an error in the input.
+        The exit status: 0 success; 1 a repeated run whose results differ, or whose recorded files or
+        manifest changed; 2 an error in the input or the file system (one line on stderr); 130 Ctrl-C.
     """
     parser = argparse.ArgumentParser(prog="hta-sim", description="Health-economic decision modelling")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace an output folder that holds another run")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS (tcp://host:8786)")
     p.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
-    p.add_argument("--repeat", metavar="MANIFEST", help="repeat the run recorded in MANIFEST and compare")
+    p.add_argument("--repeat", metavar="MANIFEST",
+                   help="verify the run recorded in MANIFEST, rerun it into a fresh folder, compare")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("validate", help="check an experiment file or a parameter table")
@@ -210,4 +213,24 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except HtaError as exc:
         print(f"hta-sim: error: {exc}", file=sys.stderr)
+        return 1 if type(exc).__name__ == "RecordChanged" else 2
+    except KeyboardInterrupt:
+        print("hta-sim: error: interrupted (Ctrl-C); no result was written (finished sweep scenarios are kept in "
+              "the hidden .<output>.partial folder: rerun the same command to continue)", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"hta-sim: error: {_os_error(exc)}", file=sys.stderr)
         return 2
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an operating-system error (read-only folder, full disk, ...)."""
+    import errno
+
+    where = f"{exc.filename}: " if exc.filename else ""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    hint = {errno.ENOSPC: "free some space or choose another output folder (--output)",
+            errno.EROFS: "choose a writable output folder (--output)",
+            errno.EACCES: "choose an output folder you can write to (--output)",
+            errno.EPERM: "choose an output folder you can write to (--output)"}.get(exc.errno)
+    return f"{where}{what}" + (f"; {hint}" if hint else "") + "; no result was written"

@@ -3,17 +3,22 @@
 A run writes into a staging folder ``.<name>.partial`` beside the output folder and
 renames it to the output folder only at the end, so an interrupted run leaves
 nothing that looks like a result. An output folder that holds a different run
-(its manifest records other inputs) is refused unless ``overwrite``.
+(its manifest records other inputs) is refused unless ``overwrite``; one that holds
+the run's inputs, or files hta-sim did not write (or changed since), is always
+refused: the tool deletes only the files its manifest records. A lock file
+``.<name>.lock`` beside the output folder keeps a second run out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
 import shutil
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -23,10 +28,14 @@ from sim.errors import HtaError
 __all__ = [
     "MANIFEST",
     "STAGING_MARK",
+    "Lock",
     "OutputFolder",
     "inputs_record",
+    "manifest_hash",
     "portable",
+    "read_manifest",
     "sha256",
+    "verify_outputs",
     "versions",
     "write_excel",
     "write_parquet_atomic",
@@ -87,14 +96,129 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _read_manifest(folder: Path) -> dict | None:
+def manifest_hash(manifest: Mapping) -> str:
+    """SHA-256 of a manifest's content without its own ``manifest_sha256`` key (detects an edited manifest)."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """The manifest of an output folder, or None when there is none (or it is not JSON)."""
     f = folder / MANIFEST
     if not f.is_file():
         return None
     try:
-        return json.loads(f.read_text())
+        m = json.loads(f.read_text())
     except (OSError, ValueError):
         return None
+    return m if isinstance(m, dict) else None
+
+
+def verify_outputs(folder: Path, manifest: Mapping) -> tuple[list[str], list[str]]:
+    """``(missing, changed)``: recorded result files absent from ``folder`` or whose SHA-256 differs."""
+    missing, changed = [], []
+    outputs = manifest.get("outputs")
+    for rel, digest in (outputs.items() if isinstance(outputs, Mapping) else []):
+        p = folder / rel
+        if not p.is_file():
+            missing.append(str(rel))
+        elif sha256(p) != digest:
+            changed.append(str(rel))
+    return missing, changed
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+
+
+def _listing(names: list[str], most: int = 6) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+class Lock:
+    """An exclusive lock on an output folder (and its staging folder): the file ``.<name>.lock`` beside it.
+
+    The file holds the holder's pid, host and start time. A lock whose holder is a
+    process of this host that no longer exists is stale and taken over.
+
+    Parameters
+    ----------
+    target : Path
+        The output folder.
+    where : str
+        ``FILE:LINE`` for error messages.
+    """
+
+    def __init__(self, target: Path, where: str = ""):
+        self.path = Path(target).parent / f".{Path(target).name}.lock"
+        self.target = Path(target)
+        self.where = where
+        self.held = False
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`HtaError` naming its holder."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        record = json.dumps({"pid": os.getpid(), "host": platform.node(),
+                             "started": datetime.now(UTC).isoformat(timespec="seconds")})
+        for _attempt in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None and self._stale(holder):
+                    # take a stale lock over: move it aside under a unique name (atomic), then retry
+                    aside = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}")
+                    try:
+                        os.replace(self.path, aside)
+                        aside.unlink(missing_ok=True)
+                    except FileNotFoundError:
+                        pass
+                    continue
+                h = holder or {}
+                raise HtaError(f"{self.where}: output folder {str(self.target)!r} is in use by another hta-sim run "
+                               f"(pid {h.get('pid', '?')} on {h.get('host', '?')}, started {h.get('started', '?')}); "
+                               f"wait for it to finish, or delete {str(self.path)!r} if that run is gone") from None
+            with os.fdopen(fd, "w") as f:
+                f.write(record + "\n")
+            self.held = True
+            return
+        raise HtaError(f"{self.where}: could not lock output folder {str(self.target)!r} ({str(self.path)!r})")
+
+    def _holder(self) -> dict | None:
+        try:
+            h = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return h if isinstance(h, dict) else None
+
+    @staticmethod
+    def _stale(holder: Mapping) -> bool:
+        if holder.get("host") != platform.node() or not isinstance(holder.get("pid"), int):
+            return False
+        if holder["pid"] == os.getpid():
+            return False
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
+    def release(self) -> None:
+        """Remove the lock file (if this run holds it)."""
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
 
 
 class OutputFolder:
@@ -107,33 +231,64 @@ class OutputFolder:
     inputs_hash : str
         Identifies the run's inputs (see :func:`inputs_record`).
     overwrite : bool
-        Replace a folder that holds another run (or other files).
+        Replace a folder that holds another run.
     where : str
         ``FILE:LINE`` of the ``output`` key, for error messages.
+    inputs : iterable of Path
+        The run's input files (experiment file, parameter table, ...): never inside the output folder.
     """
 
-    def __init__(self, target: Path, inputs_hash: str, *, overwrite: bool = False, where: str = ""):
+    def __init__(self, target: Path, inputs_hash: str, *, overwrite: bool = False, where: str = "",
+                 inputs: Iterable[Path] = ()):
         self.target = Path(target)
         self.staging = self.target.parent / f".{self.target.name}.partial"
         self.inputs_hash = inputs_hash
         self.overwrite = overwrite
         self.where = where
+        self.inputs = [Path(p) for p in inputs]
+        self.recorded: dict[str, str] = {}
 
     def check(self) -> None:
-        """Refuse a target that holds another run or other files (unless ``overwrite``)."""
+        """Refuse a target that holds inputs, files hta-sim did not write, or (unless ``overwrite``) another run.
+
+        Only files recorded in the folder's manifest, with their recorded SHA-256, are
+        ever replaced; anything else in the folder is listed and the run refused.
+        """
         t = self.target
         if t.exists() and not t.is_dir():
             raise HtaError(f"{self.where}: output {str(t)!r} is a file, not a folder; choose another output")
-        if self.overwrite or not t.is_dir() or not any(t.iterdir()):
+        if any(_inside(p, t) for p in self.inputs):
+            held = [os.path.relpath(p.resolve(), t.resolve()) for p in self.inputs if _inside(p, t)]
+            raise HtaError(f"{self.where}: output folder {str(t)!r} holds the experiment's inputs "
+                           f"({_listing(held)}); choose another output (it is never overwritten)")
+        if not t.is_dir() or not any(t.iterdir()):
             return
-        m = _read_manifest(t)
+        m = read_manifest(t)
+        files = _files(t)
         if m is None:
-            raise HtaError(f"{self.where}: output folder {str(t)!r} holds files that are not an hta-sim run; "
-                           f"choose another output or pass --overwrite")
-        if m.get("inputs_hash") != self.inputs_hash:
+            raise HtaError(f"{self.where}: output folder {str(t)!r} holds files that are not an hta-sim run "
+                           f"({_listing(files)}); choose another output or move them away")
+        if m.get("manifest_sha256") != manifest_hash(m):
+            raise HtaError(f"{self.where}: output folder {str(t)!r} holds a manifest.json that was edited (or "
+                           f"predates its own checksum), so hta-sim cannot tell its files from yours; nothing is "
+                           f"deleted: move the folder away or choose another output")
+        outputs = m.get("outputs") if isinstance(m.get("outputs"), Mapping) else {}
+        _missing, changed = verify_outputs(t, m)
+        known = {MANIFEST, *outputs}
+        foreign = [f for f in files if f not in known]
+        if foreign or changed:
+            what = []
+            if foreign:
+                what.append(f"files hta-sim did not write: {_listing(foreign)}")
+            if changed:
+                what.append(f"result files changed since the run: {_listing(changed)}")
+            raise HtaError(f"{self.where}: output folder {str(t)!r} holds {'; '.join(what)}; they are never "
+                           f"deleted: move them away or choose another output")
+        if m.get("inputs_hash") != self.inputs_hash and not self.overwrite:
             raise HtaError(f"{self.where}: output folder {str(t)!r} holds another run (inputs differ: "
                            f"{m.get('experiment_name', '?')}, seed {m.get('seed', '?')}); choose another output "
                            f"or pass --overwrite")
+        self.recorded = {k: v for k, v in outputs.items() if (t / k).is_file()}
 
     def open(self) -> Path:
         """Create (or resume) the staging folder; return it."""
@@ -156,18 +311,40 @@ class OutputFolder:
             shutil.rmtree(self.staging, ignore_errors=True)
 
     def commit(self) -> Path:
-        """Move the staging folder into place (replacing a previous result) and return the target."""
+        """Move the staging folder into place and return the target.
+
+        A previous result is moved aside, then only its recorded files (unchanged since
+        its run) and its manifest are deleted; a file that appeared meanwhile is kept
+        in a folder ``.<name>.old-<pid>`` beside the target, named in a warning.
+        """
+        if self.target.is_dir() and any(self.target.iterdir()):
+            self.check()  # files added while the run was running are refused, not deleted
         (self.staging / STAGING_MARK).unlink(missing_ok=True)
         old = None
         if self.target.exists():
-            old = self.target.parent / f".{self.target.name}.old"
-            if old.exists():
-                shutil.rmtree(old)
+            old = self.target.parent / f".{self.target.name}.old-{os.getpid()}"
             os.replace(self.target, old)
         os.replace(self.staging, self.target)
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            self._clear(old)
         return self.target
+
+    def _clear(self, old: Path) -> None:
+        import sys
+
+        for rel, digest in self.recorded.items():
+            p = old / rel
+            if p.is_file() and sha256(p) == digest:
+                p.unlink()
+        (old / MANIFEST).unlink(missing_ok=True)
+        for d in sorted((p for p in old.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        try:
+            old.rmdir()
+        except OSError:
+            print(f"hta-sim: warning: files added to {str(self.target)!r} during the run are kept in "
+                  f"{str(old)!r}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------- writers
@@ -203,10 +380,19 @@ def markdown(df: pd.DataFrame) -> str:
 
 
 def write_excel(sheets: Mapping[str, pd.DataFrame], path: Path) -> Path:
-    """A workbook with one sheet per item (order kept)."""
+    """A workbook with one sheet per item (order kept).
+
+    Every string is stored as text: a value beginning with ``=`` (or ``+``, ``-``, ``@``)
+    never becomes a formula.
+    """
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for name, df in sheets.items():
             df.to_excel(xw, sheet_name=name[:31], index=False)
+        for ws in xw.book.worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    if isinstance(cell.value, str) and cell.data_type != "s":
+                        cell.data_type = "s"  # openpyxl makes "=..." a formula; keep it the text it is
     return path
 
 

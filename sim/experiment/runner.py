@@ -32,10 +32,13 @@ from sim.experiment.executor import Executor
 from sim.experiment.loading import Loaded, load
 from sim.experiment.outputs import (
     MANIFEST,
+    Lock,
     OutputFolder,
     inputs_record,
+    manifest_hash,
     portable,
     sha256,
+    verify_outputs,
     versions,
     write_excel,
     write_table,
@@ -44,10 +47,14 @@ from sim.experiment.read import read_experiment
 from sim.experiment.spec import Experiment, fixed_parameters
 from sim.experiment.sweep import read_sweep, resumable, run_sweep
 
-__all__ = ["Executor", "RunResult", "read_sweep", "repeat", "run_experiment"]
+__all__ = ["Executor", "RecordChanged", "RunResult", "read_sweep", "repeat", "run_experiment"]
 
 
 # ---------------------------------------------------------------------------- results
+class RecordChanged(HtaError):
+    """A recorded run that :func:`repeat` cannot vouch for: result files missing or changed, or an edited manifest."""
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What :func:`run_experiment` returns: the output folder, the manifest and the main tables."""
@@ -271,22 +278,38 @@ def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None 
     -------
     RunResult
     """
-    from sim.experiment.report import write_report
-
     exp = read_experiment(path)
     loaded = load(exp)
     target = Path(output) if output is not None else exp.output
     inputs, inputs_hash = inputs_record(loaded.sources, target.parent / target.name, experiment=exp.path,
                                         settings=exp.data)
-    folder = OutputFolder(target, inputs_hash, overwrite=overwrite,
-                          where=exp.where("output") if output is None else f"{exp.path}:1")
-    folder.check()
-    stage = folder.open()
+    where = exp.where("output") if output is None else f"{exp.path}:1"
+    folder = OutputFolder(target, inputs_hash, overwrite=overwrite, where=where,
+                          inputs=[exp.path, *loaded.sources])
+    lock = Lock(target, where)
+    lock.acquire()
+    try:
+        folder.check()
+        stage = folder.open()
+        run, manifest = _run_in(stage, folder, exp, loaded, inputs, inputs_hash,
+                                lambda: _executor(exp, scheduler, workers, progress, client), command)
+        final = folder.commit()
+    finally:
+        lock.release()
+    return RunResult(final, manifest, run.sections.get("icer"), run.sections.get("psa_summary"))
+
+
+def _run_in(stage: Path, folder: OutputFolder, exp: Experiment, loaded: Loaded, inputs: list, inputs_hash: str,
+            executor: Callable[[], Executor], command: Sequence[str] | None) -> tuple[_Run, dict]:
+    """Run every analysis into the staging folder and write the report and manifest there."""
+    from sim.experiment.report import write_report
+
+    target = folder.target
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     ok = False
     try:
-        with _executor(exp, scheduler, workers, progress, client) as ex:
+        with executor() as ex:
             run = _Run(loaded, stage, ex)
             run.run_all()
             execution = ex.describe()
@@ -312,27 +335,66 @@ def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None 
     finally:
         if not ok:
             folder.abandon(keep=resumable(stage))
-    final = folder.commit()
-    return RunResult(final, manifest, run.sections.get("icer"), run.sections.get("psa_summary"))
+    return run, manifest
 
 
 def _write_manifest(stage: Path, manifest: dict) -> None:
-    """Add the hashes of every result file to ``manifest`` and write it."""
-    manifest["outputs"] = {str(p.relative_to(stage)): sha256(p) for p in sorted(stage.rglob("*"))
+    """Add the hashes of every result file (and of the manifest's own content) to ``manifest`` and write it."""
+    manifest["outputs"] = {p.relative_to(stage).as_posix(): sha256(p) for p in sorted(stage.rglob("*"))
                            if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST}
+    manifest["manifest_sha256"] = manifest_hash(manifest)
     (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _fresh_sibling(folder: Path) -> Path:
+    n = 1
+    while (folder.parent / f"{folder.name}.repeat-{n}").exists():
+        n += 1
+    return folder.parent / f"{folder.name}.repeat-{n}"
+
+
+def _verify_record(mpath: Path, m: dict) -> None:
+    """Raise :class:`RecordChanged` naming every recorded result file missing or changed, or an edited manifest."""
+    if m.get("manifest_sha256") != manifest_hash(m):
+        raise RecordChanged(f"{mpath}:1: the manifest was edited since the run (its own SHA-256 differs"
+                            f"{'' if 'manifest_sha256' in m else ': none recorded'}); the recorded run cannot be "
+                            f"verified")
+    missing, changed = verify_outputs(mpath.parent, m)
+    if missing or changed:
+        parts = ([f"missing: {', '.join(missing)}"] if missing else []) + \
+                ([f"changed (SHA-256 differs): {', '.join(changed)}"] if changed else [])
+        raise RecordChanged(f"{mpath}:1: the recorded run's files differ from its manifest ({'; '.join(parts)}); "
+                            f"nothing was rerun")
 
 
 def repeat(manifest_path: str | os.PathLike, *, output: str | os.PathLike | None = None,
            **kw) -> tuple[RunResult, list[str]]:
-    """Repeat a recorded run: check its inputs are unchanged, rerun, compare the outputs.
+    """Repeat a recorded run: verify it, rerun into a fresh folder, compare the outputs.
+
+    The recorded result files are first checked against the manifest's SHA-256 (and the
+    manifest against its own), then the inputs; the recorded folder is never modified.
+
+    Parameters
+    ----------
+    manifest_path : str or path-like
+        A run's ``manifest.json`` (or its output folder).
+    output : path, optional
+        Folder of the rerun (default: a fresh sibling ``<folder>.repeat-<n>``); never the recorded folder.
+    **kw
+        Passed to :func:`run_experiment`.
 
     Returns
     -------
     (RunResult, list of str)
         The new run and the result files whose bytes differ from the recorded ones
         (figures, the report and the Excel workbook, which carry time stamps, excepted;
-        empty when the numbers are identical).
+        ``manifest: <key>`` when the rerun's seed, model or inputs differ; empty when
+        the numbers are identical).
+
+    Raises
+    ------
+    RecordChanged
+        A recorded result file is missing or changed, or the manifest was edited.
     """
     mpath = Path(manifest_path)
     if mpath.is_dir():
@@ -342,19 +404,27 @@ def repeat(manifest_path: str | os.PathLike, *, output: str | os.PathLike | None
     try:
         m = json.loads(mpath.read_text())
         rel, inputs = m["experiment"], m["inputs"]
+        paths = [(row["name"], row["path"], row["sha256"]) for row in inputs]
     except (ValueError, KeyError, TypeError) as exc:
         raise HtaError(f"{mpath}:1: not an hta-sim manifest ({exc})") from None
     base = mpath.parent
-    for row in inputs:
-        p = base / row["path"]
+    _verify_record(mpath, m)
+    for name, path, digest in paths:
+        p = base / path
         if not p.is_file():
-            raise HtaError(f"{mpath}:1: input {row['name']!r} not found at {str(p)!r}; the run cannot be repeated")
-        if sha256(p) != row["sha256"]:
+            raise HtaError(f"{mpath}:1: input {name!r} not found at {str(p)!r}; the run cannot be repeated")
+        if sha256(p) != digest:
             raise HtaError(f"{mpath}:1: input {str(p)!r} changed since the run (SHA-256 differs); restore it "
                            f"to repeat the run with identical numbers")
-    res = run_experiment(base / rel, output=output if output is not None else base, **kw)
+    target = Path(output) if output is not None else _fresh_sibling(base)
+    if target.resolve() == base.resolve():
+        raise HtaError(f"{mpath}:1: --output is the recorded run's folder; a repeat never modifies the recorded "
+                       f"run: choose another folder")
+    res = run_experiment(base / rel, output=target, **kw)
     old = m.get("outputs", {})
     new = res.manifest["outputs"]
-    numeric = [k for k in old if not k.startswith("figures/") and k not in ("report.html", "icer.xlsx")]
-    differ = [k for k in numeric if new.get(k) != old[k]]
+    skip = ("report.html", "icer.xlsx")
+    numeric = sorted({k for k in (*old, *new) if not k.startswith("figures/") and k not in skip})
+    differ = [k for k in numeric if new.get(k) != old.get(k)]
+    differ += [f"manifest: {k}" for k in ("model", "seed", "inputs_hash") if res.manifest.get(k) != m.get(k)]
     return res, differ

@@ -4,7 +4,9 @@ Each scenario is one pure task (:func:`scenario_psa`, the cohort PSA of
 :func:`sim.run_psa` with the scenario's values held fixed). Partitions are written by
 the process that runs the experiment, through a temporary file and a rename, each
 followed by a completion marker, so an interrupted sweep, rerun, continues where it
-stopped (``docs/experiments.md``, *Sweeps and resumption*).
+stopped (``docs/experiments.md``, *Sweeps and resumption*). A finished partition
+whose file is unreadable or shorter than its marker records is named in an error
+that says how to recompute it.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.errors import HtaError
 from sim.experiment.outputs import portable, write_parquet_atomic, write_table
 from sim.experiment.spec import fixed_parameters
 
-__all__ = ["DONE", "SWEEP", "read_sweep", "resumable", "run_sweep", "scenario_psa"]
+__all__ = ["DONE", "SWEEP", "check_partition", "read_sweep", "resumable", "run_sweep", "scenario_psa"]
 
 #: The sweep dataset's folder in the output folder.
 SWEEP = "sweep"
@@ -61,6 +64,30 @@ def _part_dir(root: Path, index: int) -> Path:
     return root / f"scenario={index:05d}"
 
 
+def check_partition(d: Path) -> None:
+    """Raise :class:`HtaError` if a finished partition (one with its marker) is unreadable or incomplete.
+
+    The marker records the partition's row count; the Parquet file must be readable and hold that many rows.
+
+    Parameters
+    ----------
+    d : Path
+        A partition folder ``scenario=NNNNN``.
+    """
+    import pyarrow.parquet as pq
+
+    part = d / "part-0.parquet"
+    try:
+        expected = int((d / DONE).read_text().strip() or -1)
+        rows = pq.read_metadata(part).num_rows
+        problem = None if rows == expected else f"{rows} rows, its marker records {expected}"
+    except (OSError, ValueError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if problem is not None:
+        raise HtaError(f"{part}: finished sweep partition is corrupted ({problem}); delete the folder {str(d)!r} "
+                       f"and rerun the same command to recompute that scenario")
+
+
 def resumable(folder: Path) -> bool:
     """Whether a (staging) folder holds finished sweep partitions, worth keeping after a failure.
 
@@ -94,6 +121,7 @@ def read_sweep(folder: str | os.PathLike) -> pd.DataFrame:
     parts = []
     for d in sorted(root.glob("scenario=*")):
         if (d / DONE).is_file():
+            check_partition(d)
             df = pd.read_parquet(d / "part-0.parquet")
             df.insert(0, "scenario", int(d.name.split("=", 1)[1]))
             parts.append(df)
@@ -129,6 +157,7 @@ def run_sweep(run: Any) -> pd.DataFrame:
     todo, args = [], []
     for s in exp.sweep:
         if (_part_dir(root, s.index) / DONE).is_file():
+            check_partition(_part_dir(root, s.index))
             continue
         model = run.located(("sweep",), ld.model, s.values)
         todo.append(s)
