@@ -229,6 +229,16 @@ def test_start_age_is_the_age_parameter_of_omt_vs_cabg(tmp_path):
     assert a.equals(b) and not a.equals(_icer(tmp_path, "omt_vs_cabg", "", "c"))
 
 
+def test_start_age_mapped_to_a_parameter_is_held_fixed_in_the_psa(tmp_path):
+    from sim.experiment.spec import fixed_parameters
+
+    f = tmp_path / "e.toml"
+    f.write_text('model = "thr_briggs"\nseed = 1\noutput = "out"\n\n[scenario]\nstart_age = 75\n')
+    ld = load(read_experiment(f))
+    assert dict(ld.experiment.scenario) == {"age_init": 75}
+    assert fixed_parameters(ld.experiment.scenario) == {"age_init": 75.0}
+
+
 @pytest.mark.parametrize("cmd", ["validate", "run"])
 def test_start_age_is_rejected_where_the_model_has_no_age(tmp_path, capsys, cmd):
     f = tmp_path / "e.toml"
