@@ -25,7 +25,7 @@ __getattr__, __dir__, _names = attach(__name__, {
     "ByStrategy": f"{_M}.values:ByStrategy", "ByCycle": f"{_M}.values:ByCycle",
     "BySojourn": f"{_M}.values:BySojourn", "Discount": f"{_M}.conventions:Discount",
     "CORRECTIONS": f"{_M}.conventions:CORRECTIONS", "LifeTable": f"{_M}.lifetable:LifeTable",
-    "Mortality": f"{_M}.lifetable:Mortality",
+    "Mortality": f"{_M}.lifetable:Mortality", "model_builder": f"{_M}.builder:model_builder",
     # engines and results
     "run_cohort": f"{_C}.engine:run_cohort", "CohortResult": "sim.results:CohortResult",
     "run_psa": f"{_C}.psa:run_psa", "PSAResult": f"{_C}.psa:PSAResult", "CohortRun": f"{_C}.run:CohortRun",

@@ -180,7 +180,7 @@ def test_scenario_overrides_keep_other_draws(tmp_path):
 def test_ready_model_default_table_and_module_function_model(tmp_path, monkeypatch):
     # a model given as package.module:function, importable from the path
     mod = tmp_path / "mymodels.py"
-    mod.write_text("import cohorts\n\ndef hiv(parameters):\n"
+    mod.write_text("import cohorts\nimport sim\n\n@sim.model_builder\ndef hiv(parameters):\n"
                    "    return cohorts.load('hiv_chancellor').build(parameters)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     f = H.write(tmp_path, H.SMALL.format(draws=30, chunk=10).replace('"hiv_chancellor"', '"mymodels:hiv"'))

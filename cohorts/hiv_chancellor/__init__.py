@@ -31,11 +31,16 @@ import pandas as pd
 from sim import C, Model, ParameterTable, RelativeRisk
 from sim.params.table import base_values
 
-__all__ = ["build", "data_files", "parameter_table", "parameters", "EFFECT", "TITLE"]
+__all__ = ["build", "data_files", "parameter_table", "parameters", "EFFECT", "OPTIONAL_PARAMETERS", "SETTINGS", "TITLE"]
 
 TITLE = "HIV: zidovudine monotherapy vs combination with lamivudine (Chancellor 1997; Briggs 2006 Ex. 2.5)"
 #: The effect measure of the published analysis.
 EFFECT = "ly"
+#: Settings an experiment may change (the Model fields of those names); the model has no age, so no start_age.
+SETTINGS = {"discount_costs": None, "discount_outcomes": None}
+#: Names a parameter table may give that the model does not read: the probabilities of staying in A, B and C
+#: (the complements of the Dirichlet groups of a PSA table, e.g. experiments/hiv_chancellor_psa.csv).
+OPTIONAL_PARAMETERS = ("p_AA", "p_BB", "p_CC")
 
 
 #: The folder of this model's data files.

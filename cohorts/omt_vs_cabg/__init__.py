@@ -47,6 +47,7 @@ __all__ = [
     "DISCOUNT",
     "EFFECT",
     "HORIZON_YEARS",
+    "SETTINGS",
     "STATES",
     "TITLE",
     "background_hazard",
@@ -60,6 +61,8 @@ __all__ = [
 
 TITLE = "Ischaemic cardiomyopathy: optimised medical therapy vs CABG + medical therapy (STICH/STICHES)"
 EFFECT = "qaly"
+#: Settings an experiment may change: the discount rates, and start_age as the parameter age_start.
+SETTINGS = {"discount_costs": None, "discount_outcomes": None, "start_age": "age_start"}
 
 #: Health states, in display order.
 STATES = ("Med", "Surgery", "PostCABG", "DeadCV", "DeadOther")

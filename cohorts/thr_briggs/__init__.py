@@ -35,10 +35,12 @@ import pandas as pd
 from sim import ByStrategy, C, LifeTable, Model, ParameterTable
 from sim.params.table import base_values
 
-__all__ = ["build", "data_files", "parameter_table", "parameters", "mortality_table", "EFFECT", "TITLE"]
+__all__ = ["build", "data_files", "parameter_table", "parameters", "mortality_table", "EFFECT", "SETTINGS", "TITLE"]
 
 TITLE = "Total hip replacement: standard vs NP1 prosthesis (Briggs 2006 Ex. 3.5)"
 EFFECT = "qaly"
+#: Settings an experiment may change: the discount rates, and start_age as the parameter age_init.
+SETTINGS = {"discount_costs": None, "discount_outcomes": None, "start_age": "age_init"}
 
 
 #: The folder of this model's data files.

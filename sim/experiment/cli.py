@@ -152,6 +152,9 @@ def _cmd_validate(args) -> int:
                                       (f"sweep of {len(exp.sweep)} scenarios", exp.sweep)] if on]
     print(f"{f}: ok: model {exp.model}, {ld.table.label} ({len(ld.table)} parameters), seed {exp.seed}; "
           f"{', '.join(analyses) or 'no analyses'}; output {exp.output}")
+    if ld.defaulted:
+        print(f"{f}: defaults = \"model\": {len(ld.defaulted)} parameter(s) not in {ld.table.label} take the "
+              f"model's values: {', '.join(ld.defaulted)}")
     return 0
 
 

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from sim.errors import HtaError, suggest
-from sim.experiment.registry import load_ready
-from sim.experiment.spec import SETTINGS, Experiment
+from sim.experiment.registry import BUILDERS, load_ready, registered_builders
+from sim.experiment.spec import SETTINGS, Experiment, Scenario
+from sim.model.builder import is_model_builder
 from sim.params.table import ParameterTable
 
 __all__ = ["Loaded", "load"]
@@ -44,6 +47,9 @@ class Loaded:
         The experiment's title.
     sources : tuple of Path
         The files the results depend on (hashed in the manifest).
+    defaulted : tuple of str
+        The model's parameters missing from the table that took the model's defaults
+        (only with ``defaults = "model"``).
     """
 
     experiment: Experiment
@@ -52,6 +58,7 @@ class Loaded:
     effect: str
     title: str
     sources: tuple[Path, ...]
+    defaulted: tuple[str, ...] = ()
 
     def model(self, values: Mapping[str, float] | None = None):
         """The model with the table's base case, ``[scenario]`` and ``values`` applied.
@@ -75,7 +82,12 @@ class Loaded:
 
 
 def load(exp: Experiment) -> Loaded:
-    """Import the model, take the parameter table and check every name the experiment uses.
+    """Find the model, take the parameter table and check every name the experiment uses.
+
+    Nothing is called before it is known to build a model: a ``package.module:function``
+    must be declared a model builder (``@sim.model_builder`` or the entry-point group
+    ``hta_sim.builders``); a ready model's table is checked against the parameters the
+    model declares before the model is built.
 
     Parameters
     ----------
@@ -89,12 +101,16 @@ def load(exp: Experiment) -> Loaded:
     Raises
     ------
     HtaError
-        ``FILE:LINE: message`` at the key that names an unknown model, parameter or strategy.
+        ``FILE:LINE: message`` at the key that names an unknown model, parameter, setting or strategy.
     """
     from sim.model.spec import Model
 
     build, mod, ready = _resolve_model(exp)
     table = _table(exp, mod, ready)
+    defaulted: tuple[str, ...] = ()
+    if ready:
+        table, defaulted = _account(exp, mod, table)
+        _check_names(exp, _Known(exp.model, table.names), table)
     try:
         model = build(dict(table.base))
     except HtaError as exc:
@@ -105,14 +121,20 @@ def load(exp: Experiment) -> Loaded:
     if unknown:
         raise exp.error(("parameters",), f"{table.label}: parameter {unknown[0]!r} is not a parameter of model "
                                          f"{model.name!r}{suggest(unknown[0], model.parameters)}")
+    if not ready:
+        missing = tuple(n for n in model.parameters if n not in table.names)
+        if missing and exp.defaults != "model":
+            raise _missing_error(exp, table, model.name, missing)
+        defaulted = missing
     _check_names(exp, model, table)
+    exp = _apply_settings(exp, mod if ready else None, model)
     effect = exp.effect or getattr(mod, "EFFECT", "qaly")
-    return Loaded(exp, build, table, effect, exp.title, _sources(exp, mod))
+    return Loaded(exp, build, table, effect, exp.title, _sources(exp, mod), defaulted)
 
 
 # ---------------------------------------------------------------------------- model and table
 def _resolve_model(exp: Experiment) -> tuple[Callable, ModuleType, bool]:
-    """``(build, module, ready)`` for the experiment's model reference."""
+    """``(build, module, ready)`` for the experiment's model reference; nothing of the module is called."""
     ref = exp.model
     if ":" not in ref:
         try:
@@ -121,15 +143,23 @@ def _resolve_model(exp: Experiment) -> tuple[Callable, ModuleType, bool]:
             raise exp.error(("model",), str(exc)) from None
         return mod.build, mod, True
     modname, func = ref.split(":")
+    how = (f"decorate the function with @sim.model_builder, or register it in the entry-point group {BUILDERS!r}; "
+           f"or name a ready model (hta-sim list)")
+    if modname.split(".")[0] in sys.stdlib_module_names:
+        raise exp.error(("model",), f"model {ref!r} names a module of Python's standard library, which builds no "
+                                    f"model; it was not imported. {how}")
+    registered = ref in registered_builders()
     try:
         mod = importlib.import_module(modname)
     except ImportError as exc:
         raise exp.error(("model",), f"cannot import module {modname!r} of model {ref!r} ({exc}); install it "
                                     f"or put it on PYTHONPATH") from None
-    build = getattr(mod, func, None)
-    if not callable(build):
+    build = inspect.getattr_static(mod, func, None)
+    if build is None:
         raise exp.error(("model",), f"module {modname!r} has no function {func!r}"
                                     f"{suggest(func, [n for n in dir(mod) if not n.startswith('_')])}")
+    if not (registered or is_model_builder(build)):
+        raise exp.error(("model",), f"{ref!r} is not declared a model builder, so it is not called: {how}")
     return build, mod, False
 
 
@@ -155,6 +185,87 @@ def _table(exp: Experiment, mod: ModuleType, ready: bool) -> ParameterTable:
         raise exp.error(("model",), f"parameters() of ready model {exp.model!r} returned {type(table).__name__}, "
                                     f"not a sim.ParameterTable")
     return table
+
+
+def _account(exp: Experiment, mod: ModuleType, table: ParameterTable) -> tuple[ParameterTable, tuple[str, ...]]:
+    """A ready model's table holds exactly the model's declared parameters (or opts in to its defaults).
+
+    The declared parameters are the names of the model's own ``parameters()`` table and
+    its ``OPTIONAL_PARAMETERS`` (names a table may give that the model does not need,
+    such as the complement of a Dirichlet group). Returns the table of the run (with
+    the model's rows for missing names under ``defaults = "model"``) and those names.
+    """
+    if exp.parameters is None:
+        return table, ()
+    own = mod.parameters()
+    declared = list(own.names) + [n for n in getattr(mod, "OPTIONAL_PARAMETERS", ()) if n not in own.names]
+    unknown = [n for n in table.names if n not in declared]
+    if unknown:
+        raise exp.error(("parameters",), f"{table.label}: parameter {unknown[0]!r} is not a parameter of model "
+                                         f"{exp.model!r}{suggest(unknown[0], declared)}; the model's parameters: "
+                                         f"hta-sim info {exp.model}")
+    missing = tuple(n for n in own.names if n not in table.names)
+    if not missing:
+        return table, ()
+    if exp.defaults != "model":
+        raise _missing_error(exp, table, exp.model, missing)
+    rows = tuple(table.parameters) + tuple(own[n] for n in missing)
+    merged = ParameterTable(rows, correlations=table.correlations, base_dir=table.base_dir, label=table.label)
+    return merged, missing
+
+
+def _missing_error(exp: Experiment, table: ParameterTable, model: str, missing) -> HtaError:
+    """The error for parameters of the model that the table lacks."""
+    return exp.error(("parameters",), f"{table.label} lacks {len(missing)} parameter(s) of model {model!r}: "
+                                      f"{', '.join(missing)}; add their rows, or set defaults = \"model\" to take "
+                                      f"the model's values for them")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Known:
+    """The names a ready model declares, for checking an experiment before the model is built."""
+
+    name: str
+    parameters: tuple[str, ...]
+    strategies: tuple[str, ...] | None = None
+
+
+def _apply_settings(exp: Experiment, mod: ModuleType | None, model) -> Experiment:
+    """Check the settings the experiment changes against the model's; map those the model takes as parameters.
+
+    A ready model lists the settings it supports in ``SETTINGS``: ``{setting: None}``
+    when the setting is the :class:`~sim.Model` field of that name, ``{setting:
+    "parameter"}`` when the model reads it from a parameter (``start_age`` of a model
+    whose age is a parameter). Without ``SETTINGS``, the discount rates are supported
+    and ``start_age`` only if the model has a ``start_age``.
+    """
+    if mod is not None and hasattr(mod, "SETTINGS"):
+        supported = dict(mod.SETTINGS)
+    else:
+        supported = {"discount_costs": None, "discount_outcomes": None}
+        if model.start_age is not None:
+            supported["start_age"] = None
+
+    def mapped(path: tuple, values) -> dict:
+        out = {}
+        for k, v in values.items():
+            if k in SETTINGS:
+                if k not in supported:
+                    raise exp.error(path + (k,), f"setting {k!r} does not apply to model {exp.model!r} (it would "
+                                                 f"change nothing); settings it supports: "
+                                                 f"{', '.join(supported) or 'none'}")
+                k = supported[k] or k
+            out[k] = v
+        return out
+
+    scenario = mapped(("scenario",), exp.scenario)
+    grid = bool(exp.locator and exp.sweep and any(("sweep", "grid", k) in exp.locator.lines
+                                                   for k in exp.sweep[0].values))
+    sweep = tuple(Scenario(s.index, s.name, mapped(("sweep", "grid") if grid else ("sweep", "scenarios", s.index),
+                                                   s.values)) for s in exp.sweep)
+    if scenario == dict(exp.scenario) and all(a.values == b.values for a, b in zip(sweep, exp.sweep, strict=True)):
+        return exp
+    return dataclasses.replace(exp, scenario=scenario, sweep=sweep)
 
 
 def _sources(exp: Experiment, mod: ModuleType) -> tuple[Path, ...]:
@@ -228,6 +339,8 @@ class _ParamCheck:
 
 def _check_strategies(exp: Experiment, model, path: tuple, spec) -> None:
     """``strategy`` and ``comparator`` of an analysis are strategies of the model (needed unless it has two)."""
+    if model.strategies is None:  # checked once the model is built
+        return
     strategies = list(model.strategies)
     for role in ("strategy", "comparator"):
         s = getattr(spec, role)

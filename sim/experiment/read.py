@@ -81,7 +81,7 @@ def read_experiment(path: str | os.PathLike) -> Experiment:
         output=Path(os.path.normpath(folder / head["output"])), effect=head["effect"], wtp=wtp,
         wtp_threshold=wtp_threshold, scenario=scenario, base_case=base_case, psa=psa, one_way=one_way,
         two_way=two_way, thresholds=thresholds, evpi=evpi, evppi=evppi, sweep=sweep, sweep_draws=sweep_draws,
-        execution=execution, locator=top.loc, data=data,
+        execution=execution, defaults=head["defaults"], locator=top.loc, data=data,
     )
 
 
@@ -112,13 +112,17 @@ def _table(top: Reader, name: str) -> Reader | None:
 
 # ---------------------------------------------------------------------------- top level
 def _top_level(top: Reader) -> dict[str, Any]:
-    """``title, model, parameters, seed, output, effect`` of the top level."""
+    """``title, model, parameters, defaults, seed, output, effect`` of the top level."""
     stem = top.file.stem
     out = {"title": top.get("title", "str", stem), "model": top.get("model", "str", required=True)}
     if not re.fullmatch(r"[A-Za-z_]\w*|[A-Za-z_][\w.]*:[A-Za-z_]\w*", out["model"]):
         raise top.err("model", f"model {out['model']!r} must be a ready model's name (see 'hta-sim list') or "
                                f"an importable 'package.module:function'")
     out["parameters"] = top.get("parameters", "str")
+    defaults = out["defaults"] = top.get("defaults", "str")
+    if defaults is not None and defaults != "model":
+        raise top.err("defaults", f"defaults {defaults!r}: the only choice is defaults = \"model\" (parameters "
+                                  f"missing from the table take the model's values); or remove the key")
     out["seed"] = top.get("seed", "int0", required=True)
     out["output"] = top.get("output", "str", f"results/{stem}")
     effect = out["effect"] = top.get("effect", "str")

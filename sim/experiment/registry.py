@@ -11,7 +11,11 @@ hta-sim's own ready models (package ``cohorts``) are registered the same way, so
 are found once the distribution is installed (``pip install .`` or ``pip install -e .``).
 What a ready model's module provides is listed in ``docs/experiments.md`` (*Ready
 models*): ``build``, ``parameters()``, ``TITLE``, and optionally ``EFFECT`` and
-``data_files()``.
+``data_files()``, ``SETTINGS`` and ``OPTIONAL_PARAMETERS``.
+
+A function that builds a model may be registered the same way in the group
+:data:`BUILDERS` (``my_builder = "my_package.models:build"``), or decorated with
+``@sim.model_builder``; an experiment file can name no other function.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from types import ModuleType
 
 from sim.errors import HtaError, suggest
 
-__all__ = ["GROUP", "load_ready", "ready_models"]
+__all__ = ["BUILDERS", "GROUP", "load_ready", "ready_models", "registered_builders"]
 
 #: The entry-point group in which packages register ready models (name -> module).
 GROUP = "hta_sim.models"
+#: The entry-point group in which packages register model builders (name -> ``package.module:function``).
+BUILDERS = "hta_sim.builders"
 
 
 def _registered() -> dict[str, str]:
@@ -38,6 +44,19 @@ def _registered() -> dict[str, str]:
                            f"(entry-point group {GROUP!r}); uninstall one of the packages that register it")
         found[ep.name] = ep.value
     return found
+
+
+def registered_builders() -> set[str]:
+    """The ``package.module:function`` references registered in the entry-point group :data:`BUILDERS`.
+
+    Returns
+    -------
+    set of str
+        Read from the installed packages' metadata; nothing is imported.
+    """
+    from importlib.metadata import entry_points
+
+    return {ep.value.replace(" ", "") for ep in entry_points(group=BUILDERS)}
 
 
 def ready_models() -> list[str]:

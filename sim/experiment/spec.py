@@ -37,7 +37,8 @@ SETTINGS = ("discount_costs", "discount_outcomes", "start_age")
 #: Every table and key of an experiment file: ``{table: {key: (type, default)}}`` ("" is the top level).
 SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "": {"title": ("string", "the file name"), "model": ("string", "required"),
-         "parameters": ("string (path)", "the ready model's table"), "seed": ("integer >= 0", "required"),
+         "parameters": ("string (path)", "the ready model's table"),
+         "defaults": ("string: \"model\"", "none (every parameter in the table)"), "seed": ("integer >= 0", "required"),
          "output": ("string (path)", "results/<file name>"), "effect": ("string", "the ready model's, else qaly"),
          "execution": ("string or table", "serial"), "workers": ("integer >= 1", 2)},
     "scenario": {"<parameter or setting>": ("number", "none")},
@@ -182,6 +183,7 @@ class Experiment:
     sweep: tuple[Scenario, ...]
     sweep_draws: int | None
     execution: Execution
+    defaults: str | None = None  # "model": parameters missing from the table take the model's defaults
     locator: Locator = field(compare=False, repr=False, default=None)
     data: Mapping = field(compare=False, repr=False, default_factory=dict)  # the parsed TOML document
 
