@@ -180,7 +180,7 @@ def check_rate(rate, what: str = "discount rate") -> float:
         return r
     hint = f" (did you mean {r / 100:g}?)" if math.isfinite(r) and 1.0 <= r <= 100.0 else ""
     raise HtaError(
-        f"{what} {rate!r} is not an annual rate in [0, 1){hint}; give e.g. 0.035 for 3.5 % a year"
+        f"{what} {rate!r} must be an annual rate >= 0 and < 1{hint}; give e.g. 0.035 for 3.5 % a year"
     )
 
 
