@@ -279,3 +279,12 @@ def test_memory_helpers():
     assert memory_limit("1GiB") == 2**30 and memory_limit() > 0
     check_memory(10, "tiny")
     assert "memory_limit = '-1'" in message(memory_limit, "-1")
+
+
+def test_check_psa_size_is_the_check_a_runner_calls_before_mapping_chunks():
+    from sim.cohort.psa import check_psa_size, psa_bytes
+
+    table = ParameterTable([Parameter("p_sick", 0.1, "beta", {"mean": "0.1", "se": "0.02"}, source="s")])
+    assert psa_bytes(model(), table, 10) == 10 * psa_bytes(model(), table, 1)
+    check_psa_size(model(), table, 1000)
+    assert "a PSA of 1,000 draws" in message(check_psa_size, model(), table, 1000, "1KB")

@@ -29,7 +29,9 @@ from sim.params.sampling import Draws, Sampler
 from sim.params.table import ParameterTable
 from sim.results import Result, outcome_column, outcome_columns, outcome_data
 
-__all__ = ["Assembly", "PSAChunk", "PSAResult", "assemble", "psa_bytes", "psa_chunk", "run_psa", "summarise"]
+__all__ = [
+    "Assembly", "PSAChunk", "PSAResult", "assemble", "check_psa_size", "psa_bytes", "psa_chunk", "run_psa", "summarise",
+]
 
 
 def summarise(outcomes: pd.DataFrame, columns=("cost", "qaly", "ly"), level: float = 0.95) -> pd.DataFrame:
@@ -216,6 +218,18 @@ def psa_bytes(model: Model, table: ParameterTable, n: int) -> int:
     return int(n) * per_draw
 
 
+def check_psa_size(model: Model, table: ParameterTable, n: int, memory_limit: str | float | None = None) -> None:
+    """Refuse an ``n``-draw PSA whose result would exceed the memory limit (call before mapping chunks).
+
+    Parameters
+    ----------
+    model, table, n, memory_limit
+        As for :func:`run_psa`.
+    """
+    check_memory(psa_bytes(model, table, n), f"a PSA of {n:,} draws x {len(model.strategies)} strategies",
+                 memory_limit)
+
+
 class Assembly:
     """Puts PSA chunks into one result as they arrive, in any order, keeping no chunk.
 
@@ -231,8 +245,7 @@ class Assembly:
 
     def __init__(self, model: Model, table: ParameterTable, n: int, seed: int, method: str,
                  memory_limit: str | float | None = None):
-        check_memory(psa_bytes(model, table, n), f"a PSA of {n:,} draws x {len(model.strategies)} strategies",
-                     memory_limit)
+        check_psa_size(model, table, n, memory_limit)
         self.model, self.table, self.n, self.seed, self.method = model, table, n, seed, method
         self.totals: np.ndarray | None = None
         self.columns: tuple = ()
