@@ -23,12 +23,15 @@ from sim.decision.icer import icer_table, icers, outcome_matrix
 from sim.decision.voi import evpi
 from sim.errors import HtaError
 from sim.model.arrays import DEFAULT_MEMORY, resolve_draws
+from sim.model.memory import check_memory
 from sim.model.spec import Model
 from sim.params.sampling import Draws, Sampler
 from sim.params.table import ParameterTable
-from sim.results import Result, outcome_column, outcome_data
+from sim.results import Result, outcome_column, outcome_columns, outcome_data
 
-__all__ = ["Assembly", "PSAChunk", "PSAResult", "assemble", "psa_chunk", "run_psa", "summarise"]
+__all__ = [
+    "Assembly", "PSAChunk", "PSAResult", "assemble", "check_psa_size", "psa_bytes", "psa_chunk", "run_psa", "summarise",
+]
 
 
 def summarise(outcomes: pd.DataFrame, columns=("cost", "qaly", "ly"), level: float = 0.95) -> pd.DataFrame:
@@ -203,6 +206,30 @@ def psa_chunk(model: Model, table: ParameterTable, n: int, seed: int, method: st
     return _chunk(model, table.sampler(n, seed, method), lo, hi, fixed)
 
 
+def psa_bytes(model: Model, table: ParameterTable, n: int) -> int:
+    """Estimated bytes of an ``n``-draw PSA's result: totals, outcome table and parameter draws.
+
+    Returns
+    -------
+    int
+    """
+    K, comps = len(model.strategies), list(model.costs)
+    per_draw = 8 * (K * 2 * (len(comps) + 2) + K * (len(outcome_columns(comps)) + 2) + len(table.names)) + 1
+    return int(n) * per_draw
+
+
+def check_psa_size(model: Model, table: ParameterTable, n: int, memory_limit: str | float | None = None) -> None:
+    """Refuse an ``n``-draw PSA whose result would exceed the memory limit (call before mapping chunks).
+
+    Parameters
+    ----------
+    model, table, n, memory_limit
+        As for :func:`run_psa`.
+    """
+    check_memory(psa_bytes(model, table, n), f"a PSA of {n:,} draws x {len(model.strategies)} strategies",
+                 memory_limit)
+
+
 class Assembly:
     """Puts PSA chunks into one result as they arrive, in any order, keeping no chunk.
 
@@ -211,11 +238,14 @@ class Assembly:
 
     Parameters
     ----------
-    model, table, n, seed, method
-        As for :func:`run_psa`.
+    model, table, n, seed, method, memory_limit
+        As for :func:`run_psa`; the result's size is checked against the memory limit
+        (:func:`sim.model.memory.check_memory`) before anything is allocated.
     """
 
-    def __init__(self, model: Model, table: ParameterTable, n: int, seed: int, method: str):
+    def __init__(self, model: Model, table: ParameterTable, n: int, seed: int, method: str,
+                 memory_limit: str | float | None = None):
+        check_psa_size(model, table, n, memory_limit)
         self.model, self.table, self.n, self.seed, self.method = model, table, n, seed, method
         self.totals: np.ndarray | None = None
         self.columns: tuple = ()
@@ -266,7 +296,7 @@ def assemble(model: Model, table: ParameterTable, n: int, seed: int, method: str
 
 def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: str = "mc",
             chunk_size: int = 10_000, progress: bool = False,
-            fixed: Mapping[str, float] | None = None) -> PSAResult:
+            fixed: Mapping[str, float] | None = None, memory_limit: str | float | None = None) -> PSAResult:
     """Probabilistic sensitivity analysis: ``n`` draws of ``table`` through the cohort engine.
 
     Parameters
@@ -286,14 +316,18 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
         Show a progress bar (tqdm) on stderr.
     fixed : mapping of str to float, optional
         Parameters held at a value (their sampled columns replaced, the other draws unchanged).
+    memory_limit : str or float, optional
+        Bytes the result may take (``"32GiB"``); default the environment variable
+        ``HTA_SIM_MEMORY_LIMIT``, else half the physical memory. A larger PSA is an error
+        before anything is allocated.
 
     Returns
     -------
     PSAResult
     """
     _check_psa(model, table, chunk_size)
+    acc = Assembly(model, table, n, seed, method, memory_limit)
     sampler = table.sampler(n, seed, method)
-    acc = Assembly(model, table, n, seed, method)
     bar = None
     if progress:
         from tqdm.auto import tqdm

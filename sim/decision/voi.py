@@ -14,6 +14,7 @@ from sim.decision.icer import ce_arrays, wtp_grid
 from sim.decision.voi_regression import EVPPI_MIN_DRAWS, GAM_K_MAIN, Gam, GaussianProcess
 from sim.errors import HtaError
 from sim.errors import suggest as _suggest
+from sim.model.conventions import check_rate
 
 __all__ = ["evpi_nb", "evpi", "population_factor", "population_evpi",
            "evppi", "evppi_nb", "evppi_psa", "EVPPI_METHODS"]
@@ -74,8 +75,7 @@ def population_factor(incidence: float, years: float, discount: float = 0.0) -> 
         raise HtaError(f"incidence {incidence!r} must be a number >= 0 (patients a year)")
     if not (float(years) == int(years) and years >= 1):
         raise HtaError(f"decision horizon {years!r} must be a whole number of years >= 1")
-    if not (np.isfinite(discount) and discount >= 0):
-        raise HtaError(f"discount rate {discount!r} must be >= 0")
+    discount = check_rate(discount, "population EVPI discount rate")
     t = np.arange(int(years))
     return float(np.sum(incidence / (1.0 + discount) ** t))
 

@@ -157,6 +157,20 @@ class _Builder:
                 )
         return a
 
+    def utility_bound(self, a: np.ndarray, strategy: str, state: str) -> None:
+        """Check that a state utility (per year) is at most the model's ``utility_max``."""
+        top = self.model.utility_max
+        if top is None or not (a > top).any():
+            return
+        d, t, l = np.argwhere(a > top)[0]
+        soj = f" (sojourn {l})" if a.shape[2] > 1 else ""
+        raise HtaError(
+            f"strategy {strategy!r}, utility of state {state!r}, cycle {int(t)}{soj}: {float(a[d, t, l]):.6g} "
+            f"is above {float(top):g}{_draw_label(self.ids, d, a.shape[0], self.total)}; utilities are per year "
+            f"on the 0-1 scale (0.85, not 85); if this value is a difference or another scale, build the "
+            f"Model with utility_max=None"
+        )
+
     def entries(self, rows: dict, k: int, state: str, a: np.ndarray, head: tuple) -> None:
         """Pool ``a`` and add entries ``head + (offset, sd, st)`` for every tunnel slot of ``state``."""
         o, sd, st, ss = self.pool.add(a)
@@ -274,6 +288,7 @@ def _state_rewards(b: _Builder, columns: tuple) -> tuple[np.ndarray, np.ndarray]
                 b.entries(rw_rows, k, s, a, (r,))
         for s, v in model.utilities.items():
             a = b.value(v, strat, s, b.cyc_rw, f"strategy {strat!r}, utility of state {s!r}")
+            b.utility_bound(a, strat, s)
             b.entries(rw_rows, k, s, a * h, (NR - 2,))
         for s in model.states:
             if s not in model.dead:

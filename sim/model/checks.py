@@ -145,6 +145,8 @@ def settings(model: Model) -> None:
             f"choose one of {', '.join(DISCOUNT_TIMINGS)}"
         )
     correction_weights(model.correction, model.n_cycles)  # raises for Simpson with odd T
+    if model.utility_max is not None and not is_number(model.utility_max):
+        raise HtaError(f"utility_max {model.utility_max!r} must be a finite number (default 1) or None (no bound)")
     for name, v in model.parameters.items():
         if not isinstance(name, str) or not name:
             raise HtaError(f"parameter name {name!r} must be a non-empty string")

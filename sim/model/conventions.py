@@ -25,7 +25,15 @@ import numpy as np
 
 from sim.errors import HtaError
 
-__all__ = ["CORRECTIONS", "correction_weights", "Discount", "as_discount", "DISCOUNT_TIMINGS", "model_conventions"]
+__all__ = [
+    "CORRECTIONS",
+    "correction_weights",
+    "Discount",
+    "as_discount",
+    "check_rate",
+    "DISCOUNT_TIMINGS",
+    "model_conventions",
+]
 
 #: Within-cycle corrections, each with a one-line summary of its weights.
 CORRECTIONS = {
@@ -127,11 +135,7 @@ class Discount:
             if not b1 > b0:
                 raise HtaError(f"discount schedule {rate!r}: start years must increase")
         for b, r in sched:
-            if not math.isfinite(r) or r < 0:
-                raise HtaError(
-                    f"discount rate {r!r} (from year {b:g}) must be a finite number >= 0; "
-                    f"give e.g. 0.035 for 3.5 % a year"
-                )
+            check_rate(r, "discount rate" if len(sched) == 1 else f"discount rate from year {b:g}")
         object.__setattr__(self, "schedule", sched)
 
     def factor(self, tau: np.ndarray) -> np.ndarray:
@@ -149,6 +153,35 @@ class Discount:
         if len(self.schedule) == 1:
             return f"{self.schedule[0][1]:g}"
         return ", ".join(f"{r:g} from year {b:g}" for b, r in self.schedule)
+
+
+def check_rate(rate, what: str = "discount rate") -> float:
+    """``rate`` as a float, checked to be an annual rate in ``[0, 1)``.
+
+    A percentage given by mistake (``3.5``) is an error with a hint (``did you mean 0.035?``).
+
+    Parameters
+    ----------
+    rate : float
+        An annual discount rate.
+    what : str
+        What the rate is, for the message (e.g. ``"discount_costs"``).
+
+    Returns
+    -------
+    float
+        The rate.
+    """
+    try:
+        r = float(rate) if not isinstance(rate, bool) else math.nan
+    except (TypeError, ValueError):
+        r = math.nan
+    if math.isfinite(r) and 0.0 <= r < 1.0:
+        return r
+    hint = f" (did you mean {r / 100:g}?)" if math.isfinite(r) and 1.0 <= r <= 100.0 else ""
+    raise HtaError(
+        f"{what} {rate!r} must be an annual rate >= 0 and < 1{hint}; give e.g. 0.035 for 3.5 % a year"
+    )
 
 
 def as_discount(x) -> Discount:

@@ -108,6 +108,12 @@ class Model:
     discount_timing : {"exact", "annual"}
         Whether trace points are discounted at their exact time or at the start
         of their year.
+    utility_max : float or None
+        Largest allowed state utility per year (default 1, full health); a larger value,
+        usually a percentage or a cost put in the wrong place, is an error naming strategy,
+        state, cycle and draw.  Give ``None`` (or a larger bound) when state utilities are
+        differences or another outcome scale.  One-off transition and start utilities are
+        QALY changes and are not bounded.
     name, description : str
         For results and reports.
     """
@@ -134,6 +140,7 @@ class Model:
     discount_costs: Any = 0.0
     discount_outcomes: Any = 0.0
     discount_timing: str = "exact"
+    utility_max: float | None = 1.0
     name: str = "model"
     description: str = ""
 

@@ -9,14 +9,17 @@ method-of-moments fits: ``docs/parameters.md``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scipy import stats
 
 from sim.errors import HtaError, suggest
 
-__all__ = ["UNIVARIATE", "MULTIVARIATE", "DISTRIBUTIONS", "make_distribution"]
+__all__ = [
+    "UNIVARIATE", "MULTIVARIATE", "DISTRIBUTIONS", "DIRICHLET_SUM_TOLERANCE", "check_dirichlet_shares",
+    "make_distribution",
+]
 
 Z975 = stats.norm.ppf(0.975)  # 1.959963984540054
 
@@ -167,3 +170,35 @@ def make_distribution(dist: str, args: Mapping[str, Any], where: str):
         return stats.beta(1 + lam * (mode - lo) / (hi - lo), 1 + lam * (hi - mode) / (hi - lo),
                           loc=lo, scale=hi - lo)
     raise AssertionError(dist)  # pragma: no cover
+
+
+#: Tolerance of the sum of a Dirichlet group's base values (shares rounded in a table still pass).
+DIRICHLET_SUM_TOLERANCE = 1e-3
+
+
+def check_dirichlet_shares(members: Sequence, counts: Sequence[float], where: str) -> None:
+    """Check that the base values of a Dirichlet group read from a table sum to 1.
+
+    They are the shares of one distribution. Rows built in Python (``line`` 0) are
+    not checked: their base values may be placeholders.
+
+    Parameters
+    ----------
+    members : sequence of Parameter
+        The group's rows (``name``, ``value``, ``line``).
+    counts : sequence of float
+        Their Dirichlet counts, for the suggested shares.
+    where : str
+        The table and group, for the message.
+    """
+    if not all(p.line for p in members):
+        return
+    total = math.fsum(float(p.value) for p in members)
+    if abs(total - 1.0) <= DIRICHLET_SUM_TOLERANCE:
+        return
+    rows = ", ".join(f"{p.name} (line {p.line}) = {float(p.value):g}" for p in members)
+    shares = ", ".join(f"{c / sum(counts):.4g}" for c in counts)
+    raise HtaError(
+        f"{where}: Dirichlet base values sum to {total:g}, not 1 ({rows}); they are the shares of one "
+        f"distribution: give each row's share of the group, e.g. count / sum of counts ({shares})"
+    )

@@ -28,6 +28,7 @@ __all__ = [
     "rows_from_frame",
     "correlations_from_frame",
     "resolve_file",
+    "check_no_formulas",
     "read_covariance",
     "read_empirical",
 ]
@@ -187,7 +188,9 @@ def read_file(path: str | os.PathLike, correlations: str | os.PathLike | Mapping
             sheets = pd.read_excel(p, sheet_name=None, dtype=object)
         except Exception as exc:
             raise HtaError(f"{p}: cannot read as Excel: {exc}") from None
-        df = sheets.get("parameters", next(iter(sheets.values())))
+        table_sheet = "parameters" if "parameters" in sheets else next(iter(sheets))
+        check_no_formulas(p, [table_sheet] + (["correlations"] if corr is None and "correlations" in sheets else []))
+        df = sheets[table_sheet]
         if corr is None and "correlations" in sheets:
             corr = correlations_from_frame(sheets["correlations"], f"{p}, sheet correlations")
     else:
@@ -201,6 +204,40 @@ def read_file(path: str | os.PathLike, correlations: str | os.PathLike | Mapping
             raise HtaError(f"correlations file {str(cp)!r} not found")
         corr = correlations_from_frame(pd.read_csv(cp), str(cp))
     return df, corr
+
+
+def check_no_formulas(path: Path, sheets: Sequence[str]) -> None:
+    """Raise if a cell of the given sheets of workbook ``path`` holds a formula.
+
+    A formula's value is whatever the spreadsheet program last computed (or nothing,
+    when the workbook was written by a program), so a table must hold values.
+
+    Parameters
+    ----------
+    path : Path
+        The workbook.
+    sheets : sequence of str
+        The sheets read.
+    """
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except Exception as exc:
+        raise HtaError(f"{path}: cannot read as Excel: {exc}") from None
+    try:
+        for name in sheets:
+            for row in wb[name].iter_rows():
+                for cell in row:
+                    if getattr(cell, "data_type", None) == "f":
+                        text = str(getattr(cell.value, "text", cell.value))
+                        raise HtaError(
+                            f"{path}, sheet {name!r}, cell {cell.coordinate}: holds the formula {text[:60]!r}, not a "
+                            f"value; a parameter table holds values: replace the formula by its value "
+                            f"(copy, then paste special > values)"
+                        )
+    finally:
+        wb.close()
 
 
 def resolve_file(base_dir: Path, name: str, where: str) -> Path:

@@ -24,7 +24,13 @@ import pandas as pd
 
 from sim.errors import HtaError, suggest
 from sim.params import io
-from sim.params.distributions import MULTIVARIATE, check_args, check_name, make_distribution
+from sim.params.distributions import (
+    MULTIVARIATE,
+    check_args,
+    check_dirichlet_shares,
+    check_name,
+    make_distribution,
+)
 from sim.params.sampling import Draws, Sampler, gaussian_copula, values_by_inversion, values_direct
 
 __all__ = [
@@ -178,6 +184,7 @@ class ParameterTable:
             counts.append(c)
         if len(members) < 2:
             raise HtaError(f"{where}: a Dirichlet needs at least 2 rows in its group")
+        check_dirichlet_shares(members, counts, where)
         return np.array(counts)
 
     def _mvnormal(self, members: list[Parameter], where: str) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ import pandas as pd
 import simpy
 
 from sim.errors import HtaError, suggest
+from sim.model.memory import check_memory
 from sim.patient.events import Exponential, TimeToEvent, Weibull
 from sim.patient.pathway import Event, Pathway, discounted_integral
 from sim.patient.results import PathwayResult, pathway_conventions
@@ -293,6 +294,7 @@ def check_run(n_patients, population, seed, draw, batch_size) -> tuple[int, int,
     for name, v in (("seed", seed), ("draw", draw)):
         if v >= 2**64:
             raise HtaError(f"{name} {v!r} is too large: random stream keys are 64-bit, give one below 2**64")
+    check_memory(64 * n_patients, f"a run of {n_patients:,} patients")  # >= one 8-column record a patient
     return int(n_patients), int(seed), int(draw)  # Python integers for the streams' key arithmetic
 
 

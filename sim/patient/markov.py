@@ -22,6 +22,7 @@ import pandas as pd
 from sim.errors import HtaError
 from sim.model.arrays import build_arrays, coefficients, resolve_draws
 from sim.model.conventions import model_conventions
+from sim.model.memory import check_memory
 from sim.model.spec import Model
 from sim.patient.results import PatientResult
 from sim.patient.streams import uniforms
@@ -56,6 +57,7 @@ def run_markov_patients(model: Model, n_patients: int, seed: int, *, params: Any
     for name, v, lo in (("n_patients", n_patients, 1), ("batch_size", batch_size, 1), ("draw", draw, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise HtaError(f"{name} {v!r} must be a whole number >= {lo}")
+    check_memory(64 * n_patients * len(model.strategies), f"a run of {n_patients:,} patients")
     draws = resolve_draws(model, params)
     if draw >= len(draws.ids):
         raise HtaError(f"draw {draw} is out of range: the parameters hold {len(draws.ids)} draw(s)")

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sim.errors import HtaError, suggest
+from sim.model.conventions import check_rate
 from sim.patient.events import TimeToEvent
 
 __all__ = ["CLOCKS", "Event", "Pathway", "discounted_integral"]
@@ -134,9 +135,7 @@ class Pathway:
         if not (isinstance(self.horizon, (int, float)) and self.horizon > 0 and math.isfinite(self.horizon)):
             raise HtaError(f"horizon {self.horizon!r} must be a positive number of years")
         for what in ("discount_costs", "discount_outcomes"):
-            r = getattr(self, what)
-            if not (isinstance(r, (int, float)) and r >= 0 and math.isfinite(r)):
-                raise HtaError(f"{what} {r!r} must be a number >= 0")
+            check_rate(getattr(self, what), what)
 
     @property
     def max_events(self) -> int:
