@@ -78,7 +78,27 @@ class Loaded:
         for k, v in {**self.experiment.scenario, **(values or {})}.items():
             (settings if k in SETTINGS else params).__setitem__(k, v)
         model = self.build(params)
-        return dataclasses.replace(model, **settings) if settings else model
+        if not settings:
+            return model
+        try:
+            return dataclasses.replace(model, **settings)
+        except HtaError:
+            for k, v in settings.items():  # find the setting at fault and report it at its key
+                try:
+                    dataclasses.replace(model, **{k: v})
+                except HtaError as exc:
+                    raise self.experiment.error(self._setting_path(k, values), str(exc)) from None
+            raise
+
+    def _setting_path(self, key: str, values: Mapping[str, float] | None) -> tuple:
+        """The experiment-file key that gave the setting ``key`` (a sweep's, else ``[scenario]``'s)."""
+        exp = self.experiment
+        if values and key in values:
+            grid = ("sweep", "grid", key)
+            if exp.locator and grid in exp.locator.lines:
+                return grid
+            return ("sweep",)
+        return ("scenario", key)
 
 
 def load(exp: Experiment) -> Loaded:

@@ -103,6 +103,8 @@ class _Run:
         try:
             return func(*args, **kw)
         except HtaError as exc:
+            if str(exc).startswith(f"{self.exp.path}:"):  # already located at its own key
+                raise
             raise self.exp.error(path, str(exc)) from None
 
     # ------------------------------------------------------------ analyses
@@ -130,10 +132,11 @@ class _Run:
 
     def psa(self) -> pd.DataFrame:
         from sim import decision, plots
-        from sim.cohort.psa import assemble, psa_chunk
+        from sim.cohort.psa import assemble, check_psa_size, psa_chunk
 
         spec, exp = self.exp.psa, self.exp
         n, table = spec.draws, self.ld.table
+        self.located(("psa", "draws"), check_psa_size, self.model, table, n)  # before any chunk is mapped
         args = [(self.model, table, n, exp.seed, spec.method, lo, min(n, lo + spec.chunk), self.fixed)
                 for lo in range(0, n, spec.chunk)]
         chunks = self.ex.map(psa_chunk, args, desc=f"PSA {self.model.name}", unit="chunk")
@@ -329,6 +332,8 @@ def _run_in(stage: Path, folder: OutputFolder, exp: Experiment, loaded: Loaded, 
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - t0, 3),
         }
+        if loaded.defaulted:  # parameters the file let take the ready model's own rows (defaults = "model")
+            manifest["defaulted_parameters"] = list(loaded.defaulted)
         write_report(stage, loaded, run, manifest)
         _write_manifest(stage, manifest)
         ok = True
