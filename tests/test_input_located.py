@@ -7,8 +7,8 @@ import json
 import shutil
 
 import pytest
-
 from exp_helpers import HIV_TABLE
+
 from sim.experiment.cli import main
 
 HEAD = """\
