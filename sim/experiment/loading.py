@@ -186,6 +186,9 @@ def _resolve_model(exp: Experiment) -> tuple[Callable, ModuleType, bool]:
 def _table(exp: Experiment, mod: ModuleType, ready: bool) -> ParameterTable:
     """The experiment's ``parameters`` table, or the ready model's own ``parameters()``."""
     if exp.parameters is not None:
+        if exp.parameters.is_dir():
+            raise exp.error(("parameters",), f"parameter table {str(exp.parameters)!r} is a folder; give the "
+                                             f".csv or .xlsx file")
         if not exp.parameters.is_file():
             raise exp.error(("parameters",), f"parameter table {str(exp.parameters)!r} not found (paths are "
                                              f"relative to the experiment file)")

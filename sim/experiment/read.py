@@ -85,8 +85,14 @@ def read_experiment(path: str | os.PathLike) -> Experiment:
     )
 
 
+#: Deepest nesting of tables and arrays an experiment file may have (the format needs 4).
+MAX_DEPTH = 16
+
+
 def _parse(file: Path) -> tuple[str, dict]:
     """The file's text and its TOML document."""
+    if file.is_dir():
+        raise HtaError(f"{file}:1: is a folder, not an experiment file; give the .toml file in it")
     if not file.is_file():
         raise HtaError(f"{file}:1: experiment file not found; check the path (see 'hta-sim list')")
     try:
@@ -94,13 +100,35 @@ def _parse(file: Path) -> tuple[str, dict]:
     except (OSError, UnicodeDecodeError) as exc:
         raise HtaError(f"{file}:1: cannot read the file: {exc}") from None
     try:
-        return text, tomllib.loads(text)
+        data = tomllib.loads(text)
+    except RecursionError:
+        raise HtaError(f"{file}:1: malformed TOML: arrays or tables nested too deep to read; an experiment "
+                       f"file needs at most {MAX_DEPTH} levels") from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column \d+\)|\(at end of document\)", msg)
         line = int(m.group(1)) if m and m.group(1) else (len(text.splitlines()) or 1)
         msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", msg)
         raise HtaError(f"{file}:{line}: malformed TOML: {msg}") from None
+    depth = _depth(data)
+    if depth > MAX_DEPTH:
+        raise HtaError(f"{file}:1: arrays or tables nested {depth} levels deep; an experiment file needs at most "
+                       f"{MAX_DEPTH} (see the README, Experiment files)")
+    return text, data
+
+
+
+def _depth(value) -> int:
+    """Nesting depth of a parsed TOML value, without recursion (a hostile file may nest thousands deep)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
 
 
 def _table(top: Reader, name: str) -> Reader | None:

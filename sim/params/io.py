@@ -180,6 +180,8 @@ def read_file(path: str | os.PathLike, correlations: str | os.PathLike | Mapping
         The table's cells (text for CSV) and the correlations.
     """
     p = Path(path)
+    if p.is_dir():
+        raise HtaError(f"parameter table {str(p)!r} is a folder; give the .csv or .xlsx file")
     if not p.is_file():
         raise HtaError(f"parameter table {str(p)!r} not found")
     corr = correlations
