@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["tune_process", "ProcessTuning"]
+__all__ = ["tune_process"]
 
 
-class ProcessTuning(dict):
-    """What :func:`tune_process` did: ``{"omp_wait_policy": str, "malloc": bool}``."""
+_DONE: dict | None = None
 
 
-_DONE: ProcessTuning | None = None
-
-
-def tune_process() -> ProcessTuning:
+def tune_process() -> dict:
     """Tune this process for many short compiled kernels; safe to call more than once.
 
     * ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it: OpenMP threads (Numba's
@@ -38,7 +34,7 @@ def tune_process() -> ProcessTuning:
 
     Returns
     -------
-    ProcessTuning
+    dict
         ``omp_wait_policy``: the policy in force; ``malloc``: whether the allocator
         setting was applied (by this call or an earlier one).
     """
@@ -46,7 +42,7 @@ def tune_process() -> ProcessTuning:
     if _DONE is not None:
         return _DONE
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    _DONE = ProcessTuning(omp_wait_policy=os.environ["OMP_WAIT_POLICY"], malloc=_keep_freed_memory())
+    _DONE = {"omp_wait_policy": os.environ["OMP_WAIT_POLICY"], "malloc": _keep_freed_memory()}
     return _DONE
 
 

@@ -224,21 +224,14 @@ def _psa(top: Reader) -> PSASpec | None:
     r = _table(top, "psa")
     if r is None:
         return None
-    method = r.get("method", "str", "mc")
-    if method not in METHODS:
-        raise r.err("method", f"psa.method {method!r}{suggest(method, METHODS)}; choose one of "
-                              f"{', '.join(METHODS)}")
+    method = r.choice("method", METHODS, "mc")
     psa = PSASpec(draws=r.get("draws", "int2", required=True), method=method, chunk=r.get("chunk", "int1", 1000))
     r.finish()
     return psa
 
 
 def _outcome(r: Reader) -> str:
-    out = r.get("outcome", "str", "inmb")
-    if out not in OUTCOMES:
-        raise r.err("outcome", f"{r.name('outcome')} {out!r}{suggest(out, OUTCOMES)}; choose one of "
-                               f"{', '.join(OUTCOMES)}")
-    return out
+    return r.choice("outcome", OUTCOMES, "inmb")
 
 
 def _strategies(r: Reader) -> tuple[str | None, str | None]:

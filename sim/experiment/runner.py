@@ -103,8 +103,6 @@ class _Run:
         try:
             return func(*args, **kw)
         except HtaError as exc:
-            if str(exc).startswith(f"{self.exp.path}:"):  # already located at its own key
-                raise
             raise self.exp.error(path, str(exc)) from None
 
     # ------------------------------------------------------------ analyses

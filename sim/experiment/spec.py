@@ -209,11 +209,14 @@ class Experiment:
         path : tuple
             The key's path, as for :meth:`where`.
         message : str
-            What is wrong, and the fix.
+            What is wrong, and the fix. A message already located in this file (raised
+            at a more precise key further down) is kept as it is.
 
         Returns
         -------
         HtaError
         """
+        if message.startswith(f"{self.path}:"):
+            return HtaError(message)
         return HtaError(f"{self.where(*path)}: {message}")
 

@@ -101,6 +101,28 @@ class Reader:
         path = self.path + ((key,) if key is not None else ())
         return HtaError(f"{self.file}:{self.loc.line(path)}: {message}")
 
+    def choice(self, key: str, choices, default: str) -> str:
+        """The string at ``key``, which must be one of ``choices`` (else an error suggesting the closest).
+
+        Parameters
+        ----------
+        key : str
+            The key in this table.
+        choices : sequence of str
+            The valid values.
+        default : str
+            The value when the key is absent.
+
+        Returns
+        -------
+        str
+        """
+        value = self.get(key, "str", default)
+        if value not in choices:
+            raise self.err(key, f"{self.name(key)} {value!r}{suggest(value, choices)}; choose one of "
+                                f"{', '.join(choices)}")
+        return value
+
     def name(self, key: str) -> str:
         """The dotted name of ``key`` in the file (``one_way.outcome``)."""
         return ".".join(str(p) for p in self.path if not isinstance(p, int)) + ("." if self.path else "") + key

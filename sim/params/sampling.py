@@ -138,6 +138,10 @@ class Sampler:
         if method == "lhs" and table.n_slots:
             self._lhs = qmc.LatinHypercube(d=table.n_slots, rng=np.random.default_rng(self.seed)).random(self.n)
 
+    def _check_range(self, lo: int, hi: int) -> None:
+        if not 0 <= lo <= hi <= self.n:
+            raise HtaError(f"draw range {lo}:{hi} is outside 0:{self.n}")
+
     def uniforms(self, lo: int, hi: int) -> np.ndarray:
         """Uniforms of draws ``lo:hi`` (Latin hypercube and Sobol only).
 
@@ -150,8 +154,7 @@ class Sampler:
         -------
         ndarray, shape (hi - lo, table.n_slots)
         """
-        if not 0 <= lo <= hi <= self.n:
-            raise HtaError(f"draw range {lo}:{hi} is outside 0:{self.n}")
+        self._check_range(lo, hi)
         k = self.table.n_slots
         if k == 0:
             return np.empty((hi - lo, 0))
@@ -179,8 +182,7 @@ class Sampler:
         dict of str to ndarray
             One array of length ``hi - lo`` per parameter, in table order.
         """
-        if not 0 <= lo <= hi <= self.n:
-            raise HtaError(f"draw range {lo}:{hi} is outside 0:{self.n}")
+        self._check_range(lo, hi)
         if self.method != "mc":
             return values_by_inversion(self.table, self.uniforms(lo, hi))
         cols = {name: np.empty(hi - lo) for name in self.table.names}
