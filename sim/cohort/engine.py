@@ -229,7 +229,6 @@ def cohort_settings(model: Model, n: int, seed) -> dict:
     """
     return make_settings("cohort", model=model.name, strategies=model.strategies, n_draws=int(n), seed=seed,
                          **model_conventions(model),
-                         transition_rewards="counted in full, discounted at the end of the cycle of the transition",
                          start_rewards="counted once at time 0 on the start distribution, not discounted")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import HtaError
-from sim.model.conventions import correction_weights, point_times
+from sim.model.conventions import correction_coefficients, point_times, transition_coefficients
 from sim.model.draws import ResolvedDraws, resolve_draws
 from sim.model.evaluate import Context, Params, Time, evaluate
 from sim.model.pool import ModelArrays, Pool, csr
@@ -353,16 +353,19 @@ def coefficients(model: Model, columns: tuple) -> tuple[np.ndarray, np.ndarray, 
         Discount of the transition rewards of cycle t (1 when undiscounted).
     """
     T = model.n_cycles
-    own, prev = correction_weights(model.correction, T)
     tau = point_times(T, model.cycle_length, model.discount_timing)
     NR = len(columns)
     c_own = np.zeros((2, NR, T + 1))
     c_prev = np.zeros((2, NR, T + 1))
     c_tr = np.ones((2, NR, T))
+    ones = np.ones(T + 1)
+    undiscounted = correction_coefficients(model.correction, ones)
+    tr_undiscounted = transition_coefficients(model.correction, model.transition_rewards, ones)
     for r, col in enumerate(columns):
         disc = model.discount_outcomes if col in ("qaly", "ly") else model.discount_costs
         f = disc.factor(tau)
-        c_own[0, r], c_own[1, r] = own * f, own
-        c_prev[0, r], c_prev[1, r] = prev * f, prev
-        c_tr[0, r] = f[1:]
+        (c_own[0, r], c_prev[0, r]), (c_own[1, r], c_prev[1, r]) = correction_coefficients(model.correction, f), \
+            undiscounted
+        c_tr[0, r] = transition_coefficients(model.correction, model.transition_rewards, f)
+        c_tr[1, r] = tr_undiscounted
     return c_own, c_prev, c_tr

@@ -127,6 +127,14 @@ class Time:
         return self.cycle * self.cycle_length
 
     @property
+    def model_time(self) -> np.ndarray:
+        """Cycle numbered from 1, ``cycle + 1``: heemod's ``model_time`` (``markov_cycle``) and DARTH's ``t``.
+
+        The value of cycle ``j`` here is the value heemod computes for ``model_time = j + 1``.
+        """
+        return self.cycle + 1
+
+    @property
     def age(self) -> np.ndarray:
         """Age in years at the start of each cycle, ``start_age + year``."""
         if self.start_age is None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sim.errors import HtaError, suggest
 from sim.model import checks
-from sim.model.conventions import as_discount, canonical_correction
+from sim.model.conventions import as_discount, canonical_correction, check_transition_rewards
 from sim.model.values import ANY
 
 __all__ = ["Model", "ANY", "FrozenDict"]
@@ -108,6 +108,10 @@ class Model:
     discount_timing : {"exact", "annual"}
         Whether trace points are discounted at their exact time or at the start
         of their year.
+    transition_rewards : {"full", "corrected"}
+        One-off transition rewards counted in full (default) or with the correction
+        weight of the trace point at the end of their cycle (the DARTH tutorials' way);
+        see :data:`sim.model.conventions.TRANSITION_REWARDS`.
     utility_max : float or None
         Largest allowed state utility per year (default 1, full health); a larger value,
         usually a percentage or a cost put in the wrong place, is an error naming strategy,
@@ -140,6 +144,7 @@ class Model:
     discount_costs: Any = 0.0
     discount_outcomes: Any = 0.0
     discount_timing: str = "exact"
+    transition_rewards: str = "full"
     utility_max: float | None = 1.0
     name: str = "model"
     description: str = ""
@@ -161,6 +166,7 @@ class Model:
             except HtaError as exc:
                 raise HtaError(f"{k}: {exc}") from None
         set_("cycle_length", checks.cycle_length(self.cycle_length))
+        check_transition_rewards(self.transition_rewards)
         checks.settings(self)
         checks.structure(self)
 
