@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim import ANY, ByStrategy, C, HazardRatio, LifeTable, Model
+from sim import ANY, ByStrategy, C, HazardRatio, LifeTable, Model, P, Rate
 
 DATA = Path(__file__).parent / "data" / "darth_lifetable_usa_mx_2015.csv"
 STRATEGIES = ("SoC", "A", "B", "AB")
@@ -86,6 +86,29 @@ def build_with_callables(table, **settings) -> Model:
     )
 
 
+def build_with_expressions(table, **settings) -> Model:
+    """The same model in the expression language: no callable."""
+    q = table.mortality("total")  # 1 - exp(-mx(age))
+    q_S1, q_S2 = HazardRatio(q, "hr_S1"), HazardRatio(q, "hr_S2")  # 1 - exp(-hr mx)
+    on_b = ByStrategy(SoC=1.0, A=1.0, B="hr_S1S2_trtB", AB="hr_S1S2_trtB")
+    trt = ByStrategy(SoC=0.0, A="c_trtA", B="c_trtB", AB=P("c_trtA") + "c_trtB")
+    return Model(
+        name="sick_sicker_timedep", states=("H", "S1", "S2", "D"), strategies=STRATEGIES,
+        transitions={
+            ("H", "S1"): (1 - q) * Rate("r_HS1"), ("H", "D"): q, ("H", "H"): C,
+            ("S1", "H"): (1 - q_S1) * Rate("r_S1H"), ("S1", "S2"): (1 - q_S1) * Rate(P("r_S1S2") * on_b),
+            ("S1", "D"): q_S1, ("S1", "S1"): C,
+            ("S2", "D"): q_S2, ("S2", "S2"): C,
+        },
+        start={"H": 1.0}, horizon=75, start_age=25, parameters=PARAMETERS,
+        costs={"care": {"H": "c_H", "S1": P("c_S1") + trt, "S2": P("c_S2") + trt}},
+        utilities={"H": "u_H", "S1": ByStrategy(SoC="u_S1", B="u_S1", A="u_trtA", AB="u_trtA"), "S2": "u_S2"},
+        transition_costs={"event": {("H", "S1"): "ic_HS1", (ANY, "D"): "ic_D"}},
+        transition_utilities={("H", "S1"): -P("du_HS1")},
+        dead=("D",), discount_costs=0.03, discount_outcomes=0.03, **settings,
+    )
+
+
 def _costs_qalys(res):
     out = res.outcomes.set_index("strategy")
     return {s: (float(out.loc[s, "cost"]), float(out.loc[s, "qaly"])) for s in STRATEGIES}
@@ -117,3 +140,11 @@ def test_transition_rewards_in_full_miss_the_published_costs(table):
     for s, (cost, _) in PUBLISHED.items():
         assert 10 < abs(got[s][0] - cost) < 60, s
     assert res.settings["transition_rewards"].startswith("counted in full")
+
+
+def test_expressions_reproduce_the_callables_and_the_published_table(table, darth):
+    res = sim.run_cohort(build_with_expressions(table, correction="simpson-darth", transition_rewards="corrected"))
+    got, ref = _costs_qalys(res), _costs_qalys(darth)
+    for s in STRATEGIES:
+        assert got[s] == pytest.approx(ref[s], rel=1e-12), s
+        assert round(got[s][0]) == PUBLISHED[s][0] and round(got[s][1], 3) == PUBLISHED[s][1], s
