@@ -41,6 +41,7 @@ __getattr__, __dir__, _names = attach(__name__, {
     "ceac": f"{_D}.acceptability:ceac", "ceaf": f"{_D}.acceptability:ceaf",
     "expected_loss": f"{_D}.acceptability:expected_loss",
     "prob_cost_effective": f"{_D}.acceptability:prob_cost_effective", "ce_plane": f"{_D}.acceptability:ce_plane",
+    "eib": f"{_D}.acceptability:eib",
     "nnt": f"{_D}.number_needed:nnt", "evpi": f"{_D}.voi:evpi", "evppi": f"{_D}.voi:evppi",
     "population_evpi": f"{_D}.voi:population_evpi",
     "subgroups": f"{_D}.subgroup:subgroups",

@@ -233,13 +233,23 @@ def _check_row(b: _Builder, strat: str, frm: str, comp_to: str | None,
 
 
 def _destinations(model: Model) -> np.ndarray:
-    """``dest (S1, S)``: the expanded state reached from expanded state i moving to state j."""
+    """``dest (S1, S)``: the expanded state reached from expanded state i moving to state j.
+
+    Staying in a tunnel moves on one slot; moving along a ``carry_sojourn`` pair enters the
+    next tunnel at the slot after the current one; any other move enters slot 0.
+    """
     off = model.offsets
+    carry = set(model.carry_sojourn)
     dest = np.empty((len(model.layout), len(model.states)), dtype=np.int64)
     for i, (s, dd) in enumerate(model.layout):
         L = model.tunnels.get(s, 1)
         for j, to in enumerate(model.states):
-            dest[i, j] = off[s] + min(dd + 1, L - 1) if (to == s and L > 1) else off[to]
+            if to == s and L > 1:
+                dest[i, j] = off[s] + min(dd + 1, L - 1)
+            elif (s, to) in carry:
+                dest[i, j] = off[to] + min(dd + 1, model.tunnels[to] - 1)
+            else:
+                dest[i, j] = off[to]
     return dest
 
 

@@ -100,6 +100,10 @@ class Model:
     tunnels : mapping of state to int
         States whose values may depend on time spent in them: the model tracks
         0 .. L-1 completed cycles in the state (the last slot holds longer stays).
+    carry_sojourn : sequence of (from_state, to_state)
+        Pairs of tunnel states across which the time carries on: moving from ``from_state``
+        after ``d`` completed cycles enters ``to_state`` at ``min(d + 1, L - 1)`` rather
+        than 0 (time since onset across disease stages, without expanding states by hand).
     correction : str
         Within-cycle correction (see :data:`sim.model.conventions.CORRECTIONS`).
     discount_costs, discount_outcomes : float or Discount
@@ -140,6 +144,7 @@ class Model:
     start_utilities: Mapping[str, Any] = field(default_factory=dict)
     dead: tuple[str, ...] = ()
     tunnels: Mapping[str, int] = field(default_factory=dict)
+    carry_sojourn: tuple[tuple[str, str], ...] = ()
     correction: str = "half-cycle"
     discount_costs: Any = 0.0
     discount_outcomes: Any = 0.0
@@ -157,6 +162,7 @@ class Model:
         set_("strategies", checks.names(self.strategies, "strategy"))
         checks.distinct(self.states, self.strategies)
         set_("dead", tuple([self.dead] if isinstance(self.dead, str) else self.dead))
+        set_("carry_sojourn", checks.pairs(self.carry_sojourn, "carry_sojourn"))
         for k in _MAPPINGS:
             set_(k, _freeze(checks.mapping(getattr(self, k), k)))
         set_("correction", canonical_correction(self.correction))
