@@ -195,3 +195,15 @@ def test_model_errors_name_strategy_and_transition():
     zero = _sick_model(onset="p_HS1", sick_death=0.2, sick_cost=P("c_S") / (P("hr") - 2.5), death_cost=0.0)
     with pytest.raises(HtaError, match=r"strategy 'soc', cost 'care' of state 'Sick', cycle 0.*inf"):
         sim.run_cohort(zero)
+
+
+def test_expressions_pickle_and_life_table_repr():
+    import pickle
+
+    table = sim.LifeTable.packaged("us_2017_nchs")
+    e = (1 - table.mortality("male")) * Rate(P("r") * ByStrategy(s1=1.0, s2="hr")) + BySojourn(["a", 0])
+    back = pickle.loads(pickle.dumps(e))
+    assert repr(back) == repr(e) and back.parameters() == ["a", "hr", "r"]
+    text = repr(table)
+    assert text.startswith("LifeTable('us_2017_nchs': qx by single year of age 0-100+, sexes female, male, total")
+    assert "Arias" in text
