@@ -24,6 +24,8 @@ __getattr__, __dir__, _names = attach(__name__, {
     "RelativeRisk": f"{_M}.values:RelativeRisk", "AnyOf": f"{_M}.values:AnyOf",
     "ByStrategy": f"{_M}.values:ByStrategy", "ByCycle": f"{_M}.values:ByCycle",
     "BySojourn": f"{_M}.values:BySojourn", "Discount": f"{_M}.conventions:Discount",
+    "Param": f"{_M}.values:Param", "P": f"{_M}.values:P", "Cycle": f"{_M}.values:Cycle",
+    "ModelTime": f"{_M}.values:ModelTime", "Year": f"{_M}.values:Year", "Age": f"{_M}.values:Age",
     "CORRECTIONS": f"{_M}.conventions:CORRECTIONS", "LifeTable": f"{_M}.lifetable:LifeTable",
     "Mortality": f"{_M}.lifetable:Mortality", "model_builder": f"{_M}.builder:model_builder",
     # engines and results
@@ -39,6 +41,7 @@ __getattr__, __dir__, _names = attach(__name__, {
     "ceac": f"{_D}.acceptability:ceac", "ceaf": f"{_D}.acceptability:ceaf",
     "expected_loss": f"{_D}.acceptability:expected_loss",
     "prob_cost_effective": f"{_D}.acceptability:prob_cost_effective", "ce_plane": f"{_D}.acceptability:ce_plane",
+    "eib": f"{_D}.acceptability:eib",
     "nnt": f"{_D}.number_needed:nnt", "evpi": f"{_D}.voi:evpi", "evppi": f"{_D}.voi:evppi",
     "population_evpi": f"{_D}.voi:population_evpi",
     "subgroups": f"{_D}.subgroup:subgroups",

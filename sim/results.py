@@ -165,8 +165,13 @@ class CohortResult(Result):
         cycle length, number of cycles and draws, seed, package version.
     trace : DataFrame or None
         ``draw, strategy, cycle, state, share`` (only when asked for).
+    per_cycle : DataFrame or None
+        ``draw, strategy, cycle`` and the outcome columns, the rewards counted at each
+        trace point (only when asked for, ``run_cohort(per_cycle=True)``); they sum to
+        ``outcomes``.
     """
 
     outcomes: pd.DataFrame
     settings: Mapping[str, Any]
     trace: pd.DataFrame | None = None
+    per_cycle: pd.DataFrame | None = None

@@ -17,9 +17,12 @@ Conventions implemented
     trapezoid      sum_k w_k d_k <m_k, r_k>,  w = 1/2, 1, ..., 1, 1/2
     simpson        sum_k w_k d_k <m_k, r_k>,  w = 1/3, 4/3, 2/3, 4/3, ..., 4/3, 1/3 (T even)
     simpson-darth  sum_k w_k d_k <m_k, r_k>,  w = 1/3, 2/3, 4/3, 2/3, ..., 1/3
+    all-points     sum_{k=0}^{T} d_k <m_k, r_k>
+    heemod-life-table  sum_{j=0}^{T-1} d_j <(m_j + m_{j+1}) / 2, r_j>  (discounted at the cycle start)
 
 * Transition rewards of cycle ``t``: ``sum_ij m_t[i] P_t[i, j] TR_t[i, j]``,
-  discounted at ``d(tau_{t+1})``.
+  discounted at ``d(tau_{t+1})``; with ``transition_weighting="corrected"`` also multiplied
+  by the weight the correction gives point ``t + 1`` (:func:`point_weight`).
 * ``d(tau) = (1 + r) ** -tau``; a schedule ``[(0, r0), (b1, r1), ...]``
   compounds each rate over the part of ``[0, tau)`` it covers; with
   ``timing="annual"`` the factor of time ``tau`` is that of ``floor(tau)``.
@@ -34,7 +37,26 @@ import numpy as np
 __all__ = ["discount_factor", "discount_time", "run_naive", "best_counts_naive", "fifo_waits", "run_pathway_naive",
            "CORRECTIONS"]
 
-CORRECTIONS = ("start", "end", "half-cycle", "life-table", "trapezoid", "simpson", "simpson-darth")
+CORRECTIONS = ("start", "end", "half-cycle", "life-table", "trapezoid", "simpson", "simpson-darth", "all-points",
+               "heemod-life-table")
+
+
+def point_weight(correction: str, T: int, k: int) -> float:
+    """The total weight a correction gives trace point ``k`` (what a constant reward there counts)."""
+    first, last = k == 0, k == T
+    if correction == "start":
+        return 0.0 if last else 1.0
+    if correction == "end":
+        return 0.0 if first else 1.0
+    if correction in ("half-cycle", "life-table", "heemod-life-table", "trapezoid"):
+        return 0.5 if (first or last) else 1.0
+    if correction == "simpson":
+        return 1 / 3 if (first or last) else (4 / 3 if k % 2 else 2 / 3)
+    if correction == "simpson-darth":
+        return 1 / 3 if (first or last) else (2 / 3 if k % 2 else 4 / 3)
+    if correction == "all-points":
+        return 1.0
+    raise ValueError(f"unknown correction {correction!r}")
 
 
 def discount_factor(rate, tau: float) -> float:
@@ -116,6 +138,16 @@ def _state_total(m, r, d, correction: str) -> float:
                 w = 4.0 / 3.0
             total += w * d[k] * (m[k] @ r[k])
         return total
+    if correction == "all-points":
+        total = 0.0
+        for k in range(T + 1):
+            total += d[k] * (m[k] @ r[k])
+        return total
+    if correction == "heemod-life-table":
+        total = 0.0
+        for j in range(T):
+            total += d[j] * (0.5 * (m[j] + m[j + 1]) @ r[j])
+        return total
     raise ValueError(f"unknown correction {correction!r}")
 
 
@@ -132,6 +164,7 @@ def run_naive(
     timing: str = "exact",
     outcome_columns=("qaly", "ly"),
     trace: bool = False,
+    transition_weighting: str = "full",
 ):
     """Run every (draw, strategy) cohort.
 
@@ -153,6 +186,8 @@ def run_naive(
         other column ``discount_costs``.
     trace : bool
         Also return the trace, shape (n, K, T+1, S).
+    transition_weighting : {"full", "corrected"}
+        Transition rewards in full, or times the correction's weight of the point they end at.
 
     Returns
     -------
@@ -192,6 +227,8 @@ def run_naive(
                     for t in range(T):
                         flow = m[t][:, None] * P[d, k, t]  # (S, S): share moving i -> j
                         amount = float(np.sum(flow * tr[t]))
+                        if transition_weighting == "corrected":
+                            amount *= point_weight(correction, T, t + 1)
                         disc[col][d, k] += factors[col][t + 1] * amount
                         undisc[col][d, k] += amount
     out = {"disc": disc, "undisc": undisc}

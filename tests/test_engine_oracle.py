@@ -230,7 +230,7 @@ def run(case: Case, **kw):
     return sim.run_cohort(build_model(case, **kw), params_of(case), trace=trace, chunk_size=chunk_size)
 
 
-def naive_of(case: Case, trace=False):
+def naive_of(case: Case, trace=False, transition_weighting="full"):
     rewards = dict(case.costs)
     rewards["qaly"] = case.util * case.h
     alive = np.array([0.0 if i in case.dead else case.h for i in range(case.S)])
@@ -249,7 +249,7 @@ def naive_of(case: Case, trace=False):
         trs["qaly"] = case.tutil
     return run_naive(case.P, case.start, rewards, trs, correction=case.correction, cycle_length=case.h,
                      discount_costs=case.discount_costs, discount_outcomes=case.discount_outcomes,
-                     timing=case.timing, trace=trace)
+                     timing=case.timing, trace=trace, transition_weighting=transition_weighting)
 
 
 def column(res, name, case):
@@ -311,6 +311,19 @@ def test_engine_matches_naive_fixed_case(correction):
                                    rtol=RTOL, atol=ATOL)
     for c in cost_components(case):
         np.testing.assert_allclose(column(res, f"cost_{c}", case), ref["disc"][c], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("correction", CORRECTIONS)
+def test_corrected_transition_rewards_match_naive(correction):
+    """``transition_rewards="corrected"``: each cycle's transition rewards times the correction's
+    weight of the point they end at (the DARTH tutorials' way), against the naive loops."""
+    case = _fixed_case(correction)
+    res = sim.run_cohort(build_model(case).replace(transition_rewards="corrected"), params_of(case))
+    ref = naive_of(case, transition_weighting="corrected")
+    for g, suffix in (("disc", ""), ("undisc", "_undisc")):
+        np.testing.assert_allclose(column(res, "qaly" + suffix, case), ref[g]["qaly"], rtol=RTOL, atol=ATOL)
+        for c in cost_components(case):
+            np.testing.assert_allclose(column(res, f"cost_{c}{suffix}", case), ref[g][c], rtol=RTOL, atol=ATOL)
 
 
 def _fixed_case(correction, seed=12345):

@@ -35,6 +35,8 @@ def test_readme_examples_run(capsys, tmp_path, monkeypatch):
     table = base.icer()
     assert list(table["status"]) == ["non-dominated", "non-dominated"]
     assert len(ns["psa"].outcomes) == 2 * 4096
+    assert ns["onset"].parameters() == ["r_onset"]
+    assert ns["darth_like"].transition_rewards == "corrected"
     hiv = ns["result"].icer(effect="ly")
     assert round(float(hiv["icer"].iloc[1])) == 6276
 

@@ -28,7 +28,7 @@ from sim.model.arrays import (
 )
 from sim.model.conventions import model_conventions
 from sim.model.spec import Model
-from sim.results import CohortResult, make_settings, outcome_data
+from sim.results import CohortResult, make_settings, outcome_column, outcome_columns, outcome_data
 
 __all__ = ["run_cohort", "cohort_totals", "cohort_settings"]
 
@@ -94,8 +94,45 @@ def _occupancy_applies(a: ModelArrays) -> bool:
     return a.trw_ent.shape[0] == 0 and not a.rw_ent[:, 3].any()
 
 
+def _rewards_by_point(a: ModelArrays, tr: np.ndarray, c_own: np.ndarray, c_prev: np.ndarray, c_tr: np.ndarray,
+                      out: np.ndarray) -> None:
+    """Rewards counted at each trace point, ``out (n, K, T + 1, 2, NR)``, from the expanded trace.
+
+    Point ``t`` gets ``c_own[t] <m_t, r_t> + c_prev[t] <m_t, r_{t-1}>`` (state rewards), the
+    transition rewards of the cycle that ends at ``t`` (``c_tr[t-1]`` times the flows) and, at
+    ``t = 0``, the start rewards: the terms the kernel adds up, kept apart (numpy; on request only).
+    """
+    n, K, T1 = out.shape[0], out.shape[1], out.shape[2]
+    T = T1 - 1
+    d = np.arange(n)[:, None]
+
+    def values(entry_offset, sd, st, cycles):  # a pooled value at (draw, cycle): (n, cycles)
+        return a.ev[entry_offset + d * sd + np.arange(cycles)[None, :] * st]
+
+    out[:] = 0.0
+    for k in range(K):
+        for i in range(tr.shape[3]):
+            m = tr[:, k, :, i]
+            for e in range(a.rw_ptr[k, i], a.rw_ptr[k, i + 1]):
+                r, o, sd, st = a.rw_ent[e]
+                R = values(o, sd, st, T1)
+                R_prev = np.concatenate([R[:, :1], R[:, :-1]], axis=1)
+                for g in range(2):
+                    out[:, k, :, g, r] += m * (c_own[g, r] * R + c_prev[g, r] * R_prev)
+            if a.trw_ptr[k, i + 1] == a.trw_ptr[k, i]:
+                continue
+            p = {int(j): values(o, sd, st, T) for j, o, sd, st in a.tr_ent[a.tr_ptr[k, i]:a.tr_ptr[k, i + 1]]}
+            for j, r, o, sd, st in a.trw_ent[a.trw_ptr[k, i]:a.trw_ptr[k, i + 1]]:
+                flow = m[:, :T] * p[int(j)] * values(o, sd, st, T)
+                for g in range(2):
+                    out[:, k, 1:, g, r] += flow * c_tr[g, r]
+    if a.has_initial:
+        out[:, :, 0, :, :] += a.initial[:, :, None, :]
+
+
 def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size: int | None,
-                  memory_limit: int, kernel: str = "auto") -> tuple[np.ndarray, np.ndarray | None, tuple]:
+                  memory_limit: int, kernel: str = "auto",
+                  per_cycle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, tuple]:
     """Run the kernel on every chunk of draws and return the per-draw totals.
 
     A fault in any chunk raises before anything is returned: no partial results.
@@ -115,6 +152,8 @@ def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size
     kernel : {"auto", "general"}
         ``"general"`` forces :func:`~sim.cohort._kernels.cohort_kernel` even where the
         occupancy kernel applies (for tests comparing the two).
+    per_cycle : ndarray, shape (n, K, T + 1, 2, NR), optional
+        If given, filled with the rewards counted at each trace point (they sum to the totals).
 
     Returns
     -------
@@ -128,10 +167,11 @@ def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size
     """
     n = len(draws.ids)
     adaptive = chunk_size is None
+    keep = trace or per_cycle is not None  # the expanded trace is kept for per-cycle rewards
     if adaptive:
-        chunk_size = max(1, int(memory_limit // _bytes_per_draw(model, trace)))
+        chunk_size = max(1, int(memory_limit // _bytes_per_draw(model, keep)))
         if chunk_size < n:  # the worst case does not fit: measure what this model stores
-            chunk_size = max(chunk_size, int(memory_limit // _probe_bytes_per_draw(model, draws, trace)))
+            chunk_size = max(chunk_size, int(memory_limit // _probe_bytes_per_draw(model, draws, keep)))
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
@@ -148,15 +188,17 @@ def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size
         if adaptive and lo == 0 and hi < n:
             # the first chunk was sized for the worst case (every value varying by draw and
             # cycle); size the rest from what this model really stores per draw
-            per_draw = (a.ev.nbytes + a.start.nbytes) / (hi - lo) + (2 * K * (T + 1) * S1 * 8 if trace else 0) + 64
+            per_draw = (a.ev.nbytes + a.start.nbytes) / (hi - lo) + (2 * K * (T + 1) * S1 * 8 if keep else 0) + 64
             chunk_size = max(chunk_size, int(memory_limit // per_draw))
-        tr = np.empty((hi - lo, K, T + 1, S1)) if trace else np.empty((1, 1, 1, 1))
+        tr = np.empty((hi - lo, K, T + 1, S1)) if keep else np.empty((1, 1, 1, 1))
         if occupancy is not None and _occupancy_applies(a):
             _kernels.occupancy_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
-                                      occupancy[0], occupancy[1], totals[lo:hi], tr, trace)
+                                      occupancy[0], occupancy[1], totals[lo:hi], tr, keep)
         else:
             _kernels.cohort_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
-                                   a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, totals[lo:hi], tr, trace)
+                                   a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, totals[lo:hi], tr, keep)
+        if per_cycle is not None:
+            _rewards_by_point(a, tr, c_own, c_prev, c_tr, per_cycle[lo:hi])
         if a.has_initial:
             totals[lo:hi] += a.initial[:, :, None, :]  # time 0: discounted = undiscounted
         if trace:
@@ -174,6 +216,7 @@ def run_cohort(
     trace: bool = False,
     chunk_size: int | None = None,
     memory_limit: int = DEFAULT_MEMORY,
+    per_cycle: bool = False,
 ) -> CohortResult:
     """Run a Markov cohort model for every strategy and every draw.
 
@@ -191,6 +234,9 @@ def run_cohort(
         Draws evaluated at once; by default as many as fit in ``memory_limit``.
     memory_limit : int
         Byte budget for one chunk's arrays.
+    per_cycle : bool
+        Also return the rewards counted at each trace point (memory grows with draws x
+        cycles; computed in numpy from the trace, slower than the totals).
 
     Returns
     -------
@@ -198,14 +244,22 @@ def run_cohort(
         ``outcomes``: one row per (draw, strategy) with columns ``draw, strategy,
         cost, qaly, ly, cost_undisc, qaly_undisc, ly_undisc`` and
         ``cost_<component>[_undisc]`` per cost component; ``trace`` (if asked):
-        ``draw, strategy, cycle, state, share``; ``settings``: the conventions used.
+        ``draw, strategy, cycle, state, share``; ``per_cycle`` (if asked): ``draw,
+        strategy, cycle`` (trace point 0..T) and the same outcome columns, the rewards
+        counted at that point with the model's correction and discounting (state rewards
+        of the point, transition rewards of the cycle ending there, start rewards at 0),
+        summing to ``outcomes``; ``settings``: the conventions used.
     """
     if not isinstance(model, Model):
         raise HtaError(f"run_cohort needs a Model, got {type(model).__name__}")
     draws = resolve_draws(model, params)
+    by_point = None
+    if per_cycle:
+        n, K, T = len(draws.ids), len(model.strategies), model.n_cycles
+        by_point = np.empty((n, K, T + 1, 2, len(model.cost_components) + 2))
     totals, traces, columns = cohort_totals(model, draws, trace=trace, chunk_size=chunk_size,
-                                            memory_limit=memory_limit)
-    return _result(model, draws, totals, traces, columns)
+                                            memory_limit=memory_limit, per_cycle=by_point)
+    return _result(model, draws, totals, traces, columns, by_point)
 
 
 def cohort_settings(model: Model, n: int, seed) -> dict:
@@ -229,11 +283,26 @@ def cohort_settings(model: Model, n: int, seed) -> dict:
     """
     return make_settings("cohort", model=model.name, strategies=model.strategies, n_draws=int(n), seed=seed,
                          **model_conventions(model),
-                         transition_rewards="counted in full, discounted at the end of the cycle of the transition",
                          start_rewards="counted once at time 0 on the start distribution, not discounted")
 
 
-def _result(model: Model, draws: ResolvedDraws, totals: np.ndarray, traces, columns) -> CohortResult:
+def _per_cycle_table(model: Model, draws: ResolvedDraws, by_point: np.ndarray, columns: tuple) -> pd.DataFrame:
+    """The long per-cycle table: ``draw, strategy, cycle`` and the outcome columns."""
+    n, K, T1 = by_point.shape[:3]
+    flat = by_point.reshape(n * K * T1, 1, 2, len(columns))
+    table = {
+        "draw": np.repeat(draws.ids, K * T1),
+        "strategy": pd.Categorical.from_codes(np.tile(np.repeat(np.arange(K, dtype=np.int16), T1), n),
+                                              categories=list(model.strategies)),
+        "cycle": np.tile(np.arange(T1), n * K),
+    }
+    for name in outcome_columns(tuple(columns[:-2]))[2:]:
+        table[name] = outcome_column(flat, columns, name)
+    return pd.DataFrame(table, copy=False)
+
+
+def _result(model: Model, draws: ResolvedDraws, totals: np.ndarray, traces, columns,
+            by_point: np.ndarray | None = None) -> CohortResult:
     n, K = totals.shape[:2]
     outcomes = pd.DataFrame(outcome_data(model.strategies, draws.ids, totals, columns), copy=False)
     settings = cohort_settings(model, n, draws.seed)
@@ -254,4 +323,8 @@ def _result(model: Model, draws: ResolvedDraws, totals: np.ndarray, traces, colu
             }
         )
         trace_df.attrs["settings"] = settings
-    return CohortResult(outcomes=outcomes, settings=settings, trace=trace_df)
+    per_cycle_df = None
+    if by_point is not None:
+        per_cycle_df = _per_cycle_table(model, draws, by_point, columns)
+        per_cycle_df.attrs["settings"] = settings
+    return CohortResult(outcomes=outcomes, settings=settings, trace=trace_df, per_cycle=per_cycle_df)

@@ -19,7 +19,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "outcome_matrix": f"{_I}:outcome_matrix", "ce_arrays": f"{_I}:ce_arrays", "wtp_grid": f"{_I}:wtp_grid",
     "net_benefit": f"{_A}:net_benefit", "ceac": f"{_A}:ceac", "ceaf": f"{_A}:ceaf",
     "expected_loss": f"{_A}:expected_loss", "prob_cost_effective": f"{_A}:prob_cost_effective",
-    "ce_plane": f"{_A}:ce_plane", "nnt": "sim.decision.number_needed:nnt",
+    "ce_plane": f"{_A}:ce_plane", "eib": f"{_A}:eib", "nnt": "sim.decision.number_needed:nnt",
     "optimal_index": "sim.decision.ties:optimal_index", "name_order": "sim.decision.ties:name_order",
     "ModelRun": "sim.decision.run:ModelRun",
     "voi": "sim.decision.voi", "dsa": "sim.decision.dsa", "thresholds": "sim.decision.thresholds",

@@ -14,7 +14,7 @@ from sim.decision.icer import ce_arrays, wtp_grid
 from sim.decision.ties import name_order, optimal_index
 from sim.errors import HtaError
 
-__all__ = ["net_benefit", "ceac", "ceaf", "expected_loss", "prob_cost_effective", "ce_plane"]
+__all__ = ["net_benefit", "ceac", "ceaf", "expected_loss", "prob_cost_effective", "ce_plane", "eib"]
 
 
 def net_benefit(costs, effects, wtp, *, kind: str = "monetary") -> np.ndarray:
@@ -228,5 +228,49 @@ def ce_plane(costs, effects, strategies=None, *, reference: str | None = None) -
                                   "inc_cost": c[:, s] - c[:, r], "inc_effect": e[:, s] - e[:, r]}))
     empty = pd.DataFrame(columns=["draw", "strategy", "inc_cost", "inc_effect"])
     out = pd.concat(rows, ignore_index=True) if rows else empty
+    out.attrs["reference"] = ref
+    return out
+
+
+def eib(costs, effects, wtp, strategies=None, *, reference: str | None = None) -> pd.DataFrame:
+    """Expected incremental benefit of the reference strategy against each other one (BCEA's ``eib``).
+
+    With ``Δe = e_ref - e_s`` and ``Δc = c_ref - c_s`` in each draw,
+    ``EIB_s(k) = mean_draws (k Δe - Δc)``: the mean incremental net monetary benefit of the
+    reference (BCEA's ``ref``, the intervention of interest) over comparator ``s`` at
+    willingness to pay ``k``. Positive: the reference is preferred on expected net benefit.
+
+    Parameters
+    ----------
+    costs, effects : array_like, shape (n_draws, n_strategies)
+        Cost and effect of each strategy in each draw.
+    wtp : float or array_like
+        Willingness to pay per unit of effect (>= 0).
+    strategies : sequence of str, optional
+        One name per column; default ``s0, s1, ...``.
+    reference : str, optional
+        The intervention of interest; default the first strategy.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``wtp, strategy, eib``: one row per (wtp, comparator); ``attrs["reference"]``
+        names the reference.
+    """
+    c, e, names = ce_arrays(costs, effects, strategies)
+    ref = names[0] if reference is None else reference
+    if ref not in names:
+        raise HtaError(f"unknown reference strategy {ref!r}; strategies are {', '.join(names)}")
+    r = names.index(ref)
+    w = wtp_grid(wtp)
+    others = [s for s in range(len(names)) if s != r]
+    if not others:
+        raise HtaError(f"EIB compares the reference {ref!r} with other strategies, and there is none")
+    de = (e[:, r, None] - e[:, others]).mean(axis=0)  # mean is linear: E[k de - dc] = k E[de] - E[dc]
+    dc = (c[:, r, None] - c[:, others]).mean(axis=0)
+    values = w[:, None] * de[None, :] - dc[None, :]
+    out = pd.DataFrame({"wtp": np.repeat(w, len(others)),
+                        "strategy": [names[s] for s in others] * len(w),
+                        "eib": values.ravel()})
     out.attrs["reference"] = ref
     return out

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import HtaError
-from sim.model.conventions import correction_weights, point_times
+from sim.model.conventions import correction_coefficients, point_times, transition_coefficients
 from sim.model.draws import ResolvedDraws, resolve_draws
 from sim.model.evaluate import Context, Params, Time, evaluate
 from sim.model.pool import ModelArrays, Pool, csr
@@ -233,13 +233,23 @@ def _check_row(b: _Builder, strat: str, frm: str, comp_to: str | None,
 
 
 def _destinations(model: Model) -> np.ndarray:
-    """``dest (S1, S)``: the expanded state reached from expanded state i moving to state j."""
+    """``dest (S1, S)``: the expanded state reached from expanded state i moving to state j.
+
+    Staying in a tunnel moves on one slot; moving along a ``carry_sojourn`` pair enters the
+    next tunnel at the slot after the current one; any other move enters slot 0.
+    """
     off = model.offsets
+    carry = set(model.carry_sojourn)
     dest = np.empty((len(model.layout), len(model.states)), dtype=np.int64)
     for i, (s, dd) in enumerate(model.layout):
         L = model.tunnels.get(s, 1)
         for j, to in enumerate(model.states):
-            dest[i, j] = off[s] + min(dd + 1, L - 1) if (to == s and L > 1) else off[to]
+            if to == s and L > 1:
+                dest[i, j] = off[s] + min(dd + 1, L - 1)
+            elif (s, to) in carry:
+                dest[i, j] = off[to] + min(dd + 1, model.tunnels[to] - 1)
+            else:
+                dest[i, j] = off[to]
     return dest
 
 
@@ -353,16 +363,19 @@ def coefficients(model: Model, columns: tuple) -> tuple[np.ndarray, np.ndarray, 
         Discount of the transition rewards of cycle t (1 when undiscounted).
     """
     T = model.n_cycles
-    own, prev = correction_weights(model.correction, T)
     tau = point_times(T, model.cycle_length, model.discount_timing)
     NR = len(columns)
     c_own = np.zeros((2, NR, T + 1))
     c_prev = np.zeros((2, NR, T + 1))
     c_tr = np.ones((2, NR, T))
+    ones = np.ones(T + 1)
+    undiscounted = correction_coefficients(model.correction, ones)
+    tr_undiscounted = transition_coefficients(model.correction, model.transition_rewards, ones)
     for r, col in enumerate(columns):
         disc = model.discount_outcomes if col in ("qaly", "ly") else model.discount_costs
         f = disc.factor(tau)
-        c_own[0, r], c_own[1, r] = own * f, own
-        c_prev[0, r], c_prev[1, r] = prev * f, prev
-        c_tr[0, r] = f[1:]
+        (c_own[0, r], c_prev[0, r]), (c_own[1, r], c_prev[1, r]) = correction_coefficients(model.correction, f), \
+            undiscounted
+        c_tr[0, r] = transition_coefficients(model.correction, model.transition_rewards, f)
+        c_tr[1, r] = tr_undiscounted
     return c_own, c_prev, c_tr

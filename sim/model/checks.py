@@ -74,6 +74,17 @@ def distinct(states: tuple[str, ...], strategies: tuple[str, ...]) -> None:
         )
 
 
+def pairs(v: Any, field: str) -> tuple[tuple[Any, Any], ...]:
+    """``v`` as a tuple of pairs (a sequence of 2-item sequences), else an error naming ``field``."""
+    try:
+        out = tuple(tuple(p) for p in v)
+    except TypeError:
+        out = None
+    if out is None or isinstance(v, (str, bytes)) or any(len(p) != 2 or isinstance(p, str) for p in out):
+        raise HtaError(f"{field} {v!r} must be a list of (from_state, to_state) pairs")
+    return out
+
+
 def mapping(v: Any, field: str) -> Mapping:
     """Check that model field ``field`` is a mapping.
 
@@ -173,6 +184,13 @@ def structure(model: Model) -> None:
             raise HtaError(f"tunnels[{s!r}] = {L!r} must be a whole number of cycles >= 2")
     for s in model.dead:
         _state(model, s, "dead")
+    for pair in model.carry_sojourn:
+        a, b = _pair(model, pair, "carry_sojourn")
+        if a == b or a not in model.tunnels or b not in model.tunnels:
+            raise HtaError(
+                f"carry_sojourn ({a!r}, {b!r}): the time in state carries from one tunnel state to another; "
+                f"give two different states, both in tunnels= (tunnels has {', '.join(map(repr, model.tunnels))})"
+            )
     _transitions(model)
     _start(model)
     _rewards(model)

@@ -8,9 +8,11 @@ points ``m_0 .. m_T`` (``m_k`` = state shares after ``k`` transitions, at time
     total = sum_k  own[k] * d(tau_k) * <m_k, r_k>  +  prev[k] * d(tau_k) * <m_k, r_{k-1}>
 
 so ``own`` applies a point's own-cycle reward and ``prev`` the reward of the cycle
-that ends at that point.  One-off transition rewards of cycle ``t`` (between
-``m_t`` and ``m_{t+1}``) are counted in full, discounted at the end of the cycle,
-``d(tau_{t+1})``.
+that ends at that point (``"heemod-life-table"`` discounts the ``prev`` term at the
+cycle's start, ``d(tau_{k-1})``, as heemod does).  One-off transition rewards of cycle
+``t`` (between ``m_t`` and ``m_{t+1}``) are discounted at the end of the cycle,
+``d(tau_{t+1})``, and counted in full (``transition_rewards="full"``) or with the
+correction weight of the point ``t + 1`` (``"corrected"``, the DARTH tutorials' way).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from sim.errors import HtaError
 __all__ = [
     "CORRECTIONS",
     "correction_weights",
+    "correction_coefficients",
+    "transition_coefficients",
+    "TRANSITION_REWARDS",
     "Discount",
     "as_discount",
     "check_rate",
@@ -43,8 +48,19 @@ CORRECTIONS = {
     "trapezoid": "trapezoid rule on point rewards: 1/2, 1, ..., 1, 1/2 at points 0..T",
     "simpson": "Simpson 1/3 (textbook): 1/3, 4/3, 2/3, 4/3, ..., 4/3, 1/3 at points 0..T (T even)",
     "simpson-darth": "Simpson 1/3 as in the DARTH tutorials: 1/3, 2/3, 4/3, 2/3, ..., 1/3 at points 0..T",
+    "all-points": "weight 1 at every point 0..T (T + 1 points: DARTH and Krijkamp without correction)",
+    "heemod-life-table": "heemod's 'life-table': cycle j's reward on (m_j + m_{j+1}) / 2, discounted at the cycle's "
+                         "start d(tau_j)",
 }
-_ALIASES = {"life-table": "half-cycle", "beginning": "start", "none-start": "start", "none-end": "end"}
+_ALIASES = {"life-table": "half-cycle", "beginning": "start", "none-start": "start", "none-end": "end",
+            "none-all": "all-points"}
+
+#: How one-off transition rewards are weighted (``Model(transition_rewards=...)``).
+TRANSITION_REWARDS = {
+    "full": "counted in full, discounted at the end of the cycle of the transition",
+    "corrected": "weighted like the trace point at the end of the cycle of the transition (its correction weight "
+                 "own + prev at that point), discounted there: the DARTH tutorials' transition rewards",
+}
 
 DISCOUNT_TIMINGS = {
     "exact": "d(tau) with tau = k * h years: discounting follows model time exactly",
@@ -102,7 +118,73 @@ def correction_weights(correction: str, n_cycles: int) -> tuple[np.ndarray, np.n
         k = np.arange(T + 1)
         own[:] = np.where(k % 2 == 1, 2.0 / 3.0, 4.0 / 3.0)
         own[0] = own[T] = 1.0 / 3.0
+    elif c == "all-points":
+        own[:] = 1.0
+    elif c == "heemod-life-table":
+        own[:T] = 0.5
+        prev[1:] = 0.5
     return own, prev
+
+
+def correction_coefficients(correction: str, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weight x discount of every trace point's own- and previous-cycle reward.
+
+    Parameters
+    ----------
+    correction : str
+        A key of :data:`CORRECTIONS` (or an alias).
+    factors : ndarray, shape (T + 1,)
+        Discount factors ``d(tau_k)`` of the trace points.
+
+    Returns
+    -------
+    own, prev : ndarray, shape (T + 1,)
+        ``own[k] d(tau_k)`` and ``prev[k] d(tau_k)``; for ``"heemod-life-table"``
+        ``prev[k] d(tau_{k-1})`` (the averaged cycle is discounted at its start).
+    """
+    f = np.asarray(factors, dtype=float)
+    own, prev = correction_weights(correction, len(f) - 1)
+    if canonical_correction(correction) == "heemod-life-table":
+        shifted = np.empty_like(f)
+        shifted[0] = f[0]
+        shifted[1:] = f[:-1]
+        return own * f, prev * shifted
+    return own * f, prev * f
+
+
+def check_transition_rewards(name: str) -> str:
+    """``name`` if it is a key of :data:`TRANSITION_REWARDS`, else an error listing them."""
+    if name not in TRANSITION_REWARDS:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(TRANSITION_REWARDS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise HtaError(f"transition_rewards {name!r}{hint}: choose one of {', '.join(TRANSITION_REWARDS)}")
+    return name
+
+
+def transition_coefficients(correction: str, transition_rewards: str, factors: np.ndarray) -> np.ndarray:
+    """Weight x discount of the transition rewards of cycles ``0 .. T-1``.
+
+    Parameters
+    ----------
+    correction : str
+        The within-cycle correction.
+    transition_rewards : {"full", "corrected"}
+        ``"full"``: weight 1; ``"corrected"``: the weight ``own + prev`` of point ``t + 1``.
+    factors : ndarray, shape (T + 1,)
+        Discount factors of the trace points (1 when undiscounted).
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        The coefficient of cycle ``t``'s transition rewards, discounted at ``d(tau_{t+1})``.
+    """
+    f = np.asarray(factors, dtype=float)
+    if check_transition_rewards(transition_rewards) == "full":
+        return f[1:].copy()
+    own, prev = correction_weights(correction, len(f) - 1)
+    return (own + prev)[1:] * f[1:]
 
 
 @dataclass(frozen=True)
@@ -218,7 +300,7 @@ def model_conventions(model) -> dict:
     -------
     dict
         ``states, cycle_length, n_cycles, start_age, correction, correction_formula,
-        discount_costs, discount_outcomes, discount_timing``.
+        discount_costs, discount_outcomes, discount_timing, transition_rewards``.
     """
     return {
         "states": list(model.states),
@@ -230,4 +312,5 @@ def model_conventions(model) -> dict:
         "discount_costs": model.discount_costs.describe(),
         "discount_outcomes": model.discount_outcomes.describe(),
         "discount_timing": model.discount_timing,
+        "transition_rewards": TRANSITION_REWARDS[model.transition_rewards],
     }

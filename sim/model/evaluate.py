@@ -12,8 +12,10 @@ implementation per value type, all in this module: numbers, parameter names,
 :class:`~sim.model.values.Rate`, :class:`~sim.model.values.HazardRatio`,
 :class:`~sim.model.values.RelativeRisk`, :class:`~sim.model.values.AnyOf`,
 :class:`~sim.model.values.ByStrategy`, :class:`~sim.model.values.ByCycle`,
-:class:`~sim.model.values.BySojourn`, :class:`~sim.model.lifetable.Mortality`
-and callables (the fallback).  The value types stay plain frozen data; the
+:class:`~sim.model.values.BySojourn`, :class:`~sim.model.values.Arith` (arithmetic
+on values), :class:`~sim.model.values.Param`, the time leaves
+(:class:`~sim.model.values.Cycle`, ``ModelTime``, ``Year``, ``Age``),
+:class:`~sim.model.lifetable.Mortality` and callables (the fallback).  The value types stay plain frozen data; the
 arithmetic and its error messages are here, next to :class:`Params`,
 :class:`Time` and :class:`Context`, the arguments every evaluation receives.
 A new value type is a dataclass in ``values.py`` (with ``children()``) plus one
@@ -37,16 +39,23 @@ import numpy as np
 from sim.errors import HtaError, suggest
 from sim.model.lifetable import Mortality
 from sim.model.values import (
+    Age,
     AnyOf,
+    Arith,
     ByCycle,
     BySojourn,
     ByStrategy,
     Complement,
+    Cycle,
     Expr,
     HazardRatio,
+    ModelTime,
+    Param,
     Rate,
     RelativeRisk,
+    Year,
     callable_name,
+    describe,
 )
 
 __all__ = ["Params", "Time", "Context", "evaluate", "expression"]
@@ -125,6 +134,14 @@ class Time:
     def year(self) -> np.ndarray:
         """Model time in years at the start of each cycle, ``cycle * cycle_length``."""
         return self.cycle * self.cycle_length
+
+    @property
+    def model_time(self) -> np.ndarray:
+        """Cycle numbered from 1, ``cycle + 1``: heemod's ``model_time`` (``markov_cycle``) and DARTH's ``t``.
+
+        The value of cycle ``j`` here is the value heemod computes for ``model_time = j + 1``.
+        """
+        return self.cycle + 1
 
     @property
     def age(self) -> np.ndarray:
@@ -283,17 +300,32 @@ def _by_strategy(value: ByStrategy, ctx: Context) -> np.ndarray:
     raise HtaError(f"{ctx.where}: ByStrategy has no value for strategy {s!r} and no default")
 
 
+def _pick(entries: tuple, index: np.ndarray, ctx: Context, what: str) -> np.ndarray:
+    """``entries[index]`` where the entries are values: numbers by lookup, others evaluated and selected."""
+    if all(isinstance(v, float) for v in entries):
+        return np.asarray(entries)[np.minimum(index, len(entries) - 1)].astype(float)
+    out = None
+    for i, v in enumerate(entries):
+        a = _as_array(evaluate(v, _entry_ctx(ctx, what, i)), ctx, f"{what} entry {i}")
+        out = a if out is None else np.where(index >= i, a, out)
+    return out + np.zeros(index.shape)
+
+
+def _entry_ctx(ctx: Context, what: str, i: int) -> Context:
+    return Context(ctx.params, ctx.time, f"{ctx.where}, {what} entry {i}")
+
+
 @expression(ByCycle)
 def _by_cycle(value: ByCycle, ctx: Context) -> np.ndarray:
     cyc = ctx.time.cycle
-    v = np.asarray(value.values)
-    inside = cyc < len(v)
-    head = v[np.minimum(cyc, len(v) - 1)].astype(float)
+    n = len(value.values)
+    inside = cyc < n
+    head = _pick(value.values, cyc, ctx, "ByCycle")
     if np.all(inside):
         return head
     if value.then is None:
         raise HtaError(
-            f"{ctx.where}: ByCycle has {len(v)} values but cycle {int(cyc.max())} is "
+            f"{ctx.where}: ByCycle has {n} values but cycle {int(cyc.max())} is "
             f"needed; give more values or ByCycle(values, then=...) for later cycles"
         )
     return np.where(inside, head, evaluate(value.then, ctx))
@@ -301,8 +333,58 @@ def _by_cycle(value: ByCycle, ctx: Context) -> np.ndarray:
 
 @expression(BySojourn)
 def _by_sojourn(value: BySojourn, ctx: Context) -> np.ndarray:
-    v = np.asarray(value.values)
-    return v[np.minimum(ctx.time.sojourn, len(v) - 1)].astype(float)
+    return _pick(value.values, ctx.time.sojourn, ctx, "BySojourn")
+
+
+# ---------------------------------------------------------------------------- arithmetic and leaves
+_ARITH = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power,
+}
+
+
+@expression(Arith)
+def _arith(value: Arith, ctx: Context) -> np.ndarray:
+    """Elementwise arithmetic on the operands' arrays (broadcast over draws, cycles, sojourn).
+
+    Division by zero and the like give inf or NaN, which the model checks report with
+    strategy, state and cycle; a negative base to a fractional power is reported here.
+    """
+    a = evaluate(value.left, ctx)
+    if value.op == "neg":
+        return np.negative(a)
+    b = evaluate(value.right, ctx)
+    if value.op == "**" and np.any((a < 0) & (np.asarray(b) % 1 != 0)):
+        raise HtaError(
+            f"{ctx.where}: {describe(value)} raises the negative number {float(np.min(a))!r} to a "
+            f"fractional power; the result is not a real number"
+        )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _ARITH[value.op](a, b)
+
+
+@expression(Param)
+def _param(value: Param, ctx: Context) -> np.ndarray:
+    return evaluate(value.name, ctx)
+
+
+@expression(Cycle)
+def _cycle(value: Cycle, ctx: Context) -> np.ndarray:
+    return ctx.time.cycle.astype(float)
+
+
+@expression(ModelTime)
+def _model_time(value: ModelTime, ctx: Context) -> np.ndarray:
+    return ctx.time.model_time.astype(float)
+
+
+@expression(Year)
+def _year(value: Year, ctx: Context) -> np.ndarray:
+    return np.asarray(ctx.time.year, dtype=float)
+
+
+@expression(Age)
+def _age(value: Age, ctx: Context) -> np.ndarray:
+    return np.asarray(ctx.time.age, dtype=float)
 
 
 @expression(Mortality)

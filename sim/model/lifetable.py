@@ -73,6 +73,12 @@ class LifeTable:
                     f"{'qx must lie in [0, 1]' if self.kind == 'qx' else 'mx must be finite and >= 0'}"
                 )
 
+    def __repr__(self) -> str:
+        last = f"{self.max_age}+" if self.open_ended else f"{self.max_age}"
+        source = self.source if len(self.source) <= 60 else self.source[:57] + "..."
+        return (f"LifeTable({self.name or 'unnamed'!r}: {self.kind} by single year of age {self.min_age}-{last}, "
+                f"sexes {', '.join(self.values)}" + (f"; source: {source}" if source else "") + ")")
+
     @property
     def sexes(self) -> list[str]:
         """The sexes the table covers (keys of :attr:`values`)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from sim.errors import HtaError, suggest
 from sim.model import checks
-from sim.model.conventions import as_discount, canonical_correction
+from sim.model.conventions import as_discount, canonical_correction, check_transition_rewards
 from sim.model.values import ANY
 
 __all__ = ["Model", "ANY", "FrozenDict"]
@@ -100,6 +100,10 @@ class Model:
     tunnels : mapping of state to int
         States whose values may depend on time spent in them: the model tracks
         0 .. L-1 completed cycles in the state (the last slot holds longer stays).
+    carry_sojourn : sequence of (from_state, to_state)
+        Pairs of tunnel states across which the time carries on: moving from ``from_state``
+        after ``d`` completed cycles enters ``to_state`` at ``min(d + 1, L - 1)`` rather
+        than 0 (time since onset across disease stages, without expanding states by hand).
     correction : str
         Within-cycle correction (see :data:`sim.model.conventions.CORRECTIONS`).
     discount_costs, discount_outcomes : float or Discount
@@ -108,6 +112,10 @@ class Model:
     discount_timing : {"exact", "annual"}
         Whether trace points are discounted at their exact time or at the start
         of their year.
+    transition_rewards : {"full", "corrected"}
+        One-off transition rewards counted in full (default) or with the correction
+        weight of the trace point at the end of their cycle (the DARTH tutorials' way);
+        see :data:`sim.model.conventions.TRANSITION_REWARDS`.
     utility_max : float or None
         Largest allowed state utility per year (default 1, full health); a larger value,
         usually a percentage or a cost put in the wrong place, is an error naming strategy,
@@ -136,10 +144,12 @@ class Model:
     start_utilities: Mapping[str, Any] = field(default_factory=dict)
     dead: tuple[str, ...] = ()
     tunnels: Mapping[str, int] = field(default_factory=dict)
+    carry_sojourn: tuple[tuple[str, str], ...] = ()
     correction: str = "half-cycle"
     discount_costs: Any = 0.0
     discount_outcomes: Any = 0.0
     discount_timing: str = "exact"
+    transition_rewards: str = "full"
     utility_max: float | None = 1.0
     name: str = "model"
     description: str = ""
@@ -152,6 +162,7 @@ class Model:
         set_("strategies", checks.names(self.strategies, "strategy"))
         checks.distinct(self.states, self.strategies)
         set_("dead", tuple([self.dead] if isinstance(self.dead, str) else self.dead))
+        set_("carry_sojourn", checks.pairs(self.carry_sojourn, "carry_sojourn"))
         for k in _MAPPINGS:
             set_(k, _freeze(checks.mapping(getattr(self, k), k)))
         set_("correction", canonical_correction(self.correction))
@@ -161,6 +172,7 @@ class Model:
             except HtaError as exc:
                 raise HtaError(f"{k}: {exc}") from None
         set_("cycle_length", checks.cycle_length(self.cycle_length))
+        check_transition_rewards(self.transition_rewards)
         checks.settings(self)
         checks.structure(self)
 

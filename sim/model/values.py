@@ -7,7 +7,10 @@ is a *value*, one of
 * a parameter name (``"p_progress"``), looked up in the draws;
 * an expression object from this module (:class:`Rate`, :class:`HazardRatio`,
   :class:`RelativeRisk`, :class:`ByStrategy`, :class:`ByCycle`, :class:`BySojourn`,
-  :class:`AnyOf`) or :class:`~sim.model.lifetable.Mortality`;
+  :class:`AnyOf`, :class:`Param`, the time leaves :class:`Cycle`, :class:`ModelTime`,
+  :class:`Year`, :class:`Age`) or :class:`~sim.model.lifetable.Mortality`, and any
+  arithmetic on them (``+ - * / **``, unary ``-``) with numbers, parameter names and each
+  other, which builds an :class:`Arith` node: ``(1 - Rate("r_HD")) * "p_HS1"``;
 * a Python callable ``f(p, t)`` evaluated once per strategy on arrays over all
   draws and all cycles at once.
 
@@ -44,6 +47,13 @@ __all__ = [
     "ByStrategy",
     "ByCycle",
     "BySojourn",
+    "Param",
+    "P",
+    "Arith",
+    "Cycle",
+    "ModelTime",
+    "Year",
+    "Age",
     "describe",
     "callable_name",
     "walk",
@@ -80,16 +90,168 @@ class Complement:
 C = Complement()
 
 
+_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "neg": "neg"}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4}
+
+
+def _operand(x: Any, op: str, other: Any) -> Any:
+    """``x`` checked to be something arithmetic on an expression can take."""
+    if isinstance(x, bool) or not (isinstance(x, (numbers.Real, str, Expr)) or callable(x)):
+        raise HtaError(
+            f"cannot compute {describe(other)} {op} {x!r} ({type(x).__name__}): combine expressions with "
+            f"numbers, parameter names (str), other expressions or callables f(p, t)"
+        )
+    if isinstance(x, numbers.Real):
+        return float(x)
+    if isinstance(x, str) and not x:
+        raise HtaError(f"cannot compute {describe(other)} {op} '': a parameter name must not be empty")
+    return x
+
+
 class Expr:
     """Base class of expression values.
 
     An expression is data: its inputs (other values) and settings. How it is
-    evaluated is registered in :mod:`sim.model.evaluate`.
+    evaluated is registered in :mod:`sim.model.evaluate`.  Expressions combine with
+    ``+ - * / **`` and unary ``-`` (with numbers, parameter names and each other) into
+    :class:`Arith` nodes; :meth:`parameters` lists the parameter names they read.
     """
+
+    __array_ufunc__ = None  # numpy scalars defer to the expression's reflected operators
 
     def children(self) -> tuple[Any, ...]:
         """The values this expression is computed from (walked by :func:`walk`)."""
         return ()
+
+    def parameters(self) -> list[str]:
+        """The parameter names this expression reads (sorted; callables are not inspected)."""
+        return sorted(referenced_params(self))
+
+    def _arith(self, op: str, left: Any, right: Any) -> Arith:
+        return Arith(op, _operand(left, op, right), _operand(right, op, left))
+
+    def __add__(self, other):
+        return self._arith("+", self, other)
+
+    def __radd__(self, other):
+        return self._arith("+", other, self)
+
+    def __sub__(self, other):
+        return self._arith("-", self, other)
+
+    def __rsub__(self, other):
+        return self._arith("-", other, self)
+
+    def __mul__(self, other):
+        return self._arith("*", self, other)
+
+    def __rmul__(self, other):
+        return self._arith("*", other, self)
+
+    def __truediv__(self, other):
+        return self._arith("/", self, other)
+
+    def __rtruediv__(self, other):
+        return self._arith("/", other, self)
+
+    def __pow__(self, other):
+        return self._arith("**", self, other)
+
+    def __rpow__(self, other):
+        return self._arith("**", other, self)
+
+    def __neg__(self):
+        return Arith("neg", self)
+
+    def __pos__(self):
+        return self
+
+
+@dataclass(frozen=True, repr=False)
+class Arith(Expr):
+    """Arithmetic on values: ``op`` one of ``+ - * / **`` (two operands) or ``neg`` (one).
+
+    Built by the operators of :class:`Expr` (``Rate("r") * "hr"``), rarely by hand.
+    The operands are values: numbers, parameter names, expressions or callables.
+    """
+
+    op: str
+    left: Any
+    right: Any = None
+
+    def __post_init__(self):
+        if self.op not in _OPS:
+            raise HtaError(f"Arith: unknown operator {self.op!r}; use one of + - * / ** neg")
+        if (self.op == "neg") != (self.right is None):
+            raise HtaError(f"Arith({self.op!r}) takes {'one operand' if self.op == 'neg' else 'two operands'}")
+
+    def children(self) -> tuple[Any, ...]:
+        """The operands."""
+        return (self.left,) if self.op == "neg" else (self.left, self.right)
+
+    def __repr__(self) -> str:
+        def show(x: Any, side: str) -> str:
+            if isinstance(x, float):
+                text = str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+            else:
+                text = describe(x) if not isinstance(x, str) else repr(x)
+            if isinstance(x, Arith):
+                mine, theirs = _PRECEDENCE[self.op], _PRECEDENCE[x.op]
+                tight = theirs < mine or (theirs == mine and side == "right" and self.op in "-/")
+                tight = tight or (self.op == "**" and side == "left" and theirs == mine)
+                return f"({text})" if tight else text
+            return text
+
+        if self.op == "neg":
+            return f"-{show(self.left, 'right')}"
+        return f"{show(self.left, 'left')} {self.op} {show(self.right, 'right')}"
+
+
+@dataclass(frozen=True)
+class Param(Expr):
+    """A parameter by name, as an expression: ``1 - Param("p_HD")`` (``P`` for short).
+
+    A plain string is the same value wherever Python lets it be one; ``Param`` is needed
+    where the string would be the *left* operand of a number (``1 - "p"`` is a Python
+    error, and ``"p" * 2`` repeats the text).
+    """
+
+    name: str
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise HtaError(f"Param({self.name!r}): give the parameter's name as a non-empty string")
+
+    def children(self) -> tuple[Any, ...]:
+        """The name (so that :func:`referenced_params` finds it)."""
+        return (self.name,)
+
+    def __repr__(self) -> str:
+        return f"P({self.name!r})"
+
+
+#: Short name of :class:`Param`.
+P = Param
+
+
+@dataclass(frozen=True)
+class Cycle(Expr):
+    """The model cycle ``j`` (0 for the first cycle)."""
+
+
+@dataclass(frozen=True)
+class ModelTime(Expr):
+    """The cycle numbered from 1, ``j + 1``: heemod's ``model_time`` (``markov_cycle``)."""
+
+
+@dataclass(frozen=True)
+class Year(Expr):
+    """Model time in years at the start of the cycle, ``j h``."""
+
+
+@dataclass(frozen=True)
+class Age(Expr):
+    """The cohort's age at the start of the cycle, ``start_age + j h`` (needs ``Model(start_age=...)``)."""
 
 
 @dataclass(frozen=True)
@@ -182,44 +344,65 @@ class ByStrategy(Expr):
         return hash(tuple(sorted(self.values)))
 
 
+def _entries(values: Any, what: str) -> tuple:
+    """The entries of a ByCycle / BySojourn: numbers as floats, other values kept, anything else an error."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise HtaError(f"{what} needs a list of values (numbers, parameter names or expressions), got {values!r}")
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, numbers.Real) and not isinstance(v, bool):
+            out.append(float(v))
+        elif isinstance(v, (str, Expr)) and v != "" or (callable(v) and not isinstance(v, (str, Expr))):
+            out.append(v)
+        else:
+            raise HtaError(
+                f"{what}: entry {i} is {v!r} ({type(v).__name__}); give a number, a parameter name, "
+                f"an expression or a callable f(p, t)"
+            )
+    if not out:
+        raise HtaError(f"{what} needs at least one value")
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class ByCycle(Expr):
     """A value by model cycle: ``values[cycle]``, then ``then`` after the last one.
 
     ``ByCycle([0.509, 0.509], then=1.0)`` is 0.509 in cycles 0 and 1 and 1.0 after.
+    Entries may be numbers, parameter names or expressions (``ByCycle(["rr", "rr"], then=1)``).
     Without ``then``, a horizon longer than ``values`` is an error.
     """
 
     values: tuple
     then: Any = None
 
-    def __init__(self, values: Sequence[float], then: Any = None):
-        vals = tuple(float(v) for v in values)
-        if not vals:
-            raise HtaError("ByCycle needs at least one value")
-        object.__setattr__(self, "values", vals)
+    def __init__(self, values: Sequence[Any], then: Any = None):
+        object.__setattr__(self, "values", _entries(values, "ByCycle"))
         object.__setattr__(self, "then", then)
 
     def children(self) -> tuple[Any, ...]:
-        """The value after the last cycle given (if any)."""
-        return (self.then,) if self.then is not None else ()
+        """The entries that are not numbers, then the value after the last cycle given (if any)."""
+        kids = tuple(v for v in self.values if not isinstance(v, float))
+        return kids + ((self.then,) if self.then is not None else ())
 
 
 @dataclass(frozen=True)
 class BySojourn(Expr):
     """A value by time spent in the current (tunnel) state: ``values[sojourn]``.
 
-    The last value holds for every longer stay.  Use only for states declared in
-    the model's ``tunnels``.
+    The last value holds for every longer stay.  Entries may be numbers, parameter names or
+    expressions (``BySojourn(["ic_D", 0])``).  Use only for states declared in the model's
+    ``tunnels``.
     """
 
     values: tuple
 
-    def __init__(self, values: Sequence[float]):
-        vals = tuple(float(v) for v in values)
-        if not vals:
-            raise HtaError("BySojourn needs at least one value")
-        object.__setattr__(self, "values", vals)
+    def __init__(self, values: Sequence[Any]):
+        object.__setattr__(self, "values", _entries(values, "BySojourn"))
+
+    def children(self) -> tuple[Any, ...]:
+        """The entries that are not numbers."""
+        return tuple(v for v in self.values if not isinstance(v, float))
 
 
 # ---------------------------------------------------------------------------- reading a value
