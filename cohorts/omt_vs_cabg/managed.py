@@ -338,7 +338,7 @@ def calibrate_escalation(params: Mapping[str, float] | None = None, n_patients: 
     -------
     float
         The fitted ``saq_per_ccs`` (SAQ-AF points per CCS class); the table stores the
-        base-case fit (4,000 patients, seed 11). An :class:`~sim.errors.HtaError` says
+        base-case fit with 20,000 patients, seed 11 (20.98). An :class:`~sim.errors.HtaError` says
         so if the share at the two ends of ``bracket`` does not straddle ``target``.
     """
     base = dict(params or {})
