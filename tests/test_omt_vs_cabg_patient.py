@@ -28,6 +28,7 @@ from cohorts.omt_vs_cabg.managed import (
     managed_parameters,
     model_values,
     p_op_urgent,
+    parameter_frame,
     population,
     psa_table,
 )
@@ -300,11 +301,15 @@ def test_bad_inputs():
 def test_parameter_table_every_value_sourced_and_labelled():
     """Every managed parameter cites a source and says whether it was verified (or is an assumption or
     calibrated); no name is shared with the cohort table (psa_table joins them)."""
-    table = managed_parameters().to_frame()
-    assert len(table) >= 25
+    table = parameter_frame()
+    assert len(table) >= 25 and list(table["name"]) == managed_parameters().names
     for _, row in table.iterrows():
         src = row["source"].lower()
         assert any(w in src for w in ("verified", "assumption", "calibrated")), row["name"]
+        assert row["verified"] in ("yes", "partly", "no") and row["note"].strip(), row["name"]
+        if row["unit"].startswith("USD"):  # every cost in one price year
+            assert row["price_year"] == 2023, row["name"]
+    assert (table["verified"] == "yes").sum() >= 3 and (table["verified"] == "no").sum() >= 10  # honest labels
     assert not set(table["name"]) & set(cohort_parameters().names)
     assert set(psa_table().names) == set(table["name"]) | set(cohort_parameters().names)
 

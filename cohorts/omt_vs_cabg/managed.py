@@ -84,8 +84,10 @@ from .patient import IMMEDIATE, base_parameters, blocks, surgery
 __all__ = [
     "ANTI_ANGINAL_CLASSES",
     "CROSS_TARGET",
+    "ANNOTATIONS",
     "GDMT",
     "IVABRADINE_MIN_HR",
+    "PRICE_YEAR",
     "REFRACTORY_WINDOW",
     "SAQ_TARGET",
     "STATES",
@@ -97,6 +99,7 @@ __all__ = [
     "managed_parameters",
     "model_values",
     "p_op_urgent",
+    "parameter_frame",
     "population",
     "psa_table",
 ]
@@ -122,10 +125,36 @@ CROSS_TARGET = (100 / 602, 56.0 / 12.0)
 _HERE = Path(__file__).parent
 
 
+#: Columns of ``managed_parameters.csv`` beyond a standard parameter table: the price year of a cost
+#: (every cost is in 2023 US dollars), whether the value was seen in the cited text (yes, partly, no) and a note.
+ANNOTATIONS = ("price_year", "verified", "note")
+PRICE_YEAR = 2023
+
+
+@lru_cache(maxsize=1)
+def parameter_frame() -> pd.DataFrame:
+    """``managed_parameters.csv`` as read: the standard columns plus :data:`ANNOTATIONS`, checked."""
+    path = _HERE / "managed_parameters.csv"
+    df = pd.read_csv(path, dtype={"price_year": "Int64"}, keep_default_na=False, na_values={"price_year": [""]})
+    missing = [c for c in ANNOTATIONS if c not in df.columns]
+    if missing:
+        raise HtaError(f"{path.name}: no column {missing[0]!r}; every row says its price year (costs), whether "
+                       f"it was verified (yes, partly, no) and a note")
+    for i, row in df.iterrows():
+        where = f"{path.name}, line {i + 2} ({row['name']})"
+        if row["verified"] not in ("yes", "partly", "no"):
+            raise HtaError(f"{where}: verified is {row['verified']!r}; write yes, partly or no")
+        if str(row["unit"]).startswith("USD") and row["price_year"] != PRICE_YEAR:
+            raise HtaError(f"{where}: a cost must be in {PRICE_YEAR} US dollars (price_year {PRICE_YEAR}), "
+                           f"got {row['price_year']!r}; convert it with the price index")
+    return df
+
+
 @lru_cache(maxsize=1)
 def managed_parameters() -> ParameterTable:
     """The managed model's own parameters (``managed_parameters.csv``), every value with its source."""
-    return ParameterTable.read(_HERE / "managed_parameters.csv")
+    df = parameter_frame()
+    return ParameterTable.from_frame(df.drop(columns=list(ANNOTATIONS)), label="managed_parameters.csv")
 
 
 def psa_table() -> ParameterTable:
