@@ -31,6 +31,7 @@ from cohorts.omt_vs_cabg.managed import (
     parameter_frame,
     population,
     psa_table,
+    read_annotated,
 )
 from cohorts.omt_vs_cabg.patient import pathways
 from sim.errors import HtaError
@@ -312,6 +313,20 @@ def test_parameter_table_every_value_sourced_and_labelled():
     assert (table["verified"] == "yes").sum() >= 3 and (table["verified"] == "no").sum() >= 10  # honest labels
     assert not set(table["name"]) & set(cohort_parameters().names)
     assert set(psa_table().names) == set(table["name"]) | set(cohort_parameters().names)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda df: df.drop(columns="verified"), "no column 'verified'"),
+    (lambda df: df.assign(verified=df["verified"].where(df["name"] != "c_ismn", "maybe")),
+     r"line \d+ \(c_ismn\): verified is 'maybe'"),
+    (lambda df: df.assign(price_year=df["price_year"].where(df["name"] != "c_rano", 2015)),
+     r"\(c_rano\): a cost must be in 2023 US dollars"),
+])
+def test_bad_annotations_are_named(tmp_path, edit, message):
+    path = tmp_path / "managed_parameters.csv"
+    edit(parameter_frame()).to_csv(path, index=False)
+    with pytest.raises(HtaError, match=message):
+        read_annotated(path)
 
 
 def test_patient_psa_runs_managed_strategies_with_arrivals():

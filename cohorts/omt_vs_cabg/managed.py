@@ -102,6 +102,7 @@ __all__ = [
     "parameter_frame",
     "population",
     "psa_table",
+    "read_annotated",
 ]
 
 STATES = ("Assigned", "Med", "ACS", "Listed", "Urgent", "Operated", "OperatedUrgent", "Surgery", "SurgeryUrgent",
@@ -131,10 +132,27 @@ ANNOTATIONS = ("price_year", "verified", "note")
 PRICE_YEAR = 2023
 
 
-@lru_cache(maxsize=1)
 def parameter_frame() -> pd.DataFrame:
-    """``managed_parameters.csv`` as read: the standard columns plus :data:`ANNOTATIONS`, checked."""
-    path = _HERE / "managed_parameters.csv"
+    """``managed_parameters.csv`` as read (a copy): the standard columns plus :data:`ANNOTATIONS`, checked."""
+    return _frame().copy()
+
+
+@lru_cache(maxsize=1)
+def _frame() -> pd.DataFrame:
+    return read_annotated(_HERE / "managed_parameters.csv")
+
+
+def read_annotated(path) -> pd.DataFrame:
+    """A parameter table with the :data:`ANNOTATIONS` columns, checked (costs in :data:`PRICE_YEAR` US dollars).
+
+    Returns
+    -------
+    DataFrame
+        One row per parameter: the standard columns, ``price_year`` (integer or missing),
+        ``verified`` (``yes``, ``partly`` or ``no``) and ``note``; an
+        :class:`~sim.errors.HtaError` names the file, line and parameter of a bad row.
+    """
+    path = Path(path)
     df = pd.read_csv(path, dtype={"price_year": "Int64"}, keep_default_na=False, na_values={"price_year": [""]})
     missing = [c for c in ANNOTATIONS if c not in df.columns]
     if missing:
@@ -153,7 +171,7 @@ def parameter_frame() -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def managed_parameters() -> ParameterTable:
     """The managed model's own parameters (``managed_parameters.csv``), every value with its source."""
-    df = parameter_frame()
+    df = _frame()
     return ParameterTable.from_frame(df.drop(columns=list(ANNOTATIONS)), label="managed_parameters.csv")
 
 
