@@ -1,11 +1,15 @@
-"""OMT (treat-to-target) vs CABG with a capacity-limited theatre: a scenario table.
+"""OMT (treat-to-target) vs CABG with a capacity-limited theatre: an international waiting-list scenario.
 
-For a few theatre capacities (CABGs a week) the managed patient-level flagship model
-(:func:`cohorts.omt_vs_cabg.managed.managed`) is run with the same incident patients
-(a Poisson stream, ``--per-week`` a week) and common random numbers. Printed per
+A US payer does not ration surgery, so the managed model's base case has no capacity
+limit; in publicly funded systems (waiting lists) theatre capacity matters. For a few
+theatre capacities (CABGs a week) and no limit, the managed patient-level flagship
+model for HFrEF (:func:`cohorts.omt_vs_cabg.managed.managed`) is run with the same
+incident STICH-like patients (:func:`~cohorts.omt_vs_cabg.managed.population`; a
+Poisson stream, ``--per-week`` a week) and common random numbers. Printed per
 capacity: mean discounted cost and QALYs per patient of each strategy, the ICER of
 CABG vs OMT, and for the CABG arm's theatre the mean wait (weeks), deaths on the list
-and utilisation. Parameters are the base case of ``cohorts/omt_vs_cabg/parameters.csv``.
+and utilisation. Parameters are the base case of ``cohorts/omt_vs_cabg/parameters.csv``
+and ``managed_parameters.csv`` (US costs, for comparability with the base case).
 
 Run: ``python experiments/omt_vs_cabg_capacity.py [--patients N] [--per-week R] [--seed S]``.
 """
@@ -19,7 +23,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from cohorts.omt_vs_cabg.managed import arrivals, managed
+from cohorts.omt_vs_cabg.managed import arrivals, managed, population
 from sim.patient import run_managed
 
 CAPACITIES = (2, 3, 4, 5, math.inf)
@@ -52,9 +56,10 @@ def scenario_table(n_patients: int = 800, per_week: float = 4.0, seed: int = 202
         (share of the OMT arm referred by the policy).
     """
     rows = []
+    people = population(n_patients, seed)
     for slots in capacities:
         res = run_managed(managed(theatre_slots_per_week=slots), n_patients, seed=seed, arrivals=arrivals(per_week),
-                          log=True)
+                          population=people, log=True)
         m = res.outcomes.groupby("strategy", observed=True)[["cost", "qaly", "escalated"]].mean()
         q = res.queues.set_index("strategy").loc["CABG"]
         d_cost, d_qaly = m.loc["CABG", "cost"] - m.loc["OMT", "cost"], m.loc["CABG", "qaly"] - m.loc["OMT", "qaly"]

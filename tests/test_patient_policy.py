@@ -319,3 +319,32 @@ def test_batch_size_and_strategy_order_never_matter(seed, batch, order):
         x = a[a.strategy == name].drop(columns="strategy").reset_index(drop=True)
         y = b[b.strategy == name].drop(columns="strategy").reset_index(drop=True)
         pd.testing.assert_frame_equal(x, y, check_exact=True)
+
+
+def test_line_eligibility_skips_lines_for_patients_outside_requires():
+    """A line whose ``requires`` excludes the patient is skipped (no trial, no failure, no cost); the
+    same policy gives the other patient that line; the first line must suit the patient."""
+    lines = [Line("L1", "a", {"score": 0.0}, 10.0, trial=0.5),
+             Line("only_fast", "b", {"score": 0.0}, 1000.0, trial=0.5, requires={"hr": (70.0, math.inf)}),
+             Line("L3", "c", {"score": 0.0}, 100.0, trial=0.5)]
+    pop = pd.DataFrame({"hr": [65.0, 80.0]})
+    r = _run(Policy("score", [NEVER], lines, interval=0.25), horizon=1.75, population=pop)
+    started = r.log[r.log.event == "line"].groupby("patient")["detail"].apply(list)
+    assert started[0] == ["L1", "L3"] and started[1] == ["L1", "only_fast", "L3"]
+    assert r.log.loc[(r.log.event == "line_skipped") & (r.log.patient == 0), "time"].tolist() == [0.5]
+    out = r.outcomes.set_index("patient")
+    assert out.loc[0, "lines_tried"] == 2 and out.loc[1, "lines_tried"] == 3
+    # patient 0: L1 for 0.5 years then L3 for 1.25 years; patient 1: L1, only_fast, L3 for 0.5 each + 0.25
+    assert out.loc[0, "cost_undisc"] == pytest.approx(10 * 0.5 + 100 * 1.25)
+    assert out.loc[1, "cost_undisc"] == pytest.approx(10 * 0.5 + 1000 * 0.5 + 100 * 0.75)
+    with pytest.raises(HtaError, match="no line of the policy of state 'OMT' is eligible"):
+        _run(Policy("score", [NEVER], lines[1:2], interval=0.25), population=pop)
+    with pytest.raises(HtaError, match="uses patient attribute 'hr'"):
+        _run(Policy("score", [NEVER], lines, interval=0.25))
+
+
+@pytest.mark.parametrize("requires, message", [({"hr": 70.0}, "pair"), ({"hr": (80.0, 70.0)}, "above high"),
+                                               ({"hr": (math.nan, 1.0)}, "low"), ({"": (0.0, 1.0)}, "pair")])
+def test_line_requires_is_checked_at_definition(requires, message):
+    with pytest.raises(HtaError, match=message):
+        Line("L", "a", {"score": 0.0}, 1.0, trial=0.5, requires=requires)

@@ -17,8 +17,9 @@ within-cycle correction of rewards differs, by far less than the Monte Carlo err
   ``p_op`` within the month, else recovery to ``PostCABG`` at one month;
 * the CABG strategy starts in ``Assigned``, left at once (after about 1e-9 years)
   for ``Surgery`` (probability ``1 - p_no_cabg``, paying the operation) or ``Med``.
-  ``Assigned`` is where a waiting list for theatre slots will go (its parameters,
-  ``wait_cabg_months`` and ``theatre_slots_per_week``, are in the table).
+  Waiting lists, theatre capacity and the guideline management of HFrEF are in the
+  managed version, :mod:`cohorts.omt_vs_cabg.managed` (which reuses :func:`blocks` and
+  :func:`surgery`).
 
 Costs are per year (``c_followup`` in every alive state); utilities per year.
 
@@ -38,7 +39,7 @@ from sim.patient import Event, Exponential, Pathway, PiecewiseExponential
 
 from . import CROSS_BREAK_YEARS, DISCOUNT, HORIZON_YEARS, background_hazard, build, operative_hazard
 
-__all__ = ["IMMEDIATE", "base_parameters", "blocks", "pathways", "values"]
+__all__ = ["IMMEDIATE", "base_parameters", "blocks", "pathways", "surgery", "values"]
 
 #: Rate (per year) of the instantaneous events out of ``Assigned``.
 IMMEDIATE = 1e9
@@ -55,6 +56,17 @@ def _other_death(p: Mapping) -> PiecewiseExponential:
     years = np.arange(HORIZON_YEARS + 1, dtype=float)
     rates = p["k_other"] * background_hazard(p["male_share"], p["age_start"] + years)
     return PiecewiseExponential(years, np.where(np.isfinite(rates), rates, _BIG))
+
+
+def surgery(p_op: float) -> list[Event]:
+    """The events of a one-month ``Surgery`` state.
+
+    Operative death with probability ``p_op`` within the month (a constant hazard), else
+    recovery to ``PostCABG`` at one month.
+    """
+    month = 1.0 / 12.0
+    return [Event("DeadCV", PiecewiseExponential([0.0, month], [float(operative_hazard(p_op)), 0.0])),
+            Event("PostCABG", PiecewiseExponential([0.0, month], [0.0, _BIG]))]
 
 
 def values(params: Mapping[str, float] | None = None, where: str = "pathways") -> dict[str, float]:
@@ -86,7 +98,6 @@ def blocks(p: Mapping[str, float]) -> tuple[dict, dict, dict]:
     """
     u_post = p["u_med"] + p["du_cabg"]
     periop_loss = -(u_post - p["u_periop"]) / 12.0
-    month = 1.0 / 12.0
     other = _other_death(p)
     hosp = {"cost": p["c_hosp"], "qaly": -p["q_hosp_loss"]}
     operate = {"cost": p["c_cabg"], "qaly": periop_loss}
@@ -102,10 +113,7 @@ def blocks(p: Mapping[str, float]) -> tuple[dict, dict, dict]:
                   clock="markov", **operate),
             Event("Med", Exponential(p["r_hosp_med"]), **hosp),
         ],
-        "Surgery": [
-            Event("DeadCV", PiecewiseExponential([0.0, month], [float(operative_hazard(p["p_op"])), 0.0])),
-            Event("PostCABG", PiecewiseExponential([0.0, month], [0.0, _BIG])),
-        ],
+        "Surgery": surgery(p["p_op"]),
         "PostCABG": [
             Event("DeadCV", Exponential(p["h_cv_post"])),
             Event("DeadOther", other, clock="markov"),

@@ -257,7 +257,13 @@ class ManagedPatient:
         self.accrue(t0, t1, c + line.costs[course.dose], q - pol.off_target_disutility * course.off_target, alive)
 
     def _start_line(self, pol, course, i, t, state):
+        while i is not None and not pol.lines[i].eligible(self.attrs):  # not for this patient: skip, no failure
+            self.note(t, "line_skipped", pol.lines[i].name)
+            i = i + 1 if i + 1 < len(pol.lines) else None
         if i is None:
+            if course.line < 0:
+                raise HtaError(f"no line of the policy of state {state!r} is eligible for this patient (every line's "
+                               f"requires excludes the patient's attributes); give a first line without requires")
             course.exhausted = True
             self.note(t, "lines_exhausted", state)
             return

@@ -26,6 +26,11 @@ MAX_MARKERS = 32  # random slots per visit: one per marker (noise), one per red 
 MAX_LINES = 1024  # random slots per policy state: one per line (exposure status)
 
 
+def _pair_len(x) -> int:
+    """``len(x)`` for a sequence, -1 for anything else (a number, a string)."""
+    return len(x) if isinstance(x, (tuple, list)) else -1
+
+
 def check_number(v, what: str, lo: float | None = None, hi: float | None = None, *, strict: bool = False,
                  finite: bool = True) -> float:
     """``float(v)`` if ``v`` is a number within the bounds, else an :class:`HtaError` naming ``what``.
@@ -158,6 +163,10 @@ class Line:
     tdm : TDM, optional
         Drug monitoring before failure is declared; without it the dose is titrated
         to the highest level before the line fails.
+    requires : mapping of attribute name to (low, high), optional
+        Eligibility: the line is started only for a patient whose every named attribute
+        lies in ``[low, high]`` (e.g. a heart-rate and rhythm condition); for any other
+        patient it is skipped, which is not a failure.
     """
 
     name: str
@@ -166,6 +175,7 @@ class Line:
     costs: tuple
     trial: float
     tdm: TDM | None = None
+    requires: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         w = f"line {self.name!r}"
@@ -188,6 +198,20 @@ class Line:
         check_number(self.trial, f"{w}: adequate trial duration (years)", 0.0, strict=True)
         if self.tdm is not None and not isinstance(self.tdm, TDM):
             raise HtaError(f"{w}: tdm must be a TDM or None, got {type(self.tdm).__name__}")
+        requires = {}
+        for a, rng in dict(self.requires).items():
+            if not isinstance(a, str) or not a or _pair_len(rng) != 2:
+                raise HtaError(f"{w}: requires[{a!r}] must be an attribute name and a (low, high) pair, got {rng!r}")
+            lo = check_number(rng[0], f"{w}: requires[{a!r}] low", finite=False)
+            hi = check_number(rng[1], f"{w}: requires[{a!r}] high", finite=False)
+            if lo > hi:
+                raise HtaError(f"{w}: requires[{a!r}] low {lo!r} is above high {hi!r}")
+            requires[a] = (lo, hi)
+        object.__setattr__(self, "requires", requires)
+
+    def eligible(self, attrs: Mapping) -> bool:
+        """Whether a patient with attributes ``attrs`` may start this line (see ``requires``)."""
+        return all(lo <= float(attrs[a]) <= hi for a, (lo, hi) in self.requires.items())
 
     @property
     def doses(self) -> int:
@@ -324,4 +348,4 @@ class Policy:
 
     def attributes(self) -> set:
         """Patient attributes the markers use."""
-        return {a for m in self.markers for a in m.coef}
+        return {a for m in self.markers for a in m.coef} | {a for ln in self.lines for a in ln.requires}
