@@ -25,7 +25,8 @@ from . import build, psa_table
 from .calibration import DEATHS, FITTED, N_ARM, TARGETS, calibrate, survival_ci, trial_outcomes
 from .prices import conversion_factor
 
-__all__ = ["CHEW", "PSA_DRAWS", "PSA_SEED", "SCENARIOS", "TRIAL_POINTS", "markdown", "reconciliation",
+__all__ = ["CHEW", "DRIVERS", "PSA_DRAWS", "PSA_SEED", "SCENARIOS", "TRIAL_POINTS", "drivers", "markdown",
+           "reconciliation",
            "scenario_results", "survival_by_year"]
 
 #: Chew DS et al. Cost-effectiveness of coronary artery bypass grafting versus medicine in ischemic
@@ -172,6 +173,31 @@ def reconciliation() -> pd.DataFrame:
     return df
 
 
+#: Structural choices that separate the model from Chew et al., applied one after another (cumulative).
+DRIVERS = (
+    ("CABG QoL gain constant for life (no waning)", "CABG QoL gain constant for life (no waning)"),
+    ("+ no early post-CABG period (survival recalibrated)", "no early post-CABG period (survival recalibrated)"),
+    ("+ CABG cost without the EF <= 35 % uplift", "CABG cost without the EF <= 35 % uplift (x1/1.3)"),
+)
+
+
+def drivers() -> pd.DataFrame:
+    """The ICER as the structural choices of :data:`DRIVERS` are changed one after another.
+
+    Returns
+    -------
+    DataFrame
+        Index: step (``base case`` first); columns ``d_cost, d_qaly, icer, vs_chew`` (ICER / Chew - 1).
+    """
+    rows, acc = {"base case": _summary({})}, {}
+    for label, scenario in DRIVERS:
+        acc.update(_overrides(scenario))
+        rows[label] = _summary(acc)
+    df = pd.DataFrame.from_dict(rows, orient="index")[["d_cost", "d_qaly", "icer"]]
+    df["vs_chew"] = df["icer"] / CHEW["icer"] - 1.0
+    return df
+
+
 def _fmt(v, kind: str) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "not printed"
@@ -179,10 +205,11 @@ def _fmt(v, kind: str) -> str:
 
 
 def markdown() -> dict[str, str]:
-    """The docs tables as Markdown: ``{"survival", "scenarios", "reconciliation", "calibration"}``."""
+    """The docs tables as Markdown: ``{"survival", "scenarios", "reconciliation", "drivers", "calibration"}``."""
     out = {}
     sv = survival_by_year()
-    lines = ["| years | model OMT | trial MED (95 % CI) | model CABG | trial CABG (95 % CI) |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| years | model OMT | trial MED (95 % CI) | model CABG | trial CABG (95 % CI) |",
+             "| --- | --- | --- | --- | --- |"]
     for _, r in sv.iterrows():
         cells = [f"{r['years']:.2f}" if r["years"] % 1 else f"{r['years']:.0f}"]
         for arm in N_ARM:
@@ -196,9 +223,9 @@ def markdown() -> dict[str, str]:
     lines = ["| scenario | cost OMT | cost CABG | QALYs OMT | QALYs CABG | incr. cost | incr. QALYs | ICER |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in sc.iterrows():
-        lines.append(f"| {name} | {_fmt(r['cost_OMT'], 'usd')} | {_fmt(r['cost_CABG'], 'usd')} | {_fmt(r['qaly_OMT'], 'q')} "
-                     f"| {_fmt(r['qaly_CABG'], 'q')} | {_fmt(r['d_cost'], 'usd')} | {_fmt(r['d_qaly'], 'q')} "
-                     f"| {_fmt(r['icer'], 'usd')} |")
+        lines.append(f"| {name} | {_fmt(r['cost_OMT'], 'usd')} | {_fmt(r['cost_CABG'], 'usd')} "
+                     f"| {_fmt(r['qaly_OMT'], 'q')} | {_fmt(r['qaly_CABG'], 'q')} | {_fmt(r['d_cost'], 'usd')} "
+                     f"| {_fmt(r['d_qaly'], 'q')} | {_fmt(r['icer'], 'usd')} |")
     out["scenarios"] = "\n".join(lines)
     rec = reconciliation()
     kinds = {"cost": "usd", "qaly": "q", "ly": "q", "d_cost": "usd", "d_qaly": "q", "icer": "usd", "p_ce": "p"}
@@ -209,6 +236,12 @@ def markdown() -> dict[str, str]:
         diff = "–" if np.isnan(r["difference"]) else _fmt(r["difference"], kind) + rel
         lines.append(f"| {q} | {_fmt(r['model'], kind)} | {_fmt(r['chew'], kind)} | {diff} |")
     out["reconciliation"] = "\n".join(lines)
+    dr = drivers()
+    lines = ["| step (cumulative) | incr. cost | incr. QALYs | ICER | vs Chew |", "| --- | --- | --- | --- | --- |"]
+    for name, r in dr.iterrows():
+        lines.append(f"| {name} | {_fmt(r['d_cost'], 'usd')} | {_fmt(r['d_qaly'], 'q')} | {_fmt(r['icer'], 'usd')} "
+                     f"| {_fmt(r['vs_chew'], 'pct')} |")
+    out["drivers"] = "\n".join(lines)
     t = trial_outcomes(build())
     got = {"cross_56m_med": t.loc["OMT", "crossed_56m"], "cross_120m_med": t.loc["OMT", "crossed"],
            "cv_death_56m_med": t.loc["OMT", "cv_death_56m"], "cv_death_med": t.loc["OMT", "cv_death"],
