@@ -33,12 +33,13 @@ from cohorts.omt_vs_cabg.calibration import (
     survival_ci,
     trial_outcomes,
 )
+from cohorts.omt_vs_cabg.patient import pathways
 from cohorts.omt_vs_cabg.prices import conversion_factor, price_index
 from cohorts.omt_vs_cabg.validation import drivers, markdown, reconciliation, scenario_results, survival_by_year
-from cohorts.omt_vs_cabg.patient import pathways
 from sim.errors import HtaError
 from sim.experiment.cli import main
 from sim.patient import run_pathway
+
 
 @pytest.fixture(scope="module")
 def base():

@@ -21,7 +21,7 @@ import pandas as pd
 
 import sim
 
-from . import build, psa_table
+from . import build, parameter_table, psa_table
 from .calibration import DEATHS, FITTED, N_ARM, TARGETS, calibrate, survival_ci, trial_outcomes
 from .prices import conversion_factor
 
@@ -35,6 +35,8 @@ __all__ = ["CHEW", "DRIVERS", "PSA_DRAWS", "PSA_SEED", "SCENARIOS", "TRIAL_POINT
 #: was not available to this work).
 CHEW = {"cost_OMT": 74_894, "cost_CABG": 140_059, "qaly_OMT": 5.52, "qaly_CABG": 6.53, "ly_OMT": None, "ly_CABG": None,
         "icer": 63_989, "p_ce_50k": None, "p_ce_100k": 0.87, "p_ce_150k": None}
+#: Costs used only by the managed patient-level version (not in the cohort model's cost table).
+_MANAGED_ONLY = ("c_bb", "c_add2", "c_ranolazine", "c_visit", "c_hr_check")
 #: Draws and seed of the probabilistic analysis behind the reconciliation table.
 PSA_DRAWS, PSA_SEED = 2000, 2026
 
@@ -62,13 +64,13 @@ def _fitted_without_early() -> dict[str, float]:
 
 
 def _fitted_crossover_65() -> dict[str, float]:
-    """Survival parameters recalibrated to 65/602 crossovers by 56 months (and 20 % by 10 years)."""
+    """Survival parameters recalibrated to 65/602 crossovers by 56 months (13 % by 10 years, in proportion)."""
     import cohorts.omt_vs_cabg.calibration as cal
 
     saved = dict(cal.TARGETS)
     try:
         cal.TARGETS["cross_56m_med"] = 65 / 602
-        cal.TARGETS["cross_120m_med"] = max(0.20, 65 / 602 + 0.01)
+        cal.TARGETS["cross_120m_med"] = 0.20 * 65 / 100
         return calibrate(build)
     finally:
         cal.TARGETS.clear()
@@ -205,8 +207,22 @@ def _fmt(v, kind: str) -> str:
 
 
 def markdown() -> dict[str, str]:
-    """The docs tables as Markdown: ``{"survival", "scenarios", "reconciliation", "drivers", "calibration"}``."""
+    """The docs tables as Markdown, by name.
+
+    Returns
+    -------
+    dict
+        ``{"costs", "survival", "scenarios", "reconciliation", "drivers", "calibration"}``: Markdown tables.
+    """
     out = {}
+    table = parameter_table()
+    costs = table[table["unit"].str.startswith("USD") & ~table["name"].isin(_MANAGED_ONLY)]
+    lines = ["| parameter | source value | price year | factor | 2023 USD | verified |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for _, r in costs.iterrows():
+        lines.append(f"| `{r['name']}` | {float(r['value_source']):,.0f} | {r['price_year']} | {r['factor']:.4f} "
+                     f"| {r['value']:,.0f} | {r['verified']} |")
+    out["costs"] = "\n".join(lines)
     sv = survival_by_year()
     lines = ["| years | model OMT | trial MED (95 % CI) | model CABG | trial CABG (95 % CI) |",
              "| --- | --- | --- | --- | --- |"]
