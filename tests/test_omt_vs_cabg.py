@@ -486,3 +486,20 @@ def test_older_cohort_dies_at_the_life_table_end_without_nan():
 def test_sweep_experiment_is_valid():
     root = Path(__file__).resolve().parents[1]
     assert main(["validate", str(root / "experiments" / "omt_vs_cabg_sweep.toml")]) == 0
+
+
+def test_scenarios_experiment_is_valid_and_holds_the_recalibrated_values():
+    import tomllib
+
+    from cohorts.omt_vs_cabg import validation
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "omt_vs_cabg_scenarios.toml"
+    assert main(["validate", str(path)]) == 0
+    scenarios = {s["name"]: s for s in tomllib.loads(path.read_text())["sweep"]["scenarios"]}
+    for file_name, code_name in (("no early post-CABG period (recalibrated)",
+                                  "no early post-CABG period (survival recalibrated)"),
+                                 ("crossover 65/602 by 56 months (recalibrated)",
+                                  "crossover 65/602 by 56 months (survival recalibrated)")):
+        want = validation.scenario_overrides(code_name)
+        for k, v in want.items():
+            assert scenarios[file_name][k] == pytest.approx(v, rel=1e-5), (file_name, k)

@@ -26,8 +26,7 @@ from .calibration import DEATHS, FITTED, N_ARM, TARGETS, calibrate, survival_ci,
 from .prices import conversion_factor
 
 __all__ = ["CHEW", "DRIVERS", "PSA_DRAWS", "PSA_SEED", "SCENARIOS", "TRIAL_POINTS", "drivers", "markdown",
-           "reconciliation",
-           "scenario_results", "survival_by_year"]
+           "reconciliation", "scenario_overrides", "scenario_results", "survival_by_year"]
 
 #: Chew DS et al. Cost-effectiveness of coronary artery bypass grafting versus medicine in ischemic
 #: cardiomyopathy: the STICH randomized clinical trial. Circulation 2022;145(11):819-28, Abstract (Results):
@@ -98,7 +97,8 @@ SCENARIOS: dict[str, tuple] = {
 }
 
 
-def _overrides(name: str) -> dict[str, float]:
+def scenario_overrides(name: str) -> dict[str, float]:
+    """The parameter values of scenario ``name`` of :data:`SCENARIOS` (recalibrating where it says so)."""
     spec = SCENARIOS[name][0]
     return spec() if callable(spec) else dict(spec)
 
@@ -123,7 +123,7 @@ def scenario_results(names=None) -> pd.DataFrame:
     """
     rows = {}
     for name in names or SCENARIOS:
-        rows[name] = {**_summary(_overrides(name)), "tests": SCENARIOS[name][1]}
+        rows[name] = {**_summary(scenario_overrides(name)), "tests": SCENARIOS[name][1]}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -193,7 +193,7 @@ def drivers() -> pd.DataFrame:
     """
     rows, acc = {"base case": _summary({})}, {}
     for label, scenario in DRIVERS:
-        acc.update(_overrides(scenario))
+        acc.update(scenario_overrides(scenario))
         rows[label] = _summary(acc)
     df = pd.DataFrame.from_dict(rows, orient="index")[["d_cost", "d_qaly", "icer"]]
     df["vs_chew"] = df["icer"] / CHEW["icer"] - 1.0
