@@ -212,9 +212,16 @@ def markdown() -> dict[str, str]:
     Returns
     -------
     dict
-        ``{"costs", "survival", "scenarios", "reconciliation", "drivers", "calibration"}``: Markdown tables.
+        ``{"base", "costs", "survival", "scenarios", "reconciliation", "drivers", "calibration"}``: Markdown tables.
     """
     out = {}
+    s = sim.run_cohort(build()).summary()
+    lines = ["| strategy | cost | CABG admissions | ambulatory care and drugs | hospitalisations | QALYs | LYs "
+             "| LYs undiscounted |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for arm, r in s.iterrows():
+        lines.append(f"| {arm} | {r['cost']:,.0f} | {r['cost_procedure']:,.0f} | {r['cost_medical']:,.0f} "
+                     f"| {r['cost_hospital']:,.0f} | {r['qaly']:.3f} | {r['ly']:.3f} | {r['ly_undisc']:.3f} |")
+    out["base"] = "\n".join(lines)
     table = parameter_table()
     costs = table[table["unit"].str.startswith("USD") & ~table["name"].isin(_MANAGED_ONLY)]
     lines = ["| parameter | source value | price year | factor | 2023 USD | verified |",
