@@ -93,8 +93,8 @@ def test_every_cost_has_a_price_year_and_is_converted_by_the_index():
         assert psa[row["name"]].value == pytest.approx(row["value"])
         assert float(psa[row["name"]].args["mean"]) == pytest.approx(row["value"], rel=1e-5)
     # the CABG admission (2010 USD) and a CV stay (2010) really are inflated: CPI-U medical care 2010 -> 2023
-    assert conversion_factor(2010, 2023) == pytest.approx(550.271 / 388.436)
-    assert build().parameters["c_cabg"] == pytest.approx(51_966 * 550.271 / 388.436, rel=1e-5)
+    assert conversion_factor(2010, 2023) == pytest.approx(549.084 / 388.436)
+    assert build().parameters["c_cabg"] == pytest.approx(51_966 * 549.084 / 388.436, rel=1e-5)
     with pytest.raises(HtaError, match="no value for 1999"):
         conversion_factor(1999, 2023)
 
@@ -502,7 +502,11 @@ def test_scenarios_experiment_is_valid_and_holds_the_recalibrated_values():
     for file_name, code_name in (("no early post-CABG period (recalibrated)",
                                   "no early post-CABG period (survival recalibrated)"),
                                  ("crossover 65/602 by 56 months (recalibrated)",
-                                  "crossover 65/602 by 56 months (survival recalibrated)")):
+                                  "crossover 65/602 by 56 months (survival recalibrated)"),
+                                 ("CABG cost without the EF <= 35 % uplift",
+                                  "CABG cost without the EF <= 35 % uplift (x1/1.3)"),
+                                 ("CV admission cost: commercial HF stay (Wang 2010, 17,654 USD 2005)",
+                                  "CV admission cost: commercial heart-failure stay (Wang 2010)")):
         want = validation.scenario_overrides(code_name)
         for k, v in want.items():
-            assert scenarios[file_name][k] == pytest.approx(v, rel=1e-5), (file_name, k)
+            assert scenarios[file_name][k] == pytest.approx(v, rel=1e-4), (file_name, k)
