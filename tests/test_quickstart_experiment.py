@@ -36,7 +36,7 @@ def test_flagship_experiment_end_to_end(tmp_path):
     out = res.folder
     icer = pd.read_csv(out / "icer.csv")
     assert list(icer["strategy"]) == ["OMT", "CABG"]
-    assert icer["icer"].iloc[1] == pytest.approx(35_586.74, abs=0.01)  # docs/omt_vs_cabg.md, base case
+    assert icer["icer"].iloc[1] == pytest.approx(83_574.93, abs=0.01)  # README and docs/omt_vs_cabg.md, base case
     psa = pd.read_parquet(out / "psa_outcomes.parquet")
     assert len(psa) == 20_000
     for fig in ("ce_plane", "ceac", "evpi", "tornado"):

@@ -3,7 +3,9 @@
 The flagship ready model, built on the STICH trial and its extension STICHES
 (Velazquez et al., NEJM 2011;364:1607-16 and NEJM 2016;374:1511-20): patients with
 coronary artery disease amenable to CABG and a left-ventricular ejection fraction of
-35 % or less.  Structure, calibration, assumptions and results: ``docs/omt_vs_cabg.md``.
+35 % or less.  Structure, calibration, validation, the reconciliation with the
+trial-based evaluation (Chew et al., Circulation 2022) and every assumption:
+``docs/omt_vs_cabg.md``.
 
 * States: ``Med`` (alive on medical therapy, never operated), ``Surgery`` (the
   month of the operation: a one-cycle tunnel), ``PostCABG`` (alive after CABG),
@@ -12,21 +14,27 @@ coronary artery disease amenable to CABG and a left-ventricular ejection fractio
   ``1 - p_no_cabg`` in ``Surgery`` and the rest (assigned to CABG but never
   operated, as in the trial) in ``Med``.  From ``Med`` patients cross over to
   surgery in both arms (intention to treat, as the trial counted its deaths).
-* Everything is driven by constant-within-a-cycle **hazards** (per year):
-  cardiovascular death ``h_cv_med`` / ``h_cv_post``, other-cause death
-  ``k_other`` times the US 2017 life-table hazard of the cohort's age (88 % men),
-  crossover ``r_cross_early`` (first 5 years) then ``r_cross_late``, and an
-  operative-death hazard that gives ``p_op`` within the operation month.  A
-  cycle's transition probabilities are the exact competing-risk probabilities of
-  those hazards, ``P_i = h_i / H (1 - exp(-H h))``, so the cohort model is the
-  exact monthly discretisation of the continuous-time model in
-  :mod:`cohorts.omt_vs_cabg.patient`.
-* Cardiovascular hospitalisations are recurrent events (rate ``r_hosp_med``, times
-  ``hr_hosp_cabg`` after CABG) that change neither state nor mortality: their
-  expected cost and QALY loss per cycle are charged to the state.
-* Monthly cycles, 40-year horizon (age 60 to 100), half-cycle correction, costs
-  and QALYs discounted at 3 % a year (US health-care sector, as Chew et al. 2022);
-  US dollars (price years of the cost sources, not inflated; see the docs).
+* Hazards per year, constant within a cycle: cardiovascular death on medical
+  therapy ``h_cv_med_y0`` (years 0-5) and ``h_cv_med_y5``; after CABG the
+  medical hazard times ``hr_cv_post_early`` for ``early_post_years`` (no early
+  benefit beyond the operation), then ``h_cv_post_y2`` (to year 5) and
+  ``h_cv_post_y5``; the CABG effect may fade or stop (``effect_years``,
+  ``wane_years``); other-cause death ``k_other`` times the US 2017 life-table
+  hazard (88 % men); crossover ``r_cross_early`` then ``r_cross_late``; an
+  operative-death hazard giving ``p_op`` within the operation month.  A cycle's
+  transition probabilities are the exact competing-risk probabilities
+  ``P_i = h_i / H (1 - exp(-H h))``.
+* Cardiovascular (rate ``r_hosp_med``, times ``hr_hosp_cabg`` after CABG) and
+  non-cardiovascular (``r_hosp_noncv``) hospitalisations are recurrent events that
+  change neither state nor mortality: their expected cost and QALY loss per cycle
+  are charged to the state.
+* Utilities: ``u_med`` times the US EQ-5D age norm ratio; after CABG plus
+  ``du_cabg`` following the STICH quality-of-life trajectory, waning by 48 months.
+* Monthly cycles, 40-year horizon (age 60 to 100; the parameter ``horizon_years`` shortens it),
+  half-cycle correction, costs and QALYs discounted at 3 % a year; US health-care
+  sector perspective, costs in 2023 US dollars: every cost keeps its source's value
+  and price year in ``parameters.csv`` and is converted by the CPI-U medical care
+  index (``price_index.csv``, :mod:`cohorts.omt_vs_cabg.prices`).
 """
 
 from __future__ import annotations
@@ -40,19 +48,27 @@ import pandas as pd
 
 from sim import ANY, C, LifeTable, Model, ParameterTable
 from sim.errors import HtaError
-from sim.params.table import base_values
+
+from . import prices
 
 __all__ = [
+    "CURRENCY",
     "CYCLE",
     "DISCOUNT",
     "EFFECT",
+    "EFFECT_UNIT",
     "HORIZON_YEARS",
+    "PERSPECTIVE",
+    "PRICE_YEAR",
     "SETTINGS",
     "STATES",
     "TITLE",
+    "age_utility_ratio",
     "background_hazard",
     "build",
     "data_files",
+    "du_profile",
+    "effect_weight",
     "operative_hazard",
     "parameter_table",
     "parameters",
@@ -61,6 +77,11 @@ __all__ = [
 
 TITLE = "Ischaemic cardiomyopathy: optimised medical therapy vs CABG + medical therapy (STICH/STICHES)"
 EFFECT = "qaly"
+#: Currency, price year and effect unit of every result of this model.
+CURRENCY = "USD"
+PRICE_YEAR = 2023
+EFFECT_UNIT = "QALYs"
+PERSPECTIVE = "US health-care sector"
 #: Settings an experiment may change: the discount rates, and start_age as the parameter age_start.
 SETTINGS = {"discount_costs": None, "discount_outcomes": None, "start_age": "age_start"}
 
@@ -72,29 +93,44 @@ CYCLE = 1.0 / 12.0
 HORIZON_YEARS = 40
 #: Annual discount rate of costs and QALYs (US; Chew et al. 2022 used 3 %).
 DISCOUNT = 0.03
-#: Year after which the late crossover rate applies.
+#: Year after which the late crossover rate and the late CV hazards apply.
 CROSS_BREAK_YEARS = 5.0
 #: Life table of background mortality.
 LIFE_TABLE = "us_2017_nchs"
-
+#: The STICH quality-of-life trajectory (Mark et al., Ann Intern Med 2014;161:392-9, Abstract): KCCQ overall
+#: summary differences CABG - MED at 4, 12, 24 and 36 months (4.4, 5.8, 4.1, 3.2 points) relative to the
+#: 12-month peak; held from the operation to 4 months; fading linearly to 0 by 48 months (assumption).
+DU_MONTHS = (0.0, 4.0, 12.0, 24.0, 36.0, 48.0)
+DU_SHAPE = (4.4 / 5.8, 4.4 / 5.8, 1.0, 4.1 / 5.8, 3.2 / 5.8, 0.0)
 
 #: The folder of this model's data files.
 _HERE = Path(__file__).parent
 
 
+@lru_cache(maxsize=1)
+def _table() -> ParameterTable:
+    return prices.read_table(_HERE / "parameters.csv", PRICE_YEAR)
+
+
 def parameters() -> ParameterTable:
-    """The model's parameter table (``parameters.csv`` beside this file), every value with its source."""
-    return ParameterTable.read(_HERE / "parameters.csv")
+    """The model's parameter table in 2023 US dollars (``parameters.csv``; costs converted by the price index)."""
+    return _table()
 
 
 def parameter_table() -> pd.DataFrame:
-    """The model's parameter table as a DataFrame (name, value, distribution, args, unit, description, source)."""
-    return parameters().to_frame()
+    """The annotated parameter table, costs in 2023 US dollars.
+
+    The standard columns plus ``price_year``, ``verified``, ``note``, ``value_source`` (a cost
+    as in its source) and ``factor`` (the price-index ratio applied).
+    """
+    df = prices.annotated_table(_HERE / "parameters.csv", PRICE_YEAR)
+    df["value"] = df["value"].astype(float)
+    return df
 
 
 def data_files() -> tuple[Path, ...]:
     """The data files the model's results depend on (a run's manifest records their hashes)."""
-    return (_HERE / "parameters.csv",)
+    return (_HERE / "parameters.csv", _HERE / "price_index.csv", _HERE / "eq5d_norms.csv")
 
 
 def psa_table() -> ParameterTable:
@@ -138,6 +174,30 @@ def operative_hazard(p_op, months: float = 1.0):
     return -np.log1p(-np.asarray(p_op, dtype=float)) * 12.0 / months
 
 
+@lru_cache(maxsize=1)
+def _norms() -> pd.DataFrame:
+    return pd.read_csv(_HERE / "eq5d_norms.csv")
+
+
+def _norm(male_share, ages) -> np.ndarray:
+    """Mixed-sex US EQ-5D norm at whole ``ages`` (the band's mean; the last band beyond its end)."""
+    n = _norms()
+    a = np.asarray(ages, dtype=float)
+    band = np.clip(np.searchsorted(n["age_high"].to_numpy(), np.floor(a + 1e-9)), 0, len(n) - 1)
+    m = np.asarray(male_share, dtype=float)
+    return m * n["male"].to_numpy()[band] + (1.0 - m) * n["female"].to_numpy()[band]
+
+
+def age_utility_ratio(male_share, age_start, years) -> np.ndarray:
+    """Utility multiplier ``norm(age_start + years) / norm(age_start)`` from the US EQ-5D norms."""
+    return _norm(male_share, np.asarray(age_start) + np.asarray(years)) / _norm(male_share, age_start)
+
+
+def du_profile(months) -> np.ndarray:
+    """Share of the peak CABG utility gain at ``months`` after randomisation (:data:`DU_SHAPE`)."""
+    return np.interp(np.asarray(months, dtype=float), DU_MONTHS, DU_SHAPE, right=0.0)
+
+
 # ------------------------------------------------------------------ hazards per cycle
 def _scalar_if_uniform(a):
     """A draws-axis array whose values are all equal (a fixed parameter) as one number."""
@@ -156,6 +216,28 @@ def _cross(p, t):
     return np.where(t.year < CROSS_BREAK_YEARS - 1e-9, p["r_cross_early"], p["r_cross_late"])
 
 
+def _cv_med(p, t):
+    """CV death hazard on medical therapy: ``h_cv_med_y0`` for 5 years, then ``h_cv_med_y5``."""
+    return np.where(t.year < CROSS_BREAK_YEARS - 1e-9, p["h_cv_med_y0"], p["h_cv_med_y5"])
+
+
+def effect_weight(p, years):
+    """Weight of the CABG effect at ``years``: 1 until ``effect_years - wane_years``, 0 from ``effect_years``."""
+    end, wane = p["effect_years"], p["wane_years"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ramp = np.where(wane > 0, (end - years) / np.where(wane > 0, wane, 1.0), np.where(years < end - 1e-9, 1, 0))
+    return np.clip(ramp, 0.0, 1.0)
+
+
+def _cv_post(p, t):
+    """CV death hazard after CABG (see the module text); the log hazard ratio scaled by :func:`effect_weight`."""
+    med = _cv_med(p, t)
+    late = np.where(t.year < CROSS_BREAK_YEARS - 1e-9, p["h_cv_post_y2"], p["h_cv_post_y5"])
+    post = np.where(t.year < p["early_post_years"] - 1e-9, p["hr_cv_post_early"] * med, late)
+    w = effect_weight(p, t.year)
+    return med * (post / med) ** w
+
+
 def _competing(hazards: dict, h: float) -> dict:
     """Transition probabilities of one cycle of ``h`` years for competing constant hazards.
 
@@ -172,11 +254,11 @@ def _competing(hazards: dict, h: float) -> dict:
 
 
 def _med_hazards(p, t):
-    return {"cv": p["h_cv_med"] * np.ones((1, 1, 1)), "other": _other(p, t), "cross": _cross(p, t)}
+    return {"cv": _cv_med(p, t) * np.ones((1, 1, 1)), "other": _other(p, t), "cross": _cross(p, t)}
 
 
 def _post_hazards(p, t):
-    return {"cv": p["h_cv_post"] * np.ones((1, 1, 1)), "other": _other(p, t)}
+    return {"cv": _cv_post(p, t) * np.ones((1, 1, 1)), "other": _other(p, t)}
 
 
 #: One-entry memo per state of the last (p, t) evaluated: the engine asks for each entry of a
@@ -207,35 +289,48 @@ def _prob(which: str, kind: str):
     return f
 
 
-def _hosp_cost(rate_of):
-    def f(p, t):
-        return rate_of(p) * p["c_hosp"] * t.cycle_length
+# ------------------------------------------------------------------ rewards
+def _r_cv(p, post: bool):
+    return p["r_hosp_med"] * p["hr_hosp_cabg"] if post else p["r_hosp_med"]
 
-    f.__qualname__ = "hospital_cost"
+
+def _hosp_cost(post: bool):
+    def f(p, t):
+        per_year = _r_cv(p, post) * p["c_hosp"] + p["r_hosp_noncv"] * p["c_hosp_noncv"]
+        return per_year * t.cycle_length
+
+    f.__qualname__ = "hospital_cost_post" if post else "hospital_cost_med"
     return f
 
 
-def _r_hosp_med(p):
-    return p["r_hosp_med"]
+def _age(p, t):
+    """The US EQ-5D norm ratio at the cycle's age (1 with ``age_utility`` = 0)."""
+    ratio = age_utility_ratio(_scalar_if_uniform(p["male_share"]), _scalar_if_uniform(p["age_start"]), t.year)
+    return np.where(p["age_utility"] > 0.5, ratio, 1.0)
 
 
-def _r_hosp_post(p):
-    return p["r_hosp_med"] * p["hr_hosp_cabg"]
+def _du(p, t):
+    """The CABG utility gain at the cycle: ``du_cabg`` times the STICH trajectory (or constant)."""
+    return p["du_cabg"] * np.where(p["du_profile"] > 0.5, du_profile(t.year * 12.0), 1.0)
+
+
+def _hosp_loss(p, post: bool):
+    return (_r_cv(p, post) + p["r_hosp_noncv"]) * p["q_hosp_loss"]
 
 
 def _u_med(p, t):
-    """Utility on medical therapy, less the expected loss from CV hospitalisations per year."""
-    return p["u_med"] - _r_hosp_med(p) * p["q_hosp_loss"]
+    """Utility on medical therapy (age-adjusted), less the expected loss from hospitalisations per year."""
+    return (p["u_med"] * _age(p, t) - _hosp_loss(p, False))
 
 
 def _u_post(p, t):
-    """Utility after CABG, less the expected loss from CV hospitalisations per year."""
-    return p["u_med"] + p["du_cabg"] - _r_hosp_post(p) * p["q_hosp_loss"]
+    """Utility after CABG (age-adjusted), less the expected loss from hospitalisations per year."""
+    return ((p["u_med"] + _du(p, t)) * _age(p, t) - _hosp_loss(p, True))
 
 
 def _u_surgery(p, t):
     """Utility counted for the operation month's state (the recovery deficit is a one-off loss)."""
-    return p["u_med"] + p["du_cabg"]
+    return (p["u_med"] + p["du_cabg"])
 
 
 def _periop_loss(p, t):
@@ -244,7 +339,7 @@ def _periop_loss(p, t):
 
 
 def _follow_up(p, t):
-    return p["c_followup"] * t.cycle_length
+    return (p["c_followup"] + p["c_drugs"]) * t.cycle_length
 
 
 def _start_surgery(p, t):
@@ -255,6 +350,28 @@ def _start_med(p, t):
     return p["p_no_cabg"]
 
 
+@lru_cache(maxsize=1)
+def _base() -> tuple[tuple[str, float], ...]:
+    return tuple(parameters().base.items())
+
+
+def _check(values: dict) -> None:
+    age = values["age_start"]
+    if float(age) != int(age):
+        raise HtaError(f"omt_vs_cabg: age_start {age!r} must be a whole number of years (monthly cycles "
+                       f"are aligned with the life table's years of age)")
+    for k in ("du_profile", "age_utility"):
+        if values[k] not in (0, 1):
+            raise HtaError(f"omt_vs_cabg: {k} is {values[k]!r}; it is a switch: give 0 or 1")
+    months = values["horizon_years"] * 12
+    if not 0 < values["horizon_years"] <= HORIZON_YEARS or abs(months - round(months)) > 1e-9:
+        raise HtaError(f"omt_vs_cabg: horizon_years {values['horizon_years']!r} must be a whole number of months "
+                       f"in (0, {HORIZON_YEARS}] years")
+    for k in ("effect_years", "wane_years", "early_post_years"):
+        if values[k] < 0:
+            raise HtaError(f"omt_vs_cabg: {k} {values[k]!r} must be >= 0 (years)")
+
+
 def build(parameters: dict[str, float] | None = None) -> Model:
     """The cohort model, with base-case values from the parameter table (updated by ``parameters``).
 
@@ -262,18 +379,16 @@ def build(parameters: dict[str, float] | None = None) -> Model:
     -------
     Model
         Strategies ``OMT`` and ``CABG``; states :data:`STATES`; 480 monthly cycles;
-        cost components ``procedure``, ``medical``, ``hospital``.
+        cost components ``procedure``, ``medical`` (follow-up and drugs), ``hospital``
+        (CV and non-CV admissions), in 2023 US dollars.
     """
-    values = base_values(parameter_table())
+    values = dict(_base())
     unknown = sorted(set(parameters or {}) - set(values))
     if unknown:
         raise HtaError(f"omt_vs_cabg.build: unknown parameter {unknown[0]!r}; parameters are "
                        f"{', '.join(values)}")
     values.update(parameters or {})
-    age = values["age_start"]
-    if float(age) != int(age):
-        raise HtaError(f"omt_vs_cabg: age_start {age!r} must be a whole number of years (monthly cycles "
-                       f"are aligned with the life table's years of age)")
+    _check(values)
     alive = ("Med", "Surgery", "PostCABG")
     return Model(
         name="omt_vs_cabg",
@@ -293,13 +408,13 @@ def build(parameters: dict[str, float] | None = None) -> Model:
             ("PostCABG", "PostCABG"): C,
         },
         start={"OMT": {"Med": 1.0}, "CABG": {"Surgery": _start_surgery, "Med": _start_med}},
-        horizon_years=HORIZON_YEARS,
+        horizon_years=float(values["horizon_years"]),
         cycle_length=CYCLE,
-        start_age=float(age),
+        start_age=float(values["age_start"]),
         parameters=values,
         costs={
             "medical": {s: _follow_up for s in alive},
-            "hospital": {"Med": _hosp_cost(_r_hosp_med), "PostCABG": _hosp_cost(_r_hosp_post)},
+            "hospital": {"Med": _hosp_cost(False), "PostCABG": _hosp_cost(True)},
         },
         transition_costs={"procedure": {(ANY, "Surgery"): "c_cabg"}},
         start_costs={"procedure": {"Surgery": "c_cabg"}},
@@ -311,4 +426,3 @@ def build(parameters: dict[str, float] | None = None) -> Model:
         discount_costs=DISCOUNT,
         discount_outcomes=DISCOUNT,
     )
-
