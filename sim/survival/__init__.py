@@ -1,0 +1,21 @@
+"""Survival evidence: parametric families, maximum-likelihood fits, reconstructed data.
+
+Families in flexsurv's parameterisations (``families.py``, ``splines.py``), curves
+vectorised over times and draws (``curves.py``), maximum likelihood with right
+censoring and covariates (``fit.py``, ``mle.py``), and individual patient data
+reconstructed from published Kaplan-Meier curves (``reconstruct.py``). SciPy and
+lifelines are imported only when a fit or a reconstruction runs. Formulas:
+``docs/survival.md``.
+"""
+
+from __future__ import annotations
+
+from sim._lazy import attach
+
+_S = "sim.survival"
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "SurvivalCurve": f"{_S}.curves:SurvivalCurve",
+    "Family": f"{_S}.families:Family", "FAMILIES": f"{_S}.families:FAMILIES",
+    "fit_survival": f"{_S}.fit:fit_survival", "SurvivalFit": f"{_S}.fit:SurvivalFit",
+    "compare_fits": f"{_S}.fit:compare_fits",
+})
