@@ -18,4 +18,8 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "Family": f"{_S}.families:Family", "FAMILIES": f"{_S}.families:FAMILIES",
     "fit_survival": f"{_S}.fit:fit_survival", "SurvivalFit": f"{_S}.fit:SurvivalFit",
     "compare_fits": f"{_S}.fit:compare_fits",
+    "reconstruct_ipd": f"{_S}.reconstruct:reconstruct_ipd", "read_curve": f"{_S}.reconstruct:read_curve",
+    "read_risk_table": f"{_S}.reconstruct:read_risk_table",
+    "compare_risk_table": f"{_S}.reconstruct:compare_risk_table",
+    "numbers_at_risk": f"{_S}.reconstruct:numbers_at_risk",
 })
