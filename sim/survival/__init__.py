@@ -3,7 +3,8 @@
 Families in flexsurv's parameterisations (``families.py``, ``splines.py``), curves
 vectorised over times and draws (``curves.py``), maximum likelihood with right
 censoring and covariates (``fit.py``, ``mle.py``), and individual patient data
-reconstructed from published Kaplan-Meier curves (``reconstruct.py``). SciPy and
+reconstructed from published Kaplan-Meier curves (``reconstruct.py``), and curves as
+model values: cycle transition probabilities and PSA parameter rows (``values.py``). SciPy and
 lifelines are imported only when a fit or a reconstruction runs. Formulas:
 ``docs/survival.md``.
 """
@@ -22,4 +23,6 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "read_risk_table": f"{_S}.reconstruct:read_risk_table",
     "compare_risk_table": f"{_S}.reconstruct:compare_risk_table",
     "numbers_at_risk": f"{_S}.reconstruct:numbers_at_risk",
+    "SurvivalProbability": f"{_S}.values:SurvivalProbability", "probability": f"{_S}.values:probability",
+    "parameter_rows": f"{_S}.values:parameter_rows",
 })
