@@ -11,6 +11,7 @@ import pandas as pd
 from sim.errors import HtaError
 from sim.plots._common import new_axes
 from sim.survival.fit import SurvivalFit
+from sim.survival.km import kaplan_meier
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -46,8 +47,6 @@ def survival_fits(fits: Sequence[SurvivalFit] | Mapping[str, SurvivalFit] | Surv
     -------
     matplotlib Axes
     """
-    from lifelines import KaplanMeierFitter
-
     if isinstance(fits, SurvivalFit):
         fits = [fits]
     items = list(fits.items()) if isinstance(fits, Mapping) else [(f.label, f) for f in fits]
@@ -68,10 +67,10 @@ def survival_fits(fits: Sequence[SurvivalFit] | Mapping[str, SurvivalFit] | Surv
     for gi, (value, sub) in enumerate(groups):
         tag = "" if value is None else f" ({group}={value:g})"
         if kind != "hazard":
-            km = KaplanMeierFitter().fit(sub[time], sub[event])
-            sf = km.survival_function_.iloc[:, 0]
-            y = sf.to_numpy() if kind == "survival" else -np.log(np.clip(sf.to_numpy(), 1e-300, None))
-            ax.step(sf.index.to_numpy(), y, where="post", color="black", lw=1.2,
+            km = kaplan_meier(sub[time], sub[event])
+            sf = km["survival"].to_numpy()
+            y = sf if kind == "survival" else -np.log(np.clip(sf, 1e-300, None))
+            ax.step(km["time"].to_numpy(), y, where="post", color="black", lw=1.2,
                     ls="-" if gi == 0 else "--", label=f"Kaplan-Meier{tag}")
         for j, (name, fit) in enumerate(items):
             if group is not None and group not in fit.covariates:

@@ -2,7 +2,8 @@
 
 Covariates act on the family's location parameter, as flexsurv does by default
 (``docs/survival.md``). Weibull (AFT), log-normal and log-logistic fits use
-lifelines' AFT regression fitters (same parameterisation); the exponential,
+lifelines' AFT regression fitters (same parameterisation) when lifelines is installed (the ``survival`` extra), SciPy
+otherwise; the exponential,
 Weibull (PH), Gompertz, generalised gamma and Royston-Parmar splines are fitted
 here with SciPy and analytic gradients (central differences for the generalised
 gamma's incomplete gamma function).
@@ -364,8 +365,8 @@ def fit_survival(data: pd.DataFrame, family: str, *, time: str = "time", event: 
     scale : str
         Splines: ``"hazard"``, ``"odds"`` or ``"normal"``.
     engine : str
-        ``"auto"`` (lifelines for Weibull AFT, log-normal, log-logistic; SciPy
-        otherwise), ``"lifelines"`` or ``"scipy"``.
+        ``"auto"`` (lifelines for Weibull AFT, log-normal, log-logistic when it is
+        installed; SciPy otherwise), ``"lifelines"`` or ``"scipy"``.
 
     Returns
     -------
@@ -390,7 +391,11 @@ def fit_survival(data: pd.DataFrame, family: str, *, time: str = "time", event: 
     if engine == "lifelines" and name not in mle.LIFELINES:
         raise HtaError(f"lifelines does not fit the {name!r} family in flexsurv's parameterisation; "
                        f"use engine='scipy' (lifelines fits: {', '.join(mle.LIFELINES)})")
-    use = "lifelines" if engine == "lifelines" or (engine == "auto" and name in mle.LIFELINES) else "scipy"
+    if engine == "lifelines" and not mle.has_lifelines():
+        raise HtaError("engine='lifelines' needs the lifelines package: pip install 'hta-sim[survival]' "
+                       "(or use engine='scipy')")
+    use = ("lifelines" if engine == "lifelines" or (engine == "auto" and name in mle.LIFELINES
+                                                    and mle.has_lifelines()) else "scipy")
     pb = mle.Problem(name, t, d, X, kn, scale if name == "spline" else None)
     theta, V, ll, ok, used = _fit(pb, columns, use)
     base = (tuple(f"gamma{j}" for j in range(len(kn))) if name == "spline" else fam.family(name).real_names())

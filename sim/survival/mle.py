@@ -17,12 +17,19 @@ from sim.errors import HtaError
 from sim.survival import families as fam
 from sim.survival import splines as spl
 
-__all__ = ["Problem", "negloglik", "hessian", "maximise", "lifelines_fit", "LIFELINES"]
+__all__ = ["Problem", "negloglik", "hessian", "maximise", "lifelines_fit", "has_lifelines", "LIFELINES"]
 
 #: Families fitted with lifelines' AFT regression fitters by default (same parameterisation as flexsurv).
 LIFELINES = {"weibull": ("WeibullAFTFitter", "lambda_", "rho_"),
              "lnorm": ("LogNormalAFTFitter", "mu_", "sigma_"),
              "llogis": ("LogLogisticAFTFitter", "alpha_", "beta_")}
+
+
+def has_lifelines() -> bool:
+    """Whether lifelines can be imported (the optional ``survival`` extra)."""
+    import importlib.util
+
+    return importlib.util.find_spec("lifelines") is not None
 
 
 @dataclass(frozen=True, eq=False)
