@@ -12,7 +12,7 @@ gamma's incomplete gamma function).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -121,7 +121,6 @@ class SurvivalFit:
     knots: tuple[float, ...] | None = None
     scale: str | None = None
     converged: bool = True
-    _sum_log_event_times: float = field(default=0.0, repr=False)
 
     @property
     def n_parameters(self) -> int:
@@ -403,8 +402,7 @@ def fit_survival(data: pd.DataFrame, family: str, *, time: str = "time", event: 
         a.flags.writeable = False
     return SurvivalFit(name, _label(name, pb.scale, None if kn is None else len(kn) - 2), base + tuple(columns),
                        theta, V, float(ll), int(t.size), int(d.sum()), tuple(columns), used,
-                       None if kn is None else tuple(float(v) for v in kn), pb.scale, ok,
-                       float(np.log(t[d == 1]).sum()))
+                       None if kn is None else tuple(float(v) for v in kn), pb.scale, ok)
 
 
 def compare_fits(fits: Sequence[SurvivalFit] | Mapping[str, SurvivalFit]) -> pd.DataFrame:
