@@ -208,3 +208,12 @@ def test_bad_input_is_named(ovarian):
     fit = fit_survival(ovarian, "exp", time="futime", event="fustat", covariates=["arm"])
     with pytest.raises(HtaError, match="no covariate 'ar'"):
         fit.curve(ar=1)
+
+
+def test_text_covariates_become_level_indicators(ovarian):
+    as_text = ovarian.assign(rx=ovarian["rx"].map({1: "A", 2: "B"}))
+    a = fit_survival(as_text, "exp", time="futime", event="fustat", covariates=["rx"])
+    b = fit_survival(ovarian, "exp", time="futime", event="fustat", covariates=["arm"])
+    assert a.covariates == ("rx[B]",)
+    np.testing.assert_allclose(a.estimates, b.estimates, rtol=1e-8)
+    assert a.curve({"rx[B]": 1}).survival(500.0) == pytest.approx(b.curve(arm=1).survival(500.0), rel=1e-8)
