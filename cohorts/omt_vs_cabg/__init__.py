@@ -310,5 +310,8 @@ def build(parameters: dict[str, float] | None = None) -> Model:
         correction="half-cycle",
         discount_costs=DISCOUNT,
         discount_outcomes=DISCOUNT,
+        currency="USD",
+        price_year=globals().get("PRICE_YEAR"),  # the module's price year, when it declares one
+        effect_unit="QALYs",
     )
 
