@@ -140,13 +140,13 @@ def _run_experiment(args) -> int:
 
 
 def _relative(path, base: Path | None = None) -> str:
-    """``path`` relative to ``base`` (default: the working folder) when it is below it or near it."""
+    """``path`` relative to ``base`` (default: the working folder) when it is inside it, else as it is."""
     p = Path(path)
     try:
         rel = os.path.relpath(p.resolve(), (base or Path.cwd()).resolve())
     except ValueError:  # another drive
         return str(p)
-    return rel if not rel.startswith(os.pardir * 3) else str(p)
+    return rel if rel.split(os.sep)[0] != os.pardir else str(p)
 
 
 def _cmd_validate(args) -> int:
@@ -167,7 +167,7 @@ def _cmd_validate(args) -> int:
                                       ("two-way DSA", exp.two_way), ("thresholds", exp.thresholds),
                                       (f"sweep of {len(exp.sweep)} scenarios", exp.sweep)] if on]
     table = shown_path(ld.table.label, exp.path.parent)
-    output = _relative(exp.output, exp.path.parent)
+    output = os.path.relpath(exp.output.resolve(), exp.path.parent.resolve())
     print(f"{f}: ok: model {exp.model}, {table} ({len(ld.table)} parameters), seed {exp.seed}; "
           f"{', '.join(analyses) or 'no analyses'}; output {output} (relative to the experiment file)")
     if ld.defaulted:

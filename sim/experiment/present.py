@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["Units", "column_kinds", "format_cells", "labelled", "module_of", "outcome_words", "resolve_units",
-           "settings_rows", "settings_words", "shown_path", "terminal_table"]
+           "settings_rows", "settings_words", "shown_path", "terminal_table", "with_intervals"]
 
 _DEFAULT_UNIT = {"qaly": "QALYs", "ly": "life-years"}
 
@@ -296,8 +296,9 @@ def _kind(col: str, effect: str) -> str:
         return "ratio"
     if c in ("probability", "prob", "p_ce", "share", "p_cost_effective"):
         return "probability"
-    if base.startswith("cost") or base.startswith("inc_cost") or base in ("nmb", "inmb", "evpi", "evppi", "se",
-                                                                         "expected_loss", "population_evpi"):
+    if base in ("evpi", "evppi", "se", "expected_loss"):
+        return "money_small"  # per-person values of information: cents matter
+    if base.startswith("cost") or base.startswith("inc_cost") or base in ("nmb", "inmb", "population_evpi"):
         return "money"
     if base in _EFFECTS or base.startswith("inc_") and base[4:] in _EFFECTS or base == "nhb":
         return "effect"
@@ -306,7 +307,7 @@ def _kind(col: str, effect: str) -> str:
 
 
 def column_kinds(df: pd.DataFrame, effect: str = "qaly") -> dict[str, str]:
-    """``{column: kind}``: ``money``, ``effect``, ``ratio``, ``probability``, ``text`` or ``number``.
+    """``{column: kind}``: ``money``, ``money_small``, ``effect``, ``ratio``, ``probability``, ``text``, ``number``.
 
     Parameters
     ----------
@@ -345,7 +346,7 @@ def _label(col: str, kind: str, units: Units, table: str) -> str:
         if c.endswith(k):
             c, suffix = c[: -len(k)], words
             break
-    if kind == "money":
+    if kind in ("money", "money_small"):
         names = {"cost": "Cost", "inc_cost": "Incremental cost", "nmb": "Net monetary benefit",
                  "inmb": "Incremental net monetary benefit", "evpi": "EVPI per person",
                  "evppi": "EVPPI per person", "se": "Standard error", "expected_loss": "Expected loss",
@@ -362,11 +363,13 @@ def _label(col: str, kind: str, units: Units, table: str) -> str:
     if kind == "ratio":
         return units.per_effect("ICER" if c.startswith("icer") else "Willingness to pay") + suffix
     if kind == "probability":
-        return "Probability cost-effective" if c == "probability" else c.replace("_", " ").capitalize()
+        return "Probability cost-effective" if c in ("probability", "p_cost_effective") else c
     words = {"dominated_by": "Dominated by", "parameters": "Parameters", "low": "Low input", "high": "High input",
              "base": "Base value" if table == "thresholds" else "Base case", "lower": "Search from",
-             "upper": "Search to", "threshold": "Threshold value", "x": "x", "y": "y"}
-    return words.get(c, c.replace("_", " ").capitalize()) + suffix
+             "upper": "Search to", "threshold": "Threshold value", "strategy": "Strategy", "status": "Status",
+             "comparator": "Comparator", "parameter": "Parameter", "method": "Method", "name": "Name",
+             "scenario": "Scenario", "draw": "Draw", "optimal": "Optimal strategy", "wtp": "Willingness to pay"}
+    return words.get(c, c) + suffix  # other columns (parameters of a sweep) keep their names
 
 
 def labelled(df: pd.DataFrame, units: Units, table: str = "") -> tuple[pd.DataFrame, dict[str, str]]:
@@ -407,11 +410,13 @@ def _cell(v: Any, kind: str) -> str:
         return "-" if math.isnan(v) else ("infinite" if v > 0 else "-infinite")
     if kind in ("money", "ratio"):
         return f"{v:,.0f}"
+    if kind == "money_small":
+        return f"{v:,.2f}"
     if kind == "effect":
         return f"{v:,.3f}"
     if kind == "probability":
         return f"{v * 100:.1f} %"
-    return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:.4g}"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
 def format_cells(df: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
@@ -447,6 +452,27 @@ def terminal_table(df: pd.DataFrame, units: Units, table: str = "") -> str:
     -------
     str
     """
+    return with_intervals(df, units, table).to_string(index=False)
+
+
+def with_intervals(df: pd.DataFrame, units: Units, table: str = "") -> pd.DataFrame:
+    """The table as text with units in its headers; a mean and its 95 % interval in one column.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A result table with the library's column names (``cost``, ``cost_low``, ``cost_high``, ...).
+    units : Units
+        The run's units.
+    table : str
+        The table's name.
+
+    Returns
+    -------
+    DataFrame of str
+        ``"63,423 (42,530 to 91,212)"`` under ``"Cost with 95 % interval (USD 2023)"``; a
+        ``dominated_by`` column left out when it is empty.
+    """
     lab, kinds = labelled(df, units, table)
     text = format_cells(lab, kinds)
     cols = [str(c) for c in df.columns]
@@ -460,4 +486,4 @@ def terminal_table(df: pd.DataFrame, units: Units, table: str = "") -> str:
             text = text.rename(columns={names[c]: head})
     if "dominated_by" in names and text[names["dominated_by"]].isin(["-", ""]).all():
         text = text.drop(columns=names["dominated_by"])
-    return text.to_string(index=False)
+    return text

@@ -77,7 +77,7 @@ def _figure(folder: Path, name: str, caption: str) -> str:
 
 def render(folder: Path, loaded, run, manifest: dict) -> str:
     """The report's HTML text (see :func:`write_report`)."""
-    from sim.experiment.present import settings_rows
+    from sim.experiment.present import settings_rows, with_intervals
     from sim.experiment.workbook import workbook_sheets
 
     exp = loaded.experiment
@@ -100,8 +100,9 @@ def render(folder: Path, loaded, run, manifest: dict) -> str:
                   f"<h2>ICER table ({esc((u.money + ' ' if u.money else '') + 'per ' + u.effect_one)})</h2>",
                   _sheet(sheets, "ICER table")]
     if "psa_summary" in s:
+        summary = with_intervals(s["psa_summary"], u)
         parts += [f"<h2>Probabilistic sensitivity analysis ({s['n_draws']:,} draws)</h2>",
-                  _sheet(sheets, "PSA summary"),
+                  _table(summary, {c: "text" if c == "Strategy" else "number" for c in summary.columns}),
                   "<p class='small'>Means and 95 % percentile intervals per strategy.</p>",
                   "<h3>ICER table on expected values</h3>", _sheet(sheets, "PSA ICER table")]
         if "evpi" in s:
@@ -110,7 +111,16 @@ def render(folder: Path, loaded, run, manifest: dict) -> str:
     if "evppi" in s:
         parts += ["<h2>EVPPI</h2>", _sheet(sheets, "EVPPI")]
     if "one_way" in s:
-        parts += ["<h2>One-way sensitivity analysis</h2>", _sheet(sheets, "One-way")]
+        sh = sheets["One-way"]
+        t = s["one_way"]
+        moves = ~(t["outcome_low"].eq(t["base"]) & t["outcome_high"].eq(t["base"])).to_numpy()
+        still = ", ".join(t["parameter"][~moves])
+        parts += ["<h2>One-way sensitivity analysis</h2>",
+                  f"<p>Outcome: {esc(t.attrs.get('outcome', 'outcome'))}; each parameter over its range, the "
+                  f"others at their base values.</p>", _table(sh.table[moves], dict(sh.kinds))]
+        if still:
+            parts.append(f"<p class='small'>{(~moves).sum()} parameters change nothing in this outcome and are "
+                         f"left out (every row is in the workbook and <code>one_way.csv</code>): {esc(still)}.</p>")
     if "thresholds" in s:
         parts += ["<h2>Threshold analysis</h2>", _sheet(sheets, "Thresholds")]
     if "sweep" in s:

@@ -234,9 +234,7 @@ class _Run:
         write_table(table, self.dir, "one_way", ("csv", "md"))
         table.attrs["outcome"] = self.outcome_label(spec.outcome, s, c)
         self.sections["one_way"] = table
-        tol = 1e-9 * np.maximum(1.0, np.abs(table["base"].to_numpy(float)))
-        flat = ((np.abs(table["outcome_low"] - table["base"]) <= tol)
-                & (np.abs(table["outcome_high"] - table["base"]) <= tol)).to_numpy()
+        flat = (table["outcome_low"].eq(table["base"]) & table["outcome_high"].eq(table["base"])).to_numpy()
         shown = table[~flat]
         dropped = list(table["parameter"][flat])
         note = (f"; {len(dropped)} of {len(table)} parameters change nothing in this outcome and are not shown "

@@ -22,7 +22,7 @@ __all__ = ["FORMATS", "WORKBOOK", "Sheet", "parameter_label", "workbook_sheets",
 WORKBOOK = "results.xlsx"
 
 #: Excel number format of each kind of column (:func:`sim.experiment.present.column_kinds`).
-FORMATS = {"money": "#,##0", "ratio": "#,##0", "effect": "#,##0.000", "probability": "0.0%",
+FORMATS = {"money": "#,##0", "money_small": "#,##0.00", "ratio": "#,##0", "effect": "#,##0.000", "probability": "0.0%",
            "number": "General", "text": "@"}
 #: Widest column (characters); longer text is cut off in the view, not in the cell.
 MAX_WIDTH = 60
@@ -64,6 +64,8 @@ def _shown_width(v, kind: str) -> int:
         return len(v)
     if kind in ("money", "ratio"):
         return len(f"{v:,.0f}")
+    if kind == "money_small":
+        return len(f"{v:,.2f}")
     if kind == "effect":
         return len(f"{v:,.3f}")
     if kind == "probability":
@@ -145,7 +147,7 @@ def _num(v) -> str:
 
 
 def parameter_label(table, name: str, low: float | None = None, high: float | None = None,
-                    base: float | None = None, short: bool = False) -> str:
+                    base: float | None = None, short: bool | str = False) -> str:
     """A parameter as figures and tables name it: its description (shortened) and name, base value and range.
 
     Parameters
@@ -158,8 +160,8 @@ def parameter_label(table, name: str, low: float | None = None, high: float | No
         Its range in a one-way analysis.
     base : float, optional
         Its base value (default: the table's).
-    short : bool
-        Only ``"description (name)"``.
+    short : bool or ``"description"``
+        Only ``"description (name)"``, or only the (shortened) description.
 
     Returns
     -------
@@ -171,17 +173,30 @@ def parameter_label(table, name: str, low: float | None = None, high: float | No
         desc = str(table[name].description or "").strip()
         if base is None:
             base = table.base.get(name)
-    for cut in ("; ", ": ", " (", ", "):
+    for cut in ("; ", ": "):
         desc = desc.split(cut, 1)[0]
+    for cut in (" (", ", "):
+        if len(desc) > 42 and len(desc.split(cut, 1)[0]) >= 16:
+            desc = desc.split(cut, 1)[0]
     if len(desc) > 42:
         desc = desc[:41].rstrip() + "\N{HORIZONTAL ELLIPSIS}"
     desc = desc[:1].upper() + desc[1:]
+    if short == "description":
+        return desc
     if short:
         return f"{desc} ({name})" if desc else name
     value = name if base is None else f"{name} = {_num(base)}"
     if low is not None and high is not None:
         value += f" ({_num(low)} to {_num(high)})"
     return f"{desc}\n{value}" if desc else value
+
+
+def _drop_empty(df):
+    """An ICER table without its ``dominated_by`` column when no strategy is dominated."""
+    if df is None or "dominated_by" not in df.columns:
+        return df
+    col = df["dominated_by"]
+    return df.drop(columns="dominated_by") if (col.isna() | (col.astype(str).str.strip() == "")).all() else df
 
 
 def workbook_sheets(run) -> list[Sheet]:
@@ -212,9 +227,9 @@ def workbook_sheets(run) -> list[Sheet]:
         out.append(Sheet(name, df, kinds))
 
     add("Base case", s.get("base_case"))
-    add("ICER table", s.get("icer"))
+    add("ICER table", _drop_empty(s.get("icer")))
     add("PSA summary", s.get("psa_summary"))
-    add("PSA ICER table", s.get("psa_icer"))
+    add("PSA ICER table", _drop_empty(s.get("psa_icer")))
     if "psa_outcomes" in s:
         po = s["psa_outcomes"]
         add("PSA outcomes", po[[c for c in ("draw", "strategy", "cost", "qaly", "ly") if c in po.columns]])
@@ -230,15 +245,17 @@ def workbook_sheets(run) -> list[Sheet]:
                                                    for p in s["evppi"]["parameters"]]))
     if "one_way" in s:
         t = s["one_way"]
-        kind = "effect" if t.attrs.get("outcome", "").startswith(("QALYs", "Life-years")) else "money"
         outcome = t.attrs.get("outcome", "Outcome")
+        kind = "effect" if outcome.startswith(("QALYs", "Life-years")) else "money"
+        unit = f" ({u.money})" if kind == "money" and u.money else ""
         df = pd.DataFrame({"Parameter": t["parameter"],
-                           "Description": [parameter_label(run.ld.table, p, short=True) for p in t["parameter"]],
+                           "Description": [parameter_label(run.ld.table, p, short="description")
+                                           for p in t["parameter"]],
                            "Low input": t["low"], "High input": t["high"],
-                           f"{outcome}: at low input": t["outcome_low"],
-                           f"{outcome}: at high input": t["outcome_high"], f"{outcome}: base case": t["base"]})
-        add("One-way", df, kinds={c: (kind if c.startswith(outcome) else "number" if "input" in c else "text")
-                                  for c in df.columns})
+                           f"Outcome at low input{unit}": t["outcome_low"],
+                           f"Outcome at high input{unit}": t["outcome_high"], f"Base case{unit}": t["base"]})
+        add("One-way", df, kinds={c: kind if c.startswith(("Outcome", "Base")) else "number" if "input" in c
+                                  else "text" for c in df.columns})
     if "two_way" in s:
         g = s["two_way"]
         x, y, outcome = g.attrs.get("x_name", "x"), g.attrs.get("y_name", "y"), g.attrs.get("outcome", "outcome")

@@ -110,17 +110,18 @@ def evppi(table: pd.DataFrame, *, wtp: float | None = None, ax: Axes | None = No
     check(table, ("parameters", "wtp", "evppi", "se"), "evppi", "evppi",
           numeric=("wtp", "evppi", "se"), finite=("wtp", "evppi"))
     values = list(pd.unique(table["wtp"].to_numpy(float)))
+    one, _, cur = units(table)
+    at = lambda w: f"\nat {cur + ' ' if cur else ''}{compact(w)} per {one}"  # noqa: E731
     if wtp is None:
         chosen = values[0]
-        note = (f"\nat WTP {fmt(chosen)} (first of {len(values)} values; choose with wtp=)"
-                if len(values) > 1 else f"\nat WTP {fmt(chosen)}")
+        note = (f"{at(chosen)} (first of {len(values)} values; choose with wtp=)" if len(values) > 1 else at(chosen))
     else:
         match = [v for v in values if np.isclose(v, float(wtp), rtol=1e-12, atol=0.0)]
         if not match:
             raise HtaError(f"plots.evppi: willingness to pay {wtp!r} is not in the table; it has "
                            f"{', '.join(fmt(v) for v in values)}")
         chosen = match[0]
-        note = f"\nat WTP {fmt(chosen)}"
+        note = at(chosen)
     rows = table[table["wtp"].to_numpy(float) == chosen].copy()
     labels = [", ".join(map(str, p)) if isinstance(p, (list, tuple)) else str(p) for p in rows["parameters"]]
     rows["label"] = labels
