@@ -452,7 +452,16 @@ def terminal_table(df: pd.DataFrame, units: Units, table: str = "") -> str:
     -------
     str
     """
-    return with_intervals(df, units, table).to_string(index=False)
+    text = with_intervals(df, units, table)
+    left = [c for c in text.columns if c in ("Strategy", "Status", "Dominated by", "Parameter", "Parameters",
+                                              "Name", "Method", "Comparator")]
+    widths = {c: max([len(str(c))] + [len(v) for v in text[c]]) for c in text.columns}
+
+    def line(cells) -> str:
+        return "  ".join(str(v).ljust(widths[c]) if c in left else str(v).rjust(widths[c])
+                         for c, v in zip(text.columns, cells, strict=True)).rstrip()
+
+    return "\n".join([line(text.columns)] + [line(r) for r in text.itertuples(index=False)])
 
 
 def with_intervals(df: pd.DataFrame, units: Units, table: str = "") -> pd.DataFrame:
