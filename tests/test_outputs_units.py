@@ -217,7 +217,9 @@ def test_info_fits_an_80_column_terminal(capsys, model):
 def test_run_names_every_stage(tmp_path, capsys):
     f = H.small(tmp_path, draws=300, chunk=150, extra=H.FULL_EXTRA)
     assert cli_main(["run", str(f)]) == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "Settings: costs discounted at 6 % a year, outcomes not discounted" in out
+    assert "ICER (GBP 1995 per life-year)" in out and "Cost with 95 % interval (GBP 1995)" in out
     stages = re.findall(r"hta-sim: \[(\d+)/(\d+)\] (.+?)(?:  \(previous stage|$)", err, flags=re.M)
     names = [s[2] for s in stages]
     for words in ("base case", "PSA: sampling", "EVPI", "EVPPI", "one-way", "two-way", "threshold", "workbook",

@@ -125,6 +125,8 @@ def _run_experiment(args) -> int:
         res, differ = run_experiment(args.target, **opts), None
     m = res.manifest
     print(_wrapped(f"{m['title']}: seed {m['seed']}, {m['seconds']:.1f} s"))
+    if m.get("model_settings"):
+        print(_wrapped(f"Settings: {m['model_settings']}."))
     if res.icer is not None:
         _print_table("ICER table (base case):", res.icer, res.units, "icer")
     if res.summary is not None:
