@@ -130,7 +130,10 @@ def _run_experiment(args) -> int:
     if res.icer is not None:
         _print_table("ICER table (base case):", res.icer, res.units, "icer")
     if res.summary is not None:
-        _print_table("PSA means (95 % intervals):", res.summary, res.units, "psa_summary")
+        summary = res.summary
+        if "qaly" in summary.columns and not summary["qaly"].abs().any():  # a model without utilities
+            summary = summary.drop(columns=[c for c in summary.columns if c.startswith("qaly")])
+        _print_table("PSA means (95 % intervals):", summary, res.units, "psa_summary")
     print(f"results: {_relative(res.folder)}{os.sep}  (report.html, results.xlsx, manifest.json)")
     if differ is not None:
         if differ:
