@@ -67,7 +67,8 @@ def test_icer_table_formats(full_run):
     assert list(icer["strategy"]) == ["mono", "comb"]
     assert icer.loc[1, "icer"] == pytest.approx(6275.956, abs=1e-3)  # Briggs et al. 2006, Ex. 2.5
     md = (res.folder / "icer.md").read_text().splitlines()
-    assert md[0].startswith("| strategy |") and md[1].startswith("| --- |") and "6,275.956" in md[3]
+    assert md[0].startswith("| Strategy | Cost (GBP 1995) | Life-years |") and md[1].startswith("| --- |")
+    assert "| 6,276 |" in md[3] and "ICER (GBP 1995 per life-year)" in md[0]  # Briggs Ex. 2.5: GBP 6,276
     wb = openpyxl.load_workbook(res.folder / "results.xlsx")
     assert {"ICER table", "Parameters", "Settings"} <= set(wb.sheetnames)
     params = pd.read_excel(res.folder / "results.xlsx", sheet_name="Parameters")

@@ -143,7 +143,7 @@ class _Run:
         out = res.outcomes.drop(columns="draw")
         write_table(out, self.dir, "base_case", ("csv", "parquet"))
         icer = res.icer(effect=self.ld.effect)
-        write_table(icer, self.dir, "icer", ("csv", "md"))
+        write_table(icer, self.dir, "icer", ("csv", "md"), self.units)
         self.sections["base_case"] = out
         self.sections["icer"] = icer
         return icer
@@ -167,9 +167,9 @@ class _Run:
         write_table(draws, self.dir, "psa_draws", ("parquet", "csv"))
         effect = self.ld.effect
         summary = res.summary().reset_index()
-        write_table(summary, self.dir, "psa_summary", ("csv", "md"))
+        write_table(summary, self.dir, "psa_summary", ("csv", "md"), self.units)
         picer = decision.icers(res.outcomes, effect=effect)  # means as in the summary (pandas' group means)
-        write_table(picer, self.dir, "psa_icer", ("csv", "md"))
+        write_table(picer, self.dir, "psa_icer", ("csv", "md"), self.units)
         c, e, names = res.matrices(effect)
         wtp = np.asarray(exp.wtp)
         curves = res.ceac(wtp, effect=effect)
@@ -210,7 +210,7 @@ class _Run:
         groups = [list(g) for g in exp.evppi.groups]
         table = self.located(("evppi",), voi.evppi, c, e, [exp.wtp_threshold], draws, groups,
                              method=exp.evppi.method)
-        write_table(table, self.dir, "evppi", ("csv", "md"))
+        write_table(table, self.dir, "evppi", ("csv", "md"), self.units)
         self.fig(plots.evppi(self.tag(table.copy()), wtp=exp.wtp_threshold), "evppi",
                  f"Per-person EVPPI at {self.units.wtp(exp.wtp_threshold)} (bars: one standard error)")
         self.sections["evppi"] = table
@@ -280,7 +280,7 @@ class _Run:
                          "lower": t.lower, "upper": t.upper, "threshold": v,
                          "base": float(self.model.parameters[t.parameter])})
         table = pd.DataFrame(rows)
-        write_table(table, self.dir, "thresholds", ("csv", "md"))
+        write_table(table, self.dir, "thresholds", ("csv", "md"), self.units)
         self.sections["thresholds"] = table
 
     def sweep(self) -> None:
