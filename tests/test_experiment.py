@@ -177,13 +177,13 @@ def test_unknown_table_suggests(tmp_path):
 
 
 @pytest.mark.parametrize("text, line, words", [
-    ('seed = "seven"\n', 4, ["seed", "expected an integer", "string 'seven'"]),
-    ("[psa]\ndraws = 1.5\n", 5, ["psa.draws", "expected an integer", "number 1.5"]),
+    ('seed = "seven"\n', 4, ["seed must be a whole number, got text 'seven'"]),
+    ("[psa]\ndraws = 1.5\n", 5, ["psa.draws must be a whole number, got number 1.5"]),
     ("[psa]\ndraws = 1\n", 5, ["psa.draws", ">= 2"]),
-    ("[wtp]\nthreshold = true\n", 5, ["wtp.threshold", "expected a finite number", "boolean"]),
+    ("[wtp]\nthreshold = true\n", 5, ["wtp.threshold must be a finite number", "true/false value"]),
     ("[two_way]\nx = 'rr'\nx_values = [1, 'a']\ny = 'c_lamivudine'\ny_values = [1]\n", 6,
-     ["x_values", "item 2", "expected a finite number"]),
-    ("execution = 3\n", 4, ["execution", "got integer 3"]),
+     ["x_values", "item 2", "must be a finite number, got text 'a'"]),
+    ("execution = 3\n", 4, ["execution", "got whole number 3"]),
     ('execution = "locl"\n', 4, ["did you mean 'local'"]),
     ("[psa]\ndraws = 10\nmethod = 'sobl'\n", 6, ["did you mean 'sobol'"]),
 ])
@@ -197,7 +197,29 @@ def test_wrong_types_name_expected_and_got(tmp_path, text, line, words):
 
 def test_missing_required_key(tmp_path):
     msg = _error(tmp_path, 'model = "hiv_chancellor"\n')
-    assert "missing key 'seed'" in msg
+    assert "missing key 'seed' (a whole number >= 0); add e.g. seed = 100" in msg
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("[psa]\ndraw = 100\n", 5, "unknown key 'draw' in [psa]; did you mean 'draws'?"),
+    ("sed = 1\n", 3, "unknown key 'sed'"),
+])
+def test_a_misspelt_required_key_is_named_with_the_right_one(tmp_path, text, line, words):
+    body = GOOD.replace("seed = 1\n", "") if text.startswith("sed") else GOOD
+    msg = _error(tmp_path, body + text)
+    _at(msg, line, tmp_path)
+    assert words in msg and "did you mean" in msg, msg
+
+
+def test_error_messages_carry_no_internal_type_tags(tmp_path):
+    """Plain words, never the reader's kind names such as '(int2)' or 'nums'."""
+    import re
+
+    for text in ("[psa]\nchunk = 5\n", "[psa]\ndraws = 'abc'\n", "[two_way]\nx = 'rr'\n",
+                 "[evppi]\nmethod = 'gam'\n[psa]\ndraws = 10\n"):
+        msg = _error(tmp_path, GOOD + text)
+        assert not re.search(r"\((int\d?|str|strs|num\+?|nums|bool)\)", msg), msg
+        assert "string" not in msg and "integer" not in msg, msg
 
 
 def test_missing_parameter_table_names_the_key_line(tmp_path):

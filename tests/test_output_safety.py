@@ -273,15 +273,15 @@ def test_write_excel_stores_strings_as_text(tmp_path):
         assert ws.cell(row=i, column=2).data_type == "n"
 
 
-def test_parameter_source_formula_is_text_in_icer_xlsx(tmp_path):
-    """Defect 8: a parameter source ``=HYPERLINK(...)`` was stored as a live formula in icer.xlsx."""
+def test_parameter_source_formula_is_text_in_the_workbook(tmp_path):
+    """Defect 8: a parameter source ``=HYPERLINK(...)`` was stored as a live formula in the workbook."""
     f = H.small(tmp_path, draws=20)
     table = pd.read_csv(tmp_path / "hiv.csv")
     table.loc[0, "source"] = NASTY[0]
     table.loc[1, "description"] = "=1+1"
     table.to_csv(tmp_path / "hiv.csv", index=False)
     res = run_experiment(f)
-    ws = openpyxl.load_workbook(res.folder / "icer.xlsx")["parameters"]
+    ws = openpyxl.load_workbook(res.folder / "results.xlsx")["Parameters"]
     cells = {c.value: c for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
     for value in (NASTY[0], "=1+1"):
         assert value in cells and cells[value].data_type == "s"

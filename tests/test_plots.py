@@ -170,7 +170,7 @@ def test_evppi(tmp_path):
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     assert ticks[-1] == "hr_new" and ticks[0] == "u_healthy"  # largest on top
     ax2 = plots.evppi(table, wtp=30_000)
-    assert "30,000" in ax2.get_title() and "first" not in ax2.get_title()
+    assert "at 30k per unit of effect" in ax2.get_title() and "first" not in ax2.get_title()
     widths = sorted(p.get_width() for p in ax2.patches)
     np.testing.assert_allclose(widths, sorted(table.loc[table.wtp == 30_000, "evppi"]))
     with pytest.raises(HtaError, match="25000.*not in the table"):
@@ -390,3 +390,109 @@ def test_other_bad_input(psa):
         plots.expected_loss(nan)
     with pytest.raises(HtaError, match="willingness to pay"):
         plots.ce_plane(decision.ce_plane(c, e, NAMES), wtp=-1)
+
+
+# ---------------------------------------------------------------------------- readability (issue 13)
+def _tick_texts(axis) -> list[str]:
+    """The texts of the tick labels shown (inside the axis' view)."""
+    axis.figure.canvas.draw()
+    lo, hi = sorted(axis.get_view_interval())
+    return [t.get_text() for t, loc in zip(axis.get_ticklabels(), axis.get_ticklocs(), strict=True)
+            if t.get_visible() and t.get_text() and lo <= loc <= hi]
+
+
+def _overlaps(ax) -> list[tuple[str, str]]:
+    """Pairs of visible tick labels (x axis, y axis) whose rendered boxes overlap."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = []
+    for axis in (ax.xaxis, ax.yaxis):
+        lo, hi = axis.get_view_interval()
+        labels = [t for t, loc in zip(axis.get_ticklabels(), axis.get_ticklocs(), strict=True)
+                  if t.get_visible() and t.get_text() and min(lo, hi) <= loc <= max(lo, hi)]
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                if boxes[i].overlaps(boxes[j]):
+                    found.append((labels[i].get_text(), labels[j].get_text()))
+    return found
+
+
+def test_compact_numbers():
+    from sim.plots._common import compact
+
+    assert [compact(x) for x in (0, 250, 2500, 100_000, 125_000, 1_500_000, 2e9, -50_000)] == \
+        ["0", "250", "2.5k", "100k", "125k", "1.5M", "2B", "-50k"]
+
+
+def test_willingness_to_pay_ticks_are_compact_and_apart(psa):
+    c, e = psa
+    wide = np.linspace(0, 200_000, 101)
+    curves = decision.ceac(c, e, wide, NAMES)
+    curves.attrs.update(currency="USD 2023", effect_unit="QALYs")
+    ax = plots.ceac(curves, frontier=decision.ceaf(c, e, wide, NAMES), wtp=100_000)
+    ticks = _tick_texts(ax.xaxis)
+    assert ticks == ["0", "50k", "100k", "150k", "200k"], ticks
+    assert len(ticks) <= 7 and not _overlaps(ax)
+    assert ax.get_xlabel() == "Willingness to pay per QALY (USD 2023)"
+
+
+def test_ceac_and_evpi_mark_the_threshold(psa):
+    c, e = psa
+    curves = decision.ceac(c, e, WTP, NAMES)
+    curves.attrs.update(currency="GBP", effect="qaly")
+    ax = plots.ceac(curves, wtp=20_000)
+    marks = [ln for ln in ax.lines if ln.get_gid() == "threshold"]
+    assert len(marks) == 1 and list(marks[0].get_xdata()) == [20_000, 20_000]
+    assert "threshold GBP 20k per QALY" in [t.get_text() for t in ax.get_legend().get_texts()]
+    ev = voi.evpi(c, e, WTP)
+    ev.attrs.update(currency="GBP", effect="qaly")
+    ax2 = plots.evpi(ev, wtp=[20_000, 30_000])
+    assert [ln.get_xdata()[0] for ln in ax2.lines if ln.get_gid() == "threshold"] == [20_000, 30_000]
+    assert ax2.get_ylabel() == "EVPI per person (GBP)" and ax2.get_xlabel() == "Willingness to pay per QALY (GBP)"
+    assert not plots.ceac(curves).get_lines()[-1].get_gid()  # no threshold unless asked for
+
+
+@pytest.mark.parametrize("scale", [1.0, 20.0, 1e3])
+def test_no_overlapping_tick_labels(psa, scale):
+    c, e = psa
+    c = c * scale
+    wtp = np.linspace(0, 60_000 * scale, 61)
+    plane = decision.ce_plane(c, e, NAMES)
+    for ax in (plots.ce_plane(plane, wtp=30_000 * scale), plots.ceac(decision.ceac(c, e, wtp, NAMES), wtp=[wtp[20]]),
+               plots.evpi(voi.evpi(c, e, wtp), wtp=wtp[30])):
+        assert not _overlaps(ax), (ax.get_title(), _overlaps(ax))
+        for axis in (ax.xaxis, ax.yaxis):
+            assert all(len(t) <= 6 for t in _tick_texts(axis)), _tick_texts(axis)
+
+
+def test_tornado_labels_from_descriptions():
+    table = tornado_table()
+    labels = {"p_sick": "Annual probability of falling sick\np_sick = 0.05 (0.03 to 0.08)"}
+    ax = plots.tornado(table, labels=labels)
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels["p_sick"] in ticks and "hr_new" in ticks  # a parameter without a label keeps its name
+
+
+def test_palette_is_okabe_ito(psa):
+    from sim.plots._common import PALETTE
+
+    c, e = psa
+    ax = plots.ceac(decision.ceac(c, e, WTP, NAMES))
+    colours = [matplotlib.colors.to_hex(ln.get_color()).upper() for ln in ax.lines[:3]]
+    assert colours == [p.upper() for p in PALETTE[:3]]
+
+
+def test_two_way_colour_bar_label_is_inside_the_figure(tmp_path):
+    grid = two_way_grid()
+    grid.attrs["outcome"] = "Incremental net monetary benefit of CABG vs OMT at USD 100,000 per QALY (USD 2023)"
+    ax = plots.two_way(grid)
+    fig = ax.figure
+    fig.savefig(tmp_path / "tw.png", dpi=80)  # no bbox_inches: the label must fit the figure as laid out
+    renderer = fig.canvas.get_renderer()
+    bar = fig.axes[1]
+    box = bar.yaxis.label.get_window_extent(renderer)
+    width, height = fig.bbox.width, fig.bbox.height
+    assert box.x0 >= 0 and box.x1 <= width and box.y0 >= 0 and box.y1 <= height, (box, width, height)
+    assert "\n" in bar.get_ylabel()  # wrapped

@@ -38,7 +38,7 @@ def test_output_folder_contents(full_run):
     f, res = full_run
     out = res.folder
     assert out == f.parent / "out"
-    for name in NUMERIC + ("icer.md", "icer.xlsx", "report.html", "manifest.json", "psa_summary.md"):
+    for name in NUMERIC + ("icer.md", "results.xlsx", "report.html", "manifest.json", "psa_summary.md"):
         assert (out / name).is_file(), name
     for fig in ("ce_plane", "ceac", "evpi", "evppi", "tornado", "two_way"):
         for ext in ("png", "svg"):
@@ -67,10 +67,11 @@ def test_icer_table_formats(full_run):
     assert list(icer["strategy"]) == ["mono", "comb"]
     assert icer.loc[1, "icer"] == pytest.approx(6275.956, abs=1e-3)  # Briggs et al. 2006, Ex. 2.5
     md = (res.folder / "icer.md").read_text().splitlines()
-    assert md[0].startswith("| strategy |") and md[1].startswith("| --- |") and "6,275.956" in md[3]
-    wb = openpyxl.load_workbook(res.folder / "icer.xlsx")
-    assert wb.sheetnames == ["icer", "parameters"]
-    params = pd.read_excel(res.folder / "icer.xlsx", sheet_name="parameters")
+    assert md[0].startswith("| Strategy | Cost (GBP 1995) | Life-years |") and md[1].startswith("| --- |")
+    assert "| 6,276 |" in md[3] and "ICER (GBP 1995 per life-year)" in md[0]  # Briggs Ex. 2.5: GBP 6,276
+    wb = openpyxl.load_workbook(res.folder / "results.xlsx")
+    assert {"ICER table", "Parameters", "Settings"} <= set(wb.sheetnames)
+    params = pd.read_excel(res.folder / "results.xlsx", sheet_name="Parameters")
     assert list(params["name"])[:2] == ["p_AA", "p_AB"] and params["source"].str.len().min() > 20
 
 
@@ -110,13 +111,14 @@ def test_report_is_self_contained(full_run):
     assert "http://" not in html and "https://" not in html and "<link" not in html
     srcs = re.findall(r"<img[^>]*src='([^']*)'", html)
     assert len(srcs) == 6 and all(s.startswith("data:image/png;base64,") for s in srcs)
-    for words in ("Seed 11", "numpy", "Parameters and sources", "Chancellor JV", "ICER table", "6,275.956"):
+    for words in ("Seed 11", "numpy", "Parameters and sources", "Chancellor JV", "ICER table", "6,276",
+                  "ICER (GBP 1995 per life-year)", "Cost (GBP 1995)", "Life-years"):
         assert words in html, words
     assert str(res.folder.parent.resolve()) not in html  # no absolute path of the machine
 
 
 def test_report_shows_parameter_files_without_machine_paths(tmp_path):
-    from sim.experiment.report import _shown_path
+    from sim.experiment.present import shown_path as _shown_path
 
     assert _shown_path(str(tmp_path / "site" / "cohorts" / "omt_vs_cabg" / "parameters.csv"), tmp_path) == \
         "cohorts/omt_vs_cabg/parameters.csv"
@@ -238,7 +240,11 @@ def test_failure_mid_run_leaves_nothing_result_like(tmp_path, capsys):
 def test_cli_run_ready_model_still_prints_base_case(capsys):
     assert cli_main(["run", "hiv_chancellor"]) == 0
     out = capsys.readouterr().out
-    assert "6,275.956" in out
+    # Briggs et al. (2006), Ex. 2.5: GBP 44,663 and 50,602; 7.991 and 8.937 life-years; GBP 6,276 per life-year
+    for words in ("44,663", "50,602", "7.991", "8.937", "6,276", "ICER (GBP 1995 per life-year)",
+                  "Cost (GBP 1995)", "costs discounted at 6 % a year, outcomes not discounted"):
+        assert words in out, (words, out)
+    assert "44,663.454" not in out  # whole currency units
 
 
 @settings(max_examples=25, deadline=None)

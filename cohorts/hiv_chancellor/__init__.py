@@ -31,11 +31,18 @@ import pandas as pd
 from sim import C, Model, ParameterTable, RelativeRisk
 from sim.params.table import base_values
 
-__all__ = ["build", "data_files", "parameter_table", "parameters", "EFFECT", "OPTIONAL_PARAMETERS", "SETTINGS", "TITLE"]
+__all__ = ["build", "data_files", "parameter_table", "parameters", "CURRENCY", "EFFECT", "EFFECT_UNIT",
+           "OPTIONAL_PARAMETERS", "PRICE_YEAR", "SETTINGS", "TITLE"]
 
 TITLE = "HIV: zidovudine monotherapy vs combination with lamivudine (Chancellor 1997; Briggs 2006 Ex. 2.5)"
 #: The effect measure of the published analysis.
 EFFECT = "ly"
+#: Currency and price year of the costs: 1995 pounds sterling (Chancellor et al. 1997, annual costs at 1995
+#: prices, as in parameters.csv; Briggs et al. 2006, Example 2.5).
+CURRENCY = "GBP"
+PRICE_YEAR = 1995
+#: The unit of the effect measure.
+EFFECT_UNIT = "life-years"
 #: Settings an experiment may change (the Model fields of those names); the model has no age, so no start_age.
 SETTINGS = {"discount_costs": None, "discount_outcomes": None}
 #: Names a parameter table may give that the model does not read: the probabilities of staying in A, B and C
@@ -107,4 +114,7 @@ def build(parameters: dict[str, float] | None = None) -> Model:
         correction="end",
         discount_costs=0.06,
         discount_outcomes=0.0,
+        currency=CURRENCY,
+        price_year=PRICE_YEAR,
+        effect_unit=EFFECT_UNIT,
     )

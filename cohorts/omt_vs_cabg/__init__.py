@@ -425,4 +425,7 @@ def build(parameters: dict[str, float] | None = None) -> Model:
         correction="half-cycle",
         discount_costs=DISCOUNT,
         discount_outcomes=DISCOUNT,
+        currency=CURRENCY,
+        price_year=PRICE_YEAR,
+        effect_unit=EFFECT_UNIT,
     )

@@ -35,10 +35,17 @@ import pandas as pd
 from sim import ByStrategy, C, LifeTable, Model, ParameterTable
 from sim.params.table import base_values
 
-__all__ = ["build", "data_files", "parameter_table", "parameters", "mortality_table", "EFFECT", "SETTINGS", "TITLE"]
+__all__ = ["build", "data_files", "parameter_table", "parameters", "mortality_table", "CURRENCY", "EFFECT",
+           "EFFECT_UNIT", "PRICE_YEAR", "SETTINGS", "TITLE"]
 
 TITLE = "Total hip replacement: standard vs NP1 prosthesis (Briggs 2006 Ex. 3.5)"
 EFFECT = "qaly"
+#: Currency of the costs: pounds sterling (Briggs et al. 2006, Example 3.5). The book's parameter sheet
+#: states no price year, so none is shown (not verified in the 2004 paper).
+CURRENCY = "GBP"
+PRICE_YEAR = None
+#: The unit of the effect measure.
+EFFECT_UNIT = "QALYs"
 #: Settings an experiment may change: the discount rates, and start_age as the parameter age_init.
 SETTINGS = {"discount_costs": None, "discount_outcomes": None, "start_age": "age_init"}
 
@@ -119,4 +126,7 @@ def build(parameters: dict[str, float] | None = None) -> Model:
         correction="end",
         discount_costs=0.06,
         discount_outcomes=0.015,
+        currency=CURRENCY,
+        price_year=PRICE_YEAR,
+        effect_unit=EFFECT_UNIT,
     )

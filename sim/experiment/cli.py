@@ -26,6 +26,9 @@ from sim.errors import HtaError
 
 __all__ = ["main"]
 
+#: Width of the terminal output (lines are wrapped to it).
+WIDTH = 80
+
 
 def _ready(name: str):
     from sim.experiment.registry import load_ready
@@ -66,18 +69,24 @@ def _is_experiment(target: str) -> bool:
     return target.endswith(".toml") or os.sep in target or "/" in target or Path(target).is_file()
 
 
-def _print_table(title: str, df) -> None:
-    import pandas as pd
+def _print_table(title: str, df, units, table: str = "") -> None:
+    from sim.experiment.present import terminal_table
 
-    with pd.option_context("display.width", 200, "display.float_format", "{:,.3f}".format):
-        print(title)
-        print(df.to_string(index=False, na_rep="-"))
+    print(title)
+    print(terminal_table(df, units, table))
+
+
+def _wrapped(text: str, indent: str = "", width: int = WIDTH) -> str:
+    """``text`` wrapped to ``width`` columns (continuation lines indented by two more spaces)."""
+    import textwrap
+
+    return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False, break_long_words=True)
 
 
 def _cmd_run(args) -> int:
-    import pandas as pd
-
     from sim.cohort import run_cohort
+    from sim.experiment.present import resolve_units, settings_words
 
     if args.repeat or (args.target and _is_experiment(args.target)):
         return _run_experiment(args)
@@ -86,24 +95,20 @@ def _cmd_run(args) -> int:
     mod = _ready(args.target)
     model = mod.build()
     res = run_cohort(model)
-    effect = args.effect or mod.EFFECT
-    s = res.settings
-    print(mod.TITLE)
-    print(
-        f"{s['n_cycles']} cycles of {s['cycle_length']:g} year(s); correction {s['correction']!r}; "
-        f"discount costs {s['discount_costs']}, outcomes {s['discount_outcomes']}; hta-sim {s['version']}"
-    )
+    effect = args.effect or getattr(mod, "EFFECT", "qaly")
+    units = resolve_units(model, effect, mod)
+    print(_wrapped(mod.TITLE))
+    print(_wrapped(f"Settings: {settings_words(model)}; hta-sim {res.settings['version']}."))
     print()
     cols = ["cost", "ly", "qaly", "cost_undisc", "ly_undisc", "qaly_undisc"]
-    table = res.summary()[cols]
-    with pd.option_context("display.width", 200, "display.float_format", "{:,.3f}".format):
-        print("Per strategy (discounted; *_undisc undiscounted):")
-        print(table.to_string())
-        if not model.utilities:
-            print("(this model has no utilities, so QALYs are 0; its effect measure is life-years)")
-        print()
-        print(f"ICER table (effect: {effect}):")
-        print(res.icer(effect=effect).to_string(index=False, na_rep="-"))
+    if not model.utilities:
+        cols = [c for c in cols if not c.startswith("qaly")]
+    summary = res.summary()[cols].reset_index()
+    _print_table("Per strategy (discounted, and undiscounted):", summary, units)
+    if not model.utilities:
+        print("(this model has no utilities, so QALYs are 0; its effect measure is life-years)")
+    print()
+    _print_table(f"ICER table (effect: {units.effect_unit}):", res.icer(effect=effect), units, "icer")
     return 0
 
 
@@ -119,23 +124,39 @@ def _run_experiment(args) -> int:
     else:
         res, differ = run_experiment(args.target, **opts), None
     m = res.manifest
-    print(f"{m['title']}: seed {m['seed']}, {m['seconds']:.1f} s")
+    print(_wrapped(f"{m['title']}: seed {m['seed']}, {m['seconds']:.1f} s"))
+    if m.get("model_settings"):
+        print(_wrapped(f"Settings: {m['model_settings']}."))
     if res.icer is not None:
-        _print_table("ICER table (base case):", res.icer)
+        _print_table("ICER table (base case):", res.icer, res.units, "icer")
     if res.summary is not None:
-        _print_table("PSA means (95 % intervals):", res.summary)
-    print(f"results: {res.folder}{os.sep}  (report.html, manifest.json)")
+        summary = res.summary
+        if "qaly" in summary.columns and not summary["qaly"].abs().any():  # a model without utilities
+            summary = summary.drop(columns=[c for c in summary.columns if c.startswith("qaly")])
+        _print_table("PSA means (95 % intervals):", summary, res.units, "psa_summary")
+    print(f"results: {_relative(res.folder)}{os.sep}  (report.html, results.xlsx, manifest.json)")
     if differ is not None:
         if differ:
             print(f"repeat: {len(differ)} result file(s) differ from the recorded run: {', '.join(differ)}")
             return 1
-        print("repeat: every result file identical to the recorded run (figures, report.html and icer.xlsx, "
+        print("repeat: every result file identical to the recorded run (figures, report.html and results.xlsx, "
               "which carry time stamps, not compared)")
     return 0
 
 
+def _relative(path, base: Path | None = None) -> str:
+    """``path`` relative to ``base`` (default: the working folder) when it is inside it, else as it is."""
+    p = Path(path)
+    try:
+        rel = os.path.relpath(p.resolve(), (base or Path.cwd()).resolve())
+    except ValueError:  # another drive
+        return str(p)
+    return rel if rel.split(os.sep)[0] != os.pardir else str(p)
+
+
 def _cmd_validate(args) -> int:
     from sim.experiment.loading import load
+    from sim.experiment.present import shown_path
     from sim.experiment.read import read_experiment
     from sim.params.table import ParameterTable
 
@@ -150,24 +171,37 @@ def _cmd_validate(args) -> int:
                                       ("EVPPI", exp.evppi), ("one-way DSA", exp.one_way),
                                       ("two-way DSA", exp.two_way), ("thresholds", exp.thresholds),
                                       (f"sweep of {len(exp.sweep)} scenarios", exp.sweep)] if on]
-    print(f"{f}: ok: model {exp.model}, {ld.table.label} ({len(ld.table)} parameters), seed {exp.seed}; "
-          f"{', '.join(analyses) or 'no analyses'}; output {exp.output}")
+    table = shown_path(ld.table.label, exp.path.parent)
+    output = os.path.relpath(exp.output.resolve(), exp.path.parent.resolve())
+    print(f"{f}: ok: model {exp.model}, {table} ({len(ld.table)} parameters), seed {exp.seed}; "
+          f"{', '.join(analyses) or 'no analyses'}; output {output} (relative to the experiment file)")
     if ld.defaulted:
-        print(f"{f}: defaults = \"model\": {len(ld.defaulted)} parameter(s) not in {ld.table.label} take the "
+        print(f"{f}: defaults = \"model\": {len(ld.defaulted)} parameter(s) not in {table} take the "
               f"model's values: {', '.join(ld.defaulted)}")
     return 0
 
 
 def _cmd_info(args) -> int:
-    import pandas as pd
+    from sim.experiment.present import resolve_units, settings_words
 
     mod = _ready(args.model)
     model = mod.build()
-    print(repr(model))
-    print(f"states: {', '.join(model.states)}; absorbing: {', '.join(model.absorbing) or '-'}")
-    print(f"strategies: {', '.join(model.strategies)}")
-    with pd.option_context("display.width", 200, "display.max_colwidth", 80):
-        print(mod.parameters().to_frame()[["name", "value", "unit", "source"]].to_string(index=False))
+    units = resolve_units(model, getattr(mod, "EFFECT", "qaly"), mod)
+    print(_wrapped(f"{args.model}: {mod.TITLE}"))
+    print(_wrapped(f"settings: {settings_words(model)}"))
+    money = f"{units.currency} ({units.price_year} prices)" if units.price_year else (units.currency or "not declared")
+    print(_wrapped(f"currency: {money}; effect: {units.effect_unit}"))
+    print(_wrapped(f"states: {', '.join(model.states)}; absorbing: {', '.join(model.absorbing) or '-'}"))
+    print(_wrapped(f"strategies: {', '.join(model.strategies)}"))
+    print()
+    print("Parameters (name = base value unit; description; source):")
+    for row in mod.parameters().to_frame().itertuples(index=False):
+        value = f"{row.value:,.6g}" if isinstance(row.value, (int, float)) else str(row.value)
+        unit = f" {row.unit}" if isinstance(row.unit, str) and row.unit else ""
+        print(_wrapped(f"{row.name} = {value}{unit}", "  "))
+        for text in (row.description, row.source):
+            if isinstance(text, str) and text.strip():
+                print(_wrapped(text.strip(), "      "))
     return 0
 
 
@@ -185,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         The exit status: 0 success; 1 a repeated run whose results differ, or whose recorded files or
         manifest changed; 2 an error in the input or the file system (one line on stderr); 130 Ctrl-C.
     """
+    from sim._version import __version__
+
     parser = argparse.ArgumentParser(prog="hta-sim", description="Health-economic decision modelling")
+    parser.add_argument("--version", action="version", version=f"hta-sim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list ready models and experiment files").set_defaults(func=_cmd_list)
     p = sub.add_parser("run", help="run an experiment file, or the base case of a ready model")
@@ -221,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         print("hta-sim: error: interrupted (Ctrl-C); no result was written (finished sweep scenarios are kept in "
               "the hidden .<output>.partial folder: rerun the same command to continue)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (hta-sim info MODEL | head): not an error
+        with __import__("contextlib").suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed pipe until exit
+        return 0
     except OSError as exc:
         print(f"hta-sim: error: {_os_error(exc)}", file=sys.stderr)
         return 2

@@ -348,8 +348,14 @@ class OutputFolder:
 
 
 # ---------------------------------------------------------------------------- writers
-def write_table(df: pd.DataFrame, folder: Path, name: str, formats: Iterable[str] = ("csv",)) -> list[Path]:
-    """Write ``df`` as ``name.<fmt>`` for each of ``csv``, ``parquet``, ``md``; returns the files."""
+def write_table(df: pd.DataFrame, folder: Path, name: str, formats: Iterable[str] = ("csv",),
+                units=None) -> list[Path]:
+    """Write ``df`` as ``name.<fmt>`` for each of ``csv``, ``parquet``, ``md``; returns the files.
+
+    CSV and Parquet keep the library's column names and every digit; the Markdown table,
+    for people, has headers with the ``units`` (a :class:`~sim.experiment.present.Units`)
+    and numbers as the report shows them (money in whole units, effects to 3 decimals).
+    """
     out = []
     for fmt in formats:
         p = folder / f"{name}.{fmt}"
@@ -357,6 +363,10 @@ def write_table(df: pd.DataFrame, folder: Path, name: str, formats: Iterable[str
             df.to_csv(p, index=False, float_format="%.17g")
         elif fmt == "parquet":
             write_parquet_atomic(df, p)
+        elif fmt == "md" and units is not None:
+            from sim.experiment.present import with_intervals
+
+            p.write_text(markdown(with_intervals(df, units, name)) + "\n")
         elif fmt == "md":
             p.write_text(markdown(df) + "\n")
         else:

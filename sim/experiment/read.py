@@ -73,6 +73,7 @@ def read_experiment(path: str | os.PathLike) -> Experiment:
     evpi = _evpi(top, psa)
     evppi = _evppi(top, psa)
     sweep, sweep_draws = _sweep(top, psa)
+    units = _units(top)
     top.finish()
     folder = file.parent
     return Experiment(
@@ -81,7 +82,7 @@ def read_experiment(path: str | os.PathLike) -> Experiment:
         output=Path(os.path.normpath(folder / head["output"])), effect=head["effect"], wtp=wtp,
         wtp_threshold=wtp_threshold, scenario=scenario, base_case=base_case, psa=psa, one_way=one_way,
         two_way=two_way, thresholds=thresholds, evpi=evpi, evppi=evppi, sweep=sweep, sweep_draws=sweep_draws,
-        execution=execution, defaults=head["defaults"], locator=top.loc, data=data,
+        execution=execution, defaults=head["defaults"], units=units, locator=top.loc, data=data,
     )
 
 
@@ -157,6 +158,25 @@ def _top_level(top: Reader) -> dict[str, Any]:
     if effect is not None and effect not in ("qaly", "ly"):
         raise top.err("effect", f"effect {effect!r}{suggest(effect, ('qaly', 'ly'))}; choose qaly or ly")
     return out
+
+
+def _units(top: Reader) -> dict[str, Any]:
+    """``[units]``: the currency, price year and effect unit the outputs show (replacing the model's)."""
+    r = _table(top, "units")
+    if r is None:
+        return {}
+    out = {k: r.get(k, kind) for k, kind in (("currency", "str"), ("price_year", "int"), ("effect_unit", "str"))}
+    r.finish()
+    cur, year, unit = out["currency"], out["price_year"], out["effect_unit"]
+    if cur is not None and not re.fullmatch(r"[A-Z]{3}", cur):
+        raise r.err("currency", f"units.currency {cur!r} must be a three-letter ISO 4217 code such as \"USD\", "
+                                f"\"GBP\" or \"EUR\"")
+    if year is not None and not 1900 <= year <= 2100:
+        raise r.err("price_year", f"units.price_year {year} must be a year between 1900 and 2100, such as 2023")
+    if unit is not None and len(unit) > 40:
+        raise r.err("effect_unit", "units.effect_unit must be a short name such as \"QALYs\" (at most 40 "
+                                   "characters)")
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def _execution(top: Reader) -> Execution:

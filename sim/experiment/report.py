@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -49,24 +47,26 @@ _SCRIPT = """
 """
 
 
-def _table(df: pd.DataFrame, text_cols: tuple[str, ...] = ()) -> str:
-    def fmt(v: Any) -> str:
-        if isinstance(v, float):
-            if pd.isna(v):
-                return "-"
-            return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:,.3f}" if abs(v) >= 1 or v == 0 else f"{v:.4g}"
-        return "-" if v is None else html.escape(str(v))
+def _table(df: pd.DataFrame, kinds: dict[str, str] | None = None) -> str:
+    """An HTML table: headers as given (with their units), cells formatted by kind of column."""
+    from sim.experiment.present import format_cells
 
-    cols = list(df.columns)
-    head = "".join(f"<th class='{'text' if c in text_cols else ''}'>{html.escape(str(c))}</th>" for c in cols)
+    kinds = kinds or {str(c): "number" if pd.api.types.is_numeric_dtype(df[c]) else "text" for c in df.columns}
+    text = format_cells(df, kinds)
+    cols = [str(c) for c in df.columns]
+    align = {c: "text" if kinds.get(c, "text") == "text" else "" for c in cols}
+    head = "".join(f"<th class='{align[c]}'>{html.escape(c)}</th>" for c in cols)
     body = []
-    for row in df.itertuples(index=False):
-        cells = []
-        for c, v in zip(cols, row, strict=True):
-            text = not isinstance(v, (int, float)) or c in text_cols
-            cells.append(f"<td class='{'text' if text else ''}'>{fmt(v)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+    for row in text.itertuples(index=False):
+        cells = "".join(f"<td class='{align[c]}'>{html.escape(str(v))}</td>" for c, v in zip(cols, row, strict=True))
+        body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _sheet(sheets: dict, name: str, columns: int | None = None) -> str:
+    sh = sheets[name]
+    df = sh.table if columns is None else sh.table.iloc[:, :columns]
+    return _table(df, dict(sh.kinds))
 
 
 def _figure(folder: Path, name: str, caption: str) -> str:
@@ -75,67 +75,62 @@ def _figure(folder: Path, name: str, caption: str) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def _shown_path(label: str, base: Path) -> str:
-    """A parameter file's path as the report shows it: no absolute path of the machine.
-
-    A ready model's table is shown from its ``cohorts/`` folder, another file relative to
-    the experiment file's folder; a label that is not an absolute path stays as it is.
-    """
-    p = Path(label)
-    if not p.is_absolute():
-        return label
-    if "cohorts" in p.parts:
-        i = len(p.parts) - 1 - p.parts[::-1].index("cohorts")
-        return "/".join(p.parts[i:])
-    return os.path.relpath(p, base)
-
-
 def render(folder: Path, loaded, run, manifest: dict) -> str:
     """The report's HTML text (see :func:`write_report`)."""
+    from sim.experiment.present import settings_rows, with_intervals
+    from sim.experiment.workbook import workbook_sheets
+
     exp = loaded.experiment
     s = run.sections
+    u = run.units
     esc = html.escape
-    settings = [
-        ("experiment", exp.path.name), ("model", exp.model),
-        ("parameter table", _shown_path(loaded.table.label, exp.path.parent)),
-        ("seed", exp.seed), ("effect", loaded.effect),
-        ("willingness to pay", (f"{exp.wtp[0]:,.0f} to {exp.wtp[-1]:,.0f} ({len(exp.wtp)} values); "
-                               f"threshold {exp.wtp_threshold:,.0f}")),
-        ("scenario overrides", ", ".join(f"{k} = {v:g}" for k, v in exp.scenario.items()) or "none"),
-        ("PSA", f"{exp.psa.draws:,} draws, {exp.psa.method}" if exp.psa else "not run"),
-        ("sweep", f"{len(exp.sweep)} scenarios" if exp.sweep else "not run"),
-        ("execution", ", ".join(f"{k} {v}" for k, v in manifest["execution"].items() if v is not None)),
-        ("model settings", (f"{run.model.n_cycles} cycles of {run.model.cycle_length:g} year(s); correction "
-                           f"{run.model.correction!r}; discount costs {run.model.discount_costs}, outcomes "
-                           f"{run.model.discount_outcomes}")),
-    ]
+    sheets = {sh.name: sh for sh in (getattr(run, "sheets", None) or workbook_sheets(run))}
+    settings = settings_rows(run) + [
+        ("execution", ", ".join(f"{k} {v}" for k, v in manifest["execution"].items() if v is not None))]
     parts = [f"<h1>{esc(exp.title)}</h1>",
              "<h2>Settings</h2>",
-             _table(pd.DataFrame(settings, columns=["setting", "value"]).astype(str), ("setting", "value"))]
+             _table(pd.DataFrame(settings, columns=["Setting", "Value"]), {"Setting": "text", "Value": "text"})]
     if "icer" in s:
-        parts += ["<h2>Base case</h2>", _table(s["base_case"][["strategy", "cost", "qaly", "ly"]], ("strategy",)),
-                  f"<h2>ICER table (effect: {esc(loaded.effect)})</h2>", _table(s["icer"], ("strategy", "status"))]
+        base = sheets["Base case"]
+        keep = [c for c, orig in zip(base.table.columns, s["base_case"].columns, strict=True)
+                if orig in ("strategy", "cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc")]
+        parts += ["<h2>Base case</h2>", _table(base.table[keep], dict(base.kinds)),
+                  "<p class='small'>Discounted and undiscounted totals per person; every cost component is in "
+                  "the workbook (sheet Base case) and <code>base_case.csv</code>.</p>",
+                  f"<h2>ICER table ({esc((u.money + ' ' if u.money else '') + 'per ' + u.effect_one)})</h2>",
+                  _sheet(sheets, "ICER table")]
     if "psa_summary" in s:
+        summary = with_intervals(s["psa_summary"], u)
         parts += [f"<h2>Probabilistic sensitivity analysis ({s['n_draws']:,} draws)</h2>",
-                  _table(s["psa_summary"], ("strategy",)),
+                  _table(summary, {c: "text" if c == "Strategy" else "number" for c in summary.columns}),
                   "<p class='small'>Means and 95 % percentile intervals per strategy.</p>",
-                  "<h3>ICER table on expected values</h3>", _table(s["psa_icer"], ("strategy", "status"))]
+                  "<h3>ICER table on expected values</h3>", _sheet(sheets, "PSA ICER table")]
         if "evpi" in s:
-            parts.append(f"<p>Per-person EVPI at {exp.wtp_threshold:,.0f} per {esc(loaded.effect)}: "
-                         f"<b>{s['evpi']:,.2f}</b>.</p>")
+            parts.append(f"<p>Per-person EVPI at {esc(u.wtp(exp.wtp_threshold))}: "
+                         f"<b>{esc(u.currency or '')} {s['evpi']:,.2f}</b>.</p>")
     if "evppi" in s:
-        parts += ["<h2>EVPPI</h2>", _table(s["evppi"], ("parameters", "method"))]
+        parts += ["<h2>EVPPI</h2>", _sheet(sheets, "EVPPI")]
     if "one_way" in s:
-        parts += ["<h2>One-way sensitivity analysis</h2>", _table(s["one_way"], ("parameter",))]
+        sh = sheets["One-way"]
+        t = s["one_way"]
+        moves = ~(t["outcome_low"].eq(t["base"]) & t["outcome_high"].eq(t["base"])).to_numpy()
+        still = ", ".join(t["parameter"][~moves])
+        parts += ["<h2>One-way sensitivity analysis</h2>",
+                  f"<p>Outcome: {esc(t.attrs.get('outcome', 'outcome'))}; each parameter over its range, the "
+                  f"others at their base values.</p>", _table(sh.table[moves], dict(sh.kinds))]
+        if still:
+            parts.append(f"<p class='small'>{(~moves).sum()} parameters change nothing in this outcome and are "
+                         f"left out (every row is in the workbook and <code>one_way.csv</code>): {esc(still)}.</p>")
     if "thresholds" in s:
-        parts += ["<h2>Threshold analysis</h2>", _table(s["thresholds"], ("parameter", "strategy", "comparator"))]
+        parts += ["<h2>Threshold analysis</h2>", _sheet(sheets, "Thresholds")]
     if "sweep" in s:
-        parts += ["<h2>Sweep</h2>", _table(s["sweep"], ("name", "strategy"))]
+        parts += ["<h2>Sweep</h2>", _sheet(sheets, "Sweep summary")]
     if run.figures:
         parts.append("<h2>Figures</h2>")
         parts += [_figure(folder, name, caption) for name, caption in run.figures]
     ptab = loaded.table.to_frame()[["name", "value", "distribution", "args", "unit", "source"]]
-    parts += ["<h2>Parameters and sources</h2>", _table(ptab, ("name", "distribution", "args", "unit", "source"))]
+    parts += ["<h2>Parameters and sources</h2>",
+              _table(ptab, {c: "number" if c == "value" else "text" for c in ptab.columns})]
     ver = ", ".join(f"{k} {v}" for k, v in manifest["versions"].items())
     inputs = "".join(f"<li><code>{esc(r['name'])}</code> sha256 {esc(r['sha256'])}</li>" for r in manifest["inputs"])
     parts += ["<h2>Reproducibility</h2>",

@@ -40,12 +40,14 @@ from sim.experiment.outputs import (
     sha256,
     verify_outputs,
     versions,
-    write_excel,
     write_table,
 )
+from sim.experiment.present import Units, module_of, outcome_words, resolve_units
+from sim.experiment.progress import Stages, plan
 from sim.experiment.read import read_experiment
 from sim.experiment.spec import Experiment, fixed_parameters
 from sim.experiment.sweep import read_sweep, resumable, run_sweep
+from sim.experiment.workbook import WORKBOOK, parameter_label, workbook_sheets, write_workbook
 
 __all__ = ["Executor", "RecordChanged", "RunResult", "read_sweep", "repeat", "run_experiment"]
 
@@ -57,12 +59,13 @@ class RecordChanged(HtaError):
 
 @dataclass(frozen=True)
 class RunResult:
-    """What :func:`run_experiment` returns: the output folder, the manifest and the main tables."""
+    """What :func:`run_experiment` returns: the output folder, the manifest, the main tables and their units."""
 
     folder: Path
     manifest: dict
     icer: pd.DataFrame | None
     summary: pd.DataFrame | None
+    units: Units | None = None
 
 
 def _save_fig(ax, folder: Path, name: str) -> list[Path]:
@@ -87,12 +90,29 @@ def _pick(model, spec) -> tuple[str, str]:
 class _Run:
     """One run: the loaded experiment, the staging folder, the executor."""
 
-    def __init__(self, loaded: Loaded, folder: Path, ex: Executor):
+    def __init__(self, loaded: Loaded, folder: Path, ex: Executor, stages: Stages | None = None):
         self.ld, self.exp, self.dir, self.ex = loaded, loaded.experiment, folder, ex
         self.model = loaded.model()
         self.fixed = fixed_parameters(self.exp.scenario)
         self.figures: list[tuple[str, str]] = []
         self.sections: dict[str, Any] = {}
+        self.units = resolve_units(self.model, loaded.effect, module_of(self.exp.model), self.exp.units)
+        self.stage = stages or Stages(1, enabled=False)
+        self.names = plan(self.exp)
+        self.sheets: list = []
+
+    def begin(self, prefix: str) -> None:
+        """Start the planned stage whose name begins with ``prefix``."""
+        self.stage(next((n for n in self.names if n.startswith(prefix)), prefix))
+
+    def tag(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` with the run's units in ``attrs`` (for the figures' axis labels)."""
+        df.attrs.update(currency=self.units.money, effect=self.ld.effect, effect_unit=self.units.effect_unit)
+        return df
+
+    def outcome_label(self, outcome: str, strategy: str, comparator: str) -> str:
+        """An outcome of a DSA in words, with its units."""
+        return outcome_words(outcome, self.units, strategy, comparator, self.exp.wtp_threshold)
 
     def fig(self, ax, name: str, caption: str) -> None:
         _save_fig(ax, self.dir, name)
@@ -118,12 +138,12 @@ class _Run:
     def base_case(self) -> pd.DataFrame:
         from sim.cohort import run_cohort
 
+        self.begin("base case")
         res = self.located(("model",), run_cohort, self.model)
         out = res.outcomes.drop(columns="draw")
         write_table(out, self.dir, "base_case", ("csv", "parquet"))
         icer = res.icer(effect=self.ld.effect)
-        write_table(icer, self.dir, "icer", ("csv", "md"))
-        write_excel({"icer": icer, "parameters": self.ld.table.to_frame()}, self.dir / "icer.xlsx")
+        write_table(icer, self.dir, "icer", ("csv", "md"), self.units)
         self.sections["base_case"] = out
         self.sections["icer"] = icer
         return icer
@@ -134,29 +154,35 @@ class _Run:
 
         spec, exp = self.exp.psa, self.exp
         n, table = spec.draws, self.ld.table
+        self.begin("PSA: sampling")
         self.located(("psa", "draws"), check_psa_size, self.model, table, n)  # before any chunk is mapped
         args = [(self.model, table, n, exp.seed, spec.method, lo, min(n, lo + spec.chunk), self.fixed)
                 for lo in range(0, n, spec.chunk)]
         chunks = self.ex.map(psa_chunk, args, desc=f"PSA {self.model.name}", unit="chunk")
         res = assemble(self.model, table, n, exp.seed, spec.method, chunks)
+        self.begin("PSA: tables")
         draws = res.draws.frame.copy()
         draws.insert(0, "draw", res.draws.ids)
         write_table(portable(res.outcomes), self.dir, "psa_outcomes", ("parquet", "csv"))
         write_table(draws, self.dir, "psa_draws", ("parquet", "csv"))
         effect = self.ld.effect
         summary = res.summary().reset_index()
-        write_table(summary, self.dir, "psa_summary", ("csv", "md"))
+        write_table(summary, self.dir, "psa_summary", ("csv", "md"), self.units)
         picer = decision.icers(res.outcomes, effect=effect)  # means as in the summary (pandas' group means)
-        write_table(picer, self.dir, "psa_icer", ("csv", "md"))
+        write_table(picer, self.dir, "psa_icer", ("csv", "md"), self.units)
         c, e, names = res.matrices(effect)
         wtp = np.asarray(exp.wtp)
         curves = res.ceac(wtp, effect=effect)
         write_table(curves, self.dir, "ceac", ("csv",))
-        self.fig(plots.ce_plane(decision.ce_plane(c, e, names), wtp=exp.wtp_threshold), "ce_plane",
-                 f"Cost-effectiveness plane ({n:,} draws; line: {exp.wtp_threshold:,.0f} per {effect})")
-        self.fig(plots.ceac(curves, frontier=decision.ceaf(c, e, wtp, names)), "ceac",
-                 "Cost-effectiveness acceptability curves and frontier")
-        self.sections.update(psa_summary=summary, psa_icer=picer, n_draws=n)
+        u = self.units
+        self.fig(plots.ce_plane(self.tag(decision.ce_plane(c, e, names)), wtp=exp.wtp_threshold), "ce_plane",
+                 f"Cost-effectiveness plane ({n:,} draws; dashed line: threshold {u.wtp(exp.wtp_threshold)})")
+        self.fig(plots.ceac(self.tag(curves.copy()), frontier=decision.ceaf(c, e, wtp, names),
+                            wtp=exp.wtp_threshold), "ceac",
+                 f"Cost-effectiveness acceptability curves and frontier (dotted line: threshold "
+                 f"{u.wtp(exp.wtp_threshold)})")
+        self.sections.update(psa_summary=summary, psa_icer=picer, n_draws=n, ceac=curves,
+                             psa_outcomes=res.outcomes)
         if exp.evpi:
             self.evpi(res, wtp)
         if exp.evppi:
@@ -166,22 +192,27 @@ class _Run:
     def evpi(self, res, wtp: np.ndarray) -> None:
         from sim import plots
 
+        self.begin("EVPI")
         ev = res.evpi(wtp, effect=self.ld.effect)
         write_table(ev, self.dir, "evpi", ("csv",))
-        self.fig(plots.evpi(ev), "evpi", "Per-person expected value of perfect information")
+        self.fig(plots.evpi(self.tag(ev.copy()), wtp=self.exp.wtp_threshold), "evpi",
+                 f"Per-person expected value of perfect information (dotted line: threshold "
+                 f"{self.units.wtp(self.exp.wtp_threshold)})")
         self.sections["evpi"] = float(res.evpi(self.exp.wtp_threshold, effect=self.ld.effect)["evpi"].iloc[0])
+        self.sections["evpi_curve"] = ev
 
     def evppi(self, c: np.ndarray, e: np.ndarray, draws: pd.DataFrame) -> None:
         from sim import plots
         from sim.decision import voi
 
         exp = self.exp
+        self.begin("EVPPI")
         groups = [list(g) for g in exp.evppi.groups]
         table = self.located(("evppi",), voi.evppi, c, e, [exp.wtp_threshold], draws, groups,
                              method=exp.evppi.method)
-        write_table(table, self.dir, "evppi", ("csv", "md"))
-        self.fig(plots.evppi(table, wtp=exp.wtp_threshold), "evppi",
-                 f"Per-person EVPPI at {exp.wtp_threshold:,.0f} per {self.ld.effect}")
+        write_table(table, self.dir, "evppi", ("csv", "md"), self.units)
+        self.fig(plots.evppi(self.tag(table.copy()), wtp=exp.wtp_threshold), "evppi",
+                 f"Per-person EVPPI at {self.units.wtp(exp.wtp_threshold)} (bars: one standard error)")
         self.sections["evppi"] = table
 
     def one_way(self) -> None:
@@ -190,6 +221,7 @@ class _Run:
         from sim.decision import dsa
 
         spec = self.exp.one_way
+        self.begin("one-way")
         if spec.ranges:
             ranges: Any = dict(spec.ranges)
         else:
@@ -200,8 +232,18 @@ class _Run:
         table = self.located(("one_way",), dsa.one_way, CohortRun(self.model), ranges, outcome=spec.outcome,
                              wtp=self.exp.wtp_threshold, strategy=s, comparator=c, effect=self.ld.effect)
         write_table(table, self.dir, "one_way", ("csv", "md"))
-        self.fig(plots.tornado(table), "tornado", f"Tornado diagram: {table.attrs.get('outcome', spec.outcome)}")
+        table.attrs["outcome"] = self.outcome_label(spec.outcome, s, c)
         self.sections["one_way"] = table
+        flat = (table["outcome_low"].eq(table["base"]) & table["outcome_high"].eq(table["base"])).to_numpy()
+        shown = table[~flat]
+        dropped = list(table["parameter"][flat])
+        note = (f"; {len(dropped)} of {len(table)} parameters change nothing in this outcome and are not shown "
+                f"({', '.join(dropped)})" if dropped else "")
+        if len(shown):
+            labels = {p: parameter_label(self.ld.table, p, lo, hi, self.model.parameters.get(p))
+                      for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"], strict=True)}
+            self.fig(plots.tornado(shown, labels=labels), "tornado", f"Tornado diagram: {table.attrs['outcome']}; "
+                     f"each parameter over its range (label: base value, low to high){note}")
 
     def two_way(self) -> None:
         from sim import plots
@@ -209,18 +251,25 @@ class _Run:
         from sim.decision import dsa
 
         spec = self.exp.two_way
+        self.begin("two-way")
         s, c = _pick(self.model, spec)
         grid = self.located(("two_way",), dsa.two_way, CohortRun(self.model), (spec.x, spec.x_values),
                             (spec.y, spec.y_values),
                             outcome=spec.outcome, wtp=self.exp.wtp_threshold, strategy=s, comparator=c,
                             effect=self.ld.effect)
         write_table(grid, self.dir, "two_way", ("csv",))
-        self.fig(plots.two_way(grid), "two_way", f"Two-way analysis: {spec.x} x {spec.y}")
+        grid.attrs.update(outcome=self.outcome_label(spec.outcome, s, c),
+                          x_name=parameter_label(self.ld.table, spec.x, short=True),
+                          y_name=parameter_label(self.ld.table, spec.y, short=True))
+        self.sections["two_way"] = grid
+        self.fig(plots.two_way(grid), "two_way", f"Two-way analysis: {spec.x} x {spec.y}; colour: "
+                                                 f"{grid.attrs['outcome']}")
 
     def thresholds(self) -> None:
         from sim.cohort.run import CohortRun
         from sim.decision import dsa
 
+        self.begin("threshold")
         rows = []
         for i, t in enumerate(self.exp.thresholds):
             s, c = _pick(self.model, t)
@@ -231,12 +280,12 @@ class _Run:
                          "lower": t.lower, "upper": t.upper, "threshold": v,
                          "base": float(self.model.parameters[t.parameter])})
         table = pd.DataFrame(rows)
-        write_table(table, self.dir, "thresholds", ("csv", "md"))
+        write_table(table, self.dir, "thresholds", ("csv", "md"), self.units)
         self.sections["thresholds"] = table
 
     def sweep(self) -> None:
+        self.begin("sweep")
         run_sweep(self)
-
 
 # ---------------------------------------------------------------------------- entry points
 def _executor(exp: Experiment, scheduler: str | None, workers: int | None, progress: bool, client) -> Executor:
@@ -292,17 +341,21 @@ def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None 
     try:
         folder.check()
         stage = folder.open()
+        stages = Stages(len(plan(exp)), enabled=progress)
         run, manifest = _run_in(stage, folder, exp, loaded, inputs, inputs_hash,
-                                lambda: _executor(exp, scheduler, workers, progress, client), command)
+                                lambda: _executor(exp, scheduler, workers, progress, client), command, stages)
         final = folder.commit()
+        stages.finish()
     finally:
         lock.release()
-    return RunResult(final, manifest, run.sections.get("icer"), run.sections.get("psa_summary"))
+    return RunResult(final, manifest, run.sections.get("icer"), run.sections.get("psa_summary"), run.units)
 
 
 def _run_in(stage: Path, folder: OutputFolder, exp: Experiment, loaded: Loaded, inputs: list, inputs_hash: str,
-            executor: Callable[[], Executor], command: Sequence[str] | None) -> tuple[_Run, dict]:
-    """Run every analysis into the staging folder and write the report and manifest there."""
+            executor: Callable[[], Executor], command: Sequence[str] | None,
+            stages: Stages | None = None) -> tuple[_Run, dict]:
+    """Run every analysis into the staging folder and write the workbook, report and manifest there."""
+    from sim.experiment.present import settings_words
     from sim.experiment.report import write_report
 
     target = folder.target
@@ -311,9 +364,13 @@ def _run_in(stage: Path, folder: OutputFolder, exp: Experiment, loaded: Loaded, 
     ok = False
     try:
         with executor() as ex:
-            run = _Run(loaded, stage, ex)
+            run = _Run(loaded, stage, ex, stages)
             run.run_all()
             execution = ex.describe()
+        run.begin("workbook")
+        run.sheets = workbook_sheets(run)
+        write_workbook(run.sheets, stage / WORKBOOK)
+        run.begin("report.html")
         manifest = {
             "hta_sim_manifest": 1,
             "experiment": os.path.relpath(exp.path.resolve(), target.resolve()),
@@ -326,6 +383,8 @@ def _run_in(stage: Path, folder: OutputFolder, exp: Experiment, loaded: Loaded, 
             "versions": versions(),
             "command": list(command) if command is not None else list(sys.argv),
             "execution": execution,
+            "units": run.units.record(),
+            "model_settings": settings_words(run.model),
             "started": started,
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - t0, 3),
@@ -390,7 +449,7 @@ def repeat(manifest_path: str | os.PathLike, *, output: str | os.PathLike | None
     -------
     (RunResult, list of str)
         The new run and the result files whose bytes differ from the recorded ones
-        (figures, the report and the Excel workbook, which carry time stamps, excepted;
+        (figures, the report and the workbook ``results.xlsx``, which carry time stamps, excepted;
         ``manifest: <key>`` when the rerun's seed, model or inputs differ; empty when
         the numbers are identical).
 
@@ -426,7 +485,7 @@ def repeat(manifest_path: str | os.PathLike, *, output: str | os.PathLike | None
     res = run_experiment(base / rel, output=target, **kw)
     old = m.get("outputs", {})
     new = res.manifest["outputs"]
-    skip = ("report.html", "icer.xlsx")
+    skip = ("report.html", WORKBOOK)
     numeric = sorted({k for k in (*old, *new) if not k.startswith("figures/") and k not in skip})
     differ = [k for k in numeric if new.get(k) != old.get(k)]
     differ += [f"manifest: {k}" for k in ("model", "seed", "inputs_hash") if res.manifest.get(k) != m.get(k)]

@@ -61,6 +61,8 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "sweep": {"grid": ("table of arrays", "none"), "scenarios": ("array of tables", "none"),
               "draws": ("integer >= 2", "[psa] draws")},
     "sweep.scenarios": {"name": ("string", "scenario-<n>"), "<parameter or setting>": ("number", "none")},
+    "units": {"currency": ("string: ISO 4217 code", "the model's"), "price_year": ("integer", "the model's"),
+              "effect_unit": ("string", "the model's, else QALYs or life-years")},
 }
 #: Keys and tables allowed at the top level of an experiment file.
 TOP_LEVEL = tuple(SCHEMA[""]) + tuple(k for k in SCHEMA if k and "." not in k)
@@ -184,6 +186,7 @@ class Experiment:
     sweep_draws: int | None
     execution: Execution
     defaults: str | None = None  # "model": parameters missing from the table take the model's defaults
+    units: Mapping[str, Any] = field(default_factory=dict)  # [units]: currency, price_year, effect_unit given
     locator: Locator = field(compare=False, repr=False, default=None)
     data: Mapping = field(compare=False, repr=False, default_factory=dict)  # the parsed TOML document
 

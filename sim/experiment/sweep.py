@@ -174,7 +174,7 @@ def run_sweep(run: Any) -> pd.DataFrame:
     run.sections["sweep_resumed"] = len(exp.sweep) - len(todo)
     run.ex.map(scenario_psa, args, desc="sweep", unit="scenario", on_result=write)
     summary = _summary(read_sweep(run.dir), exp, ld.effect, names)
-    write_table(summary, run.dir, "sweep_summary", ("csv", "md"))
+    write_table(summary, run.dir, "sweep_summary", ("csv", "md"), getattr(run, "units", None))
     run.sections["sweep"] = summary
     return summary
 

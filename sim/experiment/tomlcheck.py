@@ -149,9 +149,19 @@ class Reader:
         self.used.add(key)
         if key not in self.data:
             if required:
-                raise self.err(None, f"missing key {self.name(key)!r} ({kind}); add e.g. {key} = ...")
+                self._typo(key)
+                raise self.err(None, f"missing key {self.name(key)!r} ({_WORDS.get(kind, kind)}); add e.g. "
+                                     f"{key} = {_EXAMPLE.get(kind, '...')}")
             return default
-        return typed(self.data[key], kind, lambda msg: self.err(key, f"{self.name(key)}: {msg}"))
+        return typed(self.data[key], kind, lambda msg: self.err(key, f"{self.name(key)} {msg}"))
+
+    def _typo(self, key: str) -> None:
+        """Raise at an unknown key of this table that is a misspelling of the missing key ``key``."""
+        valid = self.valid if self.valid is not None else ()
+        for k in self.data:
+            if k not in valid and k not in self.used and suggest(k, [key]):
+                where = f" in [{'.'.join(str(p) for p in self.path if not isinstance(p, int))}]" if self.path else ""
+                raise self.err(k, f"unknown key {k!r}{where}; did you mean {key!r}?")
 
     def finish(self) -> None:
         """Raise at the first key that no :meth:`get` asked for (suggesting the closest valid key)."""
@@ -162,20 +172,28 @@ class Reader:
                                     f"{', '.join(valid)}")
 
 
+#: The kinds of :func:`typed` in words, and an example value of each (for messages).
+_WORDS = {"str": "text", "strs": "a list of texts", "num": "a number", "num+": "a number >= 0",
+          "nums": "a list of numbers", "int": "a whole number", "int0": "a whole number >= 0",
+          "int1": "a whole number >= 1", "int2": "a whole number >= 2", "bool": "true or false", "table": "a table"}
+_EXAMPLE = {"str": '"..."', "strs": '["a", "b"]', "num": "1.5", "num+": "1.5", "nums": "[1, 2]", "int": "100",
+            "int0": "100", "int1": "100", "int2": "100", "bool": "true", "table": "{...}"}
+
+
 def tname(v: Any) -> str:
-    """The TOML name of a value's type (``"integer"``, ``"array"``, ...)."""
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+    """The kind of a value in plain words (``"whole number"``, ``"text"``, ``"list"``, ...)."""
+    return {bool: "true/false value", int: "whole number", float: "number", str: "text", list: "list",
             dict: "table"}.get(type(v), type(v).__name__)
 
 
 def typed(v: Any, kind: str, err) -> Any:
-    """Check ``v`` against ``kind``; ``err(msg)`` builds the exception."""
+    """Check ``v`` against ``kind``; ``err(msg)`` builds the exception (``msg``: "must be ..., got ...")."""
     def bad(expected: str):
-        return err(f"expected {expected}, got {tname(v)} {v!r}")
+        return err(f"must be {expected}, got {tname(v)} {v!r}")
 
     if kind == "str":
         if not isinstance(v, str) or not v.strip():
-            raise bad("a non-empty string")
+            raise bad("non-empty text")
         return v
     if kind == "bool":
         if not isinstance(v, bool):
@@ -184,7 +202,7 @@ def typed(v: Any, kind: str, err) -> Any:
     if kind.startswith("int"):
         lo = int(kind[3:] or 0) if kind != "int" else None
         if isinstance(v, bool) or not isinstance(v, int):
-            raise bad("an integer")
+            raise bad("a whole number")
         if lo is not None and v < lo:
             raise err(f"must be >= {lo}, got {v}")
         return v
@@ -196,11 +214,11 @@ def typed(v: Any, kind: str, err) -> Any:
         return float(v)
     if kind == "nums":
         if not isinstance(v, list) or not v:
-            raise bad("a non-empty array of numbers")
+            raise bad("a non-empty list of numbers")
         return tuple(typed(x, "num", lambda m, i=i: err(f"item {i + 1}: {m}")) for i, x in enumerate(v))
     if kind == "strs":
         if not isinstance(v, list) or not v:
-            raise bad("a non-empty array of strings")
+            raise bad("a non-empty list of texts")
         return tuple(typed(x, "str", lambda m, i=i: err(f"item {i + 1}: {m}")) for i, x in enumerate(v))
     if kind == "table":
         if not isinstance(v, dict):

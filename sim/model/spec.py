@@ -12,6 +12,7 @@ and draw are known.  Variants are made with :meth:`Model.replace`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -48,6 +49,18 @@ def _freeze(x: Any) -> Any:
     if isinstance(x, Mapping):
         return FrozenDict({k: _freeze(v) for k, v in x.items()})
     return x
+
+
+def _check_units(currency: Any, price_year: Any, effect_unit: Any) -> None:
+    """Currency an ISO 4217 code, price year a whole year, effect unit a short name (each optional)."""
+    if currency is not None and not (isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)):
+        raise HtaError(f"currency {currency!r} must be a three-letter ISO 4217 code such as 'USD', 'GBP' or 'EUR'")
+    if price_year is not None and (isinstance(price_year, bool) or not isinstance(price_year, int)
+                                   or not 1900 <= price_year <= 2100):
+        raise HtaError(f"price_year {price_year!r} must be a year between 1900 and 2100, such as 2023")
+    if effect_unit is not None and not (isinstance(effect_unit, str) and 0 < len(effect_unit.strip()) <= 40):
+        raise HtaError(f"effect_unit {effect_unit!r} must be a short name such as 'QALYs' or 'life-years' "
+                       f"(at most 40 characters)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +137,14 @@ class Model:
         QALY changes and are not bounded.
     name, description : str
         For results and reports.
+    currency : str, optional
+        ISO 4217 code of the costs' currency (``"USD"``, ``"GBP"``, ``"EUR"``), shown in every
+        table header and axis label of the outputs.
+    price_year : int, optional
+        The year whose prices the costs are in (shown as ``"USD 2023"``).
+    effect_unit : str, optional
+        The unit of the model's effect measure as the outputs name it (``"QALYs"``,
+        ``"life-years"``); default: ``"QALYs"`` for QALYs, ``"life-years"`` for life-years.
     """
 
     states: tuple[str, ...]
@@ -153,6 +174,9 @@ class Model:
     utility_max: float | None = 1.0
     name: str = "model"
     description: str = ""
+    currency: str | None = None
+    price_year: int | None = None
+    effect_unit: str | None = None
 
     # ---------------------------------------------------------------- building
     def __post_init__(self):
@@ -173,6 +197,7 @@ class Model:
                 raise HtaError(f"{k}: {exc}") from None
         set_("cycle_length", checks.cycle_length(self.cycle_length))
         check_transition_rewards(self.transition_rewards)
+        _check_units(self.currency, self.price_year, self.effect_unit)
         checks.settings(self)
         checks.structure(self)
 

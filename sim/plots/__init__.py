@@ -8,12 +8,17 @@ backend or changes global style settings; matplotlib is imported only when a
 figure is drawn.
 
 Units in axis labels come from the table's ``attrs`` when present:
-``attrs["effect"]`` (e.g. ``"qaly"``, ``"ly"``) and ``attrs["currency"]``
-(e.g. ``"GBP"``); otherwise the labels say "per unit of effect" and leave the
+``attrs["effect_unit"]`` (e.g. ``"QALYs"``) or ``attrs["effect"]`` (e.g. ``"qaly"``,
+``"ly"``) and ``attrs["currency"]`` (e.g. ``"GBP"`` or, with the price year,
+``"USD 2023"``); otherwise the labels say "per unit of effect" and leave the
 currency out.
 
-Colours: strategies take the colours ``C0, C1, ...`` of matplotlib's colour cycle in
-the order they appear in the table (categories order for a categorical column).
+Style (one for every figure, in ``_common.py``): strategies take the colours of the
+colour-blind-safe Okabe-Ito palette (``sim.plots._common.PALETTE``) in the order they
+appear in the table (categories order for a categorical column); money axes have
+compact tick labels ("100k", "1.5M") and at most six ticks; a light grid sits behind
+the data; willingness-to-pay thresholds are dotted vertical lines (``wtp=`` of
+:func:`ceac` and :func:`evpi`).
 
 Modules: ``ce.py`` (:func:`ce_plane`, :func:`ceac`, :func:`expected_loss`),
 ``voi.py`` (:func:`evpi`, :func:`evppi`), ``dsa.py`` (:func:`tornado`,

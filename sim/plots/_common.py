@@ -1,7 +1,11 @@
-"""Shared parts of the figures: input checks, colours, number formats, units, new Axes.
+"""Shared parts of the figures: input checks, the style (colours, grid), number formats, units, new Axes.
 
 Private to :mod:`sim.plots`; matplotlib is imported only inside the functions
-that draw.
+that draw. One style for every figure: the colour-blind-safe Okabe-Ito palette
+(:data:`PALETTE`), a light grid behind the data, no top and right frame lines
+(:func:`tidy`), compact tick labels on money axes ("100k", "1.5M";
+:func:`compact_formatter`) and at most :data:`MAX_TICKS` ticks on them, and the
+willingness-to-pay threshold as a dotted vertical line (:func:`threshold_marker`).
 """
 
 from __future__ import annotations
@@ -13,8 +17,15 @@ import pandas as pd
 
 from sim.errors import HtaError
 
-__all__ = ["PRODUCERS", "check", "wtp_values", "new_axes", "levels", "colour_map", "fmt", "tick_formatter", "units",
+__all__ = ["MAX_TICKS", "PALETTE", "PRODUCERS", "check", "wtp_values", "new_axes", "levels", "colour_map", "fmt",
+           "compact", "compact_formatter", "money_axis", "threshold_marker", "tick_formatter", "tidy", "units",
            "money", "wtp_label"]
+
+#: Okabe & Ito (2008) colour-blind-safe palette: blue, orange, bluish green, vermillion, reddish purple,
+#: sky blue, yellow, black.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: Most major ticks on a money axis (long labels such as "200k" stay apart).
+MAX_TICKS = 6
 
 #: What produces each table: named in error messages.
 PRODUCERS = {
@@ -92,12 +103,27 @@ def levels(col: pd.Series) -> list:
 
 
 def colour_map(*cols: pd.Series) -> dict:
-    """``{value: "C0", ...}``: matplotlib's cycle colours in the order of :func:`levels`."""
+    """``{value: colour}``: the :data:`PALETTE` colours in the order of :func:`levels` (cycled)."""
     out: dict = {}
     for col in cols:
         for s in levels(col):
-            out.setdefault(s, f"C{len(out)}")
+            out.setdefault(s, PALETTE[len(out) % len(PALETTE)])
     return out
+
+
+def tidy(ax) -> None:
+    """The common style of an Axes: a light grid behind the data, no top and right frame lines."""
+    ax.set_axisbelow(True)
+    ax.grid(True, color="0.9", lw=0.6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def threshold_marker(ax, wtp, label: str) -> None:
+    """A dotted vertical line at the willingness-to-pay threshold(s) ``wtp``, labelled in the legend."""
+    for i, w in enumerate(np.atleast_1d(np.asarray(wtp, dtype=float))):
+        ax.axvline(float(w), color="0.35", lw=1.1, ls=":", zorder=1.5, label=label if i == 0 else None,
+                   gid="threshold")
 
 
 # ---------------------------------------------------------------------------- numbers and units
@@ -126,11 +152,49 @@ def tick_formatter():
     return FuncFormatter(tick)
 
 
+def compact(x: float) -> str:
+    """A compact number for tick labels: ``"250"``, ``"2.5k"``, ``"100k"``, ``"1.5M"``, ``"2B"``."""
+    a = abs(x)
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}" if a else "0"
+
+
+def compact_formatter():
+    """A tick formatter of :func:`compact` numbers with a typographic minus sign."""
+    import matplotlib as mpl
+    from matplotlib.ticker import FuncFormatter
+
+    def tick(x, pos):
+        s = compact(x)
+        return s.replace("-", "\N{MINUS SIGN}") if mpl.rcParams["axes.unicode_minus"] else s
+
+    return FuncFormatter(tick)
+
+
+def money_axis(axis) -> None:
+    """Compact labels and at most :data:`MAX_TICKS` round ticks on a money axis (``ax.xaxis``, ``ax.yaxis``)."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(nbins=MAX_TICKS, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(compact_formatter())
+
+
 def units(table: pd.DataFrame) -> tuple[str, str, str | None]:
-    """(singular, plural) effect unit and currency from ``attrs``."""
+    """(singular, plural) effect unit and currency from ``attrs``.
+
+    ``attrs["effect_unit"]`` (plural, e.g. ``"QALYs"``) names the unit when given; else
+    ``attrs["effect"]`` (``"qaly"``, ``"ly"``, ...). ``attrs["currency"]`` may carry the
+    price year (``"USD 2023"``).
+    """
     effect = table.attrs.get("effect")
     currency = table.attrs.get("currency")
-    if effect:
+    unit = table.attrs.get("effect_unit")
+    if unit:
+        many = str(unit)
+        one = many[:-1] if many.endswith("s") and not many.endswith("ss") else many
+    elif effect:
         one, many = _EFFECT_UNITS.get(str(effect).lower(), (str(effect), str(effect)))
     else:
         one, many = "unit of effect", "effect"

@@ -6,7 +6,19 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sim.plots._common import check, colour_map, fmt, money, new_axes, tick_formatter, units, wtp_label, wtp_values
+from sim.plots._common import (
+    check,
+    colour_map,
+    compact,
+    money,
+    money_axis,
+    new_axes,
+    threshold_marker,
+    tidy,
+    units,
+    wtp_label,
+    wtp_values,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -54,13 +66,14 @@ def ce_plane(plane: pd.DataFrame, *, wtp=None, ax: Axes | None = None) -> Axes:
         one, _, cur = units(plane)
         for i, w in enumerate(lines):
             ax.plot(xlim, [w * xlim[0], w * xlim[1]], color="0.15", lw=1.0, ls=("--", ":", "-.")[i % 3],
-                    zorder=2, label=f"WTP {fmt(w)}{' ' + cur if cur else ''} per {one}")
+                    zorder=2, label=f"threshold {cur + ' ' if cur else ''}{compact(w)} per {one}")
         ax.set_xlim(xlim)
         ax.set_ylim(ylim)
     one, many, cur = units(plane)
     ax.set_xlabel(f"Incremental {many}" if many != "effect" else "Incremental effect")
     ax.set_ylabel(money("Incremental cost", cur))
-    ax.yaxis.set_major_formatter(tick_formatter())
+    money_axis(ax.yaxis)
+    tidy(ax)
     ref = plane.attrs.get("reference")
     ax.set_title("Cost-effectiveness plane" + (f" (vs {ref})" if ref is not None else ""))
     ax.legend(fontsize="small")
@@ -74,7 +87,7 @@ def _by_strategy_lines(ax, table: pd.DataFrame, y: str, colours: dict, **kw) -> 
             ax.plot(part["wtp"].to_numpy(float), part[y].to_numpy(float), color=colour, label=str(s), **kw)
 
 
-def ceac(curves: pd.DataFrame, *, frontier: pd.DataFrame | None = None, ax: Axes | None = None) -> Axes:
+def ceac(curves: pd.DataFrame, *, frontier: pd.DataFrame | None = None, wtp=None, ax: Axes | None = None) -> Axes:
     """Cost-effectiveness acceptability curves, optionally with the frontier.
 
     Parameters
@@ -85,6 +98,8 @@ def ceac(curves: pd.DataFrame, *, frontier: pd.DataFrame | None = None, ax: Axes
         Columns ``wtp, strategy, probability``, as returned by :func:`sim.decision.ceaf`:
         drawn as a thick translucent band over the curve of the strategy with the
         highest expected net benefit, broken where that strategy changes.
+    wtp : float or sequence of float, optional
+        Willingness-to-pay threshold(s), each marked by a dotted vertical line.
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure when omitted.
 
@@ -111,10 +126,15 @@ def ceac(curves: pd.DataFrame, *, frontier: pd.DataFrame | None = None, ax: Axes
                     lw=7, alpha=0.35, solid_capstyle="butt", marker="o" if len(part) == 1 else None,
                     ms=8, zorder=3, label=None if labelled else "frontier (CEAF)")
             labelled = True
+    if wtp is not None:
+        one, _, cur = units(curves)
+        w = wtp_values(wtp, "ceac")
+        threshold_marker(ax, w, f"threshold {cur + ' ' if cur else ''}{', '.join(map(compact, w))} per {one}")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(wtp_label(curves))
     ax.set_ylabel("Probability cost-effective")
-    ax.xaxis.set_major_formatter(tick_formatter())
+    money_axis(ax.xaxis)
+    tidy(ax)
     ax.set_title("Cost-effectiveness acceptability curves")
     ax.legend(fontsize="small")
     return ax
@@ -147,8 +167,9 @@ def expected_loss(loss: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     _, _, cur = units(loss)
     ax.set_xlabel(wtp_label(loss))
     ax.set_ylabel(money("Expected loss per person", cur))
-    ax.xaxis.set_major_formatter(tick_formatter())
-    ax.yaxis.set_major_formatter(tick_formatter())
+    money_axis(ax.xaxis)
+    money_axis(ax.yaxis)
+    tidy(ax)
     ax.set_ylim(bottom=0)
     ax.set_title("Expected loss")
     ax.legend(fontsize="small")

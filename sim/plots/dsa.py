@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sim.errors import HtaError
-from sim.plots._common import check, fmt, levels, new_axes, tick_formatter
+from sim.plots._common import PALETTE, check, compact_formatter, fmt, levels, money_axis, new_axes, tidy
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -16,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["tornado", "two_way"]
 
 
-def tornado(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax: Axes | None = None) -> Axes:
     """Tornado diagram of a one-way sensitivity analysis.
 
     Parameters
@@ -27,6 +29,9 @@ def tornado(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         outcome, as returned by :func:`sim.dsa.one_way`.  ``table.attrs["outcome"]``,
         if present, labels the x-axis.  A non-finite outcome (e.g. an ICER with no
         difference in effect) gets no bar; its label gives the input and the value.
+    labels : mapping of str to str, optional
+        The label of each parameter's row (e.g. its description, base value and range);
+        default: the parameter's name.
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure when omitted.
 
@@ -35,7 +40,7 @@ def tornado(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     matplotlib Axes
         One row per parameter, largest outcome range on top; bars run from the base
         case to the outcome at the low input (colour C0) and at the high input (C1),
-        each labelled with its input value.
+        each labelled with its input value (colours: the first two of the Okabe-Ito palette).
     """
     num = ("low", "high", "outcome_low", "outcome_high", "base")
     check(table, ("parameter",) + num, "tornado", "tornado", numeric=num, finite=("low", "high", "base"))
@@ -47,8 +52,8 @@ def tornado(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax = new_axes(ax, figsize=(6.4, max(2.5, 0.45 * n + 1.5)))
     y = np.arange(n)
     base = t["base"].to_numpy(float)
-    for key, inp, colour, name in (("outcome_low", "low", "C0", "low input"),
-                                   ("outcome_high", "high", "C1", "high input")):
+    for key, inp, colour, name in (("outcome_low", "low", PALETTE[0], "low input"),
+                                   ("outcome_high", "high", PALETTE[1], "high input")):
         out = t[key].to_numpy(float)
         other = t["outcome_high" if key == "outcome_low" else "outcome_low"].to_numpy(float)
         ok = np.isfinite(out)
@@ -77,11 +82,14 @@ def tornado(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         ax.axvline(base[0], color="black", lw=1, zorder=4)
     else:
         ax.scatter(base, y, marker="|", s=300, color="black", zorder=4)
-    ax.set_yticks(y, [str(p) for p in t["parameter"]])
+    names = labels or {}
+    ax.set_yticks(y, [str(names.get(p, p)) for p in t["parameter"]])
     ax.set_ylim(-0.7, n - 0.3)
     ax.margins(x=0.15)
     ax.set_xlabel(str(table.attrs.get("outcome", "Outcome")))
-    ax.xaxis.set_major_formatter(tick_formatter())
+    money_axis(ax.xaxis)
+    tidy(ax)
+    ax.grid(False, axis="y")
     ax.set_title("One-way sensitivity analysis")
     handles, labels = ax.get_legend_handles_labels()
     keep = dict(zip(labels, handles, strict=True))  # one entry each, though drawn in up to two calls
@@ -133,11 +141,12 @@ def two_way(grid: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     z = np.full((len(ys), len(xs)), np.nan)
     z[i, j] = grid["outcome"].to_numpy(float)
     xe, ye = _edges(xs), _edges(ys)
-    ax = new_axes(ax)
+    ax = new_axes(ax, layout="constrained") if ax is None else ax
     mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(z), cmap="viridis", shading="flat")
     outcome = str(grid.attrs.get("outcome", "Outcome"))
-    bar = ax.figure.colorbar(mesh, ax=ax, label=outcome)
-    bar.ax.yaxis.set_major_formatter(tick_formatter())
+    # a long label wraps rather than running past the colour bar's height
+    bar = ax.figure.colorbar(mesh, ax=ax, label=textwrap.fill(outcome, 32))
+    money_axis(bar.ax.yaxis)
     title = "Two-way sensitivity analysis"
     if "optimal" in grid.columns:
         from matplotlib.collections import LineCollection
@@ -169,5 +178,7 @@ def two_way(grid: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax.set_ylim(ye[0], ye[-1])
     ax.set_xlabel(str(grid.attrs.get("x_name", "x")))
     ax.set_ylabel(str(grid.attrs.get("y_name", "y")))
+    ax.xaxis.set_major_formatter(compact_formatter())
+    ax.yaxis.set_major_formatter(compact_formatter())
     ax.set_title(title, fontsize="medium")
     return ax

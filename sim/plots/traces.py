@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import HtaError
-from sim.plots._common import check, colour_map, fmt, levels, new_axes
+from sim.plots._common import PALETTE, check, colour_map, fmt, levels, new_axes
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -63,7 +63,7 @@ def trace(trace: pd.DataFrame, *, draw: int | None = None, strategy: str | None 
                            f"{', '.join(map(str, strategies))}")
         strategies = [strategy]
     states = levels(t["state"])
-    colours = {s: f"C{k}" for k, s in enumerate(states)}
+    colours = {s: PALETTE[k % len(PALETTE)] for k, s in enumerate(states)}
     if strategy is not None:
         axes = np.array([new_axes(ax)], dtype=object)
     elif ax is None:

@@ -8,7 +8,20 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import HtaError
-from sim.plots._common import check, fmt, money, new_axes, tick_formatter, units, wtp_label
+from sim.plots._common import (
+    PALETTE,
+    check,
+    compact,
+    fmt,
+    money,
+    money_axis,
+    new_axes,
+    threshold_marker,
+    tidy,
+    units,
+    wtp_label,
+    wtp_values,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -16,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["evpi", "evppi"]
 
 
-def evpi(curve: pd.DataFrame, *, population: bool = False, ax: Axes | None = None) -> Axes:
+def evpi(curve: pd.DataFrame, *, population: bool = False, wtp=None, ax: Axes | None = None) -> Axes:
     """Expected value of perfect information against willingness to pay.
 
     Parameters
@@ -28,6 +41,8 @@ def evpi(curve: pd.DataFrame, *, population: bool = False, ax: Axes | None = Non
         Plot the population EVPI; when it is a constant multiple of the per-person
         EVPI (as from :func:`sim.voi.population_evpi`), a right-hand axis shows the
         per-person scale.
+    wtp : float or sequence of float, optional
+        Willingness-to-pay threshold(s), each marked by a dotted vertical line.
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure when omitted.
 
@@ -43,7 +58,7 @@ def evpi(curve: pd.DataFrame, *, population: bool = False, ax: Axes | None = Non
     _, _, cur = units(curve)
     if population:
         pop, per = c["population_evpi"].to_numpy(float), c["evpi"].to_numpy(float)
-        ax.plot(w, pop, color="C0", lw=1.8)
+        ax.plot(w, pop, color=PALETTE[0], lw=1.8)
         ax.set_ylabel(money("Population EVPI", cur))
         pos = per > 0
         if pos.any():
@@ -52,15 +67,21 @@ def evpi(curve: pd.DataFrame, *, population: bool = False, ax: Axes | None = Non
             if k > 0 and np.allclose(ratio, k, rtol=1e-9) and np.allclose(pop[~pos], 0.0):
                 right = ax.secondary_yaxis("right", functions=(lambda y: y / k, lambda y: y * k))
                 right.set_ylabel(money("EVPI per person", cur))
-                right.yaxis.set_major_formatter(tick_formatter())
+                money_axis(right.yaxis)
         ax.set_title("Population expected value of perfect information")
     else:
-        ax.plot(w, c["evpi"].to_numpy(float), color="C0", lw=1.8)
+        ax.plot(w, c["evpi"].to_numpy(float), color=PALETTE[0], lw=1.8)
         ax.set_ylabel(money("EVPI per person", cur))
         ax.set_title("Expected value of perfect information")
+    if wtp is not None:
+        one, _, _ = units(curve)
+        t = wtp_values(wtp, "evpi")
+        threshold_marker(ax, t, f"threshold {cur + ' ' if cur else ''}{', '.join(map(compact, t))} per {one}")
+        ax.legend(fontsize="small")
     ax.set_xlabel(wtp_label(curve))
-    ax.xaxis.set_major_formatter(tick_formatter())
-    ax.yaxis.set_major_formatter(tick_formatter())
+    money_axis(ax.xaxis)
+    money_axis(ax.yaxis)
+    tidy(ax)
     ax.set_ylim(bottom=0)
     return ax
 
@@ -84,22 +105,23 @@ def evppi(table: pd.DataFrame, *, wtp: float | None = None, ax: Axes | None = No
     Returns
     -------
     matplotlib Axes
-        Bars sorted by EVPPI, largest on top.
+        Bars sorted by EVPPI, largest on top; error bars of one standard error, cut at zero.
     """
     check(table, ("parameters", "wtp", "evppi", "se"), "evppi", "evppi",
           numeric=("wtp", "evppi", "se"), finite=("wtp", "evppi"))
     values = list(pd.unique(table["wtp"].to_numpy(float)))
+    one, _, cur = units(table)
+    at = lambda w: f"\nat {cur + ' ' if cur else ''}{compact(w)} per {one}"  # noqa: E731
     if wtp is None:
         chosen = values[0]
-        note = (f"\nat WTP {fmt(chosen)} (first of {len(values)} values; choose with wtp=)"
-                if len(values) > 1 else f"\nat WTP {fmt(chosen)}")
+        note = (f"{at(chosen)} (first of {len(values)} values; choose with wtp=)" if len(values) > 1 else at(chosen))
     else:
         match = [v for v in values if np.isclose(v, float(wtp), rtol=1e-12, atol=0.0)]
         if not match:
             raise HtaError(f"plots.evppi: willingness to pay {wtp!r} is not in the table; it has "
                            f"{', '.join(fmt(v) for v in values)}")
         chosen = match[0]
-        note = f"\nat WTP {fmt(chosen)}"
+        note = at(chosen)
     rows = table[table["wtp"].to_numpy(float) == chosen].copy()
     labels = [", ".join(map(str, p)) if isinstance(p, (list, tuple)) else str(p) for p in rows["parameters"]]
     rows["label"] = labels
@@ -114,11 +136,15 @@ def evppi(table: pd.DataFrame, *, wtp: float | None = None, ax: Axes | None = No
     y = np.arange(len(rows))
     ax = new_axes(ax, figsize=(6.4, max(2.5, 0.45 * len(rows) + 1.5)))
     err = rows["se"].to_numpy(float)
-    ax.barh(y, rows["evppi"].to_numpy(float), height=0.6, color="C0",
-            xerr=np.where(np.isfinite(err), err, 0.0), error_kw={"ecolor": "black", "capsize": 3, "lw": 1})
+    err = np.where(np.isfinite(err), err, 0.0)
+    val = rows["evppi"].to_numpy(float)
+    # an EVPPI is never negative: the error bar stops at zero
+    ax.barh(y, val, height=0.6, color=PALETTE[0], xerr=np.vstack([np.minimum(err, np.maximum(val, 0.0)), err]),
+            error_kw={"ecolor": "black", "capsize": 3, "lw": 1})
     ax.set_yticks(y, rows["label"].tolist())
     _, _, cur = units(table)
     ax.set_xlabel(money("EVPPI per person", cur))
-    ax.xaxis.set_major_formatter(tick_formatter())
+    money_axis(ax.xaxis)
+    tidy(ax)
     ax.set_title("Expected value of partial perfect information" + note, fontsize="medium")
     return ax
