@@ -174,6 +174,7 @@ def run_cohort(
     trace: bool = False,
     chunk_size: int | None = None,
     memory_limit: int = DEFAULT_MEMORY,
+    defaults: str | None = None,
 ) -> CohortResult:
     """Run a Markov cohort model for every strategy and every draw.
 
@@ -181,16 +182,22 @@ def run_cohort(
     ----------
     model : Model
         The model specification.
-    params : None, mapping, DataFrame or Draws
-        Parameter draws: one value (base case) or one array of equal length per
-        parameter; omitted parameters keep the model's base-case values.
-        ``None`` runs the base case.
+    params : None, mapping, DataFrame, Draws or ParameterTable
+        ``None`` runs the base case. A mapping (name -> one value, or one array of
+        equal length per parameter) or a DataFrame (one column per parameter) gives
+        the parameters it names; the others keep the model's base case. A Draws
+        object (a sample of a parameter table) or a ParameterTable (its base case)
+        must give every parameter of the model, unless ``defaults="model"``. A name
+        the model does not declare is an error.
     trace : bool
         Keep the Markov trace (memory grows with draws x cycles).
     chunk_size : int, optional
         Draws evaluated at once; by default as many as fit in ``memory_limit``.
     memory_limit : int
         Byte budget for one chunk's arrays.
+    defaults : {None, "model"}
+        ``"model"``: parameters a Draws object or table lacks keep the model's
+        base-case values (fixed in every draw), listed in ``settings["defaulted_parameters"]``.
 
     Returns
     -------
@@ -202,7 +209,7 @@ def run_cohort(
     """
     if not isinstance(model, Model):
         raise HtaError(f"run_cohort needs a Model, got {type(model).__name__}")
-    draws = resolve_draws(model, params)
+    draws = resolve_draws(model, params, defaults, "run_cohort")
     totals, traces, columns = cohort_totals(model, draws, trace=trace, chunk_size=chunk_size,
                                             memory_limit=memory_limit)
     return _result(model, draws, totals, traces, columns)
@@ -237,6 +244,8 @@ def _result(model: Model, draws: ResolvedDraws, totals: np.ndarray, traces, colu
     n, K = totals.shape[:2]
     outcomes = pd.DataFrame(outcome_data(model.strategies, draws.ids, totals, columns), copy=False)
     settings = cohort_settings(model, n, draws.seed)
+    if draws.defaulted:
+        settings["defaulted_parameters"] = list(draws.defaulted)
     outcomes.attrs["settings"] = settings
     trace_df = None
     if traces is not None:

@@ -77,7 +77,7 @@ class Loaded:
         settings = {}
         for k, v in {**self.experiment.scenario, **(values or {})}.items():
             (settings if k in SETTINGS else params).__setitem__(k, v)
-        model = self.build(params)
+        model = _bounded(self.experiment, self.build(params))
         if not settings:
             return model
         try:
@@ -134,9 +134,16 @@ def load(exp: Experiment) -> Loaded:
     try:
         model = build(dict(table.base))
     except HtaError as exc:
-        raise exp.error(("model",), f"building model {exp.model!r} with the parameter table failed: {exc}") from None
+        raise exp.error(("model",), f"building model {exp.model!r} with {table.label} failed: {exc}") from None
+    except KeyError as exc:  # the builder looked up a parameter the table lacks
+        key = exc.args[0] if exc.args else None
+        if not isinstance(key, str) or key in table.names:
+            raise
+        raise exp.error(("parameters",), f"model {exp.model!r} needs parameter {key!r}, which {table.label} lacks"
+                                         f"{suggest(key, table.names)}; add its row") from None
     if not isinstance(model, Model):
         raise exp.error(("model",), f"{exp.model!r} returned {type(model).__name__}, not a sim.Model")
+    model = _bounded(exp, model)
     unknown = [n for n in table.names if n not in model.parameters]
     if unknown:
         raise exp.error(("parameters",), f"{table.label}: parameter {unknown[0]!r} is not a parameter of model "
@@ -147,9 +154,35 @@ def load(exp: Experiment) -> Loaded:
             raise _missing_error(exp, table, model.name, missing)
         defaulted = missing
     _check_names(exp, model, table)
+    _check_utilities(exp, model, table)
     exp = _apply_settings(exp, mod if ready else None, model)
     effect = exp.effect or getattr(mod, "EFFECT", "qaly")
-    return Loaded(exp, build, table, effect, exp.title, _sources(exp, mod), defaulted)
+    loaded = Loaded(exp, build, table, effect, exp.title, _sources(exp, mod), defaulted)
+    _check_settings(loaded)
+    return loaded
+
+
+def _check_settings(ld: Loaded) -> None:
+    """Every model setting of ``[scenario]`` and of the sweep is applied once, and the PSA's size checked.
+
+    So ``hta-sim validate`` reports what a run would refuse.
+    """
+    from sim.cohort.psa import check_psa_size
+
+    model, exp = ld.model(), ld.experiment
+    for path, n in ((("psa", "draws"), exp.psa.draws if exp.psa else None), (("sweep", "draws"), exp.sweep_draws)):
+        if n:
+            try:
+                check_psa_size(model, ld.table, n)
+            except HtaError as exc:
+                raise exp.error(path if exp.locator and path in exp.locator.lines else ("psa", "draws"),
+                                str(exc)) from None
+    seen = set()
+    for s in ld.experiment.sweep:
+        for k, v in s.values.items():
+            if k in SETTINGS and (k, v) not in seen:
+                seen.add((k, v))
+                ld.model({k: v})
 
 
 # ---------------------------------------------------------------------------- model and table
@@ -302,6 +335,46 @@ def _sources(exp: Experiment, mod: ModuleType) -> tuple[Path, ...]:
     if getattr(mod, "__file__", None):
         sources.append(Path(mod.__file__))
     return tuple(dict.fromkeys(sources))
+
+
+def _bounded(exp: Experiment, model):
+    """The model with the file's ``utility_max`` (a number, or "none": no bound), if it gives one."""
+    if exp.utility_max is None:
+        return model
+    try:
+        return dataclasses.replace(model, utility_max=None if exp.utility_max == "none" else exp.utility_max)
+    except HtaError as exc:
+        raise exp.error(("utility_max",), str(exc)) from None
+
+
+def _direct(value) -> list[str]:
+    """The parameters a value is (a name, or a name chosen by strategy, cycle or sojourn), not transforms."""
+    from sim.model.values import ByCycle, BySojourn, ByStrategy
+
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (ByStrategy, ByCycle, BySojourn)):
+        return [n for child in value.children() for n in _direct(child)]
+    return []
+
+
+def _check_utilities(exp: Experiment, model, table: ParameterTable) -> None:
+    """A state utility above ``utility_max`` taken straight from a table row (or ``[scenario]``) is reported there."""
+    top = model.utility_max
+    if top is None:
+        return
+    for state, value in model.utilities.items():
+        for name in _direct(value):
+            if name in exp.scenario and exp.scenario[name] > top:
+                raise exp.error(("scenario", name), _utility_message(exp.scenario[name], name, state, top))
+            if name in table.names and name not in exp.scenario and table[name].value > top:
+                raise HtaError(f"{table.where(name)}: {_utility_message(table[name].value, name, state, top)}")
+
+
+def _utility_message(v: float, name: str, state: str, top: float) -> str:
+    return (f"parameter {name!r}, the utility of state {state!r}, is {v:g}, above {top:g}: utilities are per year on "
+            f"the 0-1 scale (0.85, not 85); if it is a difference or another scale, set utility_max = \"none\" "
+            f"(or a larger bound) at the top of the experiment file")
 
 
 # ---------------------------------------------------------------------------- names

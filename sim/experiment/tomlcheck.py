@@ -8,6 +8,7 @@ closest valid one).
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -41,13 +42,15 @@ class Locator:
                 path = self._split(raw[m.start(1):m.end(1)])
                 counts[path] = counts.get(path, -1) + 1
                 table = path + (counts[path],)
-                self.lines.setdefault(path, i)
+                for k in range(1, len(path) + 1):  # [[sweep.scenarios]] also places [sweep]
+                    self.lines.setdefault(path[:k], i)
                 self.lines[table] = i
                 continue
             m = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]", line)
             if m:
                 table = self._split(raw[m.start(1):m.end(1)])
-                self.lines.setdefault(table, i)
+                for k in range(1, len(table) + 1):  # [sweep.grid] also places [sweep]
+                    self.lines.setdefault(table[:k], i)
                 continue
             m = self._KEY.match(line)
             if m:
@@ -149,7 +152,14 @@ class Reader:
         self.used.add(key)
         if key not in self.data:
             if required:
-                raise self.err(None, f"missing key {self.name(key)!r} ({kind}); add e.g. {key} = ...")
+                unknown = [k for k in self.data if self.valid is not None and k not in self.valid]
+                close = suggest(key, unknown)
+                if close:  # a misspelling of the missing key: report it where it is
+                    near = difflib.get_close_matches(key, unknown, n=1)[0]
+                    raise self.err(near, f"unknown key {self.name(near)!r} (did you mean {key!r}?); "
+                                         f"{self.name(key)} is required")
+                raise self.err(None, f"missing key {self.name(key)!r} ({KINDS.get(kind, kind)}); add "
+                                     f"{key} = ...")
             return default
         return typed(self.data[key], kind, lambda msg: self.err(key, f"{self.name(key)}: {msg}"))
 
@@ -160,6 +170,12 @@ class Reader:
                 valid = self.valid if self.valid is not None else tuple(self.used)
                 raise self.err(key, f"unknown key {self.name(key)!r}{suggest(key, valid)}; valid keys: "
                                     f"{', '.join(valid)}")
+
+
+#: What each kind of :meth:`Reader.get` expects, in the words of a message.
+KINDS = {"str": "a string", "strs": "an array of strings", "num": "a number", "num+": "a number >= 0",
+         "nums": "an array of numbers", "int0": "an integer >= 0", "int1": "an integer >= 1",
+         "int2": "an integer >= 2", "bool": "true or false", "table": "a table"}
 
 
 def tname(v: Any) -> str:
