@@ -343,6 +343,21 @@ NAME_CASES = [
       files=(("t.csv", B.TABLE.replace("u_well,0.9,beta,mean=0.9; se=0.02", "u_well,1.5,fixed,")),)),
     V("tiny-utility-from-scenario", "names", TINY + "[scenario]\nu_sick = 2.5\n", "e.toml:6: parameter 'u_sick'"),
     V("tiny-utility-below-own-bound", "names", "utility_max = 0.8\n" + TINY, "t.csv:4:"),
+    V("tiny-utility-normal-draws", "names", TINY + PSA, "t.csv:4: parameter 'u_well', the utility of state 'Well', "
+      "has a normal distribution, which draws values above 1",
+      files=(("t.csv", B.TABLE.replace("u_well,0.9,beta,mean=0.9; se=0.02", "u_well,0.95,normal,mean=0.95; sd=0.1")),)),
+    V("scenario-probability-out-of-range", "names", HEAD + "[scenario]\nrr = 2.5\n",
+      "e.toml:6: rr = 2.5 makes the base case fail: strategy 'comb', cycle 0, from 'B' to 'C': transition "
+      "probability 1.01749 is above 1"),
+    V("scenario-utility-negative-cost", "names", TINY + "[scenario]\np_sick = -0.2\n",
+      "e.toml:6: p_sick = -0.2 makes the base case fail: strategy 'a'"),
+]
+
+# ---------------------------------------------------------------------------- the same refused by `run`: nothing left
+RUN_CASES = [
+    R("run-" + c.id, c.category, c.toml, c.fragment, files=c.files)
+    for c in TOML_CASES[:3] + KEY_CASES[:2] + TYPE_CASES[:2] + RANGE_CASES + MODEL_CASES[:6] + NAME_CASES
+    if c.argv[0] == "validate" and c.id not in ("wtp-huge-grid",)
 ]
 
 # ---------------------------------------------------------------------------- CSV parameter tables
@@ -459,7 +474,7 @@ XLSX_CASES = [
 ]
 
 CLI_ALL = CLI_CASES + TOML_CASES + KEY_CASES + TYPE_CASES + RANGE_CASES + MODEL_CASES + PATH_CASES + NAME_CASES \
-    + CSV_CASES + XLSX_CASES
+    + CSV_CASES + XLSX_CASES + RUN_CASES
 
 
 def _snapshot(folder: Path) -> set[str]:
@@ -494,7 +509,7 @@ def test_cli_case(case: Cli, tmp_path, monkeypatch, capsys):
     assert "Traceback" not in err + out, err
     if case.one_line:
         assert err.startswith("hta-sim: error: ") and err.count("\n") == 1, err
-    assert "Beautiful is better than ugly" not in out  # `this` was never imported
+    assert "Beautiful is better than ugly" not in out and "this" not in sys.modules  # never imported
     assert "undeclared" not in B.CALLED
     assert _snapshot(tmp_path) == before  # nothing written: no result, no staging folder, no lock
 
@@ -692,15 +707,15 @@ def test_defaults_model_opt_in_records_the_names_in_every_api():
     assert res.settings["defaulted_parameters"] == ["c_extra"]
 
 
-def test_a_table_run_with_defaults_equals_the_table_with_the_models_row():
-    """defaults="model" holds the missing parameter at the model's base-case value in every draw."""
-    fixed_row = B.TABLE.replace("u_sick,0.6,beta,mean=0.6; se=0.05", "u_sick,0.6,fixed,")
-    a = sim.run_psa(_model(), _partial(), 30, 4, defaults="model").outcomes
-    # the table with u_sick fixed at the model's value gives the same draws of every other parameter? Not in
-    # general (the stream depends on the random rows), so compare with run_cohort on the same draws instead
-    b = sim.run_cohort(_model(), _partial().draw(30, 4), defaults="model").outcomes
-    pd.testing.assert_frame_equal(a, b, check_exact=True)
-    assert len(_table(fixed_row)) == 4
+def test_defaults_model_holds_the_missing_parameter_at_the_models_value():
+    """run_psa with defaults="model" is run_cohort on the table's draws with the model's value in every draw."""
+    a = sim.run_psa(_model(), _partial(), 30, 4, defaults="model")
+    b = sim.run_cohort(_model(), _partial().draw(30, 4), defaults="model")
+    pd.testing.assert_frame_equal(a.outcomes, b.outcomes, check_exact=True)
+    c = sim.run_cohort(_model(), _partial().draw(30, 4).frame.assign(u_sick=0.6))  # every name given: no opt-in
+    pd.testing.assert_frame_equal(b.outcomes, c.outcomes, check_exact=True)
+    d = sim.run_cohort(_model(), _partial().draw(30, 4).frame.assign(u_sick=0.5))
+    assert not np.array_equal(d.outcomes["qaly"], b.outcomes["qaly"])
 
 
 def test_utility_max_from_the_experiment_file_lets_the_run_through(tmp_path, capsys):
@@ -874,18 +889,13 @@ def test_fault_full_disk(tmp_path, capsys, monkeypatch):
             p = _cli(["run", str(f), "--quiet", "--output", str(disk / "out")], tmp_path)
             _, err = p.communicate(timeout=600)
             assert p.returncode == 2, err
-        else:
-            import sim.experiment.outputs as outputs
-
-            real = outputs.os.replace if hasattr(outputs, "os") else os.replace
-
+        else:  # simulated: every CSV write of the run fails with ENOSPC, in process
             def full(*a, **k):
                 raise OSError(errno.ENOSPC, "No space left on device")
 
             monkeypatch.setattr(pd.DataFrame, "to_csv", full)
             assert main(["run", str(f), "--quiet", "--output", str(disk / "out")]) == 2
             err = capsys.readouterr().err
-            del real
         assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err, err
         assert list(disk.iterdir()) == []
     finally:
@@ -901,3 +911,114 @@ def test_corpus_size():
             "fault"} <= cats
     total = len(CLI_ALL) + len(API_CASES) + len(FAULTS)
     assert total >= 150, total
+
+
+# ---------------------------------------------------------------------------- a recorded run: --repeat, --overwrite
+@pytest.fixture(scope="module")
+def recorded_run(tmp_path_factory):
+    import exp_helpers as H
+
+    folder = tmp_path_factory.mktemp("recorded")
+    f = H.small(folder, draws=30)
+    assert main(["run", str(f), "--quiet"]) == 0
+    return folder
+
+
+def _digit(folder: Path) -> None:
+    p = folder / "out" / "psa_outcomes.csv"
+    text = p.read_text()
+    i = next(i for i, ch in enumerate(text) if ch.isdigit() and i > text.index("\n"))
+    p.write_text(text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1:])
+
+
+def _manifest(edit):
+    def apply(folder: Path) -> None:
+        import json
+
+        p = folder / "out" / "manifest.json"
+        m = json.loads(p.read_text())
+        edit(m)
+        p.write_text(json.dumps(m, indent=2))
+    return apply
+
+
+def _write(name: str, text: str):
+    return lambda folder: (folder / name).write_text(text)
+
+
+REPEAT = ("run", "--repeat", "out/manifest.json", "--quiet")
+RECORD_CASES = [  # (id, tamper, argv, exit status, fragment)
+    ("repeat-digit-changed", _digit, REPEAT, 1, "changed (SHA-256 differs): psa_outcomes.csv"),
+    ("repeat-file-deleted", lambda d: (d / "out" / "ceac.csv").unlink(), REPEAT, 1, "missing: ceac.csv"),
+    ("repeat-two-faults", lambda d: [(d / "out" / "evpi.csv").unlink(), _digit(d)], REPEAT, 1,
+     "missing: evpi.csv; changed (SHA-256 differs): psa_outcomes.csv"),
+    ("repeat-manifest-seed", _manifest(lambda m: m.update(seed=12)), REPEAT, 1,
+     "the manifest was edited since the run"),
+    ("repeat-manifest-output-hash", _manifest(lambda m: m["outputs"].update({"ceac.csv": "0" * 64})), REPEAT, 1,
+     "the manifest was edited since the run"),
+    ("repeat-manifest-output-dropped", _manifest(lambda m: m["outputs"].pop("ceac.csv")), REPEAT, 1,
+     "the manifest was edited since the run"),
+    ("repeat-manifest-hash-dropped", _manifest(lambda m: m.pop("manifest_sha256")), REPEAT, 1,
+     "the manifest was edited since the run"),
+    ("repeat-manifest-not-json", _write("out/manifest.json", "{"), REPEAT, 2, "out/manifest.json:1: not an hta-sim "
+     "manifest"),
+    ("repeat-manifest-deleted", lambda d: (d / "out" / "manifest.json").unlink(), REPEAT, 2, "manifest not found"),
+    ("repeat-into-the-record", lambda d: None, REPEAT + ("--output", "out"), 2, "never modifies the recorded run"),
+    ("rerun-after-result-edited", _digit, ("run", "exp.toml", "--quiet", "--overwrite"), 2, "psa_outcomes.csv"),
+    ("rerun-with-user-file", _write("out/notes.txt", "mine"), ("run", "exp.toml", "--quiet", "--overwrite"), 2,
+     "notes.txt"),
+    ("another-run-in-the-folder", _write("exp2.toml", HEAD.replace("seed = 1", "seed = 2")),
+     ("run", "exp2.toml", "--quiet"), 2, "exp2.toml:4: output folder 'out' holds another run"),
+    ("overwrite-holds-inputs", _write("exp2.toml", HEAD.replace('"out"', '"."')), ("run", "exp2.toml", "--quiet",
+                                                                                     "--overwrite"), 2,
+     "holds the experiment's inputs"),
+]
+
+
+@pytest.mark.parametrize(("tamper", "argv", "code", "fragment"),
+                         [pytest.param(*c[1:], id=c[0]) for c in RECORD_CASES])
+def test_recorded_run_case(recorded_run, tmp_path, monkeypatch, capsys, tamper, argv, code, fragment):
+    """Every result file and the manifest are checked before anything runs; the record is never modified."""
+    folder = tmp_path  # at the depth of the record: the manifest names its inputs by relative paths
+    shutil.copytree(recorded_run, folder, dirs_exist_ok=True)
+    shutil.copy(HIV_TABLE, folder / "hiv.csv")
+    monkeypatch.chdir(folder)
+    tamper(folder)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    got = main(list(argv))
+    out, err = capsys.readouterr()
+    assert got == code, (out, err)
+    assert fragment in err and "Traceback" not in err + out, err
+    assert err.startswith("hta-sim: error: ") and err.count("\n") == 1, err
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before  # nothing written or changed
+
+
+def test_repeat_exits_1_when_a_result_differs_and_keeps_the_record(recorded_run, tmp_path, monkeypatch, capsys):
+    """README: --repeat "exits with 1 if any result file differs from the recorded run" (a changed engine, here)."""
+    import sim.cohort.psa as psa
+
+    shutil.copytree(recorded_run, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    real = psa.cohort_totals
+
+    def drifted(*a, **k):
+        totals, traces, columns = real(*a, **k)
+        return totals * (1 + 1e-9), traces, columns
+
+    monkeypatch.setattr(psa, "cohort_totals", drifted)
+    assert main(["run", "--repeat", "out/manifest.json", "--quiet"]) == 1
+    out, err = capsys.readouterr()
+    assert "result file(s) differ from the recorded run: " in out and "psa_outcomes" in out, out
+    assert "Traceback" not in err + out
+    assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before
+    assert (tmp_path / "out.repeat-1" / "manifest.json").is_file()  # the rerun went to a fresh folder
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path, capsys):
+    """Spreadsheet programs and editors on Windows save UTF-8 with a byte-order mark."""
+    (tmp_path / "t.csv").write_bytes(B.TABLE.encode("utf-8-sig"))
+    assert main(["validate", str(tmp_path / "t.csv")]) == 0, capsys.readouterr().err
+    shutil.copy(HIV_TABLE, tmp_path / "hiv.csv")
+    (tmp_path / "e.toml").write_bytes(HEAD.encode("utf-8-sig"))
+    assert main(["validate", str(tmp_path / "e.toml")]) == 0, capsys.readouterr().err

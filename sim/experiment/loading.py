@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from sim.errors import HtaError, suggest
+from sim.experiment.plausible import bounded, check_scenario_values, check_utilities
 from sim.experiment.registry import BUILDERS, load_ready, registered_builders
 from sim.experiment.spec import SETTINGS, Experiment, Scenario
 from sim.model.builder import is_model_builder
@@ -77,7 +78,7 @@ class Loaded:
         settings = {}
         for k, v in {**self.experiment.scenario, **(values or {})}.items():
             (settings if k in SETTINGS else params).__setitem__(k, v)
-        model = _bounded(self.experiment, self.build(params))
+        model = bounded(self.experiment, self.build(params))
         if not settings:
             return model
         try:
@@ -143,7 +144,7 @@ def load(exp: Experiment) -> Loaded:
                                          f"{suggest(key, table.names)}; add its row") from None
     if not isinstance(model, Model):
         raise exp.error(("model",), f"{exp.model!r} returned {type(model).__name__}, not a sim.Model")
-    model = _bounded(exp, model)
+    model = bounded(exp, model)
     unknown = [n for n in table.names if n not in model.parameters]
     if unknown:
         raise exp.error(("parameters",), f"{table.label}: parameter {unknown[0]!r} is not a parameter of model "
@@ -154,7 +155,7 @@ def load(exp: Experiment) -> Loaded:
             raise _missing_error(exp, table, model.name, missing)
         defaulted = missing
     _check_names(exp, model, table)
-    _check_utilities(exp, model, table)
+    check_utilities(exp, model, table)
     exp = _apply_settings(exp, mod if ready else None, model)
     effect = exp.effect or getattr(mod, "EFFECT", "qaly")
     loaded = Loaded(exp, build, table, effect, exp.title, _sources(exp, mod), defaulted)
@@ -170,6 +171,7 @@ def _check_settings(ld: Loaded) -> None:
     from sim.cohort.psa import check_psa_size
 
     model, exp = ld.model(), ld.experiment
+    check_scenario_values(ld, model)
     for path, n in ((("psa", "draws"), exp.psa.draws if exp.psa else None), (("sweep", "draws"), exp.sweep_draws)):
         if n:
             try:
@@ -335,46 +337,6 @@ def _sources(exp: Experiment, mod: ModuleType) -> tuple[Path, ...]:
     if getattr(mod, "__file__", None):
         sources.append(Path(mod.__file__))
     return tuple(dict.fromkeys(sources))
-
-
-def _bounded(exp: Experiment, model):
-    """The model with the file's ``utility_max`` (a number, or "none": no bound), if it gives one."""
-    if exp.utility_max is None:
-        return model
-    try:
-        return dataclasses.replace(model, utility_max=None if exp.utility_max == "none" else exp.utility_max)
-    except HtaError as exc:
-        raise exp.error(("utility_max",), str(exc)) from None
-
-
-def _direct(value) -> list[str]:
-    """The parameters a value is (a name, or a name chosen by strategy, cycle or sojourn), not transforms."""
-    from sim.model.values import ByCycle, BySojourn, ByStrategy
-
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (ByStrategy, ByCycle, BySojourn)):
-        return [n for child in value.children() for n in _direct(child)]
-    return []
-
-
-def _check_utilities(exp: Experiment, model, table: ParameterTable) -> None:
-    """A state utility above ``utility_max`` taken straight from a table row (or ``[scenario]``) is reported there."""
-    top = model.utility_max
-    if top is None:
-        return
-    for state, value in model.utilities.items():
-        for name in _direct(value):
-            if name in exp.scenario and exp.scenario[name] > top:
-                raise exp.error(("scenario", name), _utility_message(exp.scenario[name], name, state, top))
-            if name in table.names and name not in exp.scenario and table[name].value > top:
-                raise HtaError(f"{table.where(name)}: {_utility_message(table[name].value, name, state, top)}")
-
-
-def _utility_message(v: float, name: str, state: str, top: float) -> str:
-    return (f"parameter {name!r}, the utility of state {state!r}, is {v:g}, above {top:g}: utilities are per year on "
-            f"the 0-1 scale (0.85, not 85); if it is a difference or another scale, set utility_max = \"none\" "
-            f"(or a larger bound) at the top of the experiment file")
 
 
 # ---------------------------------------------------------------------------- names
