@@ -572,8 +572,9 @@ API_CASES = [
     _api("cohort-no-draws", lambda: sim.run_cohort(_model(), {"p_sick": []}), HtaError, "0 draws"),
     _api("cohort-params-number", lambda: sim.run_cohort(_model(), 5), HtaError, "params must be None"),
     _api("cohort-draws-lack", lambda: sim.run_cohort(_model(), _partial().draw(5, 1)), HtaError,
-         "lack(s) 1 parameter(s) of model 'tiny': u_sick"),
-    _api("cohort-table-lacks", lambda: sim.run_cohort(_model(), _partial()), HtaError, "corpus table lack(s)"),
+         "run_cohort: 1 parameter(s) of model 'tiny' missing from the draws: u_sick"),
+    _api("cohort-table-lacks", lambda: sim.run_cohort(_model(), _partial()), HtaError,
+         "missing from corpus table: u_sick"),
     _api("cohort-table-extra", lambda: sim.run_cohort(_model(), _extra()), HtaError, "did you mean 'u_sick'"),
     _api("cohort-draws-extra", lambda: sim.run_cohort(_model(), _extra().draw(5, 1)), HtaError, "'u_sik'"),
     _api("cohort-defaults-bad", lambda: sim.run_cohort(_model(), defaults="yes"), HtaError, "defaults='yes'"),
@@ -592,8 +593,8 @@ API_CASES = [
     _api("psa-not-a-model", lambda: sim.run_psa("m", _table(), 10, 1), HtaError, "run_psa needs a Model"),
     _api("psa-table-extra", lambda: _psa(_extra()), HtaError, "parameter 'u_sik' is not a parameter of model 'tiny' "
          "(did you mean 'u_sick'?)"),
-    _api("psa-table-lacks", lambda: _psa(_partial()), HtaError, "corpus table lack(s) 1 parameter(s) of model 'tiny': "
-         "u_sick"),
+    _api("psa-table-lacks", lambda: _psa(_partial()), HtaError, "run_psa: 1 parameter(s) of model 'tiny' missing from "
+         "corpus table: u_sick"),
     _api("psa-defaults-bad", lambda: _psa(_table(), defaults="all"), HtaError, "defaults='all'"),
     _api("psa-fixed-misspelt", lambda: _psa(_table(), fixed={"p_sik": 0.1}), HtaError, "fixed: parameter 'p_sik'"),
     _api("psa-n-zero", lambda: sim.run_psa(_model(), _table(), 0, 1), HtaError, "0"),
@@ -641,7 +642,7 @@ API_CASES = [
          "draw 5 is out of range"),
     _api("markov-patients-draws-lack", lambda: sim.patient.run_markov_patients(_model(), 10, 1,
                                                                                 params=_partial().draw(3, 1)),
-         HtaError, "run_markov_patients: the draws lack(s) 1 parameter(s)"),
+         HtaError, "run_markov_patients: 1 parameter(s) of model 'tiny' missing from the draws"),
     _api("patient-psa-extra-column", lambda: sim.patient.run_patient_psa(
         _patient_build, pd.DataFrame({"c_well": [100.0], "c_extra": [5.0], "c_extr": [1.0]}), 5, 1,
         parameters=PBASE), HtaError, "draws column 'c_extr' (did you mean 'c_extra'?)"),
@@ -749,8 +750,8 @@ def _sweep(folder: Path, draws=4000) -> Path:
     return H.sweep(folder, draws=draws)
 
 
-FAULTS = ["sigkill-sweep-resumes", "sigkill-run-reruns", "sigint-130", "concurrent-lock", "read-only-output",
-          "full-disk"]
+FAULTS = ["sigkill-sweep-resumes", "sigkill-run-reruns", "sigint-130", "concurrent-lock", "read-only-permissions",
+          "read-only-simulated", "full-disk"]  # the slow tests below, one each
 
 
 @pytest.mark.slow
@@ -770,10 +771,8 @@ def test_fault_sigkill_mid_sweep_then_rerun_resumes(tmp_path):
     assert again.returncode == 0, err
     assert "Traceback" not in err
     assert (tmp_path / "out" / "sweep_summary.csv").is_file() and not (tmp_path / ".out.partial").exists()
-    ref = tmp_path / "ref"
-    import exp_helpers as H
-
-    g = H.sweep(ref)
+    ref = tmp_path / "ref"  # the same sweep, uninterrupted
+    g = _sweep(ref)
     clean = _cli(["run", str(g), "--quiet"], ref)
     clean.communicate(timeout=600)
     assert (tmp_path / "out" / "sweep_summary.csv").read_bytes() == (ref / "out" / "sweep_summary.csv").read_bytes()

@@ -40,7 +40,7 @@ def check_defaults(defaults: Any, who: str) -> None:
 
 def missing_error(who: str, what: str, model: str, missing) -> HtaError:
     """The error for parameters of ``model`` that ``what`` (the draws, a table) does not give."""
-    return HtaError(f"{who}: {what} lack(s) {len(missing)} parameter(s) of model {model!r}: {', '.join(missing)}; "
+    return HtaError(f"{who}: {len(missing)} parameter(s) of model {model!r} missing from {what}: {', '.join(missing)}; "
                     f"give them, or pass defaults=\"model\" to keep the model's base-case values for them")
 
 
@@ -86,7 +86,7 @@ def resolve_draws(model: Model, params: Any, defaults: str | None = None, who: s
     check_defaults(defaults, who)
     seed = None
     ids = None
-    complete, what = False, "the draws"
+    complete, what = False, "the parameter values" if isinstance(params, Mapping) else "the draws"
     if params is None:
         given: dict = {}
     elif hasattr(params, "base") and hasattr(params, "sampler"):  # a ParameterTable: its base case
@@ -116,7 +116,7 @@ def resolve_draws(model: Model, params: Any, defaults: str | None = None, who: s
     unknown = [name for name in given if name not in model.parameters]
     if unknown:
         raise HtaError(
-            f"{who}: {what} name(s) parameter {unknown[0]!r}{suggest(unknown[0], model.parameters)}, which model "
+            f"{who}: parameter {unknown[0]!r} in {what}{suggest(unknown[0], model.parameters)} is one model "
             f"{model.name!r} does not declare; remove it or add it to the model's parameters"
         )
     defaulted = tuple(name for name in model.parameters if name not in given) if complete else ()
