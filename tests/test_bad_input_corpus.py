@@ -908,8 +908,9 @@ def test_corpus_size():
     cats = {c.category for c in CLI_ALL} | {"api", "fault"}
     assert {"cli", "toml", "keys", "types", "ranges", "model", "paths", "names", "csv", "xlsx", "api",
             "fault"} <= cats
-    total = len(CLI_ALL) + len(API_CASES) + len(FAULTS)
+    total = len(CLI_ALL) + len(API_CASES) + len(RECORD_CASES) + len(FAULTS)
     assert total >= 150, total
+    assert {c[3] for c in RECORD_CASES} == {1, 2}  # --repeat's own exit status is exercised
 
 
 # ---------------------------------------------------------------------------- a recorded run: --repeat, --overwrite
