@@ -150,7 +150,8 @@ KEY_CASES = [
       "y_values = [1000]\nz = 1\n", "e.toml:10:"),
     V("unknown-threshold-key", "keys", HEAD + "[[threshold]]\nparameter = \"rr\"\nlower = 0.1\nupper = 0.9\n"
       "upper_bound = 2\n", "e.toml:9:"),
-    V("unknown-execution-key", "keys", HEAD + "execution = {host = \"x\"}\n", "e.toml:5:"),
+    V("unknown-execution-key", "keys", HEAD + "execution = {host = \"x\"}\n",
+      "e.toml:5: unknown key 'execution.host' (valid keys: scheduler); execution.scheduler is required"),
     V("missing-draws", "keys", HEAD + "[psa]\nmethod = \"mc\"\n", "draws"),
     V("two-way-missing-y", "keys", HEAD + "[two_way]\nx = \"rr\"\nx_values = [0.4, 0.5]\n", "e.toml:5:"),
     V("threshold-missing-upper", "keys", HEAD + "[[threshold]]\nparameter = \"rr\"\nlower = 0.1\n", "upper"),
@@ -286,6 +287,8 @@ PATH_CASES = [
     V("table-is-toml", "paths", HEAD.replace("hiv.csv", "e.toml"), "e.toml"),
     V("table-xlsx-is-text", "paths", HEAD.replace("hiv.csv", "t.xlsx"), "cannot read as Excel",
       files=(("t.xlsx", "name,value\n"),)),
+    V("table-xlsx-is-csv-bytes", "paths", HEAD.replace("hiv.csv", "t.xlsx"), "not an .xlsx workbook",
+      files=(("t.xlsx", HIV_TABLE.read_bytes()),)),
     R("output-holds-experiment", "paths", HEAD.replace('"out"', '"."'), "e.toml"),
     R("output-parent-holds-inputs", "paths", HEAD.replace('"out"', '".."'), "e.toml",
       files=()),

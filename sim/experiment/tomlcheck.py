@@ -153,11 +153,10 @@ class Reader:
         if key not in self.data:
             if required:
                 unknown = [k for k in self.data if self.valid is not None and k not in self.valid]
-                close = suggest(key, unknown)
-                if close:  # a misspelling of the missing key: report it where it is
-                    near = difflib.get_close_matches(key, unknown, n=1)[0]
-                    raise self.err(near, f"unknown key {self.name(near)!r} (did you mean {key!r}?); "
-                                         f"{self.name(key)} is required")
+                if unknown:  # a misspelling or another name of the missing key: report it where it is
+                    near = (difflib.get_close_matches(key, unknown, n=1) or unknown)[0]
+                    hint = f"did you mean {key!r}?" if suggest(key, [near]) else f"valid keys: {', '.join(self.valid)}"
+                    raise self.err(near, f"unknown key {self.name(near)!r} ({hint}); {self.name(key)} is required")
                 raise self.err(None, f"missing key {self.name(key)!r} ({KINDS.get(kind, kind)}); add "
                                      f"{key} = ...")
             return default

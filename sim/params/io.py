@@ -191,7 +191,8 @@ def read_file(path: str | os.PathLike, correlations: str | os.PathLike | Mapping
         try:
             sheets = pd.read_excel(p, sheet_name=None, dtype=object)
         except Exception as exc:
-            raise HtaError(f"{p}: cannot read as Excel: {exc}") from None
+            raise HtaError(f"{p}: cannot read as Excel: not an .xlsx workbook ({exc}); save it as .xlsx from the "
+                           f"spreadsheet program, or give a .csv") from None
         table_sheet = "parameters" if "parameters" in sheets else next(iter(sheets))
         check_no_formulas(p, [table_sheet] + (["correlations"] if corr is None and "correlations" in sheets else []))
         df = sheets[table_sheet]
