@@ -250,20 +250,20 @@ def test_workbook_without_formulas_reads_as_before(tmp_path):
 # ---------------------------------------------------------------------------- 5. memory bound
 def test_a_huge_psa_is_refused_before_anything_is_allocated():
     table = ParameterTable([Parameter("p_sick", 0.1, "beta", {"mean": "0.1", "se": "0.02"}, source="s")])
-    msg = message(run_psa, model(), table, 10**15, 1)
+    msg = message(run_psa, model(), table, 10**15, 1, defaults="model")
     assert "a PSA of 1,000,000,000,000,000 draws x 2 strategies needs about" in msg, msg
     assert "above the memory limit of" in msg and ENV_VAR in msg and "memory_limit=" in msg, msg
 
 
 def test_the_memory_limit_can_be_raised_or_lowered(monkeypatch):
     table = ParameterTable([Parameter("p_sick", 0.1, "beta", {"mean": "0.1", "se": "0.02"}, source="s")])
-    msg = message(run_psa, model(), table, 1000, 1, memory_limit="10KB")
+    msg = message(run_psa, model(), table, 1000, 1, memory_limit="10KB", defaults="model")
     assert "9.77 KiB" in msg, msg
-    assert len(run_psa(model(), table, 50, 1, memory_limit="1MiB").outcomes) == 100
+    assert len(run_psa(model(), table, 50, 1, memory_limit="1MiB", defaults="model").outcomes) == 100
     monkeypatch.setenv(ENV_VAR, "10KB")
-    assert "above the memory limit of 9.77 KiB" in message(run_psa, model(), table, 1000, 1)
+    assert "above the memory limit of 9.77 KiB" in message(run_psa, model(), table, 1000, 1, defaults="model")
     monkeypatch.setenv(ENV_VAR, "lots")
-    assert f"{ENV_VAR} = 'lots' is not a size in bytes" in message(run_psa, model(), table, 10, 1)
+    assert f"{ENV_VAR} = 'lots' is not a size in bytes" in message(run_psa, model(), table, 10, 1, defaults="model")
 
 
 def test_huge_patient_runs_are_refused():

@@ -217,6 +217,7 @@ def run_cohort(
     chunk_size: int | None = None,
     memory_limit: int = DEFAULT_MEMORY,
     per_cycle: bool = False,
+    defaults: str | None = None,
 ) -> CohortResult:
     """Run a Markov cohort model for every strategy and every draw.
 
@@ -224,10 +225,13 @@ def run_cohort(
     ----------
     model : Model
         The model specification.
-    params : None, mapping, DataFrame or Draws
-        Parameter draws: one value (base case) or one array of equal length per
-        parameter; omitted parameters keep the model's base-case values.
-        ``None`` runs the base case.
+    params : None, mapping, DataFrame, Draws or ParameterTable
+        ``None`` runs the base case. A mapping (name -> one value, or one array of
+        equal length per parameter) or a DataFrame (one column per parameter) gives
+        the parameters it names; the others keep the model's base case. A Draws
+        object (a sample of a parameter table) or a ParameterTable (its base case)
+        must give every parameter of the model, unless ``defaults="model"``. A name
+        the model does not declare is an error.
     trace : bool
         Keep the Markov trace (memory grows with draws x cycles).
     chunk_size : int, optional
@@ -237,6 +241,9 @@ def run_cohort(
     per_cycle : bool
         Also return the rewards counted at each trace point (memory grows with draws x
         cycles; computed in numpy from the trace, slower than the totals).
+    defaults : {None, "model"}
+        ``"model"``: parameters a Draws object or table lacks keep the model's
+        base-case values (fixed in every draw), listed in ``settings["defaulted_parameters"]``.
 
     Returns
     -------
@@ -252,7 +259,7 @@ def run_cohort(
     """
     if not isinstance(model, Model):
         raise HtaError(f"run_cohort needs a Model, got {type(model).__name__}")
-    draws = resolve_draws(model, params)
+    draws = resolve_draws(model, params, defaults, "run_cohort")
     by_point = None
     if per_cycle:
         n, K, T = len(draws.ids), len(model.strategies), model.n_cycles
@@ -306,6 +313,8 @@ def _result(model: Model, draws: ResolvedDraws, totals: np.ndarray, traces, colu
     n, K = totals.shape[:2]
     outcomes = pd.DataFrame(outcome_data(model.strategies, draws.ids, totals, columns), copy=False)
     settings = cohort_settings(model, n, draws.seed)
+    if draws.defaulted:
+        settings["defaulted_parameters"] = list(draws.defaulted)
     outcomes.attrs["settings"] = settings
     trace_df = None
     if traces is not None:

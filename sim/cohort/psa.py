@@ -21,8 +21,9 @@ from sim.cohort.engine import cohort_settings, cohort_totals
 from sim.decision.acceptability import ceac
 from sim.decision.icer import icer_table, icers, outcome_matrix
 from sim.decision.voi import evpi
-from sim.errors import HtaError
+from sim.errors import HtaError, suggest
 from sim.model.arrays import DEFAULT_MEMORY, resolve_draws
+from sim.model.draws import check_defaults, missing_error
 from sim.model.memory import check_memory
 from sim.model.spec import Model
 from sim.params.sampling import Draws, Sampler
@@ -171,24 +172,37 @@ class PSAChunk:
     columns: tuple
 
 
-def _check_psa(model: Model, table: ParameterTable, chunk_size) -> None:
+def _check_psa(model: Model, table: ParameterTable, n, seed, chunk_size, fixed, defaults) -> tuple[str, ...]:
+    """Check run_psa's arguments; return the model's parameters taken from its base case."""
     if not isinstance(model, Model):
         raise HtaError(f"run_psa needs a Model, got {type(model).__name__}")
     if not isinstance(table, ParameterTable):
         raise HtaError(f"run_psa needs a ParameterTable, got {type(table).__name__}")
-    unknown = [p for p in table.names if p not in model.parameters]
-    if unknown:
-        raise HtaError(f"{table.label}: parameter {unknown[0]!r} is not a parameter of model {model.name!r}")
+    check_defaults(defaults, "run_psa")
+    for name, v, lo in (("n", n, 1), ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise HtaError(f"run_psa: {name} {v!r} must be a whole number >= {lo}")
+    for what, names in ((table.label, table.names), ("fixed", list(fixed or ()))):
+        unknown = [p for p in names if p not in model.parameters]
+        if unknown:
+            raise HtaError(f"run_psa: {what}: parameter {unknown[0]!r} is not a parameter of model {model.name!r}"
+                           f"{suggest(unknown[0], model.parameters)}; remove it or add it to the model's parameters")
+    given = set(table.names) | set(fixed or ())
+    missing = tuple(p for p in model.parameters if p not in given)
+    if missing and defaults is None:
+        raise missing_error("run_psa", table.label, model.name, missing)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
+    return missing
 
 
 def _chunk(model: Model, sampler: Sampler, lo: int, hi: int, fixed: Mapping[str, float] | None) -> PSAChunk:
     values = sampler.arrays(lo, hi)
     for k, v in (fixed or {}).items():
         values[k] = np.full(hi - lo, float(v))
-    totals, _, columns = cohort_totals(model, resolve_draws(model, values), trace=False, chunk_size=None,
-                                       memory_limit=DEFAULT_MEMORY)
+    # the caller (run_psa, the experiment loader) has accounted for every parameter
+    draws = resolve_draws(model, values, "model", "run_psa")
+    totals, _, columns = cohort_totals(model, draws, trace=False, chunk_size=None, memory_limit=DEFAULT_MEMORY)
     return PSAChunk(lo, hi, totals, values, tuple(columns))
 
 
@@ -296,7 +310,8 @@ def assemble(model: Model, table: ParameterTable, n: int, seed: int, method: str
 
 def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: str = "mc",
             chunk_size: int = 10_000, progress: bool = False,
-            fixed: Mapping[str, float] | None = None, memory_limit: str | float | None = None) -> PSAResult:
+            fixed: Mapping[str, float] | None = None, memory_limit: str | float | None = None,
+            defaults: str | None = None) -> PSAResult:
     """Probabilistic sensitivity analysis: ``n`` draws of ``table`` through the cohort engine.
 
     Parameters
@@ -304,7 +319,8 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
     model : Model
         The model; every parameter of the table must be one of its parameters.
     table : ParameterTable
-        Base case, distributions and correlations of the parameters.
+        Base case, distributions and correlations of the parameters: every parameter of
+        the model (a missing one is an error unless ``defaults="model"``).
     n, seed : int
         Number of draws and the seed; draw ``i`` depends only on ``(seed, i)``
         (Latin hypercube: also on ``n``).
@@ -320,12 +336,16 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
         Bytes the result may take (``"32GiB"``); default the environment variable
         ``HTA_SIM_MEMORY_LIMIT``, else half the physical memory. A larger PSA is an error
         before anything is allocated.
+    defaults : {None, "model"}
+        ``"model"``: parameters of the model that neither ``table`` nor ``fixed`` gives
+        keep the model's base-case values (no uncertainty), listed in
+        ``settings["defaulted_parameters"]``; None (default) makes them an error.
 
     Returns
     -------
     PSAResult
     """
-    _check_psa(model, table, chunk_size)
+    defaulted = _check_psa(model, table, n, seed, chunk_size, fixed, defaults)
     acc = Assembly(model, table, n, seed, method, memory_limit)
     sampler = table.sampler(n, seed, method)
     bar = None
@@ -342,4 +362,7 @@ def run_psa(model: Model, table: ParameterTable, n: int, seed: int, *, method: s
     finally:
         if bar is not None:
             bar.close()
-    return acc.result()
+    res = acc.result()
+    if defaulted:
+        res.settings["defaulted_parameters"] = list(defaulted)
+    return res

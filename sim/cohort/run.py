@@ -56,4 +56,5 @@ class CohortRun:
 
     def run(self, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
         """Outcomes of the parameter sets ``values`` (see :class:`sim.decision.run.ModelRun`)."""
-        return run_cohort(self.model, dict(values)).outcomes
+        # the sets vary some parameters; the others keep the base case by design
+        return run_cohort(self.model, dict(values), defaults="model").outcomes

@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from sim.errors import HtaError, suggest
+from sim.experiment.plausible import bounded, check_scenario_values, check_utilities
 from sim.experiment.registry import BUILDERS, load_ready, registered_builders
 from sim.experiment.spec import SETTINGS, Experiment, Scenario
 from sim.model.builder import is_model_builder
@@ -77,7 +78,7 @@ class Loaded:
         settings = {}
         for k, v in {**self.experiment.scenario, **(values or {})}.items():
             (settings if k in SETTINGS else params).__setitem__(k, v)
-        model = self.build(params)
+        model = bounded(self.experiment, self.build(params))
         if not settings:
             return model
         try:
@@ -134,9 +135,16 @@ def load(exp: Experiment) -> Loaded:
     try:
         model = build(dict(table.base))
     except HtaError as exc:
-        raise exp.error(("model",), f"building model {exp.model!r} with the parameter table failed: {exc}") from None
+        raise exp.error(("model",), f"building model {exp.model!r} with {table.label} failed: {exc}") from None
+    except KeyError as exc:  # the builder looked up a parameter the table lacks
+        key = exc.args[0] if exc.args else None
+        if not isinstance(key, str) or key in table.names:
+            raise
+        raise exp.error(("parameters",), f"model {exp.model!r} needs parameter {key!r}, which {table.label} lacks"
+                                         f"{suggest(key, table.names)}; add its row") from None
     if not isinstance(model, Model):
         raise exp.error(("model",), f"{exp.model!r} returned {type(model).__name__}, not a sim.Model")
+    model = bounded(exp, model)
     unknown = [n for n in table.names if n not in model.parameters]
     if unknown:
         raise exp.error(("parameters",), f"{table.label}: parameter {unknown[0]!r} is not a parameter of model "
@@ -147,9 +155,36 @@ def load(exp: Experiment) -> Loaded:
             raise _missing_error(exp, table, model.name, missing)
         defaulted = missing
     _check_names(exp, model, table)
+    check_utilities(exp, model, table)
     exp = _apply_settings(exp, mod if ready else None, model)
     effect = exp.effect or getattr(mod, "EFFECT", "qaly")
-    return Loaded(exp, build, table, effect, exp.title, _sources(exp, mod), defaulted)
+    loaded = Loaded(exp, build, table, effect, exp.title, _sources(exp, mod), defaulted)
+    _check_settings(loaded)
+    return loaded
+
+
+def _check_settings(ld: Loaded) -> None:
+    """Every model setting of ``[scenario]`` and of the sweep is applied once, and the PSA's size checked.
+
+    So ``hta-sim validate`` reports what a run would refuse.
+    """
+    from sim.cohort.psa import check_psa_size
+
+    model, exp = ld.model(), ld.experiment
+    check_scenario_values(ld, model)
+    for path, n in ((("psa", "draws"), exp.psa.draws if exp.psa else None), (("sweep", "draws"), exp.sweep_draws)):
+        if n:
+            try:
+                check_psa_size(model, ld.table, n)
+            except HtaError as exc:
+                raise exp.error(path if exp.locator and path in exp.locator.lines else ("psa", "draws"),
+                                str(exc)) from None
+    seen = set()
+    for s in ld.experiment.sweep:
+        for k, v in s.values.items():
+            if k in SETTINGS and (k, v) not in seen:
+                seen.add((k, v))
+                ld.model({k: v})
 
 
 # ---------------------------------------------------------------------------- model and table

@@ -82,9 +82,14 @@ def read_experiment(path: str | os.PathLike) -> Experiment:
         output=Path(os.path.normpath(folder / head["output"])), effect=head["effect"], wtp=wtp,
         wtp_threshold=wtp_threshold, scenario=scenario, base_case=base_case, psa=psa, one_way=one_way,
         two_way=two_way, thresholds=thresholds, evpi=evpi, evppi=evppi, sweep=sweep, sweep_draws=sweep_draws,
-        execution=execution, defaults=head["defaults"], units=units, locator=top.loc, data=data,
+        execution=execution, defaults=head["defaults"], units=units, utility_max=head["utility_max"],
+        locator=top.loc, data=data,
     )
 
+
+#: Most points of a willingness-to-pay grid, and most scenarios of a sweep (checked before either is built).
+MAX_WTP = 100_000
+MAX_SCENARIOS = 100_000
 
 #: Deepest nesting of tables and arrays an experiment file may have (the format needs 4).
 MAX_DEPTH = 16
@@ -97,9 +102,14 @@ def _parse(file: Path) -> tuple[str, dict]:
     if not file.is_file():
         raise HtaError(f"{file}:1: experiment file not found; check the path (see 'hta-sim list')")
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = file.read_bytes()
+        text = raw.decode("utf-8-sig")  # a byte-order mark is an encoding mark, not content
+    except OSError as exc:
         raise HtaError(f"{file}:1: cannot read the file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise HtaError(f"{file}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); an experiment file is TOML, "
+                       f"saved as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except RecursionError:
@@ -152,6 +162,7 @@ def _top_level(top: Reader) -> dict[str, Any]:
     if defaults is not None and defaults != "model":
         raise top.err("defaults", f"defaults {defaults!r}: the only choice is defaults = \"model\" (parameters "
                                   f"missing from the table take the model's values); or remove the key")
+    out["utility_max"] = _utility_max(top)
     out["seed"] = top.get("seed", "int0", required=True)
     out["output"] = top.get("output", "str", f"results/{stem}")
     effect = out["effect"] = top.get("effect", "str")
@@ -177,6 +188,23 @@ def _units(top: Reader) -> dict[str, Any]:
         raise r.err("effect_unit", "units.effect_unit must be a short name such as \"QALYs\" (at most 40 "
                                    "characters)")
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _utility_max(top: Reader) -> float | str | None:
+    """``utility_max``: the largest state utility per year the model allows (a number > 0, or "none")."""
+    raw = top.data.get("utility_max")
+    if isinstance(raw, str):
+        top.used.add("utility_max")
+        if raw != "none":
+            raise top.err("utility_max", f"utility_max {raw!r}: give a number (the largest state utility per year, "
+                                         f"e.g. 1.2) or \"none\" (no bound: utilities are differences or another "
+                                         f"scale)")
+        return raw
+    value = top.get("utility_max", "num")
+    if value is not None and not value > 0:
+        raise top.err("utility_max", f"utility_max {value!r} must be > 0 (the model's default is 1, full health); "
+                                     f"or \"none\" for no bound")
+    return value
 
 
 def _execution(top: Reader) -> Execution:
@@ -225,6 +253,9 @@ def _wtp(top: Reader) -> tuple[tuple[float, ...], float]:
         if hi < lo:
             raise r.err("max", f"wtp.max {hi:g} is below wtp.min {lo:g}")
         k = math.floor((hi - lo) / step + 1e-9)
+        if k + 1 > MAX_WTP:
+            raise r.err("step", f"the willingness-to-pay grid wtp.min..wtp.max by wtp.step has {k + 1:,.0f} points, "
+                                f"more than {MAX_WTP:,}; give a larger step")
         grid = tuple(lo + i * step for i in range(k + 1))
     r.finish()
     return grid, threshold
@@ -386,6 +417,11 @@ def _grid(r: Reader, grid: dict) -> tuple[Scenario, ...]:
         axes.append((k, vals))
     if not axes:
         raise HtaError(f"{file}:{loc.line(('sweep', 'grid'))}: sweep.grid is empty; give name = [values]")
+    size = math.prod(len(v) for _, v in axes)
+    if size > MAX_SCENARIOS:
+        raise HtaError(f"{file}:{loc.line(('sweep', 'grid'))}: sweep.grid combines "
+                       f"{' x '.join(str(len(v)) for _, v in axes)} = {size:,} scenarios, more than {MAX_SCENARIOS:,} "
+                       f"(each one a PSA); give fewer values, or split the sweep into several files")
     out = []
     for i, combo in enumerate(itertools.product(*[v for _, v in axes])):
         values = {k: x for (k, _), x in zip(axes, combo, strict=True)}

@@ -38,7 +38,8 @@ SETTINGS = ("discount_costs", "discount_outcomes", "start_age")
 SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "": {"title": ("string", "the file name"), "model": ("string", "required"),
          "parameters": ("string (path)", "the ready model's table"),
-         "defaults": ("string: \"model\"", "none (every parameter in the table)"), "seed": ("integer >= 0", "required"),
+         "defaults": ("string: \"model\"", "none (every parameter in the table)"),
+         "utility_max": ("number > 0 or \"none\"", "the model's (1)"), "seed": ("integer >= 0", "required"),
          "output": ("string (path)", "results/<file name>"), "effect": ("string", "the ready model's, else qaly"),
          "execution": ("string or table", "serial"), "workers": ("integer >= 1", 2)},
     "scenario": {"<parameter or setting>": ("number", "none")},
@@ -187,6 +188,7 @@ class Experiment:
     execution: Execution
     defaults: str | None = None  # "model": parameters missing from the table take the model's defaults
     units: Mapping[str, Any] = field(default_factory=dict)  # [units]: currency, price_year, effect_unit given
+    utility_max: float | str | None = None  # the model's bound on state utilities: a number, "none", None (the model's)
     locator: Locator = field(compare=False, repr=False, default=None)
     data: Mapping = field(compare=False, repr=False, default_factory=dict)  # the parsed TOML document
 

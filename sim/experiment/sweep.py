@@ -57,7 +57,8 @@ def scenario_psa(model, table, n: int, seed: int, method: str, chunk: int,
     """
     from sim.cohort.psa import run_psa
 
-    return run_psa(model, table, n, seed, method=method, chunk_size=chunk, fixed=fixed).outcomes
+    # load() accounted for every parameter (defaults = "model" where the file opted in)
+    return run_psa(model, table, n, seed, method=method, chunk_size=chunk, fixed=fixed, defaults="model").outcomes
 
 
 def _part_dir(root: Path, index: int) -> Path:

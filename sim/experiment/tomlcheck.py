@@ -41,13 +41,15 @@ class Locator:
                 path = self._split(raw[m.start(1):m.end(1)])
                 counts[path] = counts.get(path, -1) + 1
                 table = path + (counts[path],)
-                self.lines.setdefault(path, i)
+                for k in range(1, len(path) + 1):  # [[sweep.scenarios]] also places [sweep]
+                    self.lines.setdefault(path[:k], i)
                 self.lines[table] = i
                 continue
             m = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]", line)
             if m:
                 table = self._split(raw[m.start(1):m.end(1)])
-                self.lines.setdefault(table, i)
+                for k in range(1, len(table) + 1):  # [sweep.grid] also places [sweep]
+                    self.lines.setdefault(table[:k], i)
                 continue
             m = self._KEY.match(line)
             if m:
@@ -150,6 +152,10 @@ class Reader:
         if key not in self.data:
             if required:
                 self._typo(key)
+                unknown = [k for k in self.data if self.valid is not None and k not in self.valid]
+                if unknown:  # another name for the missing key: report it where it is
+                    raise self.err(unknown[0], f"unknown key {self.name(unknown[0])!r} (valid keys: "
+                                               f"{', '.join(self.valid)}); {self.name(key)} is required")
                 raise self.err(None, f"missing key {self.name(key)!r} ({_WORDS.get(kind, kind)}); add e.g. "
                                      f"{key} = {_EXAMPLE.get(kind, '...')}")
             return default

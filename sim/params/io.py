@@ -23,7 +23,9 @@ from sim.errors import HtaError, suggest
 
 __all__ = [
     "COLUMNS",
+    "check_csv_text",
     "parse_args",
+    "place",
     "read_file",
     "rows_from_frame",
     "correlations_from_frame",
@@ -189,13 +191,19 @@ def read_file(path: str | os.PathLike, correlations: str | os.PathLike | Mapping
         try:
             sheets = pd.read_excel(p, sheet_name=None, dtype=object)
         except Exception as exc:
-            raise HtaError(f"{p}: cannot read as Excel: {exc}") from None
+            raise HtaError(f"{p}: cannot read as Excel: not an .xlsx workbook ({exc}); save it as .xlsx from the "
+                           f"spreadsheet program, or give a .csv") from None
         table_sheet = "parameters" if "parameters" in sheets else next(iter(sheets))
         check_no_formulas(p, [table_sheet] + (["correlations"] if corr is None and "correlations" in sheets else []))
         df = sheets[table_sheet]
+        if "value" in df.columns:
+            from openpyxl.utils import get_column_letter
+
+            df.attrs["value_cell"] = (table_sheet, get_column_letter(list(df.columns).index("value") + 1))
         if corr is None and "correlations" in sheets:
             corr = correlations_from_frame(sheets["correlations"], f"{p}, sheet correlations")
     else:
+        check_csv_text(p)
         try:
             df = pd.read_csv(p, dtype=str, keep_default_na=False, comment=None)
         except Exception as exc:
@@ -206,6 +214,55 @@ def read_file(path: str | os.PathLike, correlations: str | os.PathLike | Mapping
             raise HtaError(f"correlations file {str(cp)!r} not found")
         corr = correlations_from_frame(pd.read_csv(cp), str(cp))
     return df, corr
+
+
+def check_csv_text(path: Path) -> None:
+    """Raise unless ``path`` is UTF-8 text whose rows have no more fields than its header.
+
+    A row with more fields (an unquoted comma in a value) would shift its cells into
+    the wrong columns; bytes that are not UTF-8 are named with their line.
+    """
+    import csv
+    import io as _io
+
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise HtaError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the table as "
+                       f"'CSV UTF-8'") from None
+    reader = csv.reader(_io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        return
+    for row in reader:
+        if len(row) > len(header):
+            raise HtaError(f"{path}, line {reader.line_num}: {len(row)} fields, but the header has {len(header)}; "
+                           f"a value holding a comma must be quoted (\"mean=1,000\")")
+
+
+def place(label: str, line: int, value_cell: tuple[str, str] | None) -> str | None:
+    """``FILE:LINE`` of a CSV row, ``FILE, sheet 'x', cell B4`` of a workbook row's value, or None.
+
+    Parameters
+    ----------
+    label : str
+        The table's file.
+    line : int
+        The row's line (row) in the file; 0 for a row built in Python.
+    value_cell : (str, str) or None
+        Sheet and column letter of the values, for a workbook.
+
+    Returns
+    -------
+    str or None
+    """
+    if not line:
+        return None
+    if value_cell:
+        return f"{label}, sheet {value_cell[0]!r}, cell {value_cell[1]}{line}"
+    return f"{label}:{line}" if label.lower().endswith(".csv") else None
 
 
 def check_no_formulas(path: Path, sheets: Sequence[str]) -> None:

@@ -141,6 +141,11 @@ class ParameterTable:
         self.correlations = self._check_correlations(dict(correlations or {}))
         self._copula = gaussian_copula([p.name for p, _ in self._uni], self.correlations, self.label)
 
+    def where(self, name: str) -> str:
+        """Where parameter ``name`` is given: ``FILE:LINE`` of its CSV row, or its value's workbook cell."""
+        p = self[name]
+        return io.place(self.label, p.line, getattr(self, "value_cell", None)) or self._where(p)
+
     # ------------------------------------------------------------ construction
     def _where(self, p: Parameter) -> str:
         return f"{self.label}, line {p.line}" if p.line else f"{self.label}, parameter {p.name!r}"
@@ -293,7 +298,9 @@ class ParameterTable:
         """
         p = Path(path)
         df, corr = io.read_file(p, correlations)
-        return cls.from_frame(df, correlations=corr, base_dir=p.parent, label=str(p))
+        table = cls.from_frame(df, correlations=corr, base_dir=p.parent, label=str(p))
+        table.value_cell = df.attrs.get("value_cell")  # (sheet, column letter) of the values in a workbook
+        return table
 
     # ------------------------------------------------------------ views
     @property

@@ -38,7 +38,7 @@ def _pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def run_markov_patients(model: Model, n_patients: int, seed: int, *, params: Any = None, draw: int = 0,
-                        batch_size: int = 20_000) -> PatientResult:
+                        batch_size: int = 20_000, defaults: str | None = None) -> PatientResult:
     """Simulate ``n_patients`` through a cohort model, every strategy, one parameter draw.
 
     Parameters
@@ -53,12 +53,15 @@ def run_markov_patients(model: Model, n_patients: int, seed: int, *, params: Any
         Which parameter draw (also a key of the random numbers).
     batch_size : int
         Patients simulated together; results do not depend on it.
+    defaults : {None, "model"}
+        As for :func:`sim.run_cohort`: whether per-draw ``params`` may lack parameters of
+        the model (they keep its base case; listed in ``settings["defaulted_parameters"]``).
     """
     for name, v, lo in (("n_patients", n_patients, 1), ("batch_size", batch_size, 1), ("draw", draw, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise HtaError(f"{name} {v!r} must be a whole number >= {lo}")
     check_memory(64 * n_patients * len(model.strategies), f"a run of {n_patients:,} patients")
-    draws = resolve_draws(model, params)
+    draws = resolve_draws(model, params, defaults, "run_markov_patients")
     if draw >= len(draws.ids):
         raise HtaError(f"draw {draw} is out of range: the parameters hold {len(draws.ids)} draw(s)")
     a = build_arrays(model, draws, draw, draw + 1)
@@ -109,5 +112,7 @@ def run_markov_patients(model: Model, n_patients: int, seed: int, *, params: Any
     settings = make_settings("patient", model=model.name, strategies=model.strategies, n_draws=None, seed=seed,
                              method="discrete-time microsimulation of a cohort model", draw=draw_key,
                              n_patients=n_patients, **model_conventions(model))
+    if draws.defaulted:
+        settings["defaulted_parameters"] = list(draws.defaulted)
     patients.attrs["settings"] = settings
     return PatientResult(outcomes=patients, settings=settings)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.errors import HtaError
+from sim.errors import HtaError, suggest
 from sim.patient.engine import BATCH_SIZE, run_pathway
 from sim.patient.managed import run_managed
 from sim.patient.managed_pathway import ManagedPathway
@@ -26,7 +26,7 @@ from sim.patient.resources import Arrivals
 from sim.patient.results import PatientPSAResult
 from sim.results import make_settings
 
-__all__ = ["MEAN_COLUMNS", "run_patient_psa", "simulate", "strategy_means"]
+__all__ = ["MEAN_COLUMNS", "build_pathways", "run_patient_psa", "simulate", "strategy_means"]
 
 #: Outcome columns averaged over a draw's patients, in order.
 MEAN_COLUMNS = ("cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc")
@@ -99,10 +99,38 @@ def strategy_means(outcomes: pd.DataFrame, draw: int) -> pd.DataFrame:
     return res
 
 
+def build_pathways(build: Callable[[dict], Mapping], values: dict, who: str, where: str) -> Mapping:
+    """``build(values)``; a parameter it looks up that ``values`` lacks is an HtaError naming it.
+
+    Parameters
+    ----------
+    build : callable
+        ``build(values) -> {strategy: Pathway or ManagedPathway}``.
+    values : dict
+        One parameter set.
+    who, where : str
+        The caller and the set (``"draw 3"``), for the message.
+
+    Returns
+    -------
+    mapping
+        What ``build`` returned.
+    """
+    try:
+        return build(values)
+    except KeyError as exc:
+        key = exc.args[0] if exc.args else None
+        if not isinstance(key, str) or key in values:
+            raise
+        raise HtaError(f"{who}: build needs parameter {key!r}, which {where} lacks{suggest(key, values)}; "
+                       f"give it a value (a column of the draws)") from None
+
+
 def _one_draw(build: Callable[[dict], Mapping], values: dict, draw: int, n_patients: int, seed: int,
               population: pd.DataFrame | None, batch_size: int, arrivals: Arrivals | None = None) -> pd.DataFrame:
     """Means and Monte Carlo SEs of one outer draw (runs on a worker)."""
-    out = simulate(build(values), n_patients if population is None else None, seed, population, draw,
+    pathways = build_pathways(build, values, "run_patient_psa", f"draw {draw}")
+    out = simulate(pathways, n_patients if population is None else None, seed, population, draw,
                    batch_size, arrivals)
     return strategy_means(out, draw)
 
@@ -116,7 +144,8 @@ def _name_of(build: Callable) -> str:
 
 def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_patients: int, seed: int, *,
                     population: pd.DataFrame | None = None, batch_size: int = BATCH_SIZE,
-                    client: Any = None, arrivals: Arrivals | None = None) -> PatientPSAResult:
+                    client: Any = None, arrivals: Arrivals | None = None,
+                    parameters: Mapping[str, float] | None = None, defaults: str | None = None) -> PatientPSAResult:
     """Run every outer draw of a patient-level model, serially or on a Dask cluster.
 
     Parameters
@@ -142,6 +171,14 @@ def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_pat
     arrivals : Arrivals, optional
         Patients' entry over calendar time, for managed strategies (same arrival
         times in every strategy of a draw; keyed by ``(seed, draw)``).
+    parameters : mapping of str to float, optional
+        The model's parameters and their base-case values. Given, every column of
+        ``draws`` must be one of them (a misspelt name is an error) and every one of
+        them a column of ``draws``, unless ``defaults="model"``. Without it, a
+        parameter ``build`` looks up and the draws lack is an error naming it.
+    defaults : {None, "model"}
+        ``"model"``: parameters the draws lack take their value in ``parameters``
+        (listed in ``settings["defaulted_parameters"]``).
 
     Returns
     -------
@@ -157,6 +194,9 @@ def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_pat
         raise HtaError(f"run_patient_psa: n_patients {n_patients} differs from the population's {len(population)} rows")
     if arrivals is not None and not isinstance(arrivals, Arrivals):
         raise HtaError(f"run_patient_psa: arrivals must be an Arrivals or None, got {type(arrivals).__name__}")
+    defaulted = _account(draws, parameters, defaults)
+    if defaulted:
+        draws = draws.assign(**{k: float(parameters[k]) for k in defaulted})
     rows = [dict(r) for r in draws.to_dict("records")]
     args = (n_patients, seed, population, batch_size, arrivals)
     if client is None:
@@ -173,4 +213,30 @@ def run_patient_psa(build: Callable[[dict], Mapping], draws: pd.DataFrame, n_pat
                              n_draws=len(rows), seed=seed, method="outer draws x inner patients",
                              n_patients=n_patients,
                              arrivals=None if arrivals is None else (arrivals.rate, arrivals.every))
+    if defaulted:
+        settings["defaulted_parameters"] = list(defaulted)
     return PatientPSAResult(out, settings)
+
+
+def _account(draws: pd.DataFrame, parameters: Mapping[str, float] | None, defaults: str | None) -> tuple[str, ...]:
+    """Check the draws' columns against the declared ``parameters``; the names taken from them."""
+    if defaults not in (None, "model"):
+        raise HtaError(f"run_patient_psa: defaults={defaults!r}; the only choice is defaults=\"model\" (parameters "
+                       f"the draws lack take their base-case value in parameters=), or None")
+    if parameters is None:
+        if defaults is not None:
+            raise HtaError("run_patient_psa: defaults=\"model\" needs parameters= (the base-case values to take)")
+        return ()
+    if not isinstance(parameters, Mapping):
+        raise HtaError(f"run_patient_psa: parameters must be a mapping name -> base-case value, "
+                       f"got {type(parameters).__name__}")
+    names = [str(k) for k in parameters]
+    unknown = [str(c) for c in draws.columns if c not in parameters]
+    if unknown:
+        raise HtaError(f"run_patient_psa: draws column {unknown[0]!r}{suggest(unknown[0], names)} is not one of the "
+                       f"model's parameters ({', '.join(names) or 'none'}); remove or rename it")
+    missing = tuple(k for k in names if k not in draws.columns)
+    if missing and defaults is None:
+        raise HtaError(f"run_patient_psa: the draws lack {len(missing)} parameter(s): {', '.join(missing)}; give "
+                       f"them, or pass defaults=\"model\" to take their values in parameters=")
+    return missing

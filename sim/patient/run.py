@@ -19,7 +19,7 @@ import pandas as pd
 
 from sim.errors import HtaError, suggest
 from sim.patient.engine import BATCH_SIZE, check_run
-from sim.patient.psa import MEAN_COLUMNS, simulate, strategy_means
+from sim.patient.psa import MEAN_COLUMNS, build_pathways, simulate, strategy_means
 from sim.patient.resources import Arrivals
 
 __all__ = ["PatientRun"]
@@ -77,7 +77,7 @@ class PatientRun:
     @functools.cached_property
     def strategies(self) -> tuple[str, ...]:
         """The strategies ``build`` returns for the base case, in order."""
-        built = self.build(dict(self.parameters))
+        built = build_pathways(self.build, dict(self.parameters), f"PatientRun {self.name!r}", "the base case")
         if not isinstance(built, Mapping) or not built:
             raise HtaError(f"PatientRun: build must return a non-empty dict of strategy -> Pathway or "
                            f"ManagedPathway, got {type(built).__name__}")
@@ -128,7 +128,7 @@ class PatientRun:
         parts = []
         n_patients = self.n_patients if self.population is None else None
         for i, params in enumerate(self._sets(values)):
-            built = self.build(params)
+            built = build_pathways(self.build, params, f"PatientRun {self.name!r}", f"set {i}")
             if isinstance(built, Mapping) and tuple(str(s) for s in built) != self.strategies:
                 raise HtaError(f"PatientRun {self.name!r}: build returned strategies {', '.join(map(str, built))} "
                                f"for set {i}, but {', '.join(self.strategies)} for the base case; keep them the same")
