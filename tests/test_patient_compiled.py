@@ -1,7 +1,6 @@
 """The compiled patient-level path of run_markov_patients: same random numbers, same numbers as numpy and a
 slow per-patient loop, independent of threads and batch size; populations."""
 
-import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +9,7 @@ from hypothesis import strategies as st
 
 import cohorts
 import sim
-from sim import BySojourn, C, HtaError, Model
+from sim import BySojourn, C, HtaError, Model, _config
 from sim.model.arrays import build_arrays, coefficients, resolve_draws
 from sim.patient import run_markov_patients
 from sim.patient import streams as S
@@ -104,13 +103,13 @@ def test_compiled_equals_numpy_bit_for_bit_and_the_slow_loop(name):
 def test_same_numbers_whatever_the_threads_or_batch():
     model = _tunnel_model()
     ref = _totals(run_markov_patients(model, 1_000, 8))
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = _totals(run_markov_patients(model, 1_000, 8))
-    finally:
-        numba.set_num_threads(before)
-    np.testing.assert_array_equal(ref, one)
+    for n_threads in (1, 3, 7):
+        _config.THREADS = n_threads
+        try:
+            other = _totals(run_markov_patients(model, 1_000, 8))
+        finally:
+            _config.THREADS = None
+        np.testing.assert_array_equal(ref, other)
     np.testing.assert_array_equal(ref, _totals(run_markov_patients(model, 1_000, 8, batch_size=3)))
     # patient j is patient j: the first 300 of 1,000 are the 300 of a smaller run
     np.testing.assert_array_equal(ref[:600], _totals(run_markov_patients(model, 300, 8)))

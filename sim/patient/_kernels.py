@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, uint64
 
-from sim._config import CACHE, FASTMATH, PARALLEL
+from sim._config import CACHE, FASTMATH
 
 __all__ = ["markov_patients_kernel", "patient_uniform"]
 
@@ -54,7 +54,7 @@ def patient_uniform(seed, draw, patient, slot):  # pragma: no cover - compiled
     return _uniform(_key(seed, draw, patient), slot)
 
 
-@njit(parallel=PARALLEL, cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
 def markov_patients_kernel(seed, draw, pid, prof, start_cum, cum_p, dest, rw, trw, has_trw,
                            c_own, c_prev, c_tr, initial, out):  # pragma: no cover - compiled
     """Simulate patients through every strategy and accumulate their rewards.
@@ -147,7 +147,7 @@ def markov_patients_kernel(seed, draw, pid, prof, start_cum, cum_p, dest, rw, tr
 CHUNK = 64
 
 
-@njit(parallel=PARALLEL, cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
 def markov_patients_occupancy_kernel(seed, draw, pid, prof, start_cum, cum_p, dest, rw0, w, col_w,
                                      initial, out):  # pragma: no cover - compiled
     """:func:`markov_patients_kernel` for rewards fixed over cycles and no transition rewards.

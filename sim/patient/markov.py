@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim._config import run_split
 from sim.errors import HtaError, suggest
 from sim.model.arrays import DEFAULT_MEMORY, build_arrays, coefficients, resolve_draws
 from sim.model.conventions import model_conventions
@@ -44,7 +45,7 @@ __all__ = ["ENGINES", "run_markov_patients", "PatientResult"]
 #: Paths of :func:`run_markov_patients`.
 ENGINES = ("auto", "compiled", "numpy")
 #: What each path is, for the result's settings.
-_PATHS = {"compiled": "compiled (Numba loop over patients, parallel)",
+_PATHS = {"compiled": "compiled (Numba loop over patients, one call per thread)",
           "numpy": "numpy (vectorised over a batch of patients)"}
 
 
@@ -145,6 +146,13 @@ def numpy_occupancy(seed: int, draw: int, pid, prof, start_cum, cum_p, dest, rw0
             out[lo:hi, k] = tot + initial[pr, k][:, None, :]
 
 
+def _compiled(kernel, seed: int, draw: int, pid: np.ndarray, prof: np.ndarray, args: tuple, out: np.ndarray) -> None:
+    """Run a patient kernel, one call per thread on a range of patients (each patient is computed alone)."""
+    from sim.patient._kernels import CHUNK
+
+    run_split(lambda lo, hi: kernel(seed, draw, pid[lo:hi], prof[lo:hi], *args, out[lo:hi]), len(pid), CHUNK)
+
+
 def _simulate(model, draws, draw: int, seed: int, cols, rows, prof, compiled: bool, batch_size: int,
               columns_out: list) -> np.ndarray:
     """Per-patient totals ``(N, K, 2, NR)``, profiles evaluated in groups that fit the memory budget."""
@@ -186,8 +194,8 @@ def _simulate(model, draws, draw: int, seed: int, cols, rows, prof, compiled: bo
             if compiled:
                 from sim.patient import _kernels
 
-                _kernels.markov_patients_occupancy_kernel(seed, draw_key, pid, pr, start_cum, cum_p, a.dest, rw0,
-                                                          w, col_w, initial, out)
+                _compiled(_kernels.markov_patients_occupancy_kernel, seed, draw_key, pid, pr,
+                          (start_cum, cum_p, a.dest, rw0, w, col_w, initial), out)
             else:
                 numpy_occupancy(seed, draw_key, pid, pr, start_cum, cum_p, a.dest, rw0, w, col_w, initial, out,
                                 batch_size)
@@ -195,8 +203,8 @@ def _simulate(model, draws, draw: int, seed: int, cols, rows, prof, compiled: bo
             from sim.patient import _kernels
 
             trw = TR if has_tr else np.zeros((1, 1, 1, 1, 1, 1))
-            _kernels.markov_patients_kernel(seed, draw_key, pid, pr, start_cum, cum_p, a.dest, R, trw, has_tr,
-                                            c_own, c_prev, c_tr, initial, out)
+            _compiled(_kernels.markov_patients_kernel, seed, draw_key, pid, pr,
+                      (start_cum, cum_p, a.dest, R, trw, has_tr, c_own, c_prev, c_tr, initial), out)
         else:
             numpy_patients(seed, draw_key, pid, pr, start_cum, cum_p, a.dest, R, TR if has_tr else None,
                            c_own, c_prev, c_tr, initial, out, batch_size)
