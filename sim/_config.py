@@ -40,7 +40,7 @@ def threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def run_split(fn, n: int, align: int = 1) -> None:
+def run_split(fn, n: int, align: int = 1, min_items: int = 1) -> None:
     """Call ``fn(lo, hi)`` on contiguous ranges covering ``0..n``, one per thread, and wait for all.
 
     Range boundaries are multiples of ``align`` (a kernel's block of draws); the
@@ -54,9 +54,11 @@ def run_split(fn, n: int, align: int = 1) -> None:
         Number of items.
     align : int
         Boundaries are multiples of this.
+    min_items : int
+        Fewest items worth a thread of their own (waking a thread costs about 0.1 ms).
     """
     units = -(-n // align)
-    k = min(threads(), units)
+    k = min(threads(), units, max(1, n // max(1, min_items)))
     if k <= 1:
         fn(0, n)
         return

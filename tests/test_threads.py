@@ -12,7 +12,11 @@ from sim.decision.acceptability import _best_counts, _best_per_draw
 
 
 @pytest.fixture
-def threads():
+def threads(monkeypatch):
+    from sim.cohort import engine
+
+    monkeypatch.setattr(engine, "_MIN_WORK", 1)  # split even small runs
+
     def use(n):
         _config.THREADS = n
 
@@ -20,19 +24,20 @@ def threads():
     _config.THREADS = None
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.integers(0, 3000), st.integers(1, 600), st.integers(1, 9))
-def test_run_split_covers_every_item_once_on_aligned_ranges(n, align, k):
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 3000), st.integers(1, 600), st.integers(1, 9), st.integers(1, 2000))
+def test_run_split_covers_every_item_once_on_aligned_ranges(n, align, k, min_items):
     _config.THREADS = k
     try:
         seen = []
-        _config.run_split(lambda lo, hi: seen.append((lo, hi)), n, align)
+        _config.run_split(lambda lo, hi: seen.append((lo, hi)), n, align, min_items)
     finally:
         _config.THREADS = None
     seen.sort()
     assert seen[0][0] == 0 and seen[-1][1] == n
     assert all(a[1] == b[0] for a, b in zip(seen, seen[1:], strict=False))
     assert all(lo % align == 0 for lo, _ in seen) and len(seen) <= max(1, k)
+    assert len(seen) <= max(1, n // min_items)  # no thread for fewer than min_items items
 
 
 def test_run_split_raises_the_error_of_any_range(threads):

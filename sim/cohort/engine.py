@@ -118,6 +118,10 @@ def _model_coefficients(model: Model, columns: tuple, occupancy: bool):
     return hit
 
 
+#: Draws x strategies x trace points x states worth a thread of their own (about 0.5 ms of kernel).
+_MIN_WORK = 1_000_000
+
+
 def _shifted(ent: np.ndarray, col: int, d0: int) -> np.ndarray:
     """Entries ``[..., offset, sd, ...]`` (offset in column ``col``) for draws starting at ``d0``."""
     if d0 == 0:
@@ -147,7 +151,8 @@ def _run_kernel(a: ModelArrays, out: np.ndarray, tr: np.ndarray, trace: bool, co
             _kernels.cohort_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent, a.trw_ptr,
                                    _shifted(a.trw_ent, 2, d0), *coefs, out[d0:d1], trp, trace)
 
-    run_split(part, out.shape[0], _kernels.BLOCK)
+    K, T1, S1 = out.shape[1], a.n_cycles + 1, a.dest.shape[0]
+    run_split(part, out.shape[0], _kernels.BLOCK, min_items=_MIN_WORK // (K * T1 * S1))
 
 
 def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size: int | None,
