@@ -36,6 +36,7 @@ from test_engine_oracle import (
 )
 
 import sim
+from sim import _config
 from sim.cohort import engine
 from sim.cohort.engine import _occupancy_applies, cohort_totals
 from sim.decision._kernels import COUNT_BLOCK, best_counts
@@ -250,6 +251,7 @@ def test_first_chunk_sized_by_a_probe_not_the_worst_case(monkeypatch):
         return kernel(*args)
 
     monkeypatch.setattr(engine._kernels, "occupancy_kernel", counting)
+    monkeypatch.setattr(_config, "THREADS", 1)  # one kernel call per chunk (not one per thread)
     limit = int(worst * n / 4)  # the worst case would need 4 chunks; the probe says 1
     one, _, _ = cohort_totals(model, draws, trace=False, chunk_size=None, memory_limit=limit)
     assert calls == [n]

@@ -15,8 +15,10 @@ by (strategy, expanded state) in CSR form: the entries of row ``i`` of strategy
 ``k`` are ``ent[ptr[k, i]:ptr[k, i + 1]]``.
 
 The loop runs draw block -> strategy -> cycle -> state, with the draws of a block
-innermost so that the arithmetic is vectorised (SIMD) over draws; blocks run in
-parallel (``prange``) and each writes only its own draws' outputs.
+innermost so that the arithmetic is vectorised (SIMD) over draws. Kernels are
+compiled serial (``prange`` is a plain ``range`` there) and release the GIL; the
+engine runs one call per thread on a range of whole blocks
+(:func:`sim._config.run_split`), each writing only its own draws' outputs.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sim._config import CACHE, FASTMATH, PARALLEL
+from sim._config import CACHE, FASTMATH
 
 __all__ = ["BLOCK", "cohort_kernel", "occupancy_kernel"]
 
@@ -32,7 +34,7 @@ __all__ = ["BLOCK", "cohort_kernel", "occupancy_kernel"]
 BLOCK = 128
 
 
-@njit(parallel=PARALLEL, cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
 def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
                   c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
     """Run every (draw, strategy) cohort and accumulate rewards.
@@ -207,7 +209,7 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
                         out[d0 + b, k, g, r] = acc[g, r, b]
 
 
-@njit(parallel=PARALLEL, cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
 def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                      out, trace, keep_trace):  # pragma: no cover - compiled
     """Run every cohort as :func:`cohort_kernel` does, weighted occupancy first, rewards once at the end.

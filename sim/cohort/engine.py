@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim._config import run_split
 from sim.cohort import _kernels
 from sim.errors import HtaError
 from sim.model.arrays import (
@@ -130,6 +131,66 @@ def _rewards_by_point(a: ModelArrays, tr: np.ndarray, c_own: np.ndarray, c_prev:
         out[:, :, 0, :, :] += a.initial[:, :, None, :]
 
 
+_COEFFICIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {columns: arrays}
+
+
+def _model_coefficients(model: Model, columns: tuple, occupancy: bool):
+    """``coefficients(model, columns)`` and the occupancy weights, computed once per model object.
+
+    A :class:`Model` is frozen (its mappings too), so what depends only on the model is
+    cached on the object itself (weakly: the entry goes with the model); a changed model
+    (``dataclasses.replace``) is a new object with its own entry. The arrays stay writeable
+    (a read-only array is another Numba type, hence another compiled specialisation):
+    nothing writes to them.
+    """
+    per = _COEFFICIENTS.get(model)
+    if per is None:
+        per = _COEFFICIENTS[model] = {}
+    hit = per.get((columns, occupancy))
+    if hit is None:
+        c_own, c_prev, c_tr = coefficients(model, columns)
+        occ = _occupancy_weights(c_own, c_prev) if occupancy else None
+        hit = per[(columns, occupancy)] = (c_own, c_prev, c_tr, occ)
+    return hit
+
+
+#: Draws x strategies x trace points x states worth a thread of their own (about 0.5 ms of kernel).
+_MIN_WORK = 1_000_000
+
+
+def _shifted(ent: np.ndarray, col: int, d0: int) -> np.ndarray:
+    """Entries ``[..., offset, sd, ...]`` (offset in column ``col``) for draws starting at ``d0``."""
+    if d0 == 0:
+        return ent
+    out = ent.copy()
+    out[:, col] += d0 * ent[:, col + 1]
+    return out
+
+
+def _run_kernel(a: ModelArrays, out: np.ndarray, tr: np.ndarray, trace: bool, coefs: tuple, occupancy) -> None:
+    """Run the chunk's kernel, one call per thread on a range of whole draw blocks.
+
+    A call on draws ``d0:d1`` sees them as draws ``0:d1-d0``: the entries' offsets of
+    values varying by draw move by ``d0`` (those with ``sd = 0`` do not), the start
+    distribution, totals and trace are sliced. Every draw's arithmetic is unchanged,
+    so the numbers do not depend on the split.
+    """
+
+    def part(d0: int, d1: int) -> None:
+        start = a.start[d0:d1] if a.start.shape[0] > 1 else a.start
+        trp = tr[d0:d1] if trace else tr
+        tr_ent, rw_ent = _shifted(a.tr_ent, 1, d0), _shifted(a.rw_ent, 1, d0)
+        if occupancy is not None:
+            _kernels.occupancy_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent,
+                                      occupancy[0], occupancy[1], out[d0:d1], trp, trace)
+        else:
+            _kernels.cohort_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent, a.trw_ptr,
+                                   _shifted(a.trw_ent, 2, d0), *coefs, out[d0:d1], trp, trace)
+
+    K, T1, S1 = out.shape[1], a.n_cycles + 1, a.dest.shape[0]
+    run_split(part, out.shape[0], _kernels.BLOCK, min_items=_MIN_WORK // (K * T1 * S1))
+
+
 def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size: int | None,
                   memory_limit: int, kernel: str = "auto",
                   per_cycle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, tuple]:
@@ -176,8 +237,7 @@ def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
     columns = tuple(model.cost_components) + ("qaly", "ly")
-    c_own, c_prev, c_tr = coefficients(model, columns)
-    occupancy = _occupancy_weights(c_own, c_prev) if kernel != "general" else None
+    c_own, c_prev, c_tr, occupancy = _model_coefficients(model, columns, kernel != "general")
     totals = np.empty((n, K, 2, len(columns)))
     traces = np.empty((n, K, T + 1, S)) if trace else None
     # a fault in any chunk raises before a result object exists: no partial results
@@ -191,12 +251,8 @@ def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size
             per_draw = (a.ev.nbytes + a.start.nbytes) / (hi - lo) + (2 * K * (T + 1) * S1 * 8 if keep else 0) + 64
             chunk_size = max(chunk_size, int(memory_limit // per_draw))
         tr = np.empty((hi - lo, K, T + 1, S1)) if keep else np.empty((1, 1, 1, 1))
-        if occupancy is not None and _occupancy_applies(a):
-            _kernels.occupancy_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
-                                      occupancy[0], occupancy[1], totals[lo:hi], tr, keep)
-        else:
-            _kernels.cohort_kernel(a.ev, a.tr_ptr, a.tr_ent, a.dest, a.start, a.rw_ptr, a.rw_ent,
-                                   a.trw_ptr, a.trw_ent, c_own, c_prev, c_tr, totals[lo:hi], tr, keep)
+        _run_kernel(a, totals[lo:hi], tr, keep, (c_own, c_prev, c_tr),
+                    occupancy if occupancy is not None and _occupancy_applies(a) else None)
         if per_cycle is not None:
             _rewards_by_point(a, tr, c_own, c_prev, c_tr, per_cycle[lo:hi])
         if a.has_initial:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sim._config import CACHE, FASTMATH, PARALLEL
+from sim._config import CACHE, FASTMATH
 
 __all__ = ["COUNT_BLOCK", "best_counts", "best_strategy"]
 
@@ -13,7 +13,7 @@ __all__ = ["COUNT_BLOCK", "best_counts", "best_strategy"]
 COUNT_BLOCK = 512
 
 
-@njit(parallel=PARALLEL, cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
 def best_strategy(c, e, w, out):  # pragma: no cover - compiled
     """Index of the strategy with the highest ``w * e - c`` per (draw, wtp).
 
@@ -34,7 +34,7 @@ def best_strategy(c, e, w, out):  # pragma: no cover - compiled
             out[d, iw] = best
 
 
-@njit(parallel=PARALLEL, cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
 def best_counts(c, e, w, out):  # pragma: no cover - compiled
     """How often each strategy has the highest ``w * e - c``, per block of draws and wtp.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim._config import run_split
 from sim.decision.icer import ce_arrays, wtp_grid
 from sim.decision.ties import name_order, optimal_index
 from sim.errors import HtaError
@@ -52,7 +53,8 @@ def _best_per_draw(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
     from sim.decision._kernels import best_strategy
 
     out = np.empty((c.shape[0], len(w)), dtype=np.int64)
-    best_strategy(np.ascontiguousarray(c), np.ascontiguousarray(e), np.ascontiguousarray(w, dtype=float), out)
+    c, e, w = np.ascontiguousarray(c), np.ascontiguousarray(e), np.ascontiguousarray(w, dtype=float)
+    run_split(lambda lo, hi: best_strategy(c[lo:hi], e[lo:hi], w, out[lo:hi]), c.shape[0])
     return out
 
 
@@ -61,7 +63,12 @@ def _best_counts(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
     from sim.decision._kernels import COUNT_BLOCK, best_counts
 
     out = np.empty((-(-c.shape[0] // COUNT_BLOCK), c.shape[1], len(w)), dtype=np.int64)
-    best_counts(np.ascontiguousarray(c), np.ascontiguousarray(e), np.ascontiguousarray(w, dtype=float), out)
+    c, e, w = np.ascontiguousarray(c), np.ascontiguousarray(e), np.ascontiguousarray(w, dtype=float)
+
+    def part(lo: int, hi: int) -> None:  # whole blocks of draws: block b of the part is block lo // B + b
+        best_counts(c[lo:hi], e[lo:hi], w, out[lo // COUNT_BLOCK:-(-hi // COUNT_BLOCK)])
+
+    run_split(part, c.shape[0], COUNT_BLOCK)
     return out.sum(axis=0)
 
 
