@@ -309,14 +309,23 @@ FLAGSHIP_FINGERPRINT = (
     (("Med", "DeadCV"), ("Med", "DeadOther"), ("Med", "Med"), ("Med", "Surgery"), ("PostCABG", "DeadCV"),
      ("PostCABG", "DeadOther"), ("PostCABG", "PostCABG"), ("Surgery", "DeadCV"), ("Surgery", "PostCABG")),
     ("hospital", "medical", "procedure"),
+    ("age_start", "c_add2", "c_bb", "c_cabg", "c_followup", "c_hosp", "c_hr_check", "c_ranolazine", "c_visit",
+     "du_cabg", "h_cv_med", "h_cv_post", "hr_hosp_cabg", "k_other", "male_share", "p_acs_cabg", "p_bb_underdosed",
+     "p_no_cabg", "p_op", "q_hosp_loss", "r_acs", "r_cross_early", "r_cross_late", "r_hosp_med", "saq_add2",
+     "saq_add3", "saq_bb", "saq_noise_sd", "saq_patient_sd", "saq_untreated", "theatre_slots_per_week", "u_med",
+     "u_periop", "wait_cabg_months"),
 )
 
 
 def flagship_fingerprint(model: Model) -> tuple:
-    """What the flagship reference depends on: states, strategies, cycles, correction, transitions, costs."""
+    """What the flagship reference depends on: states, strategies, cycles, correction, transitions, costs, parameters.
+
+    The parameter names are part of it: a model whose values change form (time-varying
+    hazards, utility trajectories) with the same states keeps the rest of the fingerprint.
+    """
     comps = tuple(sorted(set(model.costs) | set(model.transition_costs) | set(model.start_costs)))
     return (tuple(model.states), tuple(model.strategies), model.n_cycles, model.cycle_length, model.correction,
-            tuple(sorted(model.transitions)), comps)
+            tuple(sorted(model.transitions)), comps, tuple(sorted(model.parameters)))
 
 
 def flagship() -> tuple[Model, ParameterTable]:
