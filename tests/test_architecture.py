@@ -36,11 +36,12 @@ ALLOWED: dict[str, set[str]] = {
     "model": set(),
     "params": {"model"},
     "decision": {"model", "params"},
-    "cohort": {"model", "params", "decision"},
-    "patient": {"model", "params", "decision"},
-    "plots": {"decision"},
-    "experiment": {"model", "params", "decision", "cohort", "patient", "plots"},
-    "facade": {"model", "params", "decision", "cohort", "patient", "plots", "experiment"},
+    "survival": {"model", "params"},
+    "cohort": {"model", "params", "decision", "survival"},
+    "patient": {"model", "params", "decision", "survival"},
+    "plots": {"decision", "survival"},
+    "experiment": {"model", "params", "decision", "cohort", "patient", "plots", "survival"},
+    "facade": {"model", "params", "decision", "cohort", "patient", "plots", "experiment", "survival"},
 }
 #: What a base module may import lazily (inside a function): results.py's icer()/matrices().
 BASE_LAZY = {"results": {"decision"}}

@@ -37,6 +37,11 @@ def test_readme_examples_run(capsys, tmp_path, monkeypatch):
     assert len(ns["psa"].outcomes) == 2 * 4096
     assert ns["onset"].parameters() == ["r_onset"]
     assert ns["darth_like"].transition_rewards == "corrected"
+    fits = ns["fits"]
+    assert len(ns["table"]) == 7 and fits["weibull"].loglik > fits["exp"].loglik
+    assert fits["weibull"].estimates[2] > 0  # the active arm lives longer (time ratio e^0.4 simulated)
+    assert (ns["compare_risk_table"](ns["ipd"], ns["risk"]).eval("n_risk == n_risk_reconstructed")).all()
+    assert ns["psa_curves"].n_draws == 1000 and ns["p_year"].shape == (20,)
     hiv = ns["result"].icer(effect="ly")
     assert round(float(hiv["icer"].iloc[1])) == 6276
 

@@ -17,7 +17,7 @@ the order they appear in the table (categories order for a categorical column).
 
 Modules: ``ce.py`` (:func:`ce_plane`, :func:`ceac`, :func:`expected_loss`),
 ``voi.py`` (:func:`evpi`, :func:`evppi`), ``dsa.py`` (:func:`tornado`,
-:func:`two_way`), ``traces.py`` (:func:`trace`, :func:`survival`), ``io.py``
+:func:`two_way`), ``traces.py`` (:func:`trace`, :func:`survival`), ``survfits.py`` (:func:`survival_fits`), ``io.py``
 (:func:`save`); ``_common.py`` holds the input checks, colours, number formats and
 units they share.
 """
@@ -32,6 +32,7 @@ __getattr__, __dir__, _names = attach(__name__, {
     "evpi": f"{_P}.voi:evpi", "evppi": f"{_P}.voi:evppi",
     "tornado": f"{_P}.dsa:tornado", "two_way": f"{_P}.dsa:two_way",
     "trace": f"{_P}.traces:trace", "survival": f"{_P}.traces:survival",
+    "survival_fits": f"{_P}.survfits:survival_fits",
     "save": f"{_P}.io:save",
     "PRODUCERS": f"{_P}._common:PRODUCERS",
 })
