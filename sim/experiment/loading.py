@@ -124,6 +124,7 @@ def load(exp: Experiment) -> Loaded:
         ``FILE:LINE: message`` at the key that names an unknown model, parameter, setting or strategy.
     """
     from sim.model.spec import Model
+    from sim.psm.spec import PartitionedSurvival
 
     build, mod, ready = _resolve_model(exp)
     table = _table(exp, mod, ready)
@@ -135,8 +136,9 @@ def load(exp: Experiment) -> Loaded:
         model = build(dict(table.base))
     except HtaError as exc:
         raise exp.error(("model",), f"building model {exp.model!r} with the parameter table failed: {exc}") from None
-    if not isinstance(model, Model):
-        raise exp.error(("model",), f"{exp.model!r} returned {type(model).__name__}, not a sim.Model")
+    if not isinstance(model, (Model, PartitionedSurvival)):
+        raise exp.error(("model",), f"{exp.model!r} returned {type(model).__name__}, not a sim.Model or a "
+                                    f"sim.psm.PartitionedSurvival")
     unknown = [n for n in table.names if n not in model.parameters]
     if unknown:
         raise exp.error(("parameters",), f"{table.label}: parameter {unknown[0]!r} is not a parameter of model "
@@ -266,7 +268,7 @@ def _apply_settings(exp: Experiment, mod: ModuleType | None, model) -> Experimen
         supported = dict(mod.SETTINGS)
     else:
         supported = {"discount_costs": None, "discount_outcomes": None}
-        if model.start_age is not None:
+        if getattr(model, "start_age", None) is not None:
             supported["start_age"] = None
 
     def mapped(path: tuple, values) -> dict:

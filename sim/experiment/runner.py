@@ -79,6 +79,24 @@ def _save_fig(ax, folder: Path, name: str) -> list[Path]:
     return files
 
 
+def _is_psm(model) -> bool:
+    """Whether ``model`` is a partitioned survival model (run by :mod:`sim.psm`, not the cohort engine)."""
+    from sim.psm.spec import PartitionedSurvival
+
+    return isinstance(model, PartitionedSurvival)
+
+
+def _model_run(model):
+    """The model run of ``model`` for DSA and thresholds: ``PSMRun`` or ``CohortRun``."""
+    if _is_psm(model):
+        from sim.psm.psa import PSMRun
+
+        return PSMRun(model)
+    from sim.cohort.run import CohortRun
+
+    return CohortRun(model)
+
+
 def _pick(model, spec) -> tuple[str, str]:
     s = list(model.strategies)
     return spec.strategy or s[-1 if len(s) == 2 else 1], spec.comparator or s[0]
@@ -116,9 +134,12 @@ class _Run:
                 analysis()
 
     def base_case(self) -> pd.DataFrame:
-        from sim.cohort import run_cohort
+        if _is_psm(self.model):
+            from sim.psm.engine import run_psm as run
+        else:
+            from sim.cohort import run_cohort as run
 
-        res = self.located(("model",), run_cohort, self.model)
+        res = self.located(("model",), run, self.model)
         out = res.outcomes.drop(columns="draw")
         write_table(out, self.dir, "base_case", ("csv", "parquet"))
         icer = res.icer(effect=self.ld.effect)
@@ -130,11 +151,15 @@ class _Run:
 
     def psa(self) -> pd.DataFrame:
         from sim import decision, plots
-        from sim.cohort.psa import assemble, check_psa_size, psa_chunk
+        from sim.cohort.psa import assemble, check_psa_size, psa_chunk, summarise
 
         spec, exp = self.exp.psa, self.exp
         n, table = spec.draws, self.ld.table
-        self.located(("psa", "draws"), check_psa_size, self.model, table, n)  # before any chunk is mapped
+        if _is_psm(self.model):
+            from sim.psm.psa import assemble_psm as assemble
+            from sim.psm.psa import psm_chunk as psa_chunk
+        else:
+            self.located(("psa", "draws"), check_psa_size, self.model, table, n)  # before any chunk is mapped
         args = [(self.model, table, n, exp.seed, spec.method, lo, min(n, lo + spec.chunk), self.fixed)
                 for lo in range(0, n, spec.chunk)]
         chunks = self.ex.map(psa_chunk, args, desc=f"PSA {self.model.name}", unit="chunk")
@@ -144,7 +169,7 @@ class _Run:
         write_table(portable(res.outcomes), self.dir, "psa_outcomes", ("parquet", "csv"))
         write_table(draws, self.dir, "psa_draws", ("parquet", "csv"))
         effect = self.ld.effect
-        summary = res.summary().reset_index()
+        summary = summarise(res.outcomes).reset_index()
         write_table(summary, self.dir, "psa_summary", ("csv", "md"))
         picer = decision.icers(res.outcomes, effect=effect)  # means as in the summary (pandas' group means)
         write_table(picer, self.dir, "psa_icer", ("csv", "md"))
@@ -186,7 +211,6 @@ class _Run:
 
     def one_way(self) -> None:
         from sim import plots
-        from sim.cohort.run import CohortRun
         from sim.decision import dsa
 
         spec = self.exp.one_way
@@ -197,7 +221,7 @@ class _Run:
             names = spec.parameters or list(all_ranges)
             ranges = {k: all_ranges[k] for k in names}
         s, c = _pick(self.model, spec)
-        table = self.located(("one_way",), dsa.one_way, CohortRun(self.model), ranges, outcome=spec.outcome,
+        table = self.located(("one_way",), dsa.one_way, _model_run(self.model), ranges, outcome=spec.outcome,
                              wtp=self.exp.wtp_threshold, strategy=s, comparator=c, effect=self.ld.effect)
         write_table(table, self.dir, "one_way", ("csv", "md"))
         self.fig(plots.tornado(table), "tornado", f"Tornado diagram: {table.attrs.get('outcome', spec.outcome)}")
@@ -205,12 +229,11 @@ class _Run:
 
     def two_way(self) -> None:
         from sim import plots
-        from sim.cohort.run import CohortRun
         from sim.decision import dsa
 
         spec = self.exp.two_way
         s, c = _pick(self.model, spec)
-        grid = self.located(("two_way",), dsa.two_way, CohortRun(self.model), (spec.x, spec.x_values),
+        grid = self.located(("two_way",), dsa.two_way, _model_run(self.model), (spec.x, spec.x_values),
                             (spec.y, spec.y_values),
                             outcome=spec.outcome, wtp=self.exp.wtp_threshold, strategy=s, comparator=c,
                             effect=self.ld.effect)
@@ -218,14 +241,13 @@ class _Run:
         self.fig(plots.two_way(grid), "two_way", f"Two-way analysis: {spec.x} x {spec.y}")
 
     def thresholds(self) -> None:
-        from sim.cohort.run import CohortRun
         from sim.decision import dsa
 
         rows = []
         for i, t in enumerate(self.exp.thresholds):
             s, c = _pick(self.model, t)
             path = ("threshold", i) if ("threshold", i) in self.exp.locator.lines else ("threshold",)
-            v = self.located(path, dsa.threshold, CohortRun(self.model), t.parameter, wtp=self.exp.wtp_threshold,
+            v = self.located(path, dsa.threshold, _model_run(self.model), t.parameter, wtp=self.exp.wtp_threshold,
                              strategy=s, comparator=c, lower=t.lower, upper=t.upper, effect=self.ld.effect)
             rows.append({"parameter": t.parameter, "strategy": s, "comparator": c, "wtp": self.exp.wtp_threshold,
                          "lower": t.lower, "upper": t.upper, "threshold": v,
@@ -235,6 +257,9 @@ class _Run:
         self.sections["thresholds"] = table
 
     def sweep(self) -> None:
+        if _is_psm(self.model):
+            raise self.exp.error(("sweep",), "sweeps run cohort models only; run the scenarios of a partitioned "
+                                             "survival model as separate experiment files ([scenario])")
         run_sweep(self)
 
 
