@@ -89,6 +89,9 @@ def test_experiment_runs_a_partitioned_survival_model(experiment):
     assert len(psa) == 80 and psa["cost"].nunique() == 80
     assert (res.folder / "one_way.csv").exists() and (res.folder / "thresholds.csv").exists()
     assert res.summary is not None and "cost_low" in res.summary.columns
+    cross = pd.read_csv(res.folder / "psa_crossings.csv")
+    assert list(cross["strategy"]) == ["new_drug"] and 0 < cross["draws"].iloc[0] < 40
+    assert not (res.folder / "base_case_crossings.csv").exists()  # the base-case curves do not cross
     experiment.write_text(EXP.replace("chunk = 15", "chunk = 40"))
     with pytest.warns(CurveCrossingWarning):
         again = run_experiment(experiment, output=experiment.parent / "again")  # same seed, other chunking: same

@@ -142,6 +142,8 @@ class _Run:
         res = self.located(("model",), run, self.model)
         out = res.outcomes.drop(columns="draw")
         write_table(out, self.dir, "base_case", ("csv", "parquet"))
+        if res.settings.get("crossings"):  # a partitioned survival model's constrained curves, on record
+            write_table(pd.DataFrame(res.settings["crossings"]), self.dir, "base_case_crossings", ("csv",))
         icer = res.icer(effect=self.ld.effect)
         write_table(icer, self.dir, "icer", ("csv", "md"))
         write_excel({"icer": icer, "parameters": self.ld.table.to_frame()}, self.dir / "icer.xlsx")
@@ -168,6 +170,8 @@ class _Run:
         draws.insert(0, "draw", res.draws.ids)
         write_table(portable(res.outcomes), self.dir, "psa_outcomes", ("parquet", "csv"))
         write_table(draws, self.dir, "psa_draws", ("parquet", "csv"))
+        if res.settings.get("crossings"):  # a partitioned survival model's constrained curves, on record
+            write_table(pd.DataFrame(res.settings["crossings"]), self.dir, "psa_crossings", ("csv",))
         effect = self.ld.effect
         summary = summarise(res.outcomes).reset_index()
         write_table(summary, self.dir, "psa_summary", ("csv", "md"))
