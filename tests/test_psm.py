@@ -347,3 +347,18 @@ def test_errors_name_what_and_where():
         run_psm(_two_curve_model(lambda t, p: 1 / 0, good))
     with pytest.raises(HtaError, match=r"utility of state 'pf', cycle 0: 80.0 is above 1"):
         run_psm(_two_curve_model(good, good, utilities={"pf": 80.0}))
+
+
+def test_units_of_costs_and_curve_times():
+    months = SurvivalCurve("weibull", {"shape": 1.3, "scale": 24.0})
+    years = SurvivalCurve("weibull", {"shape": 1.3, "scale": 2.0})  # the same curve, time in years
+    os_m = SurvivalCurve("weibull", {"shape": 1.1, "scale": 60.0})
+    os_y = SurvivalCurve("weibull", {"shape": 1.1, "scale": 5.0})
+    common = dict(horizon=30, cycle_length=0.25, utilities={"pf": 0.8, "prog": 0.5})
+    a = run_psm(_two_curve_model(months, os_m, time_unit="month", costs={"drug": {"pf": 300.0}}, **common))
+    b = run_psm(_two_curve_model(years, os_y, costs={"drug": {"pf": 300.0}}, **common))
+    c = run_psm(_two_curve_model(years, os_y, cost_unit="year", costs={"drug": {"pf": 1200.0}}, **common))
+    for col in ("cost", "qaly", "ly"):
+        assert np.allclose(a.outcomes[col], b.outcomes[col], rtol=1e-12)
+        assert np.allclose(b.outcomes[col], c.outcomes[col], rtol=1e-12)
+    assert c.settings["cost_unit"] == "year" and a.outcomes["cost"].iloc[0] > 0
