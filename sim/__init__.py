@@ -32,6 +32,8 @@ __getattr__, __dir__, _names = attach(__name__, {
     "run_cohort": f"{_C}.engine:run_cohort", "CohortResult": "sim.results:CohortResult",
     "run_psa": f"{_C}.psa:run_psa", "PSAResult": f"{_C}.psa:PSAResult", "CohortRun": f"{_C}.run:CohortRun",
     "PatientRun": "sim.patient.run:PatientRun",
+    "PartitionedSurvival": "sim.psm.spec:PartitionedSurvival", "run_psm": "sim.psm.engine:run_psm",
+    "run_psm_psa": "sim.psm.psa:run_psm_psa", "PSMRun": "sim.psm.psa:PSMRun",
     # parameters
     "Parameter": f"{_P}.table:Parameter", "ParameterTable": f"{_P}.table:ParameterTable",
     "Draws": f"{_P}.sampling:Draws",

@@ -39,9 +39,10 @@ ALLOWED: dict[str, set[str]] = {
     "survival": {"model", "params"},
     "cohort": {"model", "params", "decision", "survival"},
     "patient": {"model", "params", "decision", "survival"},
+    "psm": {"model", "params", "decision", "survival"},
     "plots": {"decision", "survival"},
-    "experiment": {"model", "params", "decision", "cohort", "patient", "plots", "survival"},
-    "facade": {"model", "params", "decision", "cohort", "patient", "plots", "experiment", "survival"},
+    "experiment": {"model", "params", "decision", "cohort", "patient", "plots", "survival", "psm"},
+    "facade": {"model", "params", "decision", "cohort", "patient", "plots", "experiment", "survival", "psm"},
 }
 #: What a base module may import lazily (inside a function): results.py's icer()/matrices().
 BASE_LAZY = {"results": {"decision"}}

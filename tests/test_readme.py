@@ -42,6 +42,8 @@ def test_readme_examples_run(capsys, tmp_path, monkeypatch):
     assert fits["weibull"].estimates[2] > 0  # the active arm lives longer (time ratio e^0.4 simulated)
     assert (ns["compare_risk_table"](ns["ipd"], ns["risk"]).eval("n_risk == n_risk_reconstructed")).all()
     assert ns["psa_curves"].n_draws == 1000 and ns["p_year"].shape == (20,)
+    onc = ns["onc_result"].outcomes.set_index("strategy")
+    assert onc.loc["new_drug", "qaly"] > onc.loc["standard", "qaly"] and ns["onc_result"].settings["crossings"] == []
     hiv = ns["result"].icer(effect="ly")
     assert round(float(hiv["icer"].iloc[1])) == 6276
 

@@ -125,6 +125,7 @@ def load(exp: Experiment) -> Loaded:
         ``FILE:LINE: message`` at the key that names an unknown model, parameter, setting or strategy.
     """
     from sim.model.spec import Model
+    from sim.psm.spec import PartitionedSurvival
 
     build, mod, ready = _resolve_model(exp)
     table = _table(exp, mod, ready)
@@ -142,9 +143,14 @@ def load(exp: Experiment) -> Loaded:
             raise
         raise exp.error(("parameters",), f"model {exp.model!r} needs parameter {key!r}, which {table.label} lacks"
                                          f"{suggest(key, table.names)}; add its row") from None
-    if not isinstance(model, Model):
-        raise exp.error(("model",), f"{exp.model!r} returned {type(model).__name__}, not a sim.Model")
-    model = bounded(exp, model)
+    if not isinstance(model, (Model, PartitionedSurvival)):
+        raise exp.error(("model",), f"{exp.model!r} returned {type(model).__name__}, not a sim.Model or a "
+                                    f"sim.psm.PartitionedSurvival")
+    if isinstance(model, Model):
+        model = bounded(exp, model)
+    elif exp.utility_max is not None:
+        raise exp.error(("utility_max",), "utility_max applies to a sim.Model (a Markov cohort model); a "
+                                          "partitioned survival model takes its utilities as given")
     unknown = [n for n in table.names if n not in model.parameters]
     if unknown:
         raise exp.error(("parameters",), f"{table.label}: parameter {unknown[0]!r} is not a parameter of model "
@@ -301,7 +307,7 @@ def _apply_settings(exp: Experiment, mod: ModuleType | None, model) -> Experimen
         supported = dict(mod.SETTINGS)
     else:
         supported = {"discount_costs": None, "discount_outcomes": None}
-        if model.start_age is not None:
+        if getattr(model, "start_age", None) is not None:
             supported["start_age"] = None
 
     def mapped(path: tuple, values) -> dict:

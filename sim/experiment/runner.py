@@ -82,6 +82,24 @@ def _save_fig(ax, folder: Path, name: str) -> list[Path]:
     return files
 
 
+def _is_psm(model) -> bool:
+    """Whether ``model`` is a partitioned survival model (run by :mod:`sim.psm`, not the cohort engine)."""
+    from sim.psm.spec import PartitionedSurvival
+
+    return isinstance(model, PartitionedSurvival)
+
+
+def _model_run(model):
+    """The model run of ``model`` for DSA and thresholds: ``PSMRun`` or ``CohortRun``."""
+    if _is_psm(model):
+        from sim.psm.psa import PSMRun
+
+        return PSMRun(model)
+    from sim.cohort.run import CohortRun
+
+    return CohortRun(model)
+
+
 def _pick(model, spec) -> tuple[str, str]:
     s = list(model.strategies)
     return spec.strategy or s[-1 if len(s) == 2 else 1], spec.comparator or s[0]
@@ -136,12 +154,17 @@ class _Run:
                 analysis()
 
     def base_case(self) -> pd.DataFrame:
-        from sim.cohort import run_cohort
+        if _is_psm(self.model):
+            from sim.psm.engine import run_psm as run
+        else:
+            from sim.cohort import run_cohort as run
 
         self.begin("base case")
-        res = self.located(("model",), run_cohort, self.model)
+        res = self.located(("model",), run, self.model)
         out = res.outcomes.drop(columns="draw")
         write_table(out, self.dir, "base_case", ("csv", "parquet"))
+        if res.settings.get("crossings"):  # a partitioned survival model's constrained curves, on record
+            write_table(pd.DataFrame(res.settings["crossings"]), self.dir, "base_case_crossings", ("csv",))
         icer = res.icer(effect=self.ld.effect)
         write_table(icer, self.dir, "icer", ("csv", "md"), self.units)
         self.sections["base_case"] = out
@@ -150,12 +173,16 @@ class _Run:
 
     def psa(self) -> pd.DataFrame:
         from sim import decision, plots
-        from sim.cohort.psa import assemble, check_psa_size, psa_chunk
+        from sim.cohort.psa import assemble, check_psa_size, psa_chunk, summarise
 
         spec, exp = self.exp.psa, self.exp
         n, table = spec.draws, self.ld.table
         self.begin("PSA: sampling")
-        self.located(("psa", "draws"), check_psa_size, self.model, table, n)  # before any chunk is mapped
+        if _is_psm(self.model):
+            from sim.psm.psa import assemble_psm as assemble
+            from sim.psm.psa import psm_chunk as psa_chunk
+        else:
+            self.located(("psa", "draws"), check_psa_size, self.model, table, n)  # before any chunk is mapped
         args = [(self.model, table, n, exp.seed, spec.method, lo, min(n, lo + spec.chunk), self.fixed)
                 for lo in range(0, n, spec.chunk)]
         chunks = self.ex.map(psa_chunk, args, desc=f"PSA {self.model.name}", unit="chunk")
@@ -165,8 +192,10 @@ class _Run:
         draws.insert(0, "draw", res.draws.ids)
         write_table(portable(res.outcomes), self.dir, "psa_outcomes", ("parquet", "csv"))
         write_table(draws, self.dir, "psa_draws", ("parquet", "csv"))
+        if res.settings.get("crossings"):  # a partitioned survival model's constrained curves, on record
+            write_table(pd.DataFrame(res.settings["crossings"]), self.dir, "psa_crossings", ("csv",))
         effect = self.ld.effect
-        summary = res.summary().reset_index()
+        summary = summarise(res.outcomes).reset_index()
         write_table(summary, self.dir, "psa_summary", ("csv", "md"), self.units)
         picer = decision.icers(res.outcomes, effect=effect)  # means as in the summary (pandas' group means)
         write_table(picer, self.dir, "psa_icer", ("csv", "md"), self.units)
@@ -217,7 +246,6 @@ class _Run:
 
     def one_way(self) -> None:
         from sim import plots
-        from sim.cohort.run import CohortRun
         from sim.decision import dsa
 
         spec = self.exp.one_way
@@ -229,7 +257,7 @@ class _Run:
             names = spec.parameters or list(all_ranges)
             ranges = {k: all_ranges[k] for k in names}
         s, c = _pick(self.model, spec)
-        table = self.located(("one_way",), dsa.one_way, CohortRun(self.model), ranges, outcome=spec.outcome,
+        table = self.located(("one_way",), dsa.one_way, _model_run(self.model), ranges, outcome=spec.outcome,
                              wtp=self.exp.wtp_threshold, strategy=s, comparator=c, effect=self.ld.effect)
         write_table(table, self.dir, "one_way", ("csv", "md"))
         table.attrs["outcome"] = self.outcome_label(spec.outcome, s, c)
@@ -247,13 +275,12 @@ class _Run:
 
     def two_way(self) -> None:
         from sim import plots
-        from sim.cohort.run import CohortRun
         from sim.decision import dsa
 
         spec = self.exp.two_way
         self.begin("two-way")
         s, c = _pick(self.model, spec)
-        grid = self.located(("two_way",), dsa.two_way, CohortRun(self.model), (spec.x, spec.x_values),
+        grid = self.located(("two_way",), dsa.two_way, _model_run(self.model), (spec.x, spec.x_values),
                             (spec.y, spec.y_values),
                             outcome=spec.outcome, wtp=self.exp.wtp_threshold, strategy=s, comparator=c,
                             effect=self.ld.effect)
@@ -266,7 +293,6 @@ class _Run:
                                                  f"{grid.attrs['outcome']}")
 
     def thresholds(self) -> None:
-        from sim.cohort.run import CohortRun
         from sim.decision import dsa
 
         self.begin("threshold")
@@ -274,7 +300,7 @@ class _Run:
         for i, t in enumerate(self.exp.thresholds):
             s, c = _pick(self.model, t)
             path = ("threshold", i) if ("threshold", i) in self.exp.locator.lines else ("threshold",)
-            v = self.located(path, dsa.threshold, CohortRun(self.model), t.parameter, wtp=self.exp.wtp_threshold,
+            v = self.located(path, dsa.threshold, _model_run(self.model), t.parameter, wtp=self.exp.wtp_threshold,
                              strategy=s, comparator=c, lower=t.lower, upper=t.upper, effect=self.ld.effect)
             rows.append({"parameter": t.parameter, "strategy": s, "comparator": c, "wtp": self.exp.wtp_threshold,
                          "lower": t.lower, "upper": t.upper, "threshold": v,
@@ -285,6 +311,9 @@ class _Run:
 
     def sweep(self) -> None:
         self.begin("sweep")
+        if _is_psm(self.model):
+            raise self.exp.error(("sweep",), "sweeps run cohort models only; run the scenarios of a partitioned "
+                                             "survival model as separate experiment files ([scenario])")
         run_sweep(self)
 
 # ---------------------------------------------------------------------------- entry points
