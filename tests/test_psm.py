@@ -292,11 +292,15 @@ def test_psa_reproducible_and_equal_to_run_psm():
         parameters={"os_shape": 0.2, "os_scale": math.log(20.0), "c_prog": 800.0},
         costs={"care": {"prog": "c_prog"}, "drug": {"pf": ByStrategy(soc=100.0, new=900.0)}},
         utilities={"pf": 0.8, "prog": 0.6}, discount_costs=0.035, discount_outcomes=0.035)
-    a = run_psm_psa(model, table, 50, seed=7)
-    b = run_psm_psa(model, table, 50, seed=7, chunk_size=7)
-    assert a.outcomes.equals(b.outcomes)
+    with pytest.raises(sim.HtaError, match="os_shape"):  # every parameter accounted for, as in run_psa
+        run_psm_psa(model, table, 50, seed=7)
+    a = run_psm_psa(model, table, 50, seed=7, defaults="model")
+    b = run_psm_psa(model, table, 50, seed=7, chunk_size=7, defaults="model")
+    assert a.outcomes.equals(b.outcomes) and a.settings["defaulted_parameters"] == ["os_shape"]
     assert list(a.draws.frame.columns) == ["os_scale", "c_prog"] and a.settings["seed"] == 7
-    direct = run_psm(model, a.draws)
+    with pytest.raises(sim.HtaError, match="os_shape"):
+        run_psm(model, a.draws)
+    direct = run_psm(model, a.draws, defaults="model")
     assert np.array_equal(direct.outcomes["cost"].to_numpy(), a.outcomes["cost"].to_numpy())
     assert a.outcomes["qaly"].nunique() > 2
     c, e, names = a.matrices()

@@ -18,7 +18,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "Loaded": "sim.experiment.loading:Loaded", "Experiment": "sim.experiment.spec:Experiment",
     "SCHEMA": "sim.experiment.spec:SCHEMA", "SETTINGS": "sim.experiment.spec:SETTINGS",
     "ready_models": "sim.experiment.registry:ready_models", "load_ready": "sim.experiment.registry:load_ready",
-    "run_experiment": "sim.experiment.runner:run_experiment", "repeat": "sim.experiment.runner:repeat",
+    "run_experiment": "sim.experiment.runner:run_experiment", "repeat": "sim.experiment.record:repeat",
     "read_sweep": "sim.experiment.sweep:read_sweep", "Executor": "sim.experiment.executor:Executor",
     "main": "sim.experiment.cli:main",
 })

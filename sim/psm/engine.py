@@ -362,7 +362,7 @@ def warn_crossings(settings: Mapping) -> None:
 
 
 def run_psm(model: PartitionedSurvival, params: Any = None, *, trace: bool = False,
-            chunk_size: int = CHUNK) -> PSMResult:
+            chunk_size: int = CHUNK, defaults: str | None = None) -> PSMResult:
     """Run a partitioned survival model for every strategy and every draw.
 
     Parameters
@@ -376,6 +376,9 @@ def run_psm(model: PartitionedSurvival, params: Any = None, *, trace: bool = Fal
         Keep the state shares at every trace point.
     chunk_size : int
         Draws evaluated at once (results do not depend on it).
+    defaults : {None, "model"}
+        As for :func:`sim.run_cohort`: whether a Draws object or a parameter table may lack
+        parameters of the model (they keep its base case; ``settings["defaulted_parameters"]``).
 
     Returns
     -------
@@ -392,12 +395,14 @@ def run_psm(model: PartitionedSurvival, params: Any = None, *, trace: bool = Fal
         raise HtaError(f"run_psm needs a PartitionedSurvival model, got {type(model).__name__}")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
-    draws = resolve_draws(model, params)
+    draws = resolve_draws(model, params, defaults, "run_psm")
     n = len(draws.ids)
     parts = [psm_totals(model, draws, lo, min(n, lo + chunk_size), trace=trace) for lo in range(0, n, chunk_size)]
     totals = np.concatenate([p[0] for p in parts])
     columns = parts[0][2]
     settings = psm_settings(model, n, draws.seed, merge_crossings([r for p in parts for r in p[3]]))
+    if draws.defaulted:
+        settings["defaulted_parameters"] = list(draws.defaulted)
     outcomes = pd.DataFrame(outcome_data(model.strategies, draws.ids, totals, columns), copy=False)
     outcomes.attrs["settings"] = settings
     trace_df = None

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.errors import HtaError
-from sim.model.draws import resolve_draws
+from sim.errors import HtaError, suggest
+from sim.model.draws import check_defaults, missing_error, resolve_draws
 from sim.params.sampling import Draws
 from sim.params.table import ParameterTable
 from sim.psm.engine import PSMResult, merge_crossings, psm_settings, psm_totals, run_psm, warn_crossings
@@ -52,16 +52,25 @@ class PSMChunk:
     crossings: list
 
 
-def _check(model, table, chunk_size) -> None:
+def _check(model, table, chunk_size, fixed, defaults) -> tuple[str, ...]:
+    """Check run_psm_psa's arguments (parameters accounted for as in run_psa); return those defaulted."""
     if not isinstance(model, PartitionedSurvival):
         raise HtaError(f"run_psm_psa needs a PartitionedSurvival model, got {type(model).__name__}")
     if not isinstance(table, ParameterTable):
         raise HtaError(f"run_psm_psa needs a ParameterTable, got {type(table).__name__}")
-    unknown = [p for p in table.names if p not in model.parameters]
-    if unknown:
-        raise HtaError(f"{table.label}: parameter {unknown[0]!r} is not a parameter of model {model.name!r}")
+    check_defaults(defaults, "run_psm_psa")
+    for what, names in ((table.label, table.names), ("fixed", list(fixed or ()))):
+        unknown = [p for p in names if p not in model.parameters]
+        if unknown:
+            raise HtaError(f"run_psm_psa: {what}: parameter {unknown[0]!r} is not a parameter of model "
+                           f"{model.name!r}{suggest(unknown[0], model.parameters)}")
+    given = set(table.names) | set(fixed or ())
+    missing = tuple(p for p in model.parameters if p not in given)
+    if missing and defaults is None:
+        raise missing_error("run_psm_psa", table.label, model.name, missing)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
+    return missing
 
 
 def _chunk(model, sampler, seed, lo: int, hi: int, fixed) -> PSMChunk:
@@ -82,7 +91,7 @@ def psm_chunk(model: PartitionedSurvival, table: ParameterTable, n: int, seed: i
     -------
     PSMChunk
     """
-    _check(model, table, 1)
+    _check(model, table, 1, fixed, "model")  # the caller (an experiment's loader) accounted for every parameter
     return _chunk(model, table.sampler(n, seed, method), seed, lo, hi, fixed)
 
 
@@ -121,7 +130,8 @@ def assemble_psm(model: PartitionedSurvival, table: ParameterTable, n: int, seed
 
 
 def run_psm_psa(model: PartitionedSurvival, table: ParameterTable, n: int, seed: int, *, method: str = "mc",
-                chunk_size: int = 4096, fixed: Mapping[str, float] | None = None) -> PSMResult:
+                chunk_size: int = 4096, fixed: Mapping[str, float] | None = None,
+                defaults: str | None = None) -> PSMResult:
     """Probabilistic sensitivity analysis: ``n`` draws of ``table`` through the partitioned survival engine.
 
     Parameters
@@ -139,6 +149,10 @@ def run_psm_psa(model: PartitionedSurvival, table: ParameterTable, n: int, seed:
         Draws sampled and run at once; results do not depend on it.
     fixed : mapping of str to float, optional
         Parameters held at a value (their sampled columns replaced; ``draws`` keeps the sampled values).
+    defaults : {None, "model"}
+        As for :func:`sim.run_psa`: parameters of the model that neither the table nor ``fixed``
+        gives are an error unless ``"model"`` (they keep the base case; listed in
+        ``settings["defaulted_parameters"]``).
 
     Returns
     -------
@@ -146,10 +160,13 @@ def run_psm_psa(model: PartitionedSurvival, table: ParameterTable, n: int, seed:
         Outcomes per (draw, strategy), ``draws`` (the parameter values) and settings
         (with ``sampling``, ``parameter_table``, ``crossings`` over all draws).
     """
-    _check(model, table, chunk_size)
+    defaulted = _check(model, table, chunk_size, fixed, defaults)
     sampler = table.sampler(n, seed, method)
     chunks = [_chunk(model, sampler, seed, lo, min(n, lo + chunk_size), fixed) for lo in range(0, n, chunk_size)]
-    return assemble_psm(model, table, n, seed, method, chunks)
+    res = assemble_psm(model, table, n, seed, method, chunks)
+    if defaulted:
+        res.settings["defaulted_parameters"] = list(defaulted)
+    return res
 
 
 @dataclass(frozen=True)
