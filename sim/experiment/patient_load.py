@@ -174,11 +174,13 @@ def _check_builds(ld: PatientLoaded) -> None:
         settings, fixed = ld.split(values)
         bad = [k for k, v in settings.items() if not (v > 0 or v == 0) or math.isnan(v)]
         if bad:
-            raise exp.error(path, f"setting {bad[0]!r} must be a number >= 0")
+            at = path if bad[0] in values else ("scenario", bad[0]) if bad[0] in exp.scenario else path
+            raise exp.error(at, f"setting {bad[0]!r} must be a number >= 0")
         try:
             pathways = ld.module.build({**base, **fixed}, **settings)
         except (HtaError, ValueError) as exc:
-            raise exp.error(path, f"building patient-level model {exp.model!r}: {exc}") from None
+            at = path if values or len(exp.scenario) != 1 else ("scenario", *exp.scenario)
+            raise exp.error(at, f"building patient-level model {exp.model!r}: {exc}") from None
         if not isinstance(pathways, Mapping) or not pathways:
             raise exp.error(("model",), f"build() of {exp.model!r} returned {type(pathways).__name__}, not a "
                                         f"dict strategy -> Pathway or ManagedPathway")
