@@ -74,7 +74,8 @@ def test_validate_and_run_a_patient_level_experiment(tmp_path, capsys):
     assert any("needed" in t for t in titles) and any("Monte Carlo" in t for t in titles)
     assert all(isinstance(df, pd.DataFrame) and len(df) for _, df in res.extra_tables)
     wb = openpyxl.load_workbook(res.folder / "results.xlsx")
-    assert {"base case", "PSA summary", "CEAC", "Queues"} <= set(wb.sheetnames)
+    assert {"base case", "PSA summary", "CEAC", "patient_queues", "patient_nnt"} <= set(wb.sheetnames)
+    assert wb["patient_queues"]["A1"].value == "strategy"
     assert res.manifest["patients_per_draw"] == 12 and "report.html" in res.manifest["outputs"]
     q = pd.read_csv(res.folder / "patient_queues.csv").set_index("strategy")
     assert q.loc["CABG", "capacity"] == 3 and q.loc["CABG", "listed"] >= q.loc["CABG", "admitted"]

@@ -135,8 +135,8 @@ def _sheets(run: PatientRun) -> list[Sheet]:
              ("CEAC", "ceac"), ("EVPI", "evpi_curve"), ("sweep summary", "sweep")]
     sheets = [Sheet(name, run.sections[key], column_kinds(run.sections[key], eff)) for name, key in named
               if isinstance(run.sections.get(key), pd.DataFrame)]
-    sheets += [Sheet(title.split(" (")[0].split(":")[0][:31], df, column_kinds(df, eff))
-               for title, df in run.extra_tables]
+    sheets += [Sheet(name, df, column_kinds(df, eff))
+               for name, (_title, df) in zip(run.sheet_names, run.extra_tables, strict=True)]
     return sheets
 
 

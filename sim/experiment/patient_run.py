@@ -165,6 +165,7 @@ class PatientRun:
         self.stage = stage or (lambda name: None)
         self.sections: dict[str, Any] = {}
         self.extra_tables: list[tuple[str, pd.DataFrame]] = []
+        self.sheet_names: list[str] = []  # the workbook sheet of each extra table (its CSV file's name)
         self.figures: list[tuple[str, str]] = []
         p = self.exp.data.get("psa", {})
         self.chunk = int(p.get("chunk", DEFAULT_CHUNK))
@@ -173,6 +174,7 @@ class PatientRun:
         """Add a patient-level table: written as ``name.csv`` and listed in :attr:`extra_tables`."""
         write_table(df, self.dir, name, ("csv",))
         self.extra_tables.append((title, df))
+        self.sheet_names.append(name)
 
     def run_all(self) -> None:
         """Base case, PSA (with EVPI), sweep: those the file asks for."""
