@@ -166,6 +166,17 @@ def _cmd_validate(args) -> int:
         print(f"{f}: ok: parameter table, {len(t)} parameters, {len(t.random_names)} random")
         return 0
     exp = read_experiment(f)
+    if exp.patients is not None:
+        from sim.experiment.patient_load import load_patient
+
+        pl = load_patient(exp)
+        analyses = [name for name, on in [("base case", exp.base_case), ("PSA", exp.psa),
+                                          ("EVPI", exp.psa and exp.evpi),
+                                          (f"sweep of {len(exp.sweep)} scenarios", exp.sweep)] if on]
+        output = os.path.relpath(exp.output.resolve(), exp.path.parent.resolve())
+        print(f"{f}: ok: patient-level model {exp.model}, {len(pl.table)} parameters, {exp.patients:,} patients per "
+              f"draw, seed {exp.seed}; {', '.join(analyses)}; output {output} (relative to the experiment file)")
+        return 0
     ld = load(exp)
     analyses = [name for name, on in [("base case", exp.base_case), ("PSA", exp.psa), ("EVPI", exp.evpi),
                                       ("EVPPI", exp.evppi), ("one-way DSA", exp.one_way),

@@ -74,6 +74,7 @@ def read_experiment(path: str | os.PathLike) -> Experiment:
     evppi = _evppi(top, psa)
     sweep, sweep_draws = _sweep(top, psa)
     units = _units(top)
+    patients = _patients(top)
     top.finish()
     folder = file.parent
     return Experiment(
@@ -83,7 +84,7 @@ def read_experiment(path: str | os.PathLike) -> Experiment:
         wtp_threshold=wtp_threshold, scenario=scenario, base_case=base_case, psa=psa, one_way=one_way,
         two_way=two_way, thresholds=thresholds, evpi=evpi, evppi=evppi, sweep=sweep, sweep_draws=sweep_draws,
         execution=execution, defaults=head["defaults"], units=units, utility_max=head["utility_max"],
-        locator=top.loc, data=data,
+        locator=top.loc, data=data, patients=patients,
     )
 
 
@@ -269,6 +270,16 @@ def _base_case(top: Reader) -> bool:
     run = r.get("run", "bool", True)
     r.finish()
     return run
+
+
+def _patients(top: Reader) -> int | None:
+    """``[patients]``: inner patients per draw of a patient-level model."""
+    r = _table(top, "patients")
+    if r is None:
+        return None
+    n = r.get("n", "int1", required=True)
+    r.finish()
+    return n
 
 
 def _psa(top: Reader) -> PSASpec | None:

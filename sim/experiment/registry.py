@@ -25,23 +25,26 @@ from types import ModuleType
 
 from sim.errors import HtaError, suggest
 
-__all__ = ["BUILDERS", "GROUP", "load_ready", "ready_models", "registered_builders"]
+__all__ = ["BUILDERS", "GROUP", "PATIENT_GROUP", "load_ready", "patient_models", "ready_models", "registered_builders"]
 
 #: The entry-point group in which packages register ready models (name -> module).
 GROUP = "hta_sim.models"
 #: The entry-point group in which packages register model builders (name -> ``package.module:function``).
 BUILDERS = "hta_sim.builders"
+#: The entry-point group of ready patient-level models (name -> module with ``PATIENT = True``;
+#: what the module provides: ``docs/experiments.md``, *Patient-level models*).
+PATIENT_GROUP = "hta_sim.patient_models"
 
 
-def _registered() -> dict[str, str]:
-    """``{name: module}`` of every registered ready model."""
+def _registered(group: str = GROUP) -> dict[str, str]:
+    """``{name: module}`` of every model registered in ``group``."""
     from importlib.metadata import entry_points
 
     found: dict[str, str] = {}
-    for ep in entry_points(group=GROUP):
+    for ep in entry_points(group=group):
         if found.get(ep.name, ep.value) != ep.value:
             raise HtaError(f"ready model {ep.name!r} is registered twice, as {found[ep.name]!r} and {ep.value!r} "
-                           f"(entry-point group {GROUP!r}); uninstall one of the packages that register it")
+                           f"(entry-point group {group!r}); uninstall one of the packages that register it")
         found[ep.name] = ep.value
     return found
 
@@ -70,13 +73,26 @@ def ready_models() -> list[str]:
     return sorted(_registered())
 
 
-def load_ready(name: str) -> ModuleType:
+def patient_models() -> list[str]:
+    """The names of the registered ready patient-level models (entry-point group :data:`PATIENT_GROUP`).
+
+    Returns
+    -------
+    list of str
+        Sorted by name.
+    """
+    return sorted(_registered(PATIENT_GROUP))
+
+
+def load_ready(name: str, group: str = GROUP) -> ModuleType:
     """Import a registered ready model's module.
 
     Parameters
     ----------
     name : str
         The model's registered name (``hta-sim list`` shows them).
+    group : str
+        The entry-point group: :data:`GROUP` (cohort models) or :data:`PATIENT_GROUP`.
 
     Returns
     -------
@@ -88,13 +104,14 @@ def load_ready(name: str) -> ModuleType:
     HtaError
         No ready model of that name (suggesting the closest), or its module cannot be imported.
     """
-    registered = _registered()
+    registered = _registered(group)
+    kind = "ready patient-level model" if group == PATIENT_GROUP else "ready model"
     if name not in registered:
         names = sorted(registered)
         if not names:
-            raise HtaError(f"no ready model {name!r}: no ready model is registered (entry-point group {GROUP!r}); "
+            raise HtaError(f"no {kind} {name!r}: no {kind} is registered (entry-point group {group!r}); "
                            f"install hta-sim (pip install -e .) so that its models register")
-        raise HtaError(f"no ready model {name!r}{suggest(name, names)}; ready models: {', '.join(names)}")
+        raise HtaError(f"no {kind} {name!r}{suggest(name, names)}; {kind}s: {', '.join(names)}")
     target = registered[name]
     modname, _, attr = target.partition(":")
     try:

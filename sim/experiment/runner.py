@@ -62,6 +62,8 @@ class RunResult:
     icer: pd.DataFrame | None
     summary: pd.DataFrame | None
     units: Units | None = None
+    #: Further titled tables of the run (a patient-level run's queues, waits, subgroups, NNT...), in order.
+    extra_tables: tuple[tuple[str, pd.DataFrame], ...] = ()
 
 
 def _save_fig(ax, folder: Path, name: str) -> list[Path]:
@@ -354,6 +356,11 @@ def run_experiment(path: str | os.PathLike, *, output: str | os.PathLike | None 
     RunResult
     """
     exp = read_experiment(path)
+    if exp.patients is not None:  # a patient-level model (docs/experiments.md, Patient-level models)
+        from sim.experiment.patient_main import run_patient
+
+        return run_patient(exp, output=output, overwrite=overwrite, progress=progress, command=command,
+                           executor=lambda: _executor(exp, scheduler, workers, progress, client))
     loaded = load(exp)
     target = Path(output) if output is not None else exp.output
     inputs, inputs_hash = inputs_record(loaded.sources, target.parent / target.name, experiment=exp.path,

@@ -62,6 +62,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "sweep": {"grid": ("table of arrays", "none"), "scenarios": ("array of tables", "none"),
               "draws": ("integer >= 2", "[psa] draws")},
     "sweep.scenarios": {"name": ("string", "scenario-<n>"), "<parameter or setting>": ("number", "none")},
+    "patients": {"n": ("integer >= 1", "required (a patient-level model)")},
     "units": {"currency": ("string: ISO 4217 code", "the model's"), "price_year": ("integer", "the model's"),
               "effect_unit": ("string", "the model's, else QALYs or life-years")},
 }
@@ -189,6 +190,7 @@ class Experiment:
     defaults: str | None = None  # "model": parameters missing from the table take the model's defaults
     units: Mapping[str, Any] = field(default_factory=dict)  # [units]: currency, price_year, effect_unit given
     utility_max: float | str | None = None  # the model's bound on state utilities: a number, "none", None (the model's)
+    patients: int | None = None  # [patients] n: inner patients per draw of a patient-level model (None: a cohort model)
     locator: Locator = field(compare=False, repr=False, default=None)
     data: Mapping = field(compare=False, repr=False, default_factory=dict)  # the parsed TOML document
 
