@@ -28,7 +28,7 @@ from sim.model.draws import ResolvedDraws, resolve_draws
 from sim.model.evaluate import Context, Params, Time, evaluate
 from sim.model.pool import ModelArrays, Pool, csr
 from sim.model.spec import Model
-from sim.model.values import ANY, Complement, strategy_dependent
+from sim.model.values import ANY, Complement
 
 __all__ = ["ModelArrays", "ResolvedDraws", "build_arrays", "resolve_draws", "coefficients", "DEFAULT_MEMORY"]
 
@@ -78,6 +78,35 @@ def _draw_label(ids: np.ndarray, d: int, nd: int, total: int) -> str:
     return ""
 
 
+class _Watched(Time):
+    """:class:`Time` noting whether the evaluation read the strategy (``strategy_read``).
+
+    ``where`` names the strategy too, so reading it counts.
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "strategy" or name == "where":
+            object.__setattr__(self, "_strategy_read", True)
+        return super().__getattribute__(name)
+
+    @property
+    def strategy_read(self) -> bool:
+        """Whether anything read ``strategy`` since this time was made."""
+        return self.__dict__.get("_strategy_read", False)
+
+
+def _collapsed(v: np.ndarray) -> np.ndarray:
+    """A parameter's draws of one chunk as ``(n, 1, 1)``, or ``(1, 1, 1)`` when every draw has the same value.
+
+    A parameter a table keeps fixed arrives as one equal value per draw; stored with a length-1 draw
+    axis, every value computed from it alone (a life table by age, say) is evaluated once per cycle
+    instead of once per draw and cycle, and pooled with a zero draw stride. The numbers are the same.
+    """
+    if v.size > 1 and v[0] == v[-1] and (v == v[0]).all():
+        return v[:1].reshape(1, 1, 1)
+    return v.reshape(-1, 1, 1)
+
+
 class _Builder:
     """Evaluates the values of one model on one chunk of draws and pools them."""
 
@@ -86,7 +115,7 @@ class _Builder:
         self.ids = draws.ids[lo:hi]
         self.n = hi - lo
         self.total = len(draws.ids)
-        arr = {k: v[lo:hi].reshape(-1, 1, 1) for k, v in draws.arrays.items()}
+        arr = {k: _collapsed(v[lo:hi]) for k, v in draws.arrays.items()}
         arr.update({k: np.full((1, 1, 1), v) for k, v in draws.fixed.items()})
         self.params = Params(arr, self.n if draws.arrays else 1)
         T = model.n_cycles
@@ -98,7 +127,7 @@ class _Builder:
 
     def ctx(self, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> Context:
         L = self.model.tunnels.get(state, 1) if state is not None else 1
-        time = Time(
+        time = _Watched(
             cycle=cycles,
             cycle_length=self.model.cycle_length,
             start_age=self.model.start_age,
@@ -111,27 +140,30 @@ class _Builder:
     def value(self, v: Any, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> np.ndarray:
         """Evaluate ``v`` and check that it is finite.
 
-        A value that cannot depend on the strategy (no ``ByStrategy``, no callable) is
-        evaluated once and shared by all strategies.
+        A value whose evaluation did not read the strategy (no ``ByStrategy`` reached, no
+        callable that looks at ``t.strategy``) is evaluated once and shared by all
+        strategies: values are functions of ``(p, t)``, so the other strategies would
+        compute the same numbers.
         """
-        key = (id(v), state, cycles.shape[1]) if not strategy_dependent(v) else None
-        hit = self.cache.get(key) if key is not None else None
+        key = (id(v), state, cycles.shape[1])
+        hit = self.cache.get(key)
         if hit is not None and hit[0] is v:
             return hit[1]
-        a = self._finite(v, strategy, state, cycles, where)
-        if key is not None:
+        ctx = self.ctx(strategy, state, cycles, where)
+        a = self._finite(v, ctx)
+        if not ctx.time.strategy_read:
             self.cache[key] = (v, a)
         return a
 
-    def _finite(self, v: Any, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> np.ndarray:
-        a = evaluate(v, self.ctx(strategy, state, cycles, where))
+    def _finite(self, v: Any, ctx: Context) -> np.ndarray:
+        a = evaluate(v, ctx)
         bad = ~np.isfinite(a)
         if bad.any():
             d, t, s = np.argwhere(bad)[0]
             what = "NaN (not a number)" if np.isnan(a[d, t, s]) else f"{float(a[d, t, s])!r}"
             soj = f" (sojourn {s})" if a.shape[2] > 1 else ""
             raise HtaError(
-                f"{where}, cycle {int(t)}{soj}: value is {what}"
+                f"{ctx.where}, cycle {int(t)}{soj}: value is {what}"
                 f"{_draw_label(self.ids, d, a.shape[0], self.total)}; "
                 f"check the parameter values and the formula that produce it"
             )
