@@ -56,6 +56,11 @@ def test_constant_parameter_is_stored_without_a_draw_axis():
     assert dead[2] == 0 and dead[3] == 1
     ill = ent[ent[:, 0] == m.states.index("Ill")][0]
     assert ill[2] == 1  # p_prog varies by draw
+    # collapse=False (the engine's memory probe on two draws, which may be equal by chance) keeps the draw axis
+    b = build_arrays(m, resolve_draws(m, _draws(n, np.random.default_rng(2))), 0, n, collapse=False)
+    ent = b.tr_ent[b.tr_ptr[0, well]:b.tr_ptr[0, well + 1]]
+    assert ent[ent[:, 0] == m.states.index("Dead")][0][2] == 1
+    assert a.ev.size < b.ev.size
 
 
 @pytest.mark.parametrize("chunk_size", [1, 3, None])

@@ -38,7 +38,7 @@ DEFAULT_MEMORY = 256 * 2**20
 _TOL = 1e-9  # tolerance for row sums and complements
 
 
-def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int) -> ModelArrays:
+def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int, *, collapse: bool = True) -> ModelArrays:
     """Evaluate and check the kernel's inputs for draws ``lo:hi``.
 
     Parameters
@@ -49,6 +49,10 @@ def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int) -> ModelA
         All draws of the run (:func:`resolve_draws`).
     lo, hi : int
         The chunk: draws ``lo`` to ``hi - 1``.
+    collapse : bool
+        Evaluate a parameter whose draws in the chunk are all equal without a draw axis
+        (the numbers are the same; the pool is smaller). False keeps one value per draw,
+        as a memory probe on a few draws needs.
 
     Returns
     -------
@@ -56,7 +60,7 @@ def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int) -> ModelA
         The pool of evaluated values, the CSR entries, destinations, start
         distribution and one-off rewards at time 0 of the chunk.
     """
-    b = _Builder(model, draws, lo, hi)
+    b = _Builder(model, draws, lo, hi, collapse)
     columns = tuple(model.cost_components) + ("qaly", "ly")
     # the order of the steps is the order of the pool and of the error messages
     tr_ptr, tr_ent = _transitions(b)
@@ -110,12 +114,12 @@ def _collapsed(v: np.ndarray) -> np.ndarray:
 class _Builder:
     """Evaluates the values of one model on one chunk of draws and pools them."""
 
-    def __init__(self, model: Model, draws: ResolvedDraws, lo: int, hi: int):
+    def __init__(self, model: Model, draws: ResolvedDraws, lo: int, hi: int, collapse: bool = True):
         self.model = model
         self.ids = draws.ids[lo:hi]
         self.n = hi - lo
         self.total = len(draws.ids)
-        arr = {k: _collapsed(v[lo:hi]) for k, v in draws.arrays.items()}
+        arr = {k: _collapsed(v[lo:hi]) if collapse else v[lo:hi].reshape(-1, 1, 1) for k, v in draws.arrays.items()}
         arr.update({k: np.full((1, 1, 1), v) for k, v in draws.fixed.items()})
         self.params = Params(arr, self.n if draws.arrays else 1)
         T = model.n_cycles
