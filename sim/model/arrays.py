@@ -233,9 +233,10 @@ def _transitions(b: _Builder) -> tuple[np.ndarray, np.ndarray]:
             comp_to = next((to for to, v in entries.items() if isinstance(v, Complement)), None)
             row_key = (frm, comp_to) + tuple((to, id(arr)) for to, arr in explicit.items())
             if row_key not in rows_done:  # the same entries in another strategy: same row
-                total = sum(explicit.values(), np.zeros((1, 1, 1)))
-                _check_row(b, strat, frm, comp_to, explicit, total)
-                rest = np.maximum(1.0 - total, 0.0) if comp_to is not None else None  # |noise| <= tol -> 0
+                total = _row_sum(list(explicit.values()))
+                free = 1.0 - total if comp_to is not None else None
+                _check_row(b, strat, frm, comp_to, explicit, total, free)
+                rest = np.maximum(free, 0.0, out=free) if comp_to is not None else None  # |noise| <= tol -> 0
                 rows_done[row_key] = (list(explicit.values()), rest)
             rest = rows_done[row_key][1]
             for to, arr in explicit.items():
@@ -245,10 +246,23 @@ def _transitions(b: _Builder) -> tuple[np.ndarray, np.ndarray]:
     return csr(tr_rows, len(model.strategies), len(model.layout), 4)
 
 
+def _row_sum(arrays: list) -> np.ndarray:
+    """The sum of a row's explicit probabilities, added left to right (a new array, at its broadcast shape)."""
+    if not arrays:
+        return np.zeros((1, 1, 1))
+    total = arrays[0] + 0.0  # the same numbers as summing from zero, in a fresh array
+    for a in arrays[1:]:
+        if np.broadcast_shapes(total.shape, a.shape) == total.shape:
+            total += a
+        else:
+            total = total + a
+    return total
+
+
 def _check_row(b: _Builder, strat: str, frm: str, comp_to: str | None,
-               explicit: dict, total: np.ndarray) -> None:
-    """A row's explicit probabilities must leave a complement >= -tol, or sum to 1 within tol."""
-    bad = (1.0 - total < -_TOL) if comp_to is not None else (np.abs(total - 1.0) > _TOL)
+               explicit: dict, total: np.ndarray, free: np.ndarray | None) -> None:
+    """A row's explicit probabilities must leave a complement ``free = 1 - total`` >= -tol, or sum to 1 within tol."""
+    bad = (free < -_TOL) if comp_to is not None else (np.abs(total - 1.0) > _TOL)
     if not bad.any():
         return
     d, t, l = np.argwhere(bad)[0]
