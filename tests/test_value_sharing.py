@@ -90,3 +90,30 @@ def test_sharing_does_not_hide_a_strategy_specific_fault():
               cycle_length=1.0, parameters={}, utilities={"Well": 1.0}, dead=("Dead",))
     with pytest.raises(sim.HtaError, match="strategy 'new'.*above 1"):
         sim.run_cohort(m)
+
+
+def test_strategies_picking_the_same_by_strategy_branch_share_the_value():
+    """ByStrategy(a=x, b=x, c=y) * callable: strategies a and b share one evaluation, c has its own."""
+    calls = []
+
+    def surv(p, t):
+        calls.append(1)
+        return 1.0 - 0.01 * (t.cycle + 1.0) + 0.0 * p["p_x"]
+
+    value = sim.ByStrategy(a="p_x", b="p_x", c="p_y") * surv
+    m = Model(name="branches", states=("Well", "Dead"), strategies=("a", "b", "c"),
+              transitions={("Well", "Dead"): value, ("Well", "Well"): C}, start={"Well": 1.0}, horizon=6,
+              cycle_length=1.0, parameters={"p_x": 0.1, "p_y": 0.2}, utilities={"Well": 1.0}, dead=("Dead",))
+    n = 4
+    rng = np.random.default_rng(5)
+    draws = {"p_x": rng.uniform(0.05, 0.2, n), "p_y": rng.uniform(0.05, 0.2, n)}
+    a = build_arrays(m, resolve_draws(m, draws), 0, n)
+    assert len(calls) == 2  # once for the branch p_x (strategies a and b), once for p_y
+    offsets = [a.tr_ent[a.tr_ptr[k, 0]:a.tr_ptr[k, 1]][:, 1].tolist() for k in range(3)]
+    assert offsets[0] == offsets[1] != offsets[2]
+    res = sim.run_cohort(m, draws).outcomes
+    for s, branch in zip(m.strategies, ("p_x", "p_x", "p_y"), strict=True):  # each strategy on its own
+        alone = m.replace(strategies=("only",), transitions={("Well", "Dead"): sim.P(branch) * surv,
+                                                             ("Well", "Well"): C})
+        want = sim.run_cohort(alone, draws).outcomes
+        np.testing.assert_array_equal(res.loc[res["strategy"] == s, "qaly"].to_numpy(), want["qaly"].to_numpy())

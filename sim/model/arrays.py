@@ -28,7 +28,7 @@ from sim.model.draws import ResolvedDraws, resolve_draws
 from sim.model.evaluate import Context, Params, Time, evaluate
 from sim.model.pool import ModelArrays, Pool, csr
 from sim.model.spec import Model
-from sim.model.values import ANY, Complement
+from sim.model.values import ANY, ByStrategy, Complement, walk
 
 __all__ = ["ModelArrays", "ResolvedDraws", "build_arrays", "resolve_draws", "coefficients", "DEFAULT_MEMORY"]
 
@@ -80,6 +80,16 @@ def _draw_label(ids: np.ndarray, d: int, nd: int, total: int) -> str:
     if total > 1 and (nd > 1 or len(ids) == 1):
         return f" in draw {int(ids[d])}"
     return ""
+
+
+def _branches(v: Any, strategy: str) -> tuple:
+    """The branch every ``ByStrategy`` node of ``v`` picks for ``strategy`` (numbers and names by value)."""
+    out = []
+    for node in walk(v):
+        if isinstance(node, ByStrategy):
+            pick = node.values.get(strategy, node.default)
+            out.append((type(pick).__name__, pick) if isinstance(pick, (str, float, int)) else ("id", id(pick)))
+    return tuple(out)
 
 
 class _Watched(Time):
@@ -144,12 +154,12 @@ class _Builder:
     def value(self, v: Any, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> np.ndarray:
         """Evaluate ``v`` and check that it is finite.
 
-        A value whose evaluation did not read the strategy (no ``ByStrategy`` reached, no
-        callable that looks at ``t.strategy``) is evaluated once and shared by all
-        strategies: values are functions of ``(p, t)``, so the other strategies would
-        compute the same numbers.
+        A value whose evaluation did not read the strategy (no callable that looks at
+        ``t.strategy`` or ``t.where``) is evaluated once for all strategies whose
+        ``ByStrategy`` nodes pick the same branches (all strategies when it has none):
+        values are functions of ``(p, t)``, so those strategies would compute the same numbers.
         """
-        key = (id(v), state, cycles.shape[1])
+        key = (id(v), state, cycles.shape[1], _branches(v, strategy))
         hit = self.cache.get(key)
         if hit is not None and hit[0] is v:
             return hit[1]
