@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sim
 from sim import C, Model
@@ -117,3 +119,24 @@ def test_strategies_picking_the_same_by_strategy_branch_share_the_value():
                                                              ("Well", "Well"): C})
         want = sim.run_cohort(alone, draws).outcomes
         np.testing.assert_array_equal(res.loc[res["strategy"] == s, "qaly"].to_numpy(), want["qaly"].to_numpy())
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 12), constant=st.sets(st.sampled_from(["age0", "p_prog", "c_ill"])),
+       seed=st.integers(0, 2**16), lo=st.integers(0, 11))
+def test_collapsed_pool_reads_the_same_numbers(n, constant, seed, lo):
+    """Property: with or without collapsing equal draws, every (draw, cycle) reads the same numbers, bit for bit."""
+    rng = np.random.default_rng(seed)
+    draws = _draws(n, rng)
+    draws["age0"] = rng.uniform(35.0, 60.0, n)
+    for name in constant:
+        draws[name] = np.full(n, draws[name][0])
+    m = _model([], [])
+    d = resolve_draws(m, draws)
+    lo = min(lo, n - 1)
+    a = build_arrays(m, d, lo, n)
+    b = build_arrays(m, d, lo, n, collapse=False)
+    for x, y in zip(a.dense(), b.dense(), strict=True):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(np.broadcast_to(a.start, b.start.shape), b.start)
+    np.testing.assert_array_equal(np.broadcast_to(a.initial, b.initial.shape), b.initial)
