@@ -61,7 +61,7 @@ def _probe_bytes_per_draw(model: Model, draws: ResolvedDraws, trace: bool) -> fl
     hit = _PROBES.get(key)
     if hit is not None and hit[0]() is model:
         return hit[1]
-    a = build_arrays(model, draws, 0, min(2, len(draws.ids)))
+    a = build_arrays(model, draws, 0, min(2, len(draws.ids)), collapse=False)  # two equal draws may differ later
     K, T, S1 = len(model.strategies), model.n_cycles, len(model.layout)
     per = (a.ev.nbytes + a.start.nbytes) + (2 * K * (T + 1) * S1 * 8 if trace else 0) + 64
     if len(_PROBES) > 64:

@@ -28,7 +28,7 @@ from sim.model.draws import ResolvedDraws, resolve_draws
 from sim.model.evaluate import Context, Params, Time, evaluate
 from sim.model.pool import ModelArrays, Pool, csr
 from sim.model.spec import Model
-from sim.model.values import ANY, Complement, strategy_dependent
+from sim.model.values import ANY, ByStrategy, Complement, walk
 
 __all__ = ["ModelArrays", "ResolvedDraws", "build_arrays", "resolve_draws", "coefficients", "DEFAULT_MEMORY"]
 
@@ -38,7 +38,7 @@ DEFAULT_MEMORY = 256 * 2**20
 _TOL = 1e-9  # tolerance for row sums and complements
 
 
-def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int) -> ModelArrays:
+def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int, *, collapse: bool = True) -> ModelArrays:
     """Evaluate and check the kernel's inputs for draws ``lo:hi``.
 
     Parameters
@@ -49,6 +49,10 @@ def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int) -> ModelA
         All draws of the run (:func:`resolve_draws`).
     lo, hi : int
         The chunk: draws ``lo`` to ``hi - 1``.
+    collapse : bool
+        Evaluate a parameter whose draws in the chunk are all equal without a draw axis
+        (the numbers are the same; the pool is smaller). False keeps one value per draw,
+        as a memory probe on a few draws needs.
 
     Returns
     -------
@@ -56,7 +60,7 @@ def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int) -> ModelA
         The pool of evaluated values, the CSR entries, destinations, start
         distribution and one-off rewards at time 0 of the chunk.
     """
-    b = _Builder(model, draws, lo, hi)
+    b = _Builder(model, draws, lo, hi, collapse)
     columns = tuple(model.cost_components) + ("qaly", "ly")
     # the order of the steps is the order of the pool and of the error messages
     tr_ptr, tr_ent = _transitions(b)
@@ -78,15 +82,54 @@ def _draw_label(ids: np.ndarray, d: int, nd: int, total: int) -> str:
     return ""
 
 
+def _branches(v: Any, strategy: str) -> tuple:
+    """The branch every ``ByStrategy`` node of ``v`` picks for ``strategy`` (numbers and names by value)."""
+    out = []
+    for node in walk(v):
+        if isinstance(node, ByStrategy):
+            pick = node.values.get(strategy, node.default)
+            out.append((type(pick).__name__, pick) if isinstance(pick, (str, float, int)) else ("id", id(pick)))
+    return tuple(out)
+
+
+class _Watched(Time):
+    """:class:`Time` noting whether the evaluation read the strategy (``strategy_read``).
+
+    ``where`` names the strategy too, so reading it counts.
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "strategy" or name == "where":
+            object.__setattr__(self, "_strategy_read", True)
+        return super().__getattribute__(name)
+
+    @property
+    def strategy_read(self) -> bool:
+        """Whether anything read ``strategy`` since this time was made."""
+        return self.__dict__.get("_strategy_read", False)
+
+
+def _collapsed(v: np.ndarray) -> np.ndarray:
+    """A parameter's draws of one chunk as ``(n, 1, 1)``, or ``(1, 1, 1)`` when every draw has the same value.
+
+    A parameter a table keeps fixed arrives as one equal value per draw; stored with a length-1 draw
+    axis, every value computed from it alone (a life table by age, say) is evaluated once per cycle
+    instead of once per draw and cycle, and pooled with a zero draw stride. The numbers are the same.
+    """
+    if v.size > 1 and v[0] == v[-1] and (v == v[0]).all():
+        return v[:1].reshape(1, 1, 1)
+    return v.reshape(-1, 1, 1)
+
+
 class _Builder:
     """Evaluates the values of one model on one chunk of draws and pools them."""
 
-    def __init__(self, model: Model, draws: ResolvedDraws, lo: int, hi: int):
+    def __init__(self, model: Model, draws: ResolvedDraws, lo: int, hi: int, collapse: bool = True):
         self.model = model
         self.ids = draws.ids[lo:hi]
         self.n = hi - lo
         self.total = len(draws.ids)
-        arr = {k: v[lo:hi].reshape(-1, 1, 1) for k, v in draws.arrays.items()}
+        arr = {k: _collapsed(v[lo:hi]) if collapse else v[lo:hi].reshape(-1, 1, 1) for k, v in draws.arrays.items()}
         arr.update({k: np.full((1, 1, 1), v) for k, v in draws.fixed.items()})
         self.params = Params(arr, self.n if draws.arrays else 1)
         T = model.n_cycles
@@ -98,7 +141,7 @@ class _Builder:
 
     def ctx(self, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> Context:
         L = self.model.tunnels.get(state, 1) if state is not None else 1
-        time = Time(
+        time = _Watched(
             cycle=cycles,
             cycle_length=self.model.cycle_length,
             start_age=self.model.start_age,
@@ -111,27 +154,30 @@ class _Builder:
     def value(self, v: Any, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> np.ndarray:
         """Evaluate ``v`` and check that it is finite.
 
-        A value that cannot depend on the strategy (no ``ByStrategy``, no callable) is
-        evaluated once and shared by all strategies.
+        A value whose evaluation did not read the strategy (no callable that looks at
+        ``t.strategy`` or ``t.where``) is evaluated once for all strategies whose
+        ``ByStrategy`` nodes pick the same branches (all strategies when it has none):
+        values are functions of ``(p, t)``, so those strategies would compute the same numbers.
         """
-        key = (id(v), state, cycles.shape[1]) if not strategy_dependent(v) else None
-        hit = self.cache.get(key) if key is not None else None
+        key = (id(v), state, cycles.shape[1], _branches(v, strategy))
+        hit = self.cache.get(key)
         if hit is not None and hit[0] is v:
             return hit[1]
-        a = self._finite(v, strategy, state, cycles, where)
-        if key is not None:
+        ctx = self.ctx(strategy, state, cycles, where)
+        a = self._finite(v, ctx)
+        if not ctx.time.strategy_read:
             self.cache[key] = (v, a)
         return a
 
-    def _finite(self, v: Any, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> np.ndarray:
-        a = evaluate(v, self.ctx(strategy, state, cycles, where))
+    def _finite(self, v: Any, ctx: Context) -> np.ndarray:
+        a = evaluate(v, ctx)
         bad = ~np.isfinite(a)
         if bad.any():
             d, t, s = np.argwhere(bad)[0]
             what = "NaN (not a number)" if np.isnan(a[d, t, s]) else f"{float(a[d, t, s])!r}"
             soj = f" (sojourn {s})" if a.shape[2] > 1 else ""
             raise HtaError(
-                f"{where}, cycle {int(t)}{soj}: value is {what}"
+                f"{ctx.where}, cycle {int(t)}{soj}: value is {what}"
                 f"{_draw_label(self.ids, d, a.shape[0], self.total)}; "
                 f"check the parameter values and the formula that produce it"
             )
@@ -197,9 +243,10 @@ def _transitions(b: _Builder) -> tuple[np.ndarray, np.ndarray]:
             comp_to = next((to for to, v in entries.items() if isinstance(v, Complement)), None)
             row_key = (frm, comp_to) + tuple((to, id(arr)) for to, arr in explicit.items())
             if row_key not in rows_done:  # the same entries in another strategy: same row
-                total = sum(explicit.values(), np.zeros((1, 1, 1)))
-                _check_row(b, strat, frm, comp_to, explicit, total)
-                rest = np.maximum(1.0 - total, 0.0) if comp_to is not None else None  # |noise| <= tol -> 0
+                total = _row_sum(list(explicit.values()))
+                free = 1.0 - total if comp_to is not None else None
+                _check_row(b, strat, frm, comp_to, explicit, total, free)
+                rest = np.maximum(free, 0.0, out=free) if comp_to is not None else None  # |noise| <= tol -> 0
                 rows_done[row_key] = (list(explicit.values()), rest)
             rest = rows_done[row_key][1]
             for to, arr in explicit.items():
@@ -209,10 +256,23 @@ def _transitions(b: _Builder) -> tuple[np.ndarray, np.ndarray]:
     return csr(tr_rows, len(model.strategies), len(model.layout), 4)
 
 
+def _row_sum(arrays: list) -> np.ndarray:
+    """The sum of a row's explicit probabilities, added left to right (a new array, at its broadcast shape)."""
+    if not arrays:
+        return np.zeros((1, 1, 1))
+    total = arrays[0] + 0.0  # the same numbers as summing from zero, in a fresh array
+    for a in arrays[1:]:
+        if np.broadcast_shapes(total.shape, a.shape) == total.shape:
+            total += a
+        else:
+            total = total + a
+    return total
+
+
 def _check_row(b: _Builder, strat: str, frm: str, comp_to: str | None,
-               explicit: dict, total: np.ndarray) -> None:
-    """A row's explicit probabilities must leave a complement >= -tol, or sum to 1 within tol."""
-    bad = (1.0 - total < -_TOL) if comp_to is not None else (np.abs(total - 1.0) > _TOL)
+               explicit: dict, total: np.ndarray, free: np.ndarray | None) -> None:
+    """A row's explicit probabilities must leave a complement ``free = 1 - total`` >= -tol, or sum to 1 within tol."""
+    bad = (free < -_TOL) if comp_to is not None else (np.abs(total - 1.0) > _TOL)
     if not bad.any():
         return
     d, t, l = np.argwhere(bad)[0]

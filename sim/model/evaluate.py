@@ -131,6 +131,15 @@ class Time:
     where: str = ""
 
     @property
+    def branch(self) -> str:
+        """The strategy, as :class:`~sim.model.values.ByStrategy` reads it to pick its branch.
+
+        The engine shares a value between strategies that pick the same branches and
+        never read ``strategy`` otherwise, so this read is not counted as one.
+        """
+        return object.__getattribute__(self, "strategy")
+
+    @property
     def year(self) -> np.ndarray:
         """Model time in years at the start of each cycle, ``cycle * cycle_length``."""
         return self.cycle * self.cycle_length
@@ -292,7 +301,7 @@ def _any_of(value: AnyOf, ctx: Context) -> np.ndarray:
 
 @expression(ByStrategy)
 def _by_strategy(value: ByStrategy, ctx: Context) -> np.ndarray:
-    s = ctx.time.strategy
+    s = ctx.time.branch
     if s in value.values:
         return evaluate(value.values[s], ctx)
     if value.default is not None:
