@@ -100,6 +100,7 @@ class _Run:
         self.stage = stages or Stages(1, enabled=False)
         self.names = plan(self.exp)
         self.sheets: list = []
+        self.report_sections: list = []  # extra sections (sim.experiment.report.Section) the report renders
 
     def begin(self, prefix: str) -> None:
         """Start the planned stage whose name begins with ``prefix``."""
@@ -139,8 +140,9 @@ class _Run:
         from sim.cohort import run_cohort
 
         self.begin("base case")
-        res = self.located(("model",), run_cohort, self.model)
+        res = self.located(("model",), run_cohort, self.model, trace=True)
         out = res.outcomes.drop(columns="draw")
+        self.sections["trace"] = res.trace
         write_table(out, self.dir, "base_case", ("csv", "parquet"))
         icer = res.icer(effect=self.ld.effect)
         write_table(icer, self.dir, "icer", ("csv", "md"), self.units)
@@ -214,6 +216,12 @@ class _Run:
         self.fig(plots.evppi(self.tag(table.copy()), wtp=exp.wtp_threshold), "evppi",
                  f"Per-person EVPPI at {self.units.wtp(exp.wtp_threshold)} (bars: one standard error)")
         self.sections["evppi"] = table
+        grid = np.asarray(exp.wtp, dtype=float)
+        points = np.unique(  # the curve over willingness to pay at a few points (one regression per group each)
+            np.r_[grid[np.linspace(0, len(grid) - 1, 5).round().astype(int)], exp.wtp_threshold])
+        curve = self.located(("evppi",), voi.evppi, c, e, points, draws, groups, method=exp.evppi.method)
+        write_table(curve, self.dir, "evppi_curve", ("csv",))
+        self.sections["evppi_curve"] = curve
 
     def one_way(self) -> None:
         from sim import plots
