@@ -113,3 +113,30 @@ def test_extra_sections_plug_in_without_the_template(tmp_path, monkeypatch):
     html = (res.folder / "report.html").read_text()
     assert '<section id="queue-statistics">' in html and 'href="#queue-statistics"' in html
     assert "Waiting times by arm." in html and "12.5" in html
+
+
+def test_ready_model_hook_gives_report_sections():
+    import types
+
+    from sim.experiment.registry import report_sections
+
+    mod = types.ModuleType("fake_model")
+    assert report_sections(mod, None) == [] and report_sections(None, None) == []
+    mod.report_sections = lambda model: [("Validation", "vs trial", [("t", pd.DataFrame({"a": [1]}))])]
+    (title, text, tables), = report_sections(mod, object())
+    assert title == "Validation" and tables[0][1]["a"].tolist() == [1]
+
+
+def test_flagship_validation_hook_compares_with_the_trials():
+    """Through the ready model's module object (never importing the catalogue by name)."""
+    from sim.experiment.loading import load
+    from sim.experiment.present import module_of
+    from sim.experiment.read import read_experiment
+    from sim.experiment.registry import report_sections
+
+    ld = load(read_experiment(H.ROOT / "experiments" / "omt_vs_cabg.toml"))
+    (title, _text, [(_cap, df)]), = report_sections(module_of("omt_vs_cabg"), ld.model())
+    assert "STICH" in title
+    assert {"Model survival", "Trial survival", "Trial 95 % low", "Trial 95 % high"} <= set(df.columns)
+    assert ((df["Model survival"] > 0) & (df["Model survival"] < 1)).all()
+    assert set(df["Arm"]) == set(ld.model().strategies)

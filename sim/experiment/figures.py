@@ -11,7 +11,7 @@ import io
 import numpy as np
 import pandas as pd
 
-__all__ = ["evppi_curves", "model_diagram", "png", "trace_figure"]
+__all__ = ["curve_points", "evppi_curves", "model_diagram", "png", "trace_figure"]
 
 #: The Okabe & Ito (2008) colour-blind-safe palette of :mod:`sim.plots`.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -24,6 +24,32 @@ def _compact(x: float, _pos=None) -> str:
         if a >= div:
             return f"{x / div:.3g}{suffix}"
     return f"{x:.3g}"
+
+
+def curve_points(wtp, threshold: float, evpi: pd.DataFrame | None = None, n: int = 5) -> np.ndarray:
+    """Willingness-to-pay values at which to compute EVPPI curves (each costs one regression per group).
+
+    Parameters
+    ----------
+    wtp : array_like
+        The experiment's willingness-to-pay grid.
+    threshold : float
+        The decision threshold (always included).
+    evpi : DataFrame, optional
+        The EVPI curve (``wtp``, ``evpi``): where it peaks is included.
+    n : int
+        Points spread evenly over the grid.
+
+    Returns
+    -------
+    ndarray
+        Sorted, distinct values.
+    """
+    grid = np.asarray(wtp, dtype=float)
+    pts = [grid[np.linspace(0, len(grid) - 1, n).round().astype(int)], [float(threshold)]]
+    if evpi is not None and len(evpi):
+        pts.append([float(evpi["wtp"].iloc[int(np.argmax(evpi["evpi"].to_numpy(float)))])])
+    return np.unique(np.concatenate(pts))
 
 
 def png(fig) -> bytes:

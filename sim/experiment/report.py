@@ -182,7 +182,8 @@ def _decision(run, sheets: dict) -> list:
         blocks.append({"kind": "html", "html": f"<p class='decision'>{''.join(words)}.</p>"})
         blocks.append(_text("Deterministic base case (parameters at their base values); costs and "
                             f"{u.effect_unit} discounted, per person.", "small"))
-        blocks.append(_sheet(sheets, "ICER table", f"ICER table ({u.per_effect('ICER')})"))
+        per = f"{u.money + ' ' if u.money else ''}per {u.effect_one}"
+        blocks.append(_sheet(sheets, "ICER table", f"ICER table ({per})"))
     return blocks
 
 
@@ -346,18 +347,16 @@ def _extra(run, page: _Page) -> None:
 
 
 def _parameters(run) -> list:
-    from sim.experiment.present import module_of, shown_path
+    from sim.experiment.present import shown_path
 
     frame = run.ld.table.to_frame()
     cols = [c for c in ("name", "description", "value", "unit", "distribution", "args", "source") if c in frame]
     ptab = frame[cols].copy()
-    try:  # verification status, when the ready model's own table records it
-        own = module_of(run.exp.model).parameters()
-    except Exception:  # noqa: BLE001 - no ready model's table: no verification columns
-        own = None
-    if isinstance(own, pd.DataFrame) and "name" in own:
+    src = Path(str(run.ld.table.label))
+    if src.suffix.lower() == ".csv" and src.is_file():  # verification status, when the table's file records it
+        own = pd.read_csv(src, dtype=str, keep_default_na=False)
         for c in ("verified", "note"):
-            if c in own:
+            if c in own and "name" in own:
                 ptab[c] = ptab["name"].map(dict(zip(own["name"], own[c], strict=True))).fillna("")
     ptab.columns = [c.capitalize() for c in ptab.columns]
     return [_text(f"{len(ptab)} parameters; the distribution's arguments as given in the table "

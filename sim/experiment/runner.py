@@ -206,6 +206,7 @@ class _Run:
     def evppi(self, c: np.ndarray, e: np.ndarray, draws: pd.DataFrame) -> None:
         from sim import plots
         from sim.decision import voi
+        from sim.experiment.figures import curve_points
 
         exp = self.exp
         self.begin("EVPPI")
@@ -216,9 +217,7 @@ class _Run:
         self.fig(plots.evppi(self.tag(table.copy()), wtp=exp.wtp_threshold), "evppi",
                  f"Per-person EVPPI at {self.units.wtp(exp.wtp_threshold)} (bars: one standard error)")
         self.sections["evppi"] = table
-        grid = np.asarray(exp.wtp, dtype=float)
-        points = np.unique(  # the curve over willingness to pay at a few points (one regression per group each)
-            np.r_[grid[np.linspace(0, len(grid) - 1, 5).round().astype(int)], exp.wtp_threshold])
+        points = curve_points(exp.wtp, exp.wtp_threshold, self.sections.get("evpi_curve"))  # EVPPI over WTP
         curve = self.located(("evppi",), voi.evppi, c, e, points, draws, groups, method=exp.evppi.method)
         write_table(curve, self.dir, "evppi_curve", ("csv",))
         self.sections["evppi_curve"] = curve
