@@ -140,3 +140,29 @@ def test_flagship_validation_hook_compares_with_the_trials():
     assert {"Model survival", "Trial survival", "Trial 95 % low", "Trial 95 % high"} <= set(df.columns)
     assert ((df["Model survival"] > 0) & (df["Model survival"] < 1)).all()
     assert set(df["Arm"]) == set(ld.model().strategies)
+
+
+def test_population_evpi_from_the_experiment_file(tmp_path):
+    from sim.decision.voi import population_factor
+
+    res = run_experiment(H.small(tmp_path, draws=120, extra="[evpi]\nincidence = 1000\nyears = 10\ndiscount = 0.035\n"
+                                 "[evppi]\ngroups = ['rr']\n"), command=["test"])
+    html = (res.folder / "report.html").read_text()
+    voi = re.search(r'<section id="voi">.*?</section>', html, re.S).group(0)
+    ev = pd.read_csv(res.folder / "evpi.csv").set_index("wtp").loc[10_000, "evpi"]
+    factor = population_factor(1000, 10, 0.035)
+    assert f"Population EVPI: <b>GBP {factor * ev:,.0f}</b>" in voi
+    assert "Population EVPPI (GBP 1995)" in voi
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    ("[evpi]\nyears = 10\n", "years needs incidence"),
+    ("[evpi]\nincidence = 100\n", "years"),
+    ("[evpi]\nincidence = 100\nyears = 5\ndiscount = 1.5\n", "must be a yearly rate in [0, 1)"),
+])
+def test_population_keys_are_checked(tmp_path, extra, words):
+    from sim.errors import HtaError
+    from sim.experiment.read import read_experiment
+
+    with pytest.raises(HtaError, match=re.escape(words)):
+        read_experiment(H.small(tmp_path, draws=60, extra=extra))

@@ -267,11 +267,19 @@ def _voi(run, sheets: dict, page: _Page) -> list:
 
     s, u, exp = run.sections, run.units, run.exp
     blocks: list = []
+    pop = _population(exp)
     if "evpi" in s:
-        blocks.append(_text(f"Expected value of perfect information at {u.wtp(exp.wtp_threshold)}: "
-                            f"{_money(u, s['evpi'])} per person. The experiment gives no population, so values are "
-                            f"per person: multiply by the number of people the decision concerns over its lifetime "
-                            f"(discounted) for the population value."))
+        if pop is None:
+            words = ("The experiment gives no population ([evpi] incidence and years), so values are per person: "
+                     "multiply by the number of people the decision concerns over its lifetime (discounted) for "
+                     "the population value.")
+        else:
+            (inc, years, rate), factor = pop
+            words = (f"Population EVPI: <b>{_money(u, factor * s['evpi'])}</b> ({inc:,.0f} people a year over "
+                     f"{years} years, discounted at {rate * 100:g} % a year: {factor:,.0f} people).")
+        blocks.append({"kind": "html", "html": f"<p>Expected value of perfect information at "
+                                               f"{u.wtp(exp.wtp_threshold)}: {_money(u, s['evpi'])} per person. "
+                                               f"{words}</p>"})
         blocks += [page.figure(n, c) for n, c in run.figures if n == "evpi"]
     if "evppi" in s:
         t = s["evppi"].copy()
@@ -280,7 +288,10 @@ def _voi(run, sheets: dict, page: _Page) -> list:
         t = t[["parameters", "evppi", "low", "high", "se", "method"]]
         t.columns = ["Parameters", u.cost("EVPPI per person"), u.cost("95 % low"), u.cost("95 % high"),
                      u.cost("Standard error"), "Method"]
-        kinds = {c: "text" if c in ("Parameters", "Method") else "money_small" for c in t.columns}
+        if pop is not None:
+            t.insert(5, u.cost("Population EVPPI"), s["evppi"]["evppi"].to_numpy() * pop[1])
+        kinds = {c: "text" if c in ("Parameters", "Method") else "money" if "Population" in c else "money_small"
+                 for c in t.columns}
         blocks += [_text(f"Expected value of partial perfect information per parameter (group) at "
                          f"{u.wtp(exp.wtp_threshold)}; intervals from the regression's standard error, cut at "
                          f"zero (an EVPPI cannot be negative)."),
@@ -294,6 +305,14 @@ def _voi(run, sheets: dict, page: _Page) -> list:
                                       f"{points} (each point one regression per group; bands: one standard error, "
                                       f"cut at zero; dotted line: threshold {u.wtp(exp.wtp_threshold)})", png(fig)))
     return blocks
+
+
+def _population(exp):
+    """``((incidence, years, discount), people)`` of the experiment's ``[evpi]`` population, or None."""
+    from sim.decision.voi import population_factor
+
+    p = getattr(exp, "evpi_population", None)
+    return None if p is None else (p, population_factor(*p))
 
 
 def _dsa(run, sheets: dict, page: _Page) -> list:
