@@ -38,7 +38,9 @@ nav ol{columns:2;font-size:.95em}nav h2{border:0;margin-top:.5em}
 table{border-collapse:collapse;margin:.4em 0 1em;font-size:.86em}
 th,td{border:1px solid #ccc;padding:.22em .55em;text-align:right;vertical-align:top}
 th{background:#eef2f5}td.text,th.text{text-align:left}tbody tr:nth-child(even){background:#fafbfc}
-.scroll{overflow-x:auto}figure{margin:1em 0}figure img{max-width:min(100%,52em);border:1px solid #e3e3e3}
+.scroll{overflow-x:auto}table.fixed{table-layout:fixed;width:100%}
+table.fixed td,table.fixed th{overflow-wrap:break-word}
+figure{margin:1em 0}figure img{max-width:min(100%,52em);border:1px solid #e3e3e3}
 figcaption{font-size:.88em;color:#444;max-width:60em}
 .decision{background:#eef6ee;border-left:5px solid #009E73;padding:.7em 1em;font-size:1.08em}
 .small{font-size:.85em;color:#555}code{background:#f4f4f4;padding:0 .2em;word-break:break-all}
@@ -117,8 +119,9 @@ def _text(text: str, cls: str = "") -> dict:
     return {"kind": "text", "text": text, "cls": cls}
 
 
-def _table(df: pd.DataFrame, kinds: dict[str, str] | None = None, caption: str = "") -> dict:
-    """A table block: headers as given, cells formatted by kind of column."""
+def _table(df: pd.DataFrame, kinds: dict[str, str] | None = None, caption: str = "",
+           widths: dict[str, float] | None = None) -> dict:
+    """A table block: headers as given, cells formatted by kind of column (``widths``: % of the page, fixed)."""
     from sim.experiment.present import format_cells
 
     kinds = kinds or {str(c): "number" if pd.api.types.is_numeric_dtype(df[c]) else "text" for c in df.columns}
@@ -130,8 +133,12 @@ def _table(df: pd.DataFrame, kinds: dict[str, str] | None = None, caption: str =
     for row in text.itertuples(index=False):
         cells = "".join(f"<td class='{align[c]}'>{html.escape(str(v))}</td>" for c, v in zip(cols, row, strict=True))
         body.append(f"<tr>{cells}</tr>")
+    cols_html, attr = "", ""
+    if widths:
+        cols_html = "<colgroup>" + "".join(f"<col style='width:{widths.get(c, 6)}%'>" for c in cols) + "</colgroup>"
+        attr = " class='fixed'"
     return {"kind": "table", "caption": caption,
-            "html": f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"}
+            "html": f"<table{attr}>{cols_html}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"}
 
 
 def _sheet(sheets: dict, name: str, caption: str = "", rows=None) -> dict:
@@ -380,7 +387,9 @@ def _parameters(run) -> list:
     ptab.columns = [c.capitalize() for c in ptab.columns]
     return [_text(f"{len(ptab)} parameters; the distribution's arguments as given in the table "
                   f"({shown_path(run.ld.table.label, run.exp.path.parent)})."),
-            _table(ptab, {c: "number" if c == "Value" else "text" for c in ptab.columns})]
+            _table(ptab, {c: "number" if c == "Value" else "text" for c in ptab.columns},
+                   widths={"Name": 9, "Description": 16, "Value": 7, "Unit": 7, "Distribution": 9, "Args": 12,
+                           "Source": 23, "Verified": 7, "Note": 10})]
 
 
 def _reproducibility(run, manifest: dict, folder: Path) -> list:
