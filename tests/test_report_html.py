@@ -166,3 +166,14 @@ def test_population_keys_are_checked(tmp_path, extra, words):
 
     with pytest.raises(HtaError, match=re.escape(words)):
         read_experiment(H.small(tmp_path, draws=60, extra=extra))
+
+
+def test_decision_when_the_cheaper_strategy_is_cost_effective(tmp_path):
+    f = H.small(tmp_path, draws=50)
+    f.write_text(f.read_text().replace("threshold = 10000", "threshold = 5000"))
+    res = run_experiment(f, command=["test"])
+    html = (res.folder / "report.html").read_text()
+    decision = re.search(r'<section id="decision">.*?</section>', html, re.S).group(0)
+    icer = pd.read_csv(res.folder / "icer.csv").set_index("strategy").loc["comb", "icer"]
+    assert "At GBP 5,000 per life-year, <b>mono</b> is cost-effective" in decision
+    assert f"(the more effective comb costs more per life-year than the threshold: ICER GBP {icer:,.0f})" in decision

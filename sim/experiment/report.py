@@ -199,6 +199,8 @@ def _model(run, page: _Page) -> list:
     from sim.experiment.present import settings_words
 
     m = run.model
+    if not all(hasattr(m, a) for a in ("states", "transitions", "strategy_transitions", "dead", "tunnels")):
+        return []  # not a cohort state-transition model (e.g. a patient-level pathway): no diagram
     words = settings_words(m)
     blocks = [_text(m.description) if m.description else None,
               _text(f"States: {', '.join(map(str, m.states))}; strategies: {', '.join(map(str, m.strategies))}. "
