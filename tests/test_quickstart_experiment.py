@@ -43,5 +43,7 @@ def test_flagship_experiment_end_to_end(tmp_path):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 1000
     html = (out / "report.html").read_text()
     assert "STICH" in html and "Parameters and sources" in html and "http://" not in html
+    assert '<section id="validation">' in html and "Within interval" in html  # the model's report_sections hook
+    assert "<th class='text'>Verified</th>" in html  # the parameter table's verification status
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 2016

@@ -13,6 +13,7 @@ import subprocess
 
 import exp_helpers as H
 import pytest
+import report_helpers as R
 
 from sim.experiment.runner import run_experiment
 
@@ -46,7 +47,7 @@ def _render(browser: str, html_file, tmp_path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
-    f = H.small(folder, draws=300, extra="[one_way]\nparameters = ['rr', 'c_dm_C']\n")
+    f = H.small(folder, draws=300, extra=H.FULL_EXTRA)
     return run_experiment(f).folder / "report.html"
 
 
@@ -54,7 +55,7 @@ def test_report_renders_offline_with_every_figure_loaded(report, tmp_path):
     browser = _browser()
     body = _render(browser, report, tmp_path)
     n_img = report.read_text().count("<img ")
-    assert n_img == 4  # CE plane, CEAC, EVPI, tornado
+    assert n_img == 9  # diagram, trace, CE plane, CEAC, EVPI, EVPPI (bars, curves), tornado, two-way
     assert body.get("data-images") == "ok", body
     assert body["data-images-loaded"] == body["data-images-total"] == str(n_img)
     assert body["data-images-failed"] == "0"
@@ -69,3 +70,52 @@ def test_a_broken_figure_is_detected(report, tmp_path):
     body = _render(browser, broken, tmp_path)
     assert body.get("data-images") == "broken", body
     assert int(body["data-images-loaded"]) == int(body["data-images-total"]) - 1
+
+
+def _screenshot(browser: str, html_file, tmp_path, height: int = 9000):
+    """A headless screenshot of the page (1280 px wide), as an RGB array."""
+    import matplotlib.image as mpimg
+
+    shot = tmp_path / "shot.png"
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+           "--disable-background-networking", "--proxy-server=127.0.0.1:9", f"--user-data-dir={tmp_path / 'p2'}",
+           f"--window-size=1280,{height}", f"--screenshot={shot}", html_file.as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
+    return mpimg.imread(shot)[..., :3]
+
+
+def test_every_section_and_figure_is_in_the_rendered_dom(report, tmp_path):
+    browser = _browser()
+    profile = tmp_path / "profile"
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--proxy-server=127.0.0.1:9", f"--user-data-dir={profile}", "--dump-dom",
+                           report.as_uri()], capture_output=True, text=True, timeout=180, check=False)
+    dom = proc.stdout
+    ids = R.section_ids(dom)
+    assert set(R.FULL_SECTIONS) <= set(ids), ids
+    assert R.toc_targets(dom) == ids[1:]
+    names = re.findall(r'data-figure="([^"]+)"', dom)
+    assert sorted(names) == sorted(["model_diagram", "trace", "ce_plane", "ceac", "evpi", "evppi", "evppi_curve",
+                                    "tornado", "two_way"])
+
+
+def test_screenshot_shows_the_report_not_a_blank_page(report, tmp_path):
+    """The page as drawn: its first screen has text, and the figures' area is not a uniform canvas."""
+    browser = _browser()
+    img = _screenshot(browser, report, tmp_path)
+    top = img[:1000]
+    assert top.std() > 0.05  # title, contents and decision drawn
+    rows = (img.std(axis=(1, 2)) > 0.02).mean()  # share of pixel rows with something on them
+    assert rows > 0.3, rows
+    for name, png in R.figures(report.read_text()).items():
+        assert R.blank(png) is None, (name, R.blank(png))
+
+
+def test_screenshot_check_catches_a_blank_page(report, tmp_path):
+    """The screenshot check can fail: a report whose figures and text are hidden is caught."""
+    browser = _browser()
+    hidden = tmp_path / "hidden.html"
+    hidden.write_text(report.read_text().replace("<style>", "<style>body *{visibility:hidden}", 1))
+    img = _screenshot(browser, hidden, tmp_path)
+    assert img[:1000].std() < 0.05

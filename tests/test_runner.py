@@ -109,8 +109,8 @@ def test_report_is_self_contained(full_run):
     _, res = full_run
     html = (res.folder / "report.html").read_text()
     assert "http://" not in html and "https://" not in html and "<link" not in html
-    srcs = re.findall(r"<img[^>]*src='([^']*)'", html)
-    assert len(srcs) == 6 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    srcs = re.findall(r"<img[^>]*src=[\"']([^\"']*)[\"']", html)
+    assert len(srcs) == 9 and all(s.startswith("data:image/png;base64,") for s in srcs)
     for words in ("Seed 11", "numpy", "Parameters and sources", "Chancellor JV", "ICER table", "6,276",
                   "ICER (GBP 1995 per life-year)", "Cost (GBP 1995)", "Life-years"):
         assert words in html, words

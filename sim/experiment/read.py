@@ -70,7 +70,7 @@ def read_experiment(path: str | os.PathLike) -> Experiment:
     one_way = _one_way(top)
     two_way = _two_way(top)
     thresholds = _thresholds(top)
-    evpi = _evpi(top, psa)
+    evpi, population = _evpi(top, psa)
     evppi = _evppi(top, psa)
     sweep, sweep_draws = _sweep(top, psa)
     units = _units(top)
@@ -84,6 +84,7 @@ def read_experiment(path: str | os.PathLike) -> Experiment:
         wtp_threshold=wtp_threshold, scenario=scenario, base_case=base_case, psa=psa, one_way=one_way,
         two_way=two_way, thresholds=thresholds, evpi=evpi, evppi=evppi, sweep=sweep, sweep_draws=sweep_draws,
         execution=execution, defaults=head["defaults"], units=units, utility_max=head["utility_max"],
+        evpi_population=population,
         locator=top.loc, data=data, patients=patients,
     )
 
@@ -361,15 +362,22 @@ def _thresholds(top: Reader) -> tuple[ThresholdSpec, ...]:
     return tuple(out)
 
 
-def _evpi(top: Reader, psa: PSASpec | None) -> bool:
+def _evpi(top: Reader, psa: PSASpec | None) -> tuple[bool, tuple[float, int, float] | None]:
     r = _table(top, "evpi")
     if r is None:
-        return psa is not None
+        return psa is not None, None
     evpi = r.get("run", "bool", True)
+    incidence = r.get("incidence", "num+", None)
+    years = r.get("years", "int1", None, required=incidence is not None)
+    discount = r.get("discount", "num+", 0.0)
     r.finish()
     if evpi and psa is None:
         raise r.err(None, "EVPI needs a PSA: add a [psa] table with draws = ...")
-    return evpi
+    if years is not None and incidence is None:
+        raise r.err("years", "years needs incidence (people a year the decision concerns): add incidence = ...")
+    if not 0 <= float(discount) < 1:
+        raise r.err("discount", f"discount {discount!r} must be a yearly rate in [0, 1), e.g. 0.035")
+    return evpi, (None if incidence is None else (float(incidence), int(years), float(discount)))
 
 
 def _evppi(top: Reader, psa: PSASpec | None) -> EVPPISpec | None:

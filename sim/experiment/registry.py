@@ -25,7 +25,8 @@ from types import ModuleType
 
 from sim.errors import HtaError, suggest
 
-__all__ = ["BUILDERS", "GROUP", "PATIENT_GROUP", "load_ready", "patient_models", "ready_models", "registered_builders"]
+__all__ = ["BUILDERS", "GROUP", "PATIENT_GROUP", "load_ready", "patient_models", "ready_models", "registered_builders",
+           "report_sections"]
 
 #: The entry-point group in which packages register ready models (name -> module).
 GROUP = "hta_sim.models"
@@ -120,3 +121,35 @@ def load_ready(name: str, group: str = GROUP) -> ModuleType:
         raise HtaError(f"ready model {name!r}: cannot import its module {modname!r} ({exc}); reinstall the "
                        f"package that registers it") from None
     return getattr(module, attr) if attr else module
+
+
+def report_sections(module, model) -> list:
+    """The extra report sections a ready model provides (e.g. its validation against trial data).
+
+    A ready model's module may define ``report_sections(model)`` (or have a submodule
+    ``validation`` that does) returning a list of ``(title, text, tables)`` with
+    ``tables`` a list of ``(caption, DataFrame)``. Found through the module object;
+    nothing is imported by name from a model catalogue.
+
+    Parameters
+    ----------
+    module : module or None
+        The ready model's module (:func:`sim.experiment.present.module_of`).
+    model : Model
+        The model of the run (its base case).
+
+    Returns
+    -------
+    list
+        Empty when the module provides no hook.
+    """
+    if module is None:
+        return []
+    hook = getattr(module, "report_sections", None)
+    if hook is None and getattr(module, "__path__", None) is not None:  # a package: its validation module
+        try:
+            sub = importlib.import_module(f"{module.__name__}.validation")
+        except ImportError:
+            sub = None
+        hook = getattr(sub, "report_sections", None)
+    return list(hook(model)) if callable(hook) else []

@@ -116,6 +116,7 @@ class _Run:
         self.stage = stages or Stages(1, enabled=False)
         self.names = plan(self.exp)
         self.sheets: list = []
+        self.report_sections: list = []  # extra sections (sim.experiment.report.Section) the report renders
 
     def begin(self, prefix: str) -> None:
         """Start the planned stage whose name begins with ``prefix``."""
@@ -158,8 +159,9 @@ class _Run:
             from sim.cohort import run_cohort as run
 
         self.begin("base case")
-        res = self.located(("model",), run, self.model)
+        res = self.located(("model",), run, self.model, trace=True)
         out = res.outcomes.drop(columns="draw")
+        self.sections["trace"] = res.trace
         write_table(out, self.dir, "base_case", ("csv", "parquet"))
         if res.settings.get("crossings"):  # a partitioned survival model's constrained curves, on record
             write_table(pd.DataFrame(res.settings["crossings"]), self.dir, "base_case_crossings", ("csv",))
@@ -231,6 +233,7 @@ class _Run:
     def evppi(self, c: np.ndarray, e: np.ndarray, draws: pd.DataFrame) -> None:
         from sim import plots
         from sim.decision import voi
+        from sim.experiment.figures import curve_points
 
         exp = self.exp
         self.begin("EVPPI")
@@ -241,6 +244,10 @@ class _Run:
         self.fig(plots.evppi(self.tag(table.copy()), wtp=exp.wtp_threshold), "evppi",
                  f"Per-person EVPPI at {self.units.wtp(exp.wtp_threshold)} (bars: one standard error)")
         self.sections["evppi"] = table
+        points = curve_points(exp.wtp, exp.wtp_threshold, self.sections.get("evpi_curve"))  # EVPPI over WTP
+        curve = self.located(("evppi",), voi.evppi, c, e, points, draws, groups, method=exp.evppi.method)
+        write_table(curve, self.dir, "evppi_curve", ("csv",))
+        self.sections["evppi_curve"] = curve
 
     def one_way(self) -> None:
         from sim import plots

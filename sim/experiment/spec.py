@@ -57,7 +57,8 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "threshold": {"parameter": ("string", "required"), "lower": ("number", "required"),
                   "upper": ("number", "required"), "strategy": ("string", "the second strategy"),
                   "comparator": ("string", "the first strategy")},
-    "evpi": {"run": ("boolean", True)},
+    "evpi": {"run": ("boolean", True), "incidence": ("number >= 0", "none: values per person"),
+             "years": ("integer >= 1", "required with incidence"), "discount": ("number", 0)},
     "evppi": {"groups": ("array of strings or arrays of strings", "required"), "method": ("string", "gam")},
     "sweep": {"grid": ("table of arrays", "none"), "scenarios": ("array of tables", "none"),
               "draws": ("integer >= 2", "[psa] draws")},
@@ -191,6 +192,7 @@ class Experiment:
     units: Mapping[str, Any] = field(default_factory=dict)  # [units]: currency, price_year, effect_unit given
     utility_max: float | str | None = None  # the model's bound on state utilities: a number, "none", None (the model's)
     patients: int | None = None  # [patients] n: inner patients per draw of a patient-level model (None: a cohort model)
+    evpi_population: tuple[float, int, float] | None = None  # [evpi] incidence, years, discount (population EVPI)
     locator: Locator = field(compare=False, repr=False, default=None)
     data: Mapping = field(compare=False, repr=False, default_factory=dict)  # the parsed TOML document
 

@@ -1,0 +1,55 @@
+"""Checks of a rendered report shared by the HTML and browser tests: sections, figures decoded and not blank."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+
+#: Section ids every full run's report has (decision to reproducibility).
+FULL_SECTIONS = ("contents", "decision", "model", "base-case", "trace", "psa", "voi", "dsa", "parameters",
+                 "settings", "reproducibility")
+
+
+def figures(html: str) -> dict[str, bytes]:
+    """``{data-figure name: PNG bytes}`` of every embedded figure."""
+    out = {}
+    for m in re.finditer(r'<img [^>]*data-figure="([^"]+)"[^>]*src="data:image/png;base64,([^"]+)"', html):
+        out[m.group(1)] = base64.b64decode(m.group(2))
+    return out
+
+
+def blank(png: bytes) -> str | None:
+    """Why an image is blank or broken (None when it shows something).
+
+    Blank: it does not decode, has no pixels, or fewer than 0.5 % of its pixels differ
+    from its most common colour (an empty canvas, a lone frame).
+    """
+    import matplotlib.image as mpimg
+
+    try:
+        img = mpimg.imread(io.BytesIO(png), format="png")
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is the finding
+        return f"does not decode ({exc})"
+    if img.size == 0 or img.shape[0] < 10 or img.shape[1] < 10:
+        return f"has no pixels ({img.shape})"
+    rgb = np.round(np.asarray(img)[..., :3] * 255).astype(np.int64)
+    flat = rgb.reshape(-1, 3) @ np.array([65536, 256, 1])
+    values, counts = np.unique(flat, return_counts=True)
+    share = 1.0 - counts.max() / flat.size
+    if share < 0.005:
+        return f"is blank ({share:.2%} of pixels differ from the background)"
+    return None
+
+
+def section_ids(html: str) -> list[str]:
+    """Ids of the ``<section>`` and ``<nav>`` elements, in order."""
+    return re.findall(r'<(?:section|nav) id="([^"]+)"', html)
+
+
+def toc_targets(html: str) -> list[str]:
+    """The ids the table of contents links to."""
+    nav = re.search(r"<nav .*?</nav>", html, re.S)
+    return re.findall(r'href="#([^"]+)"', nav.group(0)) if nav else []
