@@ -21,9 +21,9 @@ from sim.cohort.engine import cohort_settings, cohort_totals
 from sim.decision.acceptability import ceac
 from sim.decision.icer import icer_table, icers, outcome_matrix
 from sim.decision.voi import evpi
-from sim.errors import HtaError, suggest
+from sim.errors import HtaError
 from sim.model.arrays import DEFAULT_MEMORY, resolve_draws
-from sim.model.draws import check_defaults, missing_error
+from sim.model.draws import accounted
 from sim.model.memory import check_memory
 from sim.model.spec import Model
 from sim.params.sampling import Draws, Sampler
@@ -178,19 +178,10 @@ def _check_psa(model: Model, table: ParameterTable, n, seed, chunk_size, fixed, 
         raise HtaError(f"run_psa needs a Model, got {type(model).__name__}")
     if not isinstance(table, ParameterTable):
         raise HtaError(f"run_psa needs a ParameterTable, got {type(table).__name__}")
-    check_defaults(defaults, "run_psa")
     for name, v, lo in (("n", n, 1), ("seed", seed, 0)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise HtaError(f"run_psa: {name} {v!r} must be a whole number >= {lo}")
-    for what, names in ((table.label, table.names), ("fixed", list(fixed or ()))):
-        unknown = [p for p in names if p not in model.parameters]
-        if unknown:
-            raise HtaError(f"run_psa: {what}: parameter {unknown[0]!r} is not a parameter of model {model.name!r}"
-                           f"{suggest(unknown[0], model.parameters)}; remove it or add it to the model's parameters")
-    given = set(table.names) | set(fixed or ())
-    missing = tuple(p for p in model.parameters if p not in given)
-    if missing and defaults is None:
-        raise missing_error("run_psa", table.label, model.name, missing)
+    missing = accounted("run_psa", model, table.label, table.names, fixed, defaults)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     return missing

@@ -15,12 +15,14 @@ and outcome columns, and run sets of parameter values (used by
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from sim.errors import HtaError, finite_number, suggest
+from sim.results import outcome_columns
 
 __all__ = ["ModelRun", "check_run", "check_parameter", "check_wtp", "check_effect", "pick_strategies", "run_sets",
            "wide"]
@@ -289,3 +291,50 @@ def wide(outcomes: pd.DataFrame, column: str, n: int, K: int) -> np.ndarray:
     ndarray, shape (n, K)
     """
     return outcomes[column].to_numpy(float).reshape(n, K)
+
+
+@dataclass(frozen=True)
+class SpecRun:
+    """A model specification run by one of the engines: the :class:`ModelRun` facts read off the model.
+
+    Subclasses (:class:`sim.cohort.CohortRun`, :class:`sim.psm.PSMRun`) name the model type
+    they take (``KIND``, ``KIND_NAME``) and implement :meth:`run`.
+
+    Parameters
+    ----------
+    model : Model or PartitionedSurvival
+        The model; its ``parameters`` are the base case.
+    """
+
+    KIND: ClassVar[type] = object
+    KIND_NAME: ClassVar[str] = "model"
+    model: Any
+
+    def __post_init__(self):
+        if not isinstance(self.model, self.KIND):
+            raise HtaError(f"{type(self).__name__} needs a {self.KIND_NAME}, got {type(self.model).__name__}")
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.model.name
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        """The model's strategies, in order."""
+        return tuple(self.model.strategies)
+
+    @property
+    def parameters(self) -> Mapping[str, float]:
+        """Base-case parameter values."""
+        return self.model.parameters
+
+    @property
+    def outcome_columns(self) -> tuple[str, ...]:
+        """``cost, qaly, ly``, their undiscounted versions and the cost components."""
+        return tuple(outcome_columns(self.model.cost_components)[2:])
+
+    def run(self, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
+        """Outcomes of the parameter sets ``values`` (see :class:`ModelRun`)."""
+        raise NotImplementedError
+

@@ -25,7 +25,7 @@ import pandas as pd
 from sim.errors import HtaError, suggest
 from sim.model.spec import Model
 
-__all__ = ["DEFAULTS", "ResolvedDraws", "check_defaults", "missing_error", "resolve_draws"]
+__all__ = ["DEFAULTS", "ResolvedDraws", "accounted", "check_defaults", "missing_error", "resolve_draws"]
 
 #: The choices of ``defaults=``: None (every parameter given) or "model" (missing ones keep the base case).
 DEFAULTS = (None, "model")
@@ -42,6 +42,30 @@ def missing_error(who: str, what: str, model: str, missing) -> HtaError:
     """The error for parameters of ``model`` that ``what`` (the draws, a table) does not give."""
     return HtaError(f"{who}: {len(missing)} parameter(s) of model {model!r} missing from {what}: {', '.join(missing)}; "
                     f"give them, or pass defaults=\"model\" to keep the model's base-case values for them")
+
+
+def accounted(who: str, model, label: str, names, fixed, defaults) -> tuple[str, ...]:
+    """Check that a parameter table (``label``, its ``names``) and ``fixed`` account for ``model``'s parameters.
+
+    A name the model does not have is an error with a suggestion; a parameter of the model
+    that neither gives is an error listing them all unless ``defaults="model"``.
+
+    Returns
+    -------
+    tuple of str
+        The model's parameters that keep their base-case values (none unless ``defaults="model"``).
+    """
+    check_defaults(defaults, who)
+    for what, given in ((label, list(names)), ("fixed", list(fixed or ()))):
+        unknown = [p for p in given if p not in model.parameters]
+        if unknown:
+            raise HtaError(f"{who}: {what}: parameter {unknown[0]!r} is not a parameter of model {model.name!r}"
+                           f"{suggest(unknown[0], model.parameters)}; remove it or add it to the model's parameters")
+    given = set(names) | set(fixed or ())
+    missing = tuple(p for p in model.parameters if p not in given)
+    if missing and defaults is None:
+        raise missing_error(who, label, model.name, missing)
+    return missing
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from sim.errors import HtaError, suggest
-from sim.model.draws import check_defaults, missing_error, resolve_draws
+from sim.decision.run import SpecRun
+from sim.errors import HtaError
+from sim.model.draws import accounted, resolve_draws
 from sim.params.sampling import Draws
 from sim.params.table import ParameterTable
 from sim.psm.engine import PSMResult, merge_crossings, psm_settings, psm_totals, run_psm, warn_crossings
 from sim.psm.spec import PartitionedSurvival
-from sim.results import outcome_columns, outcome_data
+from sim.results import outcome_data
 
 __all__ = ["run_psm_psa", "PSMRun", "PSMChunk", "psm_chunk", "assemble_psm"]
 
@@ -58,16 +60,7 @@ def _check(model, table, chunk_size, fixed, defaults) -> tuple[str, ...]:
         raise HtaError(f"run_psm_psa needs a PartitionedSurvival model, got {type(model).__name__}")
     if not isinstance(table, ParameterTable):
         raise HtaError(f"run_psm_psa needs a ParameterTable, got {type(table).__name__}")
-    check_defaults(defaults, "run_psm_psa")
-    for what, names in ((table.label, table.names), ("fixed", list(fixed or ()))):
-        unknown = [p for p in names if p not in model.parameters]
-        if unknown:
-            raise HtaError(f"run_psm_psa: {what}: parameter {unknown[0]!r} is not a parameter of model "
-                           f"{model.name!r}{suggest(unknown[0], model.parameters)}")
-    given = set(table.names) | set(fixed or ())
-    missing = tuple(p for p in model.parameters if p not in given)
-    if missing and defaults is None:
-        raise missing_error("run_psm_psa", table.label, model.name, missing)
+    missing = accounted("run_psm_psa", model, table.label, table.names, fixed, defaults)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     return missing
@@ -170,7 +163,7 @@ def run_psm_psa(model: PartitionedSurvival, table: ParameterTable, n: int, seed:
 
 
 @dataclass(frozen=True)
-class PSMRun:
+class PSMRun(SpecRun):
     """A partitioned survival model, run by :func:`~sim.psm.run_psm` on sets of parameter values.
 
     Parameters
@@ -179,31 +172,8 @@ class PSMRun:
         The model; its ``parameters`` are the base case.
     """
 
-    model: PartitionedSurvival
-
-    def __post_init__(self):
-        if not isinstance(self.model, PartitionedSurvival):
-            raise HtaError(f"PSMRun needs a PartitionedSurvival model, got {type(self.model).__name__}")
-
-    @property
-    def name(self) -> str:
-        """The model's name."""
-        return self.model.name
-
-    @property
-    def strategies(self) -> tuple[str, ...]:
-        """The model's strategies, in order."""
-        return tuple(self.model.strategies)
-
-    @property
-    def parameters(self) -> Mapping[str, float]:
-        """Base-case parameter values."""
-        return self.model.parameters
-
-    @property
-    def outcome_columns(self) -> tuple[str, ...]:
-        """``cost, qaly, ly``, their undiscounted versions and the cost components."""
-        return tuple(outcome_columns(self.model.cost_components)[2:])
+    KIND: ClassVar[type] = PartitionedSurvival
+    KIND_NAME: ClassVar[str] = "PartitionedSurvival model"
 
     def run(self, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
         """Outcomes of the parameter sets ``values`` (see :class:`sim.decision.run.ModelRun`)."""
