@@ -297,17 +297,15 @@ class PatientRun:
     # ------------------------------------------------------------ sweep
     def sweep(self) -> None:
         """One PSA per scenario (same draws: common random numbers), streamed into ``sweep/``; resumable."""
-        from sim.experiment.patient_tables import sweep_summary
+        from sim.experiment.patient_tables import WEEKS
+        from sim.experiment.sweep import sweep_summary, write_listing
 
         exp, ld = self.exp, self.ld
         self.stage("sweep")
         n_draws = exp.sweep_draws or exp.psa.draws
         root = self.dir / SWEEP
         root.mkdir(exist_ok=True)
-        names = sorted({k for s in exp.sweep for k in s.values})
-        listing = pd.DataFrame([{"scenario": s.index, "name": s.name, **{k: s.values.get(k, np.nan) for k in names}}
-                                for s in exp.sweep])
-        listing.to_csv(self.dir / "sweep_scenarios.csv", index=False, float_format="%.17g")
+        names = write_listing(self.dir, exp)
         todo, args = [], []
         for s in exp.sweep:
             d = root / f"scenario={s.index:05d}"
@@ -329,6 +327,7 @@ class PatientRun:
 
         self.sections["sweep_resumed"] = len(exp.sweep) - len(todo)
         self.ex.map(scenario_task, args, desc="sweep", unit="scenario", on_result=write)
-        summary = sweep_summary(read_sweep(self.dir), exp, ld.effect, names)
+        summary = sweep_summary(read_sweep(self.dir), exp, ld.effect, names,
+                                means={"waited_weeks": ("waited", WEEKS), "died_on_list": ("died_on_list", 1.0)})
         write_table(summary, self.dir, "sweep_summary", ("csv", "md"), self.units)
         self.sections["sweep"] = summary

@@ -17,7 +17,7 @@ import pandas as pd
 from sim.errors import HtaError
 
 __all__ = ["mc_error_table", "number_needed", "outcome_table", "per_draw_table", "psa_summary", "queue_table",
-           "subgroup_table", "sweep_summary"]
+           "subgroup_table"]
 
 WEEKS = 52.0
 
@@ -237,48 +237,3 @@ def per_draw_table(out: pd.DataFrame, level: float = 0.95) -> pd.DataFrame | Non
             rows.append({"strategy": str(s), "outcome": label, "mean": v.mean(), "low": np.quantile(v, a),
                          "high": np.quantile(v, 1 - a)})
     return pd.DataFrame(rows) if rows else None
-
-
-def sweep_summary(data: pd.DataFrame, exp, effect: str, names: list[str]) -> pd.DataFrame:
-    """Per scenario and strategy: mean cost and effect, probability cost-effective, EVPI, and waits.
-
-    Parameters
-    ----------
-    data : DataFrame
-        :func:`sim.experiment.sweep.read_sweep` of the run.
-    exp : Experiment
-        The experiment (its scenarios and threshold).
-    effect : str
-        The effect measure.
-    names : list of str
-        The sweep's parameter and setting names.
-
-    Returns
-    -------
-    DataFrame
-        ``scenario, name, <names>, strategy, cost, <effect>, p_cost_effective, evpi`` and, where
-        reported, ``waited_weeks, died_on_list``.
-    """
-    from sim import decision
-    from sim.decision import voi
-
-    thr = exp.wtp_threshold
-    rows = []
-    for s in exp.sweep:
-        o = data[data["scenario"] == s.index]
-        c, strat = decision.outcome_matrix(o, "cost")
-        e, _ = decision.outcome_matrix(o, effect)
-        curve = decision.ceac(c, e, [thr], strat)
-        best = dict(zip(curve["strategy"], curve["probability"], strict=True))
-        ev = float(voi.evpi(c, e, thr)["evpi"].iloc[0])
-        for k, name in enumerate(strat):
-            row = {"scenario": s.index, "name": s.name, **{v: s.values.get(v, np.nan) for v in names},
-                   "strategy": name, "cost": c[:, k].mean(), effect: e[:, k].mean(),
-                   "p_cost_effective": best[name], "evpi": ev}
-            sel = o[o["strategy"].astype(str) == str(name)]
-            if "waited" in o.columns:
-                row["waited_weeks"] = float(sel["waited"].mean() * WEEKS)
-            if "died_on_list" in o.columns:
-                row["died_on_list"] = float(sel["died_on_list"].mean())
-            rows.append(row)
-    return pd.DataFrame(rows)

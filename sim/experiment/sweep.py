@@ -23,7 +23,8 @@ from sim.errors import HtaError
 from sim.experiment.outputs import portable, write_parquet_atomic, write_table
 from sim.experiment.spec import fixed_parameters
 
-__all__ = ["DONE", "SWEEP", "check_partition", "read_sweep", "resumable", "run_sweep", "scenario_psa"]
+__all__ = ["DONE", "SWEEP", "check_partition", "read_sweep", "resumable", "run_sweep", "scenario_psa", "sweep_summary",
+           "write_listing"]
 
 #: The sweep dataset's folder in the output folder.
 SWEEP = "sweep"
@@ -151,10 +152,7 @@ def run_sweep(run: Any) -> pd.DataFrame:
     method, chunk = (exp.psa.method, exp.psa.chunk) if exp.psa else ("mc", 1000)
     root = run.dir / SWEEP
     root.mkdir(exist_ok=True)
-    names = sorted({k for s in exp.sweep for k in s.values})
-    listing = pd.DataFrame([{"scenario": s.index, "name": s.name, **{k: s.values.get(k, np.nan) for k in names}}
-                            for s in exp.sweep])
-    listing.to_csv(run.dir / "sweep_scenarios.csv", index=False, float_format="%.17g")
+    names = write_listing(run.dir, exp)
     todo, args = [], []
     for s in exp.sweep:
         if (_part_dir(root, s.index) / DONE).is_file():
@@ -174,17 +172,46 @@ def run_sweep(run: Any) -> pd.DataFrame:
 
     run.sections["sweep_resumed"] = len(exp.sweep) - len(todo)
     run.ex.map(scenario_psa, args, desc="sweep", unit="scenario", on_result=write)
-    summary = _summary(read_sweep(run.dir), exp, ld.effect, names)
+    summary = sweep_summary(read_sweep(run.dir), exp, ld.effect, names)
     write_table(summary, run.dir, "sweep_summary", ("csv", "md"), getattr(run, "units", None))
     run.sections["sweep"] = summary
     return summary
 
 
-def _summary(data: pd.DataFrame, exp, effect: str, names: list[str]) -> pd.DataFrame:
+def write_listing(folder: Path, exp) -> list[str]:
+    """Write ``sweep_scenarios.csv`` (one row per scenario and its values); return the swept names, sorted."""
+    names = sorted({k for s in exp.sweep for k in s.values})
+    listing = pd.DataFrame([{"scenario": s.index, "name": s.name, **{k: s.values.get(k, np.nan) for k in names}}
+                            for s in exp.sweep])
+    listing.to_csv(folder / "sweep_scenarios.csv", index=False, float_format="%.17g")
+    return names
+
+
+def sweep_summary(data: pd.DataFrame, exp, effect: str, names: list[str],
+                  means: Mapping[str, tuple[str, float]] | None = None) -> pd.DataFrame:
     """Per scenario and strategy: mean cost and effect, probability cost-effective and EVPI at the threshold.
 
     The probability is the CEAC of :func:`sim.ceac` at the threshold (ties to the
     strategy whose name sorts first).
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`read_sweep` of the run.
+    exp : Experiment
+        The experiment (its scenarios and threshold).
+    effect : str
+        The effect measure.
+    names : list of str
+        The sweep's parameter (and setting) names.
+    means : mapping, optional
+        Further columns: output name -> (outcome column, scale), the scaled mean per
+        strategy, where the outcomes have that column (a patient-level run's waits).
+
+    Returns
+    -------
+    DataFrame
+        ``scenario, name, <names>, strategy, cost, <effect>, p_cost_effective, evpi`` and the ``means``.
     """
     from sim import decision
     from sim.decision import voi
@@ -199,7 +226,12 @@ def _summary(data: pd.DataFrame, exp, effect: str, names: list[str]) -> pd.DataF
         best = dict(zip(curve["strategy"], curve["probability"], strict=True))
         ev = float(voi.evpi(c, e, thr)["evpi"].iloc[0])
         for k, name in enumerate(strat):
-            rows.append({"scenario": s.index, "name": s.name, **{v: s.values.get(v, np.nan) for v in names},
-                         "strategy": name, "cost": c[:, k].mean(), effect: e[:, k].mean(),
-                         "p_cost_effective": best[name], "evpi": ev})
+            row = {"scenario": s.index, "name": s.name, **{v: s.values.get(v, np.nan) for v in names},
+                   "strategy": name, "cost": c[:, k].mean(), effect: e[:, k].mean(),
+                   "p_cost_effective": best[name], "evpi": ev}
+            sel = o[o["strategy"].astype(str) == str(name)]
+            for out, (column, scale) in (means or {}).items():
+                if column in o.columns:
+                    row[out] = float(sel[column].mean() * scale)
+            rows.append(row)
     return pd.DataFrame(rows)
