@@ -148,6 +148,20 @@ class Result:
         e, _ = outcome_matrix(self.outcomes, effect, draw=key)
         return c, e, names
 
+    def ceac(self, wtp, effect: str = "qaly") -> pd.DataFrame:
+        """Cost-effectiveness acceptability curves (see :func:`sim.ceac`)."""
+        from sim.decision.acceptability import ceac
+
+        c, e, names = self.matrices(effect)
+        return ceac(c, e, wtp, names)
+
+    def evpi(self, wtp, effect: str = "qaly") -> pd.DataFrame:
+        """Expected value of perfect information (see :func:`sim.evpi`)."""
+        from sim.decision.voi import evpi
+
+        c, e, _ = self.matrices(effect)
+        return evpi(c, e, wtp)
+
 
 @dataclass(frozen=True)
 class CohortResult(Result):

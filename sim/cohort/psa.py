@@ -18,9 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.cohort.engine import cohort_settings, cohort_totals
-from sim.decision.acceptability import ceac
 from sim.decision.icer import icer_table, icers, outcome_matrix
-from sim.decision.voi import evpi
 from sim.errors import HtaError
 from sim.model.arrays import DEFAULT_MEMORY, resolve_draws
 from sim.model.draws import accounted
@@ -136,16 +134,6 @@ class PSAResult(Result):
         c, names = outcome_matrix(self.outcomes, "cost")
         e, _ = outcome_matrix(self.outcomes, effect)
         return c, e, names
-
-    def ceac(self, wtp, effect: str = "qaly") -> pd.DataFrame:
-        """Cost-effectiveness acceptability curves (see :func:`sim.ceac`)."""
-        c, e, names = self.matrices(effect)
-        return ceac(c, e, wtp, names)
-
-    def evpi(self, wtp, effect: str = "qaly") -> pd.DataFrame:
-        """Expected value of perfect information (see :func:`sim.evpi`)."""
-        c, e, _ = self.matrices(effect)
-        return evpi(c, e, wtp)
 
 
 @dataclass(frozen=True)

@@ -71,20 +71,6 @@ class PSMResult(Result):
     trace: pd.DataFrame | None = None
     draws: Draws | None = None
 
-    def ceac(self, wtp, effect: str = "qaly") -> pd.DataFrame:
-        """Cost-effectiveness acceptability curves (see :func:`sim.ceac`)."""
-        from sim.decision.acceptability import ceac
-
-        c, e, names = self.matrices(effect)
-        return ceac(c, e, wtp, names)
-
-    def evpi(self, wtp, effect: str = "qaly") -> pd.DataFrame:
-        """Expected value of perfect information (see :func:`sim.evpi`)."""
-        from sim.decision.voi import evpi
-
-        c, e, _ = self.matrices(effect)
-        return evpi(c, e, wtp)
-
 
 # ---------------------------------------------------------------------------- evaluation
 class _Eval:
