@@ -102,3 +102,10 @@ def test_sweep_of_a_partitioned_survival_model_is_refused(experiment):
     experiment.write_text(EXP.split("[one_way]")[0] + '\n[sweep]\ngrid = {c_drug = [1000, 2000]}\n')
     with pytest.warns(CurveCrossingWarning), pytest.raises(HtaError, match="sweeps run cohort models only"):
         run_experiment(experiment)
+
+
+def test_utility_max_is_refused_for_a_partitioned_survival_model(experiment):
+    experiment.write_text(EXP.replace('output = "out"', 'output = "out"\nutility_max = 1.2'))
+    with pytest.raises(HtaError, match=r"exp.toml:6: .*utility_max applies to a sim.Model"):
+        run_experiment(experiment)
+    assert not (experiment.parent / "out").exists()  # nothing that looks like a result
