@@ -316,9 +316,6 @@ class _Run:
 
     def sweep(self) -> None:
         self.begin("sweep")
-        if _is_psm(self.model):
-            raise self.exp.error(("sweep",), "sweeps run cohort models only; run the scenarios of a partitioned "
-                                             "survival model as separate experiment files ([scenario])")
         run_sweep(self)
 
 # ---------------------------------------------------------------------------- entry points

@@ -1,7 +1,8 @@
 """Parameter sweeps: one PSA per scenario, streamed into a Parquet dataset partitioned by scenario.
 
 Each scenario is one pure task (:func:`scenario_psa`, the cohort PSA of
-:func:`sim.run_psa` with the scenario's values held fixed). Partitions are written by
+:func:`sim.run_psa`, or for a partitioned survival model the PSA of
+:func:`sim.psm.run_psm_psa`, with the scenario's values held fixed). Partitions are written by
 the process that runs the experiment, through a temporary file and a rename, each
 followed by a completion marker, so an interrupted sweep, rerun, continues where it
 stopped (``docs/experiments.md``, *Sweeps and resumption*). A finished partition
@@ -38,8 +39,9 @@ def scenario_psa(model, table, n: int, seed: int, method: str, chunk: int,
 
     Parameters
     ----------
-    model : Model
-        The scenario's model (its settings applied).
+    model : Model or PartitionedSurvival
+        The scenario's model (its settings applied); a partitioned survival model runs
+        through :func:`sim.psm.run_psm_psa` with the same sampling and seed rules.
     table : ParameterTable
         The parameter table.
     n, seed : int
@@ -54,8 +56,16 @@ def scenario_psa(model, table, n: int, seed: int, method: str, chunk: int,
     Returns
     -------
     DataFrame
-        The outcomes of :func:`sim.run_psa`: one row per (draw, strategy).
+        The outcomes of :func:`sim.run_psa` (or :func:`sim.psm.run_psm_psa`): one row per (draw, strategy).
     """
+    from sim.psm.spec import PartitionedSurvival
+
+    if isinstance(model, PartitionedSurvival):
+        from sim.psm.psa import run_psm_psa
+
+        # crossing curves are constrained and reported (CurveCrossingWarning) as in a PSA
+        return run_psm_psa(model, table, n, seed, method=method, chunk_size=chunk, fixed=fixed,
+                           defaults="model").outcomes
     from sim.cohort.psa import run_psa
 
     # load() accounted for every parameter (defaults = "model" where the file opted in)
