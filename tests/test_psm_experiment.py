@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from sim.errors import HtaError
+from sim.experiment import load, read_experiment, read_sweep
 from sim.experiment.runner import run_experiment
-from sim.psm import CurveCrossingWarning
+from sim.psm import CurveCrossingWarning, run_psm_psa
 
 BUILDER = '''
 import math
@@ -98,10 +99,24 @@ def test_experiment_runs_a_partitioned_survival_model(experiment):
     assert pd.read_csv(again.folder / "psa_outcomes.csv").equals(psa)
 
 
-def test_sweep_of_a_partitioned_survival_model_is_refused(experiment):
-    experiment.write_text(EXP.split("[one_way]")[0] + '\n[sweep]\ngrid = {c_drug = [1000, 2000]}\n')
-    with pytest.warns(CurveCrossingWarning), pytest.raises(HtaError, match="sweeps run cohort models only"):
-        run_experiment(experiment)
+def test_sweep_of_a_partitioned_survival_model_runs_a_psa_per_scenario(experiment):
+    experiment.write_text(EXP.split("[one_way]")[0].replace("[psa]", "[base_case]\nrun = false\n\n[psa]")
+                          + '\n[sweep]\ndraws = 30\ngrid = {c_drug = [1000, 2000], discount_costs = [0.0, 0.035]}\n')
+    with pytest.warns(CurveCrossingWarning):  # drawn curves that cross are constrained and reported
+        res = run_experiment(experiment)
+    data = read_sweep(res.folder)
+    assert sorted(data["scenario"].unique()) == [0, 1, 2, 3] and len(data) == 4 * 30 * 2
+    exp = read_experiment(experiment)
+    ld = load(exp)
+    for s in exp.sweep:  # oracle: run_psm_psa of the scenario's model with its parameter held fixed
+        with pytest.warns(CurveCrossingWarning):
+            ref = run_psm_psa(ld.model(s.values), ld.table, 30, exp.seed, chunk_size=15,
+                              fixed={"c_drug": s.values["c_drug"]}).outcomes
+        got = data[data["scenario"] == s.index].drop(columns="scenario").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, ref, check_exact=True, check_categorical=False)
+    summary = pd.read_csv(res.folder / "sweep_summary.csv")
+    new = summary[summary["strategy"] == "new_drug"].set_index("scenario")["cost"]
+    assert new[0] > new[1] and new[2] > new[3] and new[0] < new[2]  # discounting lowers; dearer drug raises
 
 
 def test_utility_max_is_refused_for_a_partitioned_survival_model(experiment):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["PUBLISHED", "WTP", "comparison", "markdown", "model_values"]
+__all__ = ["PUBLISHED", "WTP", "comparison", "markdown", "model_values", "report_sections"]
 
 #: The willingness-to-pay threshold of the source's net monetary benefit (INR per QALY, 1x GDP per capita).
 WTP = 170_000.0
@@ -123,3 +123,24 @@ def markdown(model=None) -> str:
         lines.append(f"| {r.quantity} | {r.strategy} | {fmt.format(r.published)} | {fmt.format(r.model)} | "
                      f"{'yes' if r.match else 'NO'} |")
     return "\n".join(lines) + "\n"
+
+
+def report_sections(model) -> list:
+    """The report's section on the source: the run's base case against every printed result.
+
+    Parameters
+    ----------
+    model : PartitionedSurvival
+        The run's model (its base case); with other inputs than the source's, the
+        differences show.
+
+    Returns
+    -------
+    list of (title, text, [(caption, DataFrame)])
+    """
+    df = comparison(model)
+    table = df[["quantity", "strategy", "published", "model", "match", "printed_in"]]
+    agree = int(df["match"].sum())
+    text = (f"{agree} of the {len(df)} results printed by the source (R for HTA Workshop 2026, Session 8) agree "
+            f"to the printed digit with this run's base case (docs/trastuzumab_psm.md).")
+    return [("The model against its source", text, [("Printed results, model rounded as printed", table)])]

@@ -94,7 +94,12 @@ def _cmd_run(args) -> int:
         raise HtaError("hta-sim run: give a ready model, an experiment file (.toml) or --repeat MANIFEST")
     mod = _ready(args.target)
     model = mod.build()
-    res = run_cohort(model)
+    if hasattr(model, "curves"):  # a partitioned survival model
+        from sim.psm.engine import run_psm
+
+        res = run_psm(model)
+    else:
+        res = run_cohort(model)
     effect = args.effect or getattr(mod, "EFFECT", "qaly")
     units = resolve_units(model, effect, mod)
     print(_wrapped(mod.TITLE))
@@ -202,7 +207,10 @@ def _cmd_info(args) -> int:
     print(_wrapped(f"settings: {settings_words(model)}"))
     money = f"{units.currency} ({units.price_year} prices)" if units.price_year else (units.currency or "not declared")
     print(_wrapped(f"currency: {money}; effect: {units.effect_unit}"))
-    print(_wrapped(f"states: {', '.join(model.states)}; absorbing: {', '.join(model.absorbing) or '-'}"))
+    if hasattr(model, "curves"):  # a partitioned survival model: states bounded by curves
+        print(_wrapped(f"states: {', '.join(model.states)}; curves (inner to outer): {', '.join(model.curves)}"))
+    else:
+        print(_wrapped(f"states: {', '.join(model.states)}; absorbing: {', '.join(model.absorbing) or '-'}"))
     print(_wrapped(f"strategies: {', '.join(model.strategies)}"))
     print()
     print("Parameters (name = base value unit; description; source):")
