@@ -22,6 +22,7 @@ READY = {
     "omt_vs_cabg": "cohorts.omt_vs_cabg",
     "hiv_chancellor": "cohorts.hiv_chancellor",
     "thr_briggs": "cohorts.thr_briggs",
+    "trastuzumab_psm": "cohorts.trastuzumab_psm",
 }
 
 
