@@ -171,3 +171,14 @@ def test_psm_sweep_resumes_and_gives_the_same_numbers_on_two_workers(tmp_path, m
     a, b = (tmp_path / "ref" / "out" / "sweep_summary.csv"), (tmp_path / "par" / "out" / "sweep_summary.csv")
     assert a.read_bytes() == b.read_bytes()
     shutil.rmtree(tmp_path / "par")
+
+
+def test_command_line_runs_and_describes_the_ready_partitioned_survival_model(capsys):
+    from sim.experiment.cli import main
+
+    assert main(["run", "trastuzumab_psm"]) == 0
+    out = capsys.readouterr().out
+    assert "729,011" in out and "895,213" in out and "112,006" in out and "INR" in out
+    assert main(["info", "trastuzumab_psm"]) == 0
+    out = capsys.readouterr().out
+    assert "curves (inner to outer): pfs, os" in out and "os_log_hr" in out
