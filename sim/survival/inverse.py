@@ -98,7 +98,7 @@ def _spline_inverse(gammas, knots, scale, h):
             lo, hi = np.where(below, xi, lo), np.where(below, hi, xi)
             with np.errstate(divide="ignore", invalid="ignore"):
                 newton = xi - (s - target) / ds
-            ok = (ds > 0) & (newton > lo) & (newton < hi)
+            ok = (ds > 0) & (newton >= lo) & (newton <= hi)
             nxt = np.where(ok, newton, 0.5 * (lo + hi))
             done = ~inside | (np.abs(nxt - xi) <= 1e-15 * np.maximum(1.0, np.abs(xi))) | (hi - lo <= 0)
             xi = nxt
