@@ -148,11 +148,12 @@ def test_pathway_with_a_fitted_curve_by_arm(fits):
     pop = pd.DataFrame({"arm": np.r_[np.zeros(N // 2), np.ones(N // 2)]})
     spline = fs["spline"]
     weib = fs["weibull"]
+    by_arm = {name: {a: SurvivalTime.from_fit(fit, arm=a) for a in (0.0, 1.0)}
+              for name, fit in (("spline", spline), ("weibull", weib))}  # one per arm, looked up per patient
     paths = {
-        "spline": Pathway(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=horizon,
-                          events={"Alive": [Event("Dead", lambda p: SurvivalTime.from_fit(spline, arm=p["arm"]))]}),
-        "weibull": Pathway(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=horizon,
-                           events={"Alive": [Event("Dead", lambda p: SurvivalTime.from_fit(weib, arm=p["arm"]))]}),
+        name: Pathway(states=("Alive", "Dead"), start="Alive", dead=("Dead",), horizon=horizon,
+                      events={"Alive": [Event("Dead", lambda p, t=times: t[float(p["arm"])])]})
+        for name, times in by_arm.items()
     }
     out = run_pathway(paths, seed=5, population=pop).outcomes
     for name, fit in (("spline", spline), ("weibull", weib)):
@@ -217,3 +218,18 @@ def test_empirical_survival_against_an_independent_reference(name):
             ref = math.exp(-integrate.quad(lambda s: float(curve.hazard(s)), 0.0, t, limit=200)[0])
         emp = float(np.mean(x > t))
         assert abs(emp - ref) < 4 * math.sqrt(ref * (1 - ref) / N) + 1e-12
+
+
+@pytest.mark.parametrize("name", ["spline_hazard", "spline_odds", "spline_normal", "weibull", "gengamma_q_neg"])
+def test_one_at_a_time_equals_the_vectorised_times(name):
+    """The patient engine draws one time at a time (``sample_one``; plain Python for a spline): the same
+    times as ``sample`` to rounding, with elapsed time and a hazard ratio, and the same H."""
+    st = SurvivalTime(CURVES[name], time_unit="month")
+    u = U[:300]
+    for a, hr in ((0.0, 1.0), (0.7, 2.5), (3.0, 0.4)):
+        vec = st.sample(u, elapsed=a, hr=hr)
+        one = np.array([st.sample_one(float(x), a, hr) for x in u])
+        np.testing.assert_allclose(one, vec, rtol=1e-12, atol=1e-14)
+    t = np.geomspace(1e-3, 50.0, 50)
+    np.testing.assert_allclose([st._H1(float(x)) for x in t], st.cumhaz(t), rtol=1e-13)
+    assert st._Hinv1(0.0) == 0.0 and st._Hinv1(math.inf) == math.inf

@@ -360,8 +360,10 @@ class SurvivalTime(TimeToEvent):
     come from :mod:`sim.survival.inverse`: closed forms for the parametric families, a
     monotone numeric inversion for splines. Elapsed time (a Markov or semi-Markov clock)
     and hazard ratios work as for every :class:`TimeToEvent` (``Event(hr=...)``);
-    accelerated-failure-time covariates go into the curve (``Event(time=lambda p:
-    SurvivalTime.from_fit(fit, arm=p["arm"]))``).
+    accelerated-failure-time covariates go into the curve: build one ``SurvivalTime`` per
+    covariate value and look it up in the event's time function (``times = {a:
+    SurvivalTime.from_fit(fit, arm=a) for a in (0, 1)}``, ``Event("Dead", lambda p:
+    times[p["arm"]])``).
 
     Parameters
     ----------
@@ -378,7 +380,7 @@ class SurvivalTime(TimeToEvent):
 
     def __post_init__(self):
         from sim.survival.curves import SurvivalCurve
-        from sim.survival.inverse import curve_parts
+        from sim.survival.inverse import curve_parts, spline_scalar
         from sim.survival.values import years_per_unit
 
         if not isinstance(self.curve, SurvivalCurve):
@@ -386,6 +388,8 @@ class SurvivalTime(TimeToEvent):
                            f"got {type(self.curve).__name__}")
         object.__setattr__(self, "_u", years_per_unit(self.time_unit))
         object.__setattr__(self, "_parts", curve_parts(self.curve))
+        scalar = self.curve.family == "spline" and self.curve.n_draws is None
+        object.__setattr__(self, "_spline1", spline_scalar(self._parts) if scalar else None)
 
     @classmethod
     def from_fit(cls, fit, covariates=None, *, time_unit="year", **values) -> SurvivalTime:
@@ -405,6 +409,17 @@ class SurvivalTime(TimeToEvent):
 
         family, params, knots, scale = self._parts
         return self._u * inv_cumhaz(family, params, h, knots, scale)
+
+    # one spline curve, one value at a time: plain Python (the patient engine's hot path)
+    def _H1(self, t):
+        if self._spline1 is None:
+            return super()._H1(t)
+        return self._spline1[0](t / self._u)
+
+    def _Hinv1(self, h):
+        if self._spline1 is None:
+            return super()._Hinv1(h)
+        return self._u * self._spline1[1](h)
 
     def __repr__(self) -> str:
         return f"SurvivalTime({self.curve!r}, time_unit={self.time_unit!r})"

@@ -22,7 +22,7 @@ from sim.errors import HtaError
 from sim.survival import families as fam
 from sim.survival import splines as spl
 
-__all__ = ["curve_parts", "cumhaz", "inv_cumhaz"]
+__all__ = ["curve_parts", "cumhaz", "inv_cumhaz", "spline_scalar"]
 
 #: At most this many safeguarded Newton steps inside a spline's boundary knots (bisection alone would
 #: shrink the bracket by 2**-100).
@@ -171,3 +171,80 @@ def inv_cumhaz(family: str, params, h, knots=None, scale=None) -> np.ndarray:
         else:
             raise HtaError(f"unknown survival family {family!r}")
     return np.where(h > 0, t, 0.0)
+
+
+# ---------------------------------------------------------------- one spline, one value (the patient engine)
+def spline_scalar(curve_parts_: tuple):
+    """``(H, H^-1)`` of a spline with one set of coefficients, for Python floats.
+
+    The patient engine draws one time at a time (``TimeToEvent.sample_one``); numpy's
+    per-call overhead would dominate there. The same formulas as :func:`cumhaz` and
+    :func:`inv_cumhaz` (agreeing to rounding, tested), in plain Python.
+    """
+    import math
+
+    from scipy.special import log_ndtr, ndtri_exp
+
+    _, params, knots, scale = curve_parts_
+    g = [float(v) for v in params]
+    kn = [float(k) for k in knots]
+    kmin, kmax = kn[0], kn[-1]
+    inner = [(kj, (kmax - kj) / (kmax - kmin), g[j + 2]) for j, kj in enumerate(kn[1:-1])]
+
+    def s_ds(x):
+        s, ds = g[0] + g[1] * x, g[1]
+        pmin, pmax = max(x - kmin, 0.0), max(x - kmax, 0.0)
+        for kj, lam, gj in inner:
+            pj = max(x - kj, 0.0)
+            s += gj * (pj ** 3 - lam * pmin ** 3 - (1.0 - lam) * pmax ** 3)
+            ds += gj * 3.0 * (pj ** 2 - lam * pmin ** 2 - (1.0 - lam) * pmax ** 2)
+        return s, ds
+
+    def link(s):
+        if scale == "hazard":
+            return math.exp(s) if s < 709.0 else math.inf
+        if scale == "odds":
+            return s + math.log1p(math.exp(-s)) if s > 0 else math.log1p(math.exp(s))
+        return -float(log_ndtr(-s))
+
+    def link_inverse(h):
+        if scale == "hazard":
+            return math.log(h)
+        if scale == "odds":
+            return h + math.log(-math.expm1(-h))
+        return -float(ndtri_exp(-h))
+
+    def H(t: float) -> float:
+        return link(s_ds(math.log(t))[0]) if t > 0 else 0.0
+
+    def H_inverse(h: float) -> float:
+        if h <= 0.0:
+            return 0.0
+        if math.isinf(h):
+            return math.inf
+        target = link_inverse(h)
+        s_lo, _ = s_ds(kmin)
+        s_hi, slope_hi = s_ds(kmax)
+        if target <= s_lo:
+            x = kmin + (target - s_lo) / g[1]
+        elif target >= s_hi:
+            if slope_hi <= 0:
+                return math.inf
+            x = kmax + (target - s_hi) / slope_hi
+        else:
+            lo, hi, x = kmin, kmax, 0.5 * (kmin + kmax)
+            for _ in range(SPLINE_STEPS):
+                s, ds = s_ds(x)
+                if s < target:
+                    lo = x
+                else:
+                    hi = x
+                newton = x - (s - target) / ds if ds > 0 else math.nan
+                nxt = newton if lo <= newton <= hi else 0.5 * (lo + hi)
+                done = abs(nxt - x) <= 1e-15 * max(1.0, abs(x)) or hi - lo <= 0
+                x = nxt
+                if done:
+                    break
+        return math.exp(x) if x < 709.0 else math.inf
+
+    return H, H_inverse
