@@ -85,14 +85,16 @@ def test_heemod_life_table():
 
 
 def test_heemod_beginning_and_end():
-    """heemod "beginning" (discount first = FALSE) is "start"; "end" with discount(first = TRUE) is "end"."""
+    """heemod's ``correct_counts`` (R/correct_counts.R): "end" counts n_{t-1} (transitions at the end of the
+    cycle), with discount(x, r) = x (1 + r)^-(t - 1): "start"; "beginning" counts n_t, with
+    discount(x, r, first = TRUE) = x (1 + r)^-t (heemod's DMHEE reproduction vignette): "end"."""
     r = 0.06
     m = trace()
-    begin = sum(m[t - 1] @ cost_vector(t) * (1 + r) ** -(t - 1) for t in range(1, T + 1))
-    end = sum(m[t] @ cost_vector(t) * (1 + r) ** -t for t in range(1, T + 1))
+    heemod_end = sum(m[t - 1] @ cost_vector(t) * (1 + r) ** -(t - 1) for t in range(1, T + 1))
+    heemod_beginning = sum(m[t] @ cost_vector(t) * (1 + r) ** -t for t in range(1, T + 1))
     base = model(discount_costs=r).replace(transition_costs={})
-    assert totals(sim.run_cohort(base.replace(correction="start")))[0] == pytest.approx(begin, rel=1e-12)
-    assert totals(sim.run_cohort(base.replace(correction="end")))[0] == pytest.approx(end, rel=1e-12)
+    assert totals(sim.run_cohort(base.replace(correction="start")))[0] == pytest.approx(heemod_end, rel=1e-12)
+    assert totals(sim.run_cohort(base.replace(correction="end")))[0] == pytest.approx(heemod_beginning, rel=1e-12)
 
 
 def test_hesim_trapezoid_continuous_discounting():

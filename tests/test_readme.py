@@ -42,6 +42,12 @@ def test_readme_examples_run(capsys, tmp_path, monkeypatch):
     assert fits["weibull"].estimates[2] > 0  # the active arm lives longer (time ratio e^0.4 simulated)
     assert (ns["compare_risk_table"](ns["ipd"], ns["risk"]).eval("n_risk == n_risk_reconstructed")).all()
     assert ns["psa_curves"].n_draws == 1000 and ns["p_year"].shape == (20,)
+    assert ns["boot"].shape == (100, 3) and np.all(np.isfinite(ns["boot"]))
+    from scipy import integrate
+
+    ly = ns["surv_patients"]["ly"].to_numpy()
+    rmst = integrate.quad(lambda t: float(ns["death"].survival(t)), 0.0, 20.0, limit=200)[0]
+    assert abs(ly.mean() - rmst) < 4 * ly.std(ddof=1) / np.sqrt(ly.size)
     onc = ns["onc_result"].outcomes.set_index("strategy")
     assert onc.loc["new_drug", "qaly"] > onc.loc["standard", "qaly"] and ns["onc_result"].settings["crossings"] == []
     hiv = ns["result"].icer(effect="ly")

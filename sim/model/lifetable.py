@@ -284,6 +284,11 @@ PACKAGED = {
         "68(7). Hyattsville, MD: National Center for Health Statistics; 2019. Tables 1-3, "
         "column q(x). Public domain (US government work)."
     ),
+    "uk_2010_2012_ons": (
+        "Office for National Statistics. National life tables, United Kingdom, 2010-2012 (released "
+        "21 March 2014), period life table, males and females, column qx; ages 0-100 (100 is not "
+        "open-ended). United Kingdom, not England and Wales. Open Government Licence v3.0."
+    ),
 }
 
 

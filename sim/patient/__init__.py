@@ -22,6 +22,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "LogLogistic": f"{_P}.events:LogLogistic", "LogNormal": f"{_P}.events:LogNormal",
     "PiecewiseExponential": f"{_P}.events:PiecewiseExponential",
     "background_mortality": f"{_P}.events:background_mortality",
+    "SurvivalTime": f"{_P}.events:SurvivalTime",
     "uniforms": f"{_P}.streams:uniforms",
     # cohort models patient by patient
     "run_markov_patients": f"{_P}.markov:run_markov_patients", "PatientResult": f"{_P}.results:PatientResult",

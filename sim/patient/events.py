@@ -36,6 +36,7 @@ __all__ = [
     "LogLogistic",
     "LogNormal",
     "PiecewiseExponential",
+    "SurvivalTime",
     "background_mortality",
 ]
 
@@ -348,3 +349,77 @@ def background_mortality(table: LifeTable, sex: str, age) -> PiecewiseExponentia
         raise HtaError("background_mortality: ages of a batch must share the same fractional part "
                        "(e.g. all whole years); split the batch")
     return PiecewiseExponential(starts[0], rates)
+
+
+@dataclass(frozen=True, eq=False)
+class SurvivalTime(TimeToEvent):
+    """A survival curve of :mod:`sim.survival` (fitted or published) as a time to event.
+
+    Any family of :data:`sim.survival.families.FAMILIES` or a Royston-Parmar spline, with
+    its coefficients, covariates included (``fit.curve(arm=1)``). ``H`` and its inverse
+    come from :mod:`sim.survival.inverse`: closed forms for the parametric families, a
+    monotone numeric inversion for splines. Elapsed time (a Markov or semi-Markov clock)
+    and hazard ratios work as for every :class:`TimeToEvent` (``Event(hr=...)``);
+    accelerated-failure-time covariates go into the curve: build one ``SurvivalTime`` per
+    covariate value and look it up in the event's time function (``times = {a:
+    SurvivalTime.from_fit(fit, arm=a) for a in (0, 1)}``, ``Event("Dead", lambda p:
+    times[p["arm"]])``).
+
+    Parameters
+    ----------
+    curve : SurvivalCurve
+        The curve. A curve of ``n`` parameter sets is one set per patient (elementwise
+        with the uniforms), not ``n`` draws of one patient.
+    time_unit : str or float
+        Unit of the curve's time: ``"year"`` (the patient engine's unit), ``"month"``,
+        ``"week"``, ``"day"`` or years per unit.
+    """
+
+    curve: object
+    time_unit: object = "year"
+
+    def __post_init__(self):
+        from sim.survival.curves import SurvivalCurve
+        from sim.survival.inverse import curve_parts, spline_scalar
+        from sim.survival.values import years_per_unit
+
+        if not isinstance(self.curve, SurvivalCurve):
+            raise HtaError(f"SurvivalTime: curve must be a sim.survival.SurvivalCurve (e.g. fit.curve(arm=1)), "
+                           f"got {type(self.curve).__name__}")
+        object.__setattr__(self, "_u", years_per_unit(self.time_unit))
+        object.__setattr__(self, "_parts", curve_parts(self.curve))
+        scalar = self.curve.family == "spline" and self.curve.n_draws is None
+        object.__setattr__(self, "_spline1", spline_scalar(self._parts) if scalar else None)
+
+    @classmethod
+    def from_fit(cls, fit, covariates=None, *, time_unit="year", **values) -> SurvivalTime:
+        """The fitted curve at covariate values (``from_fit(fit, arm=1, time_unit="month")``)."""
+        return cls(fit.curve(covariates, **values), time_unit)
+
+    def cumhaz(self, t):
+        """Cumulative hazard ``H(t)`` at times ``t`` in years (array)."""
+        from sim.survival.inverse import cumhaz
+
+        family, params, knots, scale = self._parts
+        return cumhaz(family, params, np.asarray(t, dtype=float) / self._u, knots, scale)
+
+    def inv_cumhaz(self, h):
+        """Inverse cumulative hazard: the time in years with ``H(t) = h`` (array; ``inf`` if never)."""
+        from sim.survival.inverse import inv_cumhaz
+
+        family, params, knots, scale = self._parts
+        return self._u * inv_cumhaz(family, params, h, knots, scale)
+
+    # one spline curve, one value at a time: plain Python (the patient engine's hot path)
+    def _H1(self, t):
+        if self._spline1 is None:
+            return super()._H1(t)
+        return self._spline1[0](t / self._u)
+
+    def _Hinv1(self, h):
+        if self._spline1 is None:
+            return super()._Hinv1(h)
+        return self._u * self._spline1[1](h)
+
+    def __repr__(self) -> str:
+        return f"SurvivalTime({self.curve!r}, time_unit={self.time_unit!r})"

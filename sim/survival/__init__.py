@@ -26,4 +26,6 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "numbers_at_risk": f"{_S}.reconstruct:numbers_at_risk",
     "SurvivalProbability": f"{_S}.values:SurvivalProbability", "probability": f"{_S}.values:probability",
     "parameter_rows": f"{_S}.values:parameter_rows",
+    "bootstrap_rows": f"{_S}.bootstrap:bootstrap_rows",
+    "bootstrap_coefficients": f"{_S}.bootstrap:bootstrap_coefficients",
 })

@@ -263,7 +263,8 @@ def _gengamma_H(t, mu, sigma, Q):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         u = g * np.exp(qs * w)
         s = np.where(qs > 0, gammaincc(g, u), gammainc(g, u))
-        gg = -np.log(s)
+        f = np.where(qs > 0, gammainc(g, u), gammaincc(g, u))  # 1 - S, exact where S is near 1
+        gg = np.where(f < 0.5, -np.log1p(-f), -np.log(s))
     return np.where(zero, -log_ndtr(-w), gg)
 
 

@@ -106,6 +106,9 @@ class SurvivalFit:
     knots, scale : spline knots (log time, boundary knots included) and scale.
     converged : bool
         Whether the optimiser ended with a gradient near zero.
+    data_columns : tuple of str
+        The data's time and event columns, then the covariate columns given
+        (for :meth:`bootstrap_draws`).
     """
 
     family: str
@@ -121,6 +124,7 @@ class SurvivalFit:
     knots: tuple[float, ...] | None = None
     scale: str | None = None
     converged: bool = True
+    data_columns: tuple[str, ...] = ()
 
     @property
     def n_parameters(self) -> int:
@@ -255,6 +259,22 @@ class SurvivalFit:
             z[a - lo:e - lo] = block[a - b * BLOCK:e - b * BLOCK]
         return np.asarray(self.estimates) + z @ L.T
 
+    def bootstrap_draws(self, data: pd.DataFrame, n: int, seed: int, lo: int = 0, stream: int = 0) -> np.ndarray:
+        """Draws ``lo .. lo + n - 1`` of the coefficients by the nonparametric bootstrap.
+
+        Each draw refits the model to the patients of ``data`` resampled with
+        replacement; draw ``i`` depends only on ``(seed, stream, i)``
+        (:func:`sim.survival.bootstrap.bootstrap_coefficients`).
+
+        Returns
+        -------
+        ndarray, shape (n, k)
+            Refitted coefficients on the estimation scale, in :attr:`names` order.
+        """
+        from sim.survival.bootstrap import bootstrap_coefficients
+
+        return bootstrap_coefficients(self, data, n, seed, lo=lo, stream=stream)
+
     def curve_draws(self, n: int, seed: int, covariates: Mapping[str, float] | None = None,
                     lo: int = 0, stream: int = 0) -> SurvivalCurve:
         """``n`` curves from :meth:`coefficient_draws` at covariate values (PSA)."""
@@ -274,8 +294,8 @@ def _label(family: str, scale: str | None, k: int | None) -> str:
     return fam.family(family).label
 
 
-def _starts(pb: mle.Problem, columns, t, d) -> list[np.ndarray]:
-    """Starting values: simple moments, or the fit of a reduced family."""
+def starting_values(pb: mle.Problem, columns, t, d) -> list[np.ndarray]:
+    """Starting values of a likelihood: simple moments, or the fit of a reduced family."""
     p = pb.X.shape[1]
     lt = np.log(t)
     rate = d.sum() / t.sum()
@@ -332,7 +352,7 @@ def _fit(pb: mle.Problem, columns, engine: str):
         if pll - ll < 1e-9:
             return theta, V, ll, True, "lifelines"
         return polished, _inverse(mle.hessian(polished, pb)), pll, ok, "lifelines+scipy"
-    theta, ll, ok = mle.maximise(pb, _starts(pb, columns, pb.t, pb.d))
+    theta, ll, ok = mle.maximise(pb, starting_values(pb, columns, pb.t, pb.d))
     V = _inverse(mle.hessian(theta, pb))
     if not np.all(np.isfinite(V)) or np.any(np.diag(V) <= 0):
         ok = False
@@ -402,7 +422,8 @@ def fit_survival(data: pd.DataFrame, family: str, *, time: str = "time", event: 
         a.flags.writeable = False
     return SurvivalFit(name, _label(name, pb.scale, None if kn is None else len(kn) - 2), base + tuple(columns),
                        theta, V, float(ll), int(t.size), int(d.sum()), tuple(columns), used,
-                       None if kn is None else tuple(float(v) for v in kn), pb.scale, ok)
+                       None if kn is None else tuple(float(v) for v in kn), pb.scale, ok,
+                       (time, event, *covariates))
 
 
 def compare_fits(fits: Sequence[SurvivalFit] | Mapping[str, SurvivalFit]) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from sim.params.table import Parameter
 from sim.survival import families as fam
 from sim.survival import splines as spl
 
-__all__ = ["SurvivalProbability", "TIME_UNITS", "parameter_rows", "probability"]
+__all__ = ["SurvivalProbability", "TIME_UNITS", "parameter_names", "parameter_rows", "probability"]
 
 #: Years per time unit of a curve.
 TIME_UNITS = {"year": 1.0, "month": 1.0 / 12.0, "week": 7.0 / 365.25, "day": 1.0 / 365.25}
@@ -144,6 +144,11 @@ def _safe(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_")
 
 
+def parameter_names(fit, prefix: str) -> list[str]:
+    """Parameter names of a fit's coefficients: ``<prefix>_<coefficient>`` (``os_log_shape``)."""
+    return [f"{prefix}_{_safe(n)}" for n in fit.names]
+
+
 def parameter_rows(fit, prefix: str, cov_file: str | Path, *, source: str) -> list[Parameter]:
     """Parameter-table rows for a fit's coefficients: one multivariate normal group.
 
@@ -163,7 +168,7 @@ def parameter_rows(fit, prefix: str, cov_file: str | Path, *, source: str) -> li
     source : str
         Where the data of the fit come from (cited in every row).
     """
-    names = [f"{prefix}_{_safe(n)}" for n in fit.names]
+    names = parameter_names(fit, prefix)
     path = Path(cov_file)
     pd.DataFrame(np.asarray(fit.covariance), index=names, columns=names).to_csv(path)
     return [Parameter(name=n, value=float(v), distribution="mvnormal", args={"mean": float(v), "cov": path.name},
@@ -192,7 +197,7 @@ def probability(fit, *, prefix: str | None = None, covariates: Mapping[str, Any]
     if unknown:
         raise HtaError(f"{fit.label} fit has no covariate {unknown[0]!r}; its covariates are "
                        f"{', '.join(fit.covariates) or 'none'}")
-    coefs: Sequence = ([f"{prefix}_{_safe(n)}" for n in fit.names] if prefix
+    coefs: Sequence = (parameter_names(fit, prefix) if prefix
                        else [float(v) for v in fit.estimates])
     return SurvivalProbability(fit.family, tuple(coefs), tuple(covariates.get(c, 0.0) for c in fit.covariates),
                                knots=fit.knots, scale=fit.scale, clock=clock, time_unit=time_unit)
