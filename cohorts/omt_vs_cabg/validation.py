@@ -34,8 +34,6 @@ __all__ = ["CHEW", "DRIVERS", "PSA_DRAWS", "PSA_SEED", "SCENARIOS", "TRIAL_POINT
 #: was not available to this work).
 CHEW = {"cost_OMT": 74_894, "cost_CABG": 140_059, "qaly_OMT": 5.52, "qaly_CABG": 6.53, "ly_OMT": None, "ly_CABG": None,
         "icer": 63_989, "p_ce_50k": None, "p_ce_100k": 0.87, "p_ce_150k": None}
-#: Costs used only by the managed patient-level version (not in the cohort model's cost table).
-_MANAGED_ONLY = ("c_bb", "c_add2", "c_ranolazine", "c_visit", "c_hr_check")
 #: Draws and seed of the probabilistic analysis behind the reconciliation table.
 PSA_DRAWS, PSA_SEED = 2000, 2026
 
@@ -223,7 +221,7 @@ def markdown() -> dict[str, str]:
                      f"| {r['cost_hospital']:,.0f} | {r['qaly']:.3f} | {r['ly']:.3f} | {r['ly_undisc']:.3f} |")
     out["base"] = "\n".join(lines)
     table = parameter_table()
-    costs = table[table["unit"].str.startswith("USD") & ~table["name"].isin(_MANAGED_ONLY)]
+    costs = table[table["unit"].str.startswith("USD")]
     lines = ["| parameter | source value | price year | factor | 2023 USD | verified |",
              "| --- | --- | --- | --- | --- | --- |"]
     for _, r in costs.iterrows():
