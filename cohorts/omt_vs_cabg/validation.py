@@ -21,7 +21,7 @@ import pandas as pd
 
 import sim
 
-from . import build, parameter_table, psa_table, trial_survival
+from . import build, parameter_table, psa_table, subgroups, trial_survival
 from .calibration import DEATHS, FITTED, N_ARM, TARGETS, calibrate, survival_ci, trial_outcomes
 from .prices import conversion_factor
 
@@ -211,7 +211,8 @@ def markdown() -> dict[str, str]:
     -------
     dict
         ``{"base", "costs", "yearly", "fits", "risk", "scenarios", "reconciliation", "drivers", "calibration"}``:
-        Markdown tables (``yearly``, ``fits``, ``risk``: :func:`cohorts.omt_vs_cabg.trial_survival.markdown`).
+        Markdown tables (``yearly``, ``fits``, ``risk``: :func:`cohorts.omt_vs_cabg.trial_survival.markdown`;
+        ``subgroup_effects``, ``subgroups``: :func:`cohorts.omt_vs_cabg.subgroups.markdown`).
     """
     out = {}
     s = sim.run_cohort(build()).summary()
@@ -230,6 +231,7 @@ def markdown() -> dict[str, str]:
                      f"| {r['value']:,.0f} | {r['verified']} |")
     out["costs"] = "\n".join(lines)
     out.update(trial_survival.markdown())  # "yearly", "fits", "risk": survival against STICHES by year
+    out.update(subgroups.markdown())  # "subgroup_effects", "subgroups"
     sc = scenario_results()
     lines = ["| scenario | cost OMT | cost CABG | QALYs OMT | QALYs CABG | incr. cost | incr. QALYs | ICER |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
