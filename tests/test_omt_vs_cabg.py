@@ -28,7 +28,6 @@ from cohorts.omt_vs_cabg.calibration import (
     admissions,
     calibrate,
     calibrate_admissions,
-    calibrate_constant,
     patient_equivalent,
     survival_ci,
     trial_outcomes,
@@ -76,7 +75,7 @@ def test_every_parameter_has_a_distribution_a_source_and_says_if_verified():
 
 
 def test_the_table_holds_only_what_the_cohort_and_plain_patient_models_read():
-    """Every row of parameters.csv is read by build() (or, for h_cv_med and h_cv_post, by patient.py)."""
+    """Every row of parameters.csv is read by the cohort model (build, calibration) or its patient-level version."""
     import inspect
     import re
 
@@ -150,9 +149,6 @@ def test_calibration_refits_the_stored_values():
     fit = calibrate(build, start={k: 1.3 * stored[k] for k in FITTED})
     for k in FITTED:
         assert fit[k] == pytest.approx(stored[k], rel=2e-4), k
-    const = calibrate_constant(build)
-    for k in ("h_cv_med", "h_cv_post"):
-        assert const[k] == pytest.approx(stored[k], rel=2e-4), k
 
 
 @pytest.mark.parametrize("arm", ["OMT", "CABG"])
@@ -337,7 +333,8 @@ def test_pathways_structure_and_errors():
 
 def test_patient_level_cabg_start_split_and_operative_deaths():
     n = 3000
-    quiet = {"h_cv_post": 1e-9, "k_other": 1e-9, "h_cv_med": 1e-9, "r_hosp_med": 1e-9}
+    quiet = {"h_cv_post_y2": 1e-9, "h_cv_post_y5": 1e-9, "k_other": 1e-9, "h_cv_med_y0": 1e-9, "h_cv_med_y5": 1e-9,
+             "r_hosp_med": 1e-9}
     out = run_pathway(pathways(quiet), n, seed=3).outcomes
     cabg = out[out["strategy"] == "CABG"]
     # the never-operated share p_no_cabg starts on medical therapy, and crosses over within
@@ -353,10 +350,11 @@ def test_patient_level_cabg_start_split_and_operative_deaths():
 
 
 def test_patient_level_agrees_with_cohort_within_3_se():
-    """The plain patient-level version is the constant-hazard structure (``patient_equivalent``)."""
+    """The patient-level version is the cohort model with constant utilities (``patient_equivalent``): its
+    time-varying CV hazards, early post-CABG period, non-CV admissions and drug costs included."""
     n = 6000
     out = run_pathway(pathways(), n, seed=2026).outcomes
-    cohort = sim.run_cohort(build(patient_equivalent(build().parameters))).summary()
+    cohort = sim.run_cohort(build(patient_equivalent())).summary()
     g = out.groupby("strategy", observed=True)
     cols = ["cost", "qaly", "ly", "ly_undisc"]
     mean, se = g[cols].mean(), g[cols].std(ddof=1) / np.sqrt(n)
@@ -383,7 +381,8 @@ def test_competing_probabilities_are_a_distribution(a, b, c, h):
 @settings(max_examples=10, deadline=None)
 @given(h_med=st.floats(0.01, 0.2), h_post=st.floats(0.01, 0.2), p_op=st.floats(0.0, 0.2))
 def test_trace_conserves_mass_and_deaths_accumulate(h_med, h_post, p_op):
-    tr = sim.run_cohort(build({"h_cv_med": h_med, "h_cv_post": h_post, "p_op": p_op}), trace=True).trace
+    tr = sim.run_cohort(build({"h_cv_med_y0": h_med, "h_cv_med_y5": h_med, "h_cv_post_y2": h_post,
+                               "h_cv_post_y5": h_post, "p_op": p_op}), trace=True).trace
     wide = tr.pivot_table(index=["strategy", "cycle"], columns="state", values="share", observed=True)
     np.testing.assert_allclose(wide.sum(axis=1), 1.0, atol=1e-12)
     for s in ("OMT", "CABG"):
