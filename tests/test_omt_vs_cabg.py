@@ -350,16 +350,43 @@ def test_patient_level_cabg_start_split_and_operative_deaths():
 
 
 def test_patient_level_agrees_with_cohort_within_3_se():
-    """The patient-level version is the cohort model with constant utilities (``patient_equivalent``): its
-    time-varying CV hazards, early post-CABG period, non-CV admissions and drug costs included."""
-    n = 6000
-    out = run_pathway(pathways(), n, seed=2026).outcomes
-    cohort = sim.run_cohort(build(patient_equivalent())).summary()
-    g = out.groupby("strategy", observed=True)
+    """The patient-level version is the cohort model in continuous time: its time-varying CV hazards, early
+    post-CABG period, non-CV admissions, drug costs and (split states) age-declining utilities and the CABG
+    gain's trajectory; with one utility per state it is the cohort model with ``patient_equivalent()``."""
     cols = ["cost", "qaly", "ly", "ly_undisc"]
-    mean, se = g[cols].mean(), g[cols].std(ddof=1) / np.sqrt(n)
-    z = (mean - cohort[cols]) / se
-    assert (z.abs() < 3).all().all(), z
+    for n, kw, overrides in ((6000, {}, {}), (3000, {"utility": "constant"}, patient_equivalent())):
+        out = run_pathway(pathways(**kw), n, seed=2026).outcomes
+        cohort = sim.run_cohort(build(overrides)).summary()
+        g = out.groupby("strategy", observed=True)
+        mean, se = g[cols].mean(), g[cols].std(ddof=1) / np.sqrt(n)
+        z = (mean - cohort[cols]) / se
+        assert (z.abs() < 3).all().all(), (kw, z)
+
+
+def test_patient_level_utility_segments_are_the_cohort_s_utilities():
+    from cohorts.omt_vs_cabg.patient import utility_segments
+
+    p = build().parameters
+    segs = utility_segments(p)
+    med, post = dict(segs["Med"]), dict(segs["PostCABG"])
+    assert list(med) == [0.0, 5.0, 15.0]  # age 60: the norm bands change at 65 and 75
+    for t, u in med.items():
+        assert u == pytest.approx(p["u_med"] * age_utility_ratio(0.88, 60, t))
+    assert post[0.0] == pytest.approx(p["u_med"] + p["du_cabg"] * 4.4 / 5.8)  # held to 4 months
+    assert post[4.0] == pytest.approx(p["u_med"])  # the gain has waned by 48 months
+    assert len(post) == 47  # monthly steps of the trajectory from 4 to 48 months, then the age bands
+    paths = pathways()
+    assert paths["CABG"].utilities["PostCABG:1"] == pytest.approx(segs["PostCABG"][1][1])
+    assert segs["PostCABG"][1][0] == pytest.approx(5 / 12)
+    assert paths["OMT"].start == "Med" and "Med:2" in paths["OMT"].states
+    # admissions loop back to their own segment; each segment moves on to the next at the Markov time
+    ev = paths["OMT"].events["Med:1"]
+    assert [e.to for e in ev].count("Med:1") == 2 and ev[-1].to == "Med:2" and ev[-1].clock == "markov"
+    const = pathways(utility="constant")
+    assert "Med:1" not in const["OMT"].states and const["CABG"].utilities["PostCABG"] == pytest.approx(
+        p["u_med"] + p["du_cabg"])
+    with pytest.raises(HtaError, match="utility 'age'"):
+        pathways(utility="age")
 
 
 # ------------------------------------------------------------------ properties

@@ -204,11 +204,12 @@ def survival_ci(arm: str, z: float = 1.959964) -> tuple[float, float, float]:
 
 
 def patient_equivalent(values: dict[str, float] | None = None) -> dict[str, float]:
-    """Overrides that make the cohort model the structure of the patient-level version.
+    """Overrides that make the cohort model the structure of the patient-level version with one utility per state.
 
-    ``cohorts.omt_vs_cabg.patient`` (continuous time) has the cohort model's hazards month by
-    month, its admissions and costs, but constant utilities in a state: no decline with age
-    and a constant CABG utility gain. With these overrides the cohort model is its exact
-    monthly discretisation (tested). ``values`` is accepted for compatibility and not read.
+    ``cohorts.omt_vs_cabg.patient.pathways(utility="constant")`` and the managed version have the
+    cohort model's hazards month by month, its admissions and costs, but constant utilities in
+    a state: no decline with age and a constant CABG utility gain. With these overrides the
+    cohort model is its exact monthly discretisation (tested; ``pathways()`` with its default
+    split states is the base case's). ``values`` is accepted for compatibility and not read.
     """
     return {"du_profile": 0.0, "age_utility": 0.0}

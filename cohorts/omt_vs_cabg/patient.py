@@ -26,10 +26,12 @@ Monte Carlo error):
   managed version, :mod:`cohorts.omt_vs_cabg.managed` (which reuses :func:`blocks` and
   :func:`surgery`).
 
-Costs are per year (``c_followup + c_drugs`` in every alive state); utilities per year and
-constant in a state: ``u_med`` on medical therapy, ``u_med + du_cabg`` after CABG. What
-the cohort model has and this version has not: the decline of utility with age and the
-STICH trajectory of the CABG utility gain (a state's utility is one number here).
+Costs are per year (``c_followup + c_drugs`` in every alive state); utilities per year.
+A state's utility is one number in a ``Pathway``, so :func:`pathways` splits ``Med`` and
+``PostCABG`` into runs of months of constant utility (:func:`utility_segments`: the decline
+with age and the STICH trajectory of the CABG gain, as the cohort model has them);
+``pathways(utility="constant")`` and the managed version keep one utility per state
+(``u_med``; ``u_med + du_cabg``).
 
 A hospitalisation re-enters its state, which restarts the state's semi-Markov clocks;
 every time-varying event here uses the Markov clock, so that is harmless.
@@ -37,6 +39,7 @@ every time-varying event here uses the Markov clock, so that is harmless.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -44,9 +47,18 @@ import numpy as np
 from sim.errors import HtaError
 from sim.patient import Event, Exponential, Pathway, PiecewiseExponential
 
-from . import CROSS_BREAK_YEARS, DISCOUNT, HORIZON_YEARS, background_hazard, build, operative_hazard
+from . import (
+    CROSS_BREAK_YEARS,
+    DISCOUNT,
+    HORIZON_YEARS,
+    age_utility_ratio,
+    background_hazard,
+    build,
+    du_profile,
+    operative_hazard,
+)
 
-__all__ = ["IMMEDIATE", "base_parameters", "blocks", "cv_hazards", "pathways", "surgery", "values"]
+__all__ = ["IMMEDIATE", "base_parameters", "blocks", "cv_hazards", "pathways", "surgery", "utility_segments", "values"]
 
 #: Rate (per year) of the instantaneous events out of ``Assigned``.
 IMMEDIATE = 1e9
@@ -173,21 +185,92 @@ def blocks(p: Mapping[str, float]) -> tuple[dict, dict, dict]:
     return events, common, rewards
 
 
-def pathways(params: Mapping[str, float] | None = None) -> dict[str, Pathway]:
+def utility_segments(p: Mapping) -> dict[str, list[tuple[float, float]]]:
+    """The cohort model's utilities of ``Med`` and ``PostCABG`` as runs of months with one value.
+
+    The utility per month is the cohort model's at the month's start (before the expected
+    loss from admissions, which the patient-level version draws as events): ``u_med a(t)``
+    and ``(u_med + du_cabg g(t)) a(t)`` with ``a`` the US EQ-5D age-norm ratio and ``g`` the
+    STICH trajectory of the CABG gain (or 1 and a constant gain with the switches off).
+
+    Returns
+    -------
+    dict
+        ``{"Med": [(start, utility), ...], "PostCABG": [...]}``: each run's start (years on
+        the Markov clock) and utility, the first starting at 0.
+    """
+    t = np.arange(int(round(HORIZON_YEARS / _MONTH))) * _MONTH
+    a = age_utility_ratio(p["male_share"], p["age_start"], t) if p["age_utility"] > 0.5 else np.ones_like(t)
+    g = du_profile(t * 12.0) if p["du_profile"] > 0.5 else np.ones_like(t)
+    out = {}
+    for state, u in (("Med", p["u_med"] * a), ("PostCABG", (p["u_med"] + p["du_cabg"] * g) * a)):
+        keep = np.r_[True, np.abs(np.diff(u)) > 1e-12]
+        out[state] = list(zip(t[keep].tolist(), u[keep].tolist(), strict=True))
+    return out
+
+
+def _segment_name(state: str, k: int) -> str:
+    return state if k == 0 else f"{state}:{k}"
+
+
+def _segmented(events: dict, common: dict, p: Mapping) -> tuple[dict, dict]:
+    """``Med`` and ``PostCABG`` split into runs of constant utility (:func:`utility_segments`).
+
+    Segment ``k`` of a state (named ``state:k``; the first keeps the state's name, so every
+    event into the state enters it) has the state's events, its admissions looping back to the
+    segment itself, and moves on to segment ``k + 1`` when the Markov clock reaches that
+    segment's start (at once if it is already past, e.g. after a late crossover).
+    """
+    runs = utility_segments(p)
+    ev = {k: v for k, v in events.items() if k not in runs}
+    utilities = {k: v for k, v in common["utilities"].items() if k not in runs}
+    costs = dict(common["costs"])
+    order = []
+    for state in common["states"]:
+        if state not in runs:
+            order.append(state)
+            continue
+        segs = runs[state]
+        for k, (_start, u) in enumerate(segs):
+            name = _segment_name(state, k)
+            order.append(name)
+            own = [dataclasses.replace(e, to=name) if e.to == state else e for e in events[state]]
+            if k + 1 < len(segs):
+                nxt = segs[k + 1][0]
+                own.append(Event(_segment_name(state, k + 1), PiecewiseExponential([0.0, nxt], [0.0, _BIG]),
+                                 clock="markov"))
+            ev[name] = own
+            utilities[name] = float(u)
+            costs[name] = common["costs"][state]
+    return ev, {**common, "states": tuple(order), "utilities": utilities, "costs": costs}
+
+
+def pathways(params: Mapping[str, float] | None = None, *, utility: str = "cohort") -> dict[str, Pathway]:
     """One continuous-time pathway per strategy, from the model's parameter values.
 
     Parameters
     ----------
     params : mapping, optional
         Parameter values (one number each); missing ones take the base case.
+    utility : str
+        ``"cohort"`` (default): ``Med`` and ``PostCABG`` are split into runs of months of
+        constant utility, so utilities decline with age and the CABG gain follows the STICH
+        trajectory as in the cohort model (:func:`utility_segments`; states ``Med:1``,
+        ``PostCABG:1``, ... after the first); ``"constant"``: one utility per state
+        (``u_med``; ``u_med + du_cabg``), the structure the managed version shares.
 
     Returns
     -------
     dict
         ``{"OMT": Pathway, "CABG": Pathway}`` with states ``Assigned, Med, Surgery,
-        PostCABG, DeadCV, DeadOther``, a 40-year horizon and 3 % discounting.
+        PostCABG, DeadCV, DeadOther`` (and the segments), a 40-year horizon and 3 % discounting.
     """
-    events, common, _ = blocks(values(params))
+    if utility not in ("cohort", "constant"):
+        raise HtaError(f"omt_vs_cabg.pathways: utility {utility!r} must be 'cohort' or 'constant'")
+    p = values(params)
+    events, common, _ = blocks(p)
+    if utility == "cohort":
+        events, common = _segmented(events, common, p)
     return {
         "OMT": Pathway(start="Med", events={k: v for k, v in events.items() if k != "Assigned"}, **common),
         "CABG": Pathway(start="Assigned", events=events, **common),
