@@ -28,7 +28,6 @@ from cohorts.omt_vs_cabg.calibration import (
     admissions,
     calibrate,
     calibrate_admissions,
-    calibrate_constant,
     patient_equivalent,
     survival_ci,
     trial_outcomes,
@@ -68,11 +67,28 @@ def test_every_parameter_has_a_distribution_a_source_and_says_if_verified():
     assert set(table["verified"]) <= {"yes", "no", "partly"} and table["note"].str.len().gt(10).all()
     # only the cohort's age/sex, structural switches and scenario inputs are fixed
     assert set(table.loc[table["distribution"] == "fixed", "name"]) == {
-        "age_start", "male_share", "theatre_slots_per_week", "early_post_years", "du_profile", "age_utility",
+        "age_start", "male_share", "early_post_years", "du_profile", "age_utility",
         "effect_years", "wane_years", "horizon_years"}
     random = table[table["distribution"] != "fixed"]
     assert {"p_op", "h_cv_med_y0", "h_cv_post_y5", "k_other", "c_cabg", "u_med"} <= set(random["name"])
     assert set(psa_table().names) == set(table["name"])
+
+
+def test_the_table_holds_only_what_the_cohort_and_plain_patient_models_read():
+    """Every row of parameters.csv is read by the cohort model (build, calibration) or its patient-level version."""
+    import inspect
+    import re
+
+    import cohorts.omt_vs_cabg as mod
+    from cohorts.omt_vs_cabg import calibration as calibration_module
+    from cohorts.omt_vs_cabg import patient as patient_mod
+
+    source = "".join(inspect.getsource(m) for m in (mod, patient_mod, calibration_module))
+    names = cohorts.load("omt_vs_cabg").parameter_table()["name"]
+    unread = [n for n in names if not re.search(rf"\b{n}\b", source)]
+    assert not unread, f"rows of parameters.csv no model reads: {unread}"
+    managed = set(pd.read_csv(Path(mod.__file__).parent / "managed_parameters.csv")["name"])
+    assert not managed & set(names), "a name in both tables"
 
 
 def test_units_of_the_results():
@@ -84,7 +100,8 @@ def test_every_cost_has_a_price_year_and_is_converted_by_the_index():
     table = cohorts.load("omt_vs_cabg").parameter_table()
     index = price_index()
     costs = table[table["unit"].str.startswith("USD")]
-    assert len(costs) >= 10 and costs["price_year"].str.match(r"^\d{4}$").all()
+    assert set(costs["name"]) == {"c_cabg", "c_hosp", "c_hosp_noncv", "c_followup", "c_drugs"}
+    assert costs["price_year"].str.match(r"^\d{4}$").all()
     assert (table.loc[~table["unit"].str.startswith("USD"), "price_year"] == "").all()
     psa = psa_table()
     for _, row in costs.iterrows():
@@ -132,9 +149,6 @@ def test_calibration_refits_the_stored_values():
     fit = calibrate(build, start={k: 1.3 * stored[k] for k in FITTED})
     for k in FITTED:
         assert fit[k] == pytest.approx(stored[k], rel=2e-4), k
-    const = calibrate_constant(build)
-    for k in ("h_cv_med", "h_cv_post"):
-        assert const[k] == pytest.approx(stored[k], rel=2e-4), k
 
 
 @pytest.mark.parametrize("arm", ["OMT", "CABG"])
@@ -319,7 +333,8 @@ def test_pathways_structure_and_errors():
 
 def test_patient_level_cabg_start_split_and_operative_deaths():
     n = 3000
-    quiet = {"h_cv_post": 1e-9, "k_other": 1e-9, "h_cv_med": 1e-9, "r_hosp_med": 1e-9}
+    quiet = {"h_cv_post_y2": 1e-9, "h_cv_post_y5": 1e-9, "k_other": 1e-9, "h_cv_med_y0": 1e-9, "h_cv_med_y5": 1e-9,
+             "r_hosp_med": 1e-9}
     out = run_pathway(pathways(quiet), n, seed=3).outcomes
     cabg = out[out["strategy"] == "CABG"]
     # the never-operated share p_no_cabg starts on medical therapy, and crosses over within
@@ -335,15 +350,43 @@ def test_patient_level_cabg_start_split_and_operative_deaths():
 
 
 def test_patient_level_agrees_with_cohort_within_3_se():
-    """The plain patient-level version is the constant-hazard structure (``patient_equivalent``)."""
-    n = 6000
-    out = run_pathway(pathways(), n, seed=2026).outcomes
-    cohort = sim.run_cohort(build(patient_equivalent(build().parameters))).summary()
-    g = out.groupby("strategy", observed=True)
+    """The patient-level version is the cohort model in continuous time: its time-varying CV hazards, early
+    post-CABG period, non-CV admissions, drug costs and (split states) age-declining utilities and the CABG
+    gain's trajectory; with one utility per state it is the cohort model with ``patient_equivalent()``."""
     cols = ["cost", "qaly", "ly", "ly_undisc"]
-    mean, se = g[cols].mean(), g[cols].std(ddof=1) / np.sqrt(n)
-    z = (mean - cohort[cols]) / se
-    assert (z.abs() < 3).all().all(), z
+    for n, kw, overrides in ((6000, {}, {}), (3000, {"utility": "constant"}, patient_equivalent())):
+        out = run_pathway(pathways(**kw), n, seed=2026).outcomes
+        cohort = sim.run_cohort(build(overrides)).summary()
+        g = out.groupby("strategy", observed=True)
+        mean, se = g[cols].mean(), g[cols].std(ddof=1) / np.sqrt(n)
+        z = (mean - cohort[cols]) / se
+        assert (z.abs() < 3).all().all(), (kw, z)
+
+
+def test_patient_level_utility_segments_are_the_cohort_s_utilities():
+    from cohorts.omt_vs_cabg.patient import utility_segments
+
+    p = build().parameters
+    segs = utility_segments(p)
+    med, post = dict(segs["Med"]), dict(segs["PostCABG"])
+    assert list(med) == [0.0, 5.0, 15.0]  # age 60: the norm bands change at 65 and 75
+    for t, u in med.items():
+        assert u == pytest.approx(p["u_med"] * age_utility_ratio(0.88, 60, t))
+    assert post[0.0] == pytest.approx(p["u_med"] + p["du_cabg"] * 4.4 / 5.8)  # held to 4 months
+    assert post[4.0] == pytest.approx(p["u_med"])  # the gain has waned by 48 months
+    assert len(post) == 47  # monthly steps of the trajectory from 4 to 48 months, then the age bands
+    paths = pathways()
+    assert paths["CABG"].utilities["PostCABG:1"] == pytest.approx(segs["PostCABG"][1][1])
+    assert segs["PostCABG"][1][0] == pytest.approx(5 / 12)
+    assert paths["OMT"].start == "Med" and "Med:2" in paths["OMT"].states
+    # admissions loop back to their own segment; each segment moves on to the next at the Markov time
+    ev = paths["OMT"].events["Med:1"]
+    assert [e.to for e in ev].count("Med:1") == 2 and ev[-1].to == "Med:2" and ev[-1].clock == "markov"
+    const = pathways(utility="constant")
+    assert "Med:1" not in const["OMT"].states and const["CABG"].utilities["PostCABG"] == pytest.approx(
+        p["u_med"] + p["du_cabg"])
+    with pytest.raises(HtaError, match="utility 'age'"):
+        pathways(utility="age")
 
 
 # ------------------------------------------------------------------ properties
@@ -365,7 +408,8 @@ def test_competing_probabilities_are_a_distribution(a, b, c, h):
 @settings(max_examples=10, deadline=None)
 @given(h_med=st.floats(0.01, 0.2), h_post=st.floats(0.01, 0.2), p_op=st.floats(0.0, 0.2))
 def test_trace_conserves_mass_and_deaths_accumulate(h_med, h_post, p_op):
-    tr = sim.run_cohort(build({"h_cv_med": h_med, "h_cv_post": h_post, "p_op": p_op}), trace=True).trace
+    tr = sim.run_cohort(build({"h_cv_med_y0": h_med, "h_cv_med_y5": h_med, "h_cv_post_y2": h_post,
+                               "h_cv_post_y5": h_post, "p_op": p_op}), trace=True).trace
     wide = tr.pivot_table(index=["strategy", "cycle"], columns="state", values="share", observed=True)
     np.testing.assert_allclose(wide.sum(axis=1), 1.0, atol=1e-12)
     for s in ("OMT", "CABG"):

@@ -180,10 +180,12 @@ def test_acs_leads_to_urgent_revascularisation_with_its_own_risks():
     an urgent operation goes through SurgeryUrgent, whose operative mortality is p_op_urgent > p_op;
     after an ACS the CV death hazard (in hospital and on the urgent list) is h_cv_acs, above the stable one."""
     p = model_values()
-    assert p_op_urgent(p) > p["p_op"] and p["h_cv_acs"] > p["h_cv_med"]
+    assert p_op_urgent(p) > p["p_op"] and p["h_cv_acs"] > max(p["h_cv_med_y0"], p["h_cv_med_y5"])
     mp = managed()["OMT"].pathway
-    cv = {s: [e for e in mp.events[s] if e.to == "DeadCV"][0].time.rate for s in ("Med", "ACS", "Urgent")}
-    assert cv["ACS"] == cv["Urgent"] == p["h_cv_acs"] > cv["Med"] == p["h_cv_med"]
+    cv = {s: [e for e in mp.events[s] if e.to == "DeadCV"][0].time for s in ("Med", "ACS", "Urgent")}
+    assert cv["ACS"].rate == cv["Urgent"].rate == p["h_cv_acs"]
+    # the stable CV hazard on medical therapy is the cohort model's: h_cv_med_y0 for 5 years, then h_cv_med_y5
+    assert list(cv["Med"].breaks) == [0.0, 5.0] and list(cv["Med"].rates) == [p["h_cv_med_y0"], p["h_cv_med_y5"]]
     res = _run(1500, 4, {"r_acs_event": 0.2, "p_acs_urgent_cabg": 1.0}, log=True, horizon=5.0)
     log = res.log[res.log.event == "enter"].copy()
     log["next"] = log.groupby(["strategy", "patient"], observed=True)["detail"].shift(-1)

@@ -42,8 +42,7 @@ from sim import run_cohort
 from sim.model.spec import Model
 
 __all__ = ["ADMISSIONS", "DEATHS", "FITTED", "N_ARM", "TARGETS", "admissions", "calibrate", "calibrate_admissions",
-           "calibrate_constant", "patient_equivalent",
-           "survival_ci", "trial_outcomes"]
+           "patient_equivalent", "survival_ci", "trial_outcomes"]
 
 #: Calibration targets (proportions of patients randomised).
 TARGETS = {
@@ -204,32 +203,13 @@ def survival_ci(arm: str, z: float = 1.959964) -> tuple[float, float, float]:
     return s, s - half, s + half
 
 
-def patient_equivalent(values: dict[str, float]) -> dict[str, float]:
-    """Overrides that make the cohort model the structure of the plain patient-level version.
+def patient_equivalent(values: dict[str, float] | None = None) -> dict[str, float]:
+    """Overrides that make the cohort model the structure of the patient-level version with one utility per state.
 
-    ``cohorts.omt_vs_cabg.patient`` (continuous time) has constant CV hazards ``h_cv_med`` and
-    ``h_cv_post``, constant utilities and no non-CV admissions or drug costs; with these
-    overrides the cohort model is its exact monthly discretisation (tested).
+    ``cohorts.omt_vs_cabg.patient.pathways(utility="constant")`` and the managed version have the
+    cohort model's hazards month by month, its admissions and costs, but constant utilities in
+    a state: no decline with age and a constant CABG utility gain. With these overrides the
+    cohort model is its exact monthly discretisation (tested; ``pathways()`` with its default
+    split states is the base case's). ``values`` is accepted for compatibility and not read.
     """
-    return {"h_cv_med_y0": values["h_cv_med"], "h_cv_med_y5": values["h_cv_med"],
-            "h_cv_post_y2": values["h_cv_post"], "h_cv_post_y5": values["h_cv_post"], "early_post_years": 0.0,
-            "du_profile": 0.0, "age_utility": 0.0, "r_hosp_noncv": 0.0, "c_drugs": 0.0}
-
-
-def calibrate_constant(build) -> dict[str, float]:
-    """``h_cv_med`` and ``h_cv_post`` of the patient-level versions (constant hazards).
-
-    With the other parameters as the table's, the constant-hazard structure
-    (:func:`patient_equivalent`) reproduces the 10-year CV deaths per arm (297/602, 247/610).
-    """
-    base = dict(build().parameters)
-
-    def f(logx):
-        q = {**base, "h_cv_med": float(np.exp(logx[0])), "h_cv_post": float(np.exp(logx[1]))}
-        out = trial_outcomes(build(patient_equivalent(q)))
-        return [out.loc["OMT", "cv_death"] - TARGETS["cv_death_med"],
-                out.loc["CABG", "cv_death"] - TARGETS["cv_death_cabg"]]
-
-    sol = optimize.least_squares(f, np.log([base["h_cv_med"], base["h_cv_post"]]), xtol=1e-12, ftol=1e-12,
-                                 gtol=1e-12, diff_step=1e-6)
-    return {"h_cv_med": float(np.exp(sol.x[0])), "h_cv_post": float(np.exp(sol.x[1]))}
+    return {"du_profile": 0.0, "age_utility": 0.0}

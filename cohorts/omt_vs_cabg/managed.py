@@ -318,14 +318,15 @@ def managed(params: Mapping[str, float] | None = None, *, theatre_slots_per_week
     p = model_values(params)
     slots = _slots(theatre_slots_per_week)
     base, common, rw = blocks(p)
-    hosp, operate, other, cv_med = rw["hosp"], rw["operate"], rw["other"], rw["cv_med"]
+    hosp, noncv, operate, other, cv_med = rw["hosp"], rw["noncv"], rw["operate"], rw["other"], rw["cv_med"]
     acs = Event("ACS", Exponential(p["r_acs_event"]), **hosp)
     cv_acs = Event("DeadCV", Exponential(p["h_cv_acs"]))
     stay = p["acs_days"] / 365.25
     events = {
         "Assigned": [Event("Listed", Exponential(IMMEDIATE * (1.0 - p["p_no_cabg"]))),
                      Event("Med", Exponential(IMMEDIATE * p["p_no_cabg"]))],
-        "Med": [cv_med, other, acs, Event("Med", Exponential(p["r_hosp_med"] - p["r_acs_event"]), **hosp)],
+        "Med": [cv_med, other, acs, Event("Med", Exponential(p["r_hosp_med"] - p["r_acs_event"]), **hosp),
+                Event("Med", Exponential(p["r_hosp_noncv"]), **noncv)],
         "ACS": [cv_acs, other, Event("Urgent", Exponential(p["p_acs_urgent_cabg"] / stay)),
                 Event("Med", Exponential((1.0 - p["p_acs_urgent_cabg"]) / stay))],
         "Listed": [cv_med, other, acs],
@@ -339,11 +340,12 @@ def managed(params: Mapping[str, float] | None = None, *, theatre_slots_per_week
     gdmt = gdmt_cost(p)
     follow = p["c_followup"] + gdmt
     other_hosp = p["r_hosp_med"] - p["r_acs_event"]  # non-ACS CV admissions, charged at their rate on the lists
+    r_noncv = p["r_hosp_noncv"]  # and non-CV admissions
     u_post = common["utilities"]["PostCABG"]
-    costs = {**dict.fromkeys(ALIVE, follow), "Listed": follow + other_hosp * hosp["cost"]}
+    costs = {**dict.fromkeys(ALIVE, follow), "Listed": follow + other_hosp * hosp["cost"] + r_noncv * noncv["cost"]}
     utilities = {**dict.fromkeys(("Assigned", "Med"), p["u_med"]),
                  **dict.fromkeys(("ACS", "Urgent", "Operated", "OperatedUrgent"), p["u_med"] - p["u_angina"]),
-                 "Listed": p["u_med"] - p["u_angina"] + other_hosp * hosp["qaly"],
+                 "Listed": p["u_med"] - p["u_angina"] + other_hosp * hosp["qaly"] + r_noncv * noncv["qaly"],
                  "Surgery": common["utilities"]["Surgery"], "SurgeryUrgent": common["utilities"]["Surgery"],
                  "PostCABG": u_post}
     settings = {**common, "states": STATES, "horizon": float(common["horizon"] if horizon is None else horizon),

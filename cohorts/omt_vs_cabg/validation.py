@@ -21,7 +21,7 @@ import pandas as pd
 
 import sim
 
-from . import build, parameter_table, psa_table
+from . import build, parameter_table, psa_table, subgroups, trial_survival
 from .calibration import DEATHS, FITTED, N_ARM, TARGETS, calibrate, survival_ci, trial_outcomes
 from .prices import conversion_factor
 
@@ -34,8 +34,6 @@ __all__ = ["CHEW", "DRIVERS", "PSA_DRAWS", "PSA_SEED", "SCENARIOS", "TRIAL_POINT
 #: was not available to this work).
 CHEW = {"cost_OMT": 74_894, "cost_CABG": 140_059, "qaly_OMT": 5.52, "qaly_CABG": 6.53, "ly_OMT": None, "ly_CABG": None,
         "icer": 63_989, "p_ce_50k": None, "p_ce_100k": 0.87, "p_ce_150k": None}
-#: Costs used only by the managed patient-level version (not in the cohort model's cost table).
-_MANAGED_ONLY = ("c_bb", "c_add2", "c_ranolazine", "c_visit", "c_hr_check")
 #: Draws and seed of the probabilistic analysis behind the reconciliation table.
 PSA_DRAWS, PSA_SEED = 2000, 2026
 
@@ -212,7 +210,9 @@ def markdown() -> dict[str, str]:
     Returns
     -------
     dict
-        ``{"base", "costs", "survival", "scenarios", "reconciliation", "drivers", "calibration"}``: Markdown tables.
+        ``{"base", "costs", "yearly", "fits", "risk", "scenarios", "reconciliation", "drivers", "calibration"}``:
+        Markdown tables (``yearly``, ``fits``, ``risk``: :func:`cohorts.omt_vs_cabg.trial_survival.markdown`;
+        ``subgroup_effects``, ``subgroups``: :func:`cohorts.omt_vs_cabg.subgroups.markdown`).
     """
     out = {}
     s = sim.run_cohort(build()).summary()
@@ -223,25 +223,15 @@ def markdown() -> dict[str, str]:
                      f"| {r['cost_hospital']:,.0f} | {r['qaly']:.3f} | {r['ly']:.3f} | {r['ly_undisc']:.3f} |")
     out["base"] = "\n".join(lines)
     table = parameter_table()
-    costs = table[table["unit"].str.startswith("USD") & ~table["name"].isin(_MANAGED_ONLY)]
+    costs = table[table["unit"].str.startswith("USD")]
     lines = ["| parameter | source value | price year | factor | 2023 USD | verified |",
              "| --- | --- | --- | --- | --- | --- |"]
     for _, r in costs.iterrows():
         lines.append(f"| `{r['name']}` | {float(r['value_source']):,.0f} | {r['price_year']} | {r['factor']:.4f} "
                      f"| {r['value']:,.0f} | {r['verified']} |")
     out["costs"] = "\n".join(lines)
-    sv = survival_by_year()
-    lines = ["| years | model OMT | trial MED (95 % CI) | model CABG | trial CABG (95 % CI) |",
-             "| --- | --- | --- | --- | --- |"]
-    for _, r in sv.iterrows():
-        cells = [f"{r['years']:.2f}" if r["years"] % 1 else f"{r['years']:.0f}"]
-        for arm in N_ARM:
-            cells.append(f"{r[f'model_{arm}']:.3f}")
-            t = r.get(f"trial_{arm}")
-            cells.append(f"{t:.3f} ({r[f'low_{arm}']:.3f}-{r[f'high_{arm}']:.3f})" if pd.notna(t) else
-                         ("1" if r["years"] == 0 else "not printed"))
-        lines.append("| " + " | ".join(cells) + " |")
-    out["survival"] = "\n".join(lines)
+    out.update(trial_survival.markdown())  # "yearly", "fits", "risk": survival against STICHES by year
+    out.update(subgroups.markdown())  # "subgroup_effects", "subgroups"
     sc = scenario_results()
     lines = ["| scenario | cost OMT | cost CABG | QALYs OMT | QALYs CABG | incr. cost | incr. QALYs | ICER |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -293,7 +283,7 @@ def report_sections(model=None) -> list:
 
     Returns
     -------
-    list of (title, text, [(caption, DataFrame)])
+    list of (title, text, [(caption, DataFrame)]) or (title, text, tables, [(name, caption, PNG bytes)])
     """
     model = build() if model is None else model
     tr = sim.run_cohort(model, trace=True).trace
@@ -308,4 +298,29 @@ def report_sections(model=None) -> list:
     text = ("Survival of the model's base case (the run's parameters) beside the survival STICH (56 months) and "
             "STICHES (10 years) printed, with 95 % intervals; the calibration targets and method are in "
             "docs/omt_vs_cabg.md.")
-    return [("Validation against the STICH/STICHES trials", text, [("Overall survival by arm", pd.DataFrame(rows))])]
+    sections = [("Validation against the STICH/STICHES trials", text,
+                 [("Overall survival by arm", pd.DataFrame(rows))])]
+    yt = trial_survival.yearly_table(model=model)
+    yearly = pd.DataFrame({"Years": yt["years"], "Arm": yt["arm"], "Model survival": yt["model"],
+                           "Trial (reconstructed KM)": yt["trial"], "95 % low": yt["low"], "95 % high": yt["high"],
+                           "Trial value rests on": yt["basis"], "Best fit by AIC": yt["best_family"],
+                           "Best-fit survival": yt["best_fit"],
+                           "Within interval": yt["inside"].map({True: "yes", False: "no"})})
+    fits = trial_survival.fit_table().rename(columns={"arm": "Arm", "model": "Family", "parameters": "Parameters",
+                                                       "loglik": "Log-likelihood", "aic": "AIC", "bic": "BIC",
+                                                       "delta_aic": "ΔAIC", "delta_bic": "ΔBIC",
+                                                       "converged": "Converged"})
+    misses = "; ".join(f"{arm} at {t:g} years: {why}" for (t, arm), why in trial_survival.EXPLAINED_MISSES.items())
+    text2 = ("Survival per arm at years 0-10 beside the Kaplan-Meier estimate of individual data reconstructed "
+             "(Guyot et al. 2012) from what STICH and STICHES print: survival at 0, 56 months and 10 years "
+             "(printed), 30-day operative mortality (derived) and constant hazards between them (interpolated: "
+             "the yearly points of STICHES Figure 1A were not available to this work), with numbers at risk "
+             "derived from the trial's enrolment and follow-up. Only the printed years validate the model. "
+             f"Outside the interval: {misses or 'none'}. Sources and derivation: docs/omt_vs_cabg.md.")
+    figure = [("omt_vs_cabg_survival", "Survival by arm: reconstructed Kaplan-Meier estimate (95 % interval), "
+               "printed and derived points, the cohort model and the best parametric fit by AIC",
+               trial_survival.figure_png())]
+    sections.append(("Survival by year against the reconstructed STICHES curves", text2,
+                     [("Model vs trial by year", yearly), ("Parametric fits per arm (reconstructed data)", fits)],
+                     figure))
+    return sections

@@ -237,7 +237,7 @@ def _trace(run, page: _Page) -> list:
                         "per strategy", png(trace_figure(tr, run.model)))]
 
 
-def _validation(run) -> list:
+def _validation(run, page: _Page) -> list:
     from sim.experiment.present import module_of
     from sim.experiment.registry import report_sections
 
@@ -246,11 +246,12 @@ def _validation(run) -> list:
     except Exception:  # noqa: BLE001 - a builder's module that cannot be found again: no validation section
         return []
     blocks: list = []
-    for title, text, tables in report_sections(module, run.model):
+    for title, text, tables, *figures in report_sections(module, run.model):
         blocks.append({"kind": "html", "html": f"<h3>{html.escape(str(title))}</h3>"})
         if text:
             blocks.append(_text(text))
         blocks += [_table(df, None, cap) for cap, df in tables]
+        blocks += [page.figure(name, cap, data) for name, cap, data in (figures[0] if figures else ())]
     return blocks
 
 
@@ -431,7 +432,7 @@ def render(folder: Path, loaded, run, manifest: dict) -> str:
     if "base_case" in s:
         page.add("base-case", "Base-case results, disaggregated", _base_case(run, sheets))
     page.add("trace", "Markov trace", _trace(run, page))
-    page.add("validation", "Validation", _validation(run))
+    page.add("validation", "Validation", _validation(run, page))
     page.add("psa", "Probabilistic sensitivity analysis", _psa(run, sheets, page))
     page.add("voi", "Value of information", _voi(run, sheets, page))
     page.add("dsa", "Deterministic sensitivity analyses", _dsa(run, sheets, page))
