@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sim._config import run_split
-from sim.decision.icer import ce_arrays, wtp_grid
+from sim.decision.icer import ce_arrays, str_array, wtp_grid
 from sim.decision.ties import name_order, optimal_index
 from sim.errors import HtaError
 
@@ -170,8 +170,8 @@ def expected_loss(costs, effects, wtp, strategies=None) -> pd.DataFrame:
 
 def _by_wtp_and_strategy(w: np.ndarray, names, column: str, values: np.ndarray) -> pd.DataFrame:
     """Long table ``wtp, strategy, <column>`` from ``values`` of shape (n_wtp, n_strategies)."""
-    return pd.DataFrame({"wtp": np.repeat(w, len(names)), "strategy": np.tile(names, len(w)),
-                         column: np.asarray(values).ravel()})
+    return pd.DataFrame({"wtp": np.repeat(w, len(names)), "strategy": str_array(list(names) * len(w)),
+                         column: np.asarray(values, dtype=float).ravel()}, copy=False)
 
 
 def prob_cost_effective(costs, effects, wtp, strategy: str, strategies=None) -> np.ndarray:
