@@ -20,6 +20,7 @@ from sim.patient import (
     LogNormal,
     Pathway,
     PiecewiseExponential,
+    TimeToEvent,
     Weibull,
     background_mortality,
     run_pathway,
@@ -114,9 +115,12 @@ def test_same_numbers_whatever_threads_and_ranges(monkeypatch):
     from sim.patient._kernels import pathway_kernel
 
     attrs = pop[plan.attributes].to_numpy(dtype=float)
+    fk, fp, fw, b, H, r = plan.per_patient
+    head = plan.arrays[:14] + (b, H, r) + plan.arrays[17:]
     piece = np.empty((1000, 2, 11))
-    for lo, hi in ((0, 13), (13, 500), (500, 999), (999, 1000)):  # odd ranges, out of order
-        pathway_kernel(np.uint64(9), np.uint64(2), lo, *plan.arrays, attrs[lo:hi], piece[lo:hi])
+    for lo, hi in ((500, 999), (0, 13), (999, 1000), (13, 500)):  # odd ranges, out of order
+        pathway_kernel(np.uint64(9), np.uint64(2), lo, *head, fk[lo:hi], fp[lo:hi], fw[lo:hi], attrs[lo:hi],
+                       piece[lo:hi])
     np.testing.assert_array_equal(piece, outs[0])
 
 
@@ -185,14 +189,63 @@ def test_mean_life_years_within_monte_carlo_error():
     assert abs(ly.mean() - rmst) < 4 * ly.std() / math.sqrt(len(ly))
 
 
+def test_time_functions_of_the_patient_are_exact():
+    from sim import LifeTable
+
+    lt = LifeTable.packaged("us_2017_nchs")
+    calls = []
+
+    def death(pt):
+        calls.append(1)
+        return background_mortality(lt, "male" if pt["male"] else "female", pt["age"])
+
+    p = {s: Pathway(states=("Well", "Ill", "Dead"), start="Well", horizon=50.0, dead=("Dead",),
+                    costs={"Well": 10.0, "Ill": 500.0}, utilities={"Well": 0.9, "Ill": 0.5},
+                    discount_costs=0.035, discount_outcomes=0.035,
+                    events={"Well": [Event("Ill", Weibull(1.2, 15.0), hr={"x": b}), Event("Dead", death,
+                                                                                          clock="markov")],
+                            "Ill": [Event("Dead", death, clock="markov"),
+                                    Event("Dead", lambda pt: Exponential(0.05 + 0.01 * pt["male"]), cost=900.0)]})
+         for s, b in (("A", 0.2), ("B", -0.4))}
+    g = np.random.default_rng(5)
+    pop = pd.DataFrame({"age": g.integers(45, 90, 400), "male": g.integers(0, 2, 400), "x": g.normal(size=400)})
+    a = run_pathway(p, seed=8, population=pop, engine="simpy")
+    calls.clear()
+    b = run_pathway(p, seed=8, population=pop)
+    assert b.settings["path"].startswith("compiled")
+    assert len(calls) < 400  # evaluated once per distinct patient, not per patient
+    np.testing.assert_array_equal(numbers(a), numbers(b))
+
+
+class Doubled(TimeToEvent):
+    """A family the compiled path does not know: H(t) = 2 t."""
+
+    def cumhaz(self, t):
+        return 2.0 * np.asarray(t, dtype=float)
+
+    def inv_cumhaz(self, h):
+        return np.asarray(h, dtype=float) / 2.0
+
+
 def test_engine_choice_and_errors():
-    lt_fn = {"A": Pathway(states=("A", "D"), start="A", horizon=5.0, dead=("D",),
-                          events={"A": [Event("D", lambda pt: Exponential(0.1 * pt["x"] ** 2 + 0.01))]})}
+    fn = {"A": Pathway(states=("A", "D"), start="A", horizon=5.0, dead=("D",),
+                       events={"A": [Event("D", lambda pt: Doubled() if pt["x"] > 1 else Exponential(0.3))]})}
     pop = population(20)
-    res = run_pathway(lt_fn, seed=1, population=pop)
-    assert res.settings["path"].startswith("SimPy") and "function of the patient" in res.settings["path_reason"]
-    with pytest.raises(HtaError, match="function of the patient.*engine='simpy'"):
-        run_pathway(lt_fn, seed=1, population=pop, engine="compiled")
+    res = run_pathway(fn, seed=1, population=pop)
+    assert res.settings["path"].startswith("SimPy") and "returned a Doubled" in res.settings["path_reason"]
+    with pytest.raises(HtaError, match="returned a Doubled.*engine='simpy'"):
+        run_pathway(fn, seed=1, population=pop, engine="compiled")
+    fixed = {"A": Pathway(states=("A", "D"), start="A", horizon=5.0, dead=("D",),
+                          events={"A": [Event("D", Doubled())]})}
+    with pytest.raises(HtaError, match="is a Doubled, which the compiled path does not draw"):
+        run_pathway(fixed, 5, seed=1, engine="compiled")
+    gomp = {"A": Pathway(states=("A", "D"), start="A", horizon=5.0, dead=("D",),
+                         events={"A": [Event("D", lambda pt: Gompertz(0.1, 0.1) if pt["x"] > 0 else
+                                             Exponential(0.3))]})}
+    res = run_pathway(gomp, seed=1, population=pop)
+    assert res.settings["path"].startswith("SimPy") and "bit" in res.settings["path_reason"]
+    forced = run_pathway(gomp, seed=1, population=pop, engine="compiled")
+    np.testing.assert_allclose(numbers(forced), numbers(res), rtol=1e-12)
     with pytest.raises(HtaError, match="engine 'fast' is not one of"):
         run_pathway(pathways(TIMES["exp"]), 5, seed=1, population=population(5), engine="fast")
     forced = run_pathway(pathways(TIMES["exp"]), seed=1, population=population(5), engine="simpy")

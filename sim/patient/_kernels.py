@@ -336,7 +336,8 @@ def _event_time(kind, p1, p2, p3, pw_b, pw_H, pw_r, off, npc, u, a, hr):  # prag
 
 @njit(cache=CACHE, nogil=True)
 def pathway_kernel(seed, draw, lo, start, horizon, rates, slots, n_ev, kind, par, markov, to, one_off, hr_n,
-                   hr_j, hr_b, pw_idx, pw_b, pw_H, pw_r, rew, flags, attrs, out):  # pragma: no cover - compiled
+                   hr_j, hr_b, pw_idx, pw_b, pw_H, pw_r, rew, flags, fn_idx, fkind, fpar, fpw, attrs,
+                   out):  # pragma: no cover - compiled
     """Patients ``lo .. lo + len(out) - 1`` through every strategy's pathway (continuous time).
 
     The loop of the SimPy engine's patient process (:func:`sim.patient.engine._patient_process`)
@@ -367,6 +368,11 @@ def pathway_kernel(seed, draw, lo, start, horizon, rates, slots, n_ev, kind, par
         Annual cost and utility of the state.
     flags : (K, S, 2) bool
         Alive; accrues (cost, utility or alive).
+    fn_idx : (K, S, E) int64
+        ``f >= 0`` for an event whose time is a function of the patient: its
+        distribution per patient is ``fkind[r, f], fpar[r, f], fpw[r, f]`` (as ``kind``,
+        ``par``, ``pw_idx``); -1 otherwise.
+    fkind : (N, F) int64; fpar : (N, F, 3) float64; fpw : (N, F, 2) int64
     attrs : (N, A) float64
         Patient attributes of patients ``lo ..``.
     out : (N, K, 7 + S) float64
@@ -407,8 +413,13 @@ def pathway_kernel(seed, draw, lo, start, horizon, rates, slots, n_ev, kind, par
                         for j in range(nh):
                             lp += hr_b[k, s, m, j] * attrs[r, hr_j[k, s, m, j]]
                         hr = math.exp(lp)
-                    x = _event_time(kind[k, s, m], par[k, s, m, 0], par[k, s, m, 1], par[k, s, m, 2], pw_b, pw_H,
-                                    pw_r, pw_idx[k, s, m, 0], pw_idx[k, s, m, 1], u, a, hr)
+                    f = fn_idx[k, s, m]
+                    if f < 0:
+                        x = _event_time(kind[k, s, m], par[k, s, m, 0], par[k, s, m, 1], par[k, s, m, 2], pw_b,
+                                        pw_H, pw_r, pw_idx[k, s, m, 0], pw_idx[k, s, m, 1], u, a, hr)
+                    else:
+                        x = _event_time(fkind[r, f], fpar[r, f, 0], fpar[r, f, 1], fpar[r, f, 2], pw_b, pw_H,
+                                        pw_r, fpw[r, f, 0], fpw[r, f, 1], u, a, hr)
                     if x < best_t:
                         best, best_t = m, x
                 t_next = t_now + best_t

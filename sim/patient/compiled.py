@@ -1,7 +1,10 @@
 """The compiled path of :func:`sim.patient.run_pathway`: a Numba loop over patients.
 
-A pathway without time functions runs here instead of on SimPy: its events become
-arrays (:func:`plan_pathways`) and :func:`sim.patient._kernels.pathway_kernel` runs
+A pathway (without policies or shared resources: those are managed pathways) runs
+here instead of on SimPy: its events become arrays (:func:`plan_pathways`), the
+distributions of events whose time is a function of the patient (background
+mortality at the patient's age and sex) are evaluated once per distinct patient
+(:func:`evaluate_functions`), and :func:`sim.patient._kernels.pathway_kernel` runs
 every patient through every strategy with the SimPy engine's operations in the
 same order and the same counter-based random numbers (``sim/patient/streams.py``:
 event ``m`` of the patient's ``k``-th stay uses slot ``k * M + m``), one range of
@@ -40,7 +43,7 @@ from sim.patient.events import (
 )
 from sim.patient.pathway import Pathway
 
-__all__ = ["ENGINES", "PATHS", "PathwayPlan", "choose", "plan_pathways", "run_compiled"]
+__all__ = ["ENGINES", "PATHS", "PathwayPlan", "choose", "evaluate_functions", "plan_pathways", "run_compiled"]
 
 #: Engines of :func:`sim.patient.run_pathway`.
 ENGINES = ("auto", "compiled", "simpy")
@@ -64,12 +67,16 @@ class PathwayPlan:
         Population columns the hazard ratios read (columns of the attribute matrix).
     exact : bool
         Whether every event's family gives the SimPy engine's numbers to the bit.
+    functions : list of Event
+        The events whose time is a function of the patient (evaluated per patient by
+        :func:`evaluate_functions`).
     """
 
-    __slots__ = ("arrays", "attributes", "exact")
+    __slots__ = ("arrays", "attributes", "exact", "functions", "per_patient")
 
-    def __init__(self, arrays: tuple, attributes: list, exact: bool):
-        self.arrays, self.attributes, self.exact = arrays, attributes, exact
+    def __init__(self, arrays: tuple, attributes: list, exact: bool, functions: list):
+        self.arrays, self.attributes, self.exact, self.functions = arrays, attributes, exact, functions
+        self.per_patient = None  # (fkind, fpar, fpw, pw_b, pw_H, pw_r) once the functions are evaluated
 
 
 def _params(t: TimeToEvent) -> tuple | None:
@@ -125,6 +132,8 @@ def plan_pathways(pathways: Mapping[str, Pathway], states: Sequence[str]) -> Pat
     pw_b, pw_H, pw_r = [], [], []
     n_pw = 0
     exact = True
+    fn_idx = np.full((K, S, E), -1, np.int64)
+    functions: list = []
     for k, (name, path) in enumerate(pathways.items()):
         start[k], horizon[k], slots[k] = index[path.start], float(path.horizon), path.max_events
         dc, do = float(path.discount_costs), float(path.discount_outcomes)
@@ -139,11 +148,20 @@ def plan_pathways(pathways: Mapping[str, Pathway], states: Sequence[str]) -> Pat
             n_ev[k, s] = len(evs)
             for m, e in enumerate(evs):
                 t = e.time
-                got = _params(t) if isinstance(t, TimeToEvent) else None
+                markov[k, s, m] = e.clock == "markov"
+                to[k, s, m] = index[e.to]
+                one_off[k, s, m] = float(e.cost), float(e.qaly)
+                hr_n[k, s, m] = len(e.hr)
+                for j, (a, b) in enumerate(e.hr.items()):
+                    hr_j[k, s, m, j], hr_b[k, s, m, j] = col[a], float(b)
+                if not isinstance(t, TimeToEvent):  # a function of the patient: drawn per patient
+                    fn_idx[k, s, m] = len(functions)
+                    functions.append(e)
+                    continue
+                got = _params(t)
                 if got is None:
-                    what = ("a function of the patient" if not isinstance(t, TimeToEvent)
-                            else f"a {type(t).__name__} with per-patient parameters"
-                            if type(t) in _FAMILIES else f"a {type(t).__name__}")
+                    what = (f"a {type(t).__name__} with per-patient parameters" if type(t) in _FAMILIES
+                            else f"a {type(t).__name__}")
                     return (f"strategy {name!r}: the time of the event {st!r} -> {e.to!r} is {what}, which the "
                             f"compiled path does not draw")
                 kind[k, s, m], par[k, s, m] = got[0], got[1]
@@ -155,16 +173,107 @@ def plan_pathways(pathways: Mapping[str, Pathway], states: Sequence[str]) -> Pat
                     pw_H.append(H)
                     pw_r.append(r)
                     n_pw += len(b)
-                markov[k, s, m] = e.clock == "markov"
-                to[k, s, m] = index[e.to]
-                one_off[k, s, m] = float(e.cost), float(e.qaly)
-                hr_n[k, s, m] = len(e.hr)
-                for j, (a, b) in enumerate(e.hr.items()):
-                    hr_j[k, s, m, j], hr_b[k, s, m, j] = col[a], float(b)
     cat = (lambda xs: np.concatenate(xs)) if pw_b else (lambda xs: np.zeros(1))
     arrays = (start, horizon, rates, slots, n_ev, kind, par, markov, to, one_off, hr_n, hr_j, hr_b, pw_idx,
-              cat(pw_b), cat(pw_H), cat(pw_r), rew, flags)
-    return PathwayPlan(arrays, attributes, exact)
+              cat(pw_b), cat(pw_H), cat(pw_r), rew, flags, fn_idx)
+    return PathwayPlan(arrays, attributes, exact, functions)
+
+
+def evaluate_functions(plan: PathwayPlan, n_patients: int, population: pd.DataFrame | None) -> str | None:
+    """Each patient's distribution of every event whose time is a function of the patient.
+
+    The function is called with the patient's attributes (a row of the population, or
+    an empty mapping) as the SimPy engine calls it, once per distinct value of the
+    attributes it reads. Stores the per-patient arrays in ``plan.per_patient``.
+
+    Returns
+    -------
+    str or None
+        Why the compiled path cannot draw them (a distribution it does not draw), else None.
+    """
+    F = len(plan.functions)
+    fkind, fpar, fpw = np.zeros((n_patients, max(F, 1)), np.int64), np.zeros((n_patients, max(F, 1), 3)), \
+        np.zeros((n_patients, max(F, 1), 2), np.int64)
+    pw_b, pw_H, pw_r = [plan.arrays[14]], [plan.arrays[15]], [plan.arrays[16]]
+    n_pw = len(pw_b[0])
+    if F:
+        records = population.to_dict("records") if population is not None else None
+        memo: dict = {}  # function -> (attributes it has read, {their values: parameters})
+        for j in range(n_patients):
+            attrs = records[j] if records is not None else {}
+            for f, e in enumerate(plan.functions):
+                got = _patient_params(e, attrs, memo)
+                if isinstance(got, str):
+                    return f"the time function of the event to {e.to!r} returned {got} for patient {j}, which " \
+                           f"the compiled path does not draw"
+                kd, pr, pieces, ex = got
+                plan.exact = plan.exact and ex
+                off = npc = 0
+                if pieces is not None:
+                    if pieces[3] is None:  # first use of these pieces: append them once
+                        pieces[3] = n_pw
+                        for lst, x in zip((pw_b, pw_H, pw_r), pieces[:3], strict=True):
+                            lst.append(x)
+                        n_pw += len(pieces[0])
+                    off, npc = pieces[3], len(pieces[0])
+                fkind[j, f], fpar[j, f], fpw[j, f] = kd, pr, (off, npc)
+    plan.per_patient = (fkind, fpar, fpw, np.concatenate(pw_b), np.concatenate(pw_H), np.concatenate(pw_r))
+    return None
+
+
+class _Reading(Mapping):
+    """A patient's attributes that note which ones a time function reads."""
+
+    def __init__(self, attrs: Mapping, seen: set):
+        self._attrs, self._seen = attrs, seen
+
+    def __getitem__(self, key):
+        self._seen.add(key)
+        return self._attrs[key]
+
+    def __iter__(self):
+        self._seen.update(self._attrs)
+        return iter(self._attrs)
+
+    def __len__(self):
+        return len(self._attrs)
+
+
+def _patient_params(e, attrs: Mapping, memo: dict):
+    """``(kind, params, pieces, exact)`` of event ``e``'s distribution for a patient, or what it returned.
+
+    The time function is called once per distinct value of the attributes it reads
+    (noted on every call; the memo is cleared when it reads one it had not read
+    before), so a deterministic function of the patient gives every patient its own
+    distribution. ``pieces`` is a list ``[breaks, H, rates, offset or None]`` shared by
+    the patients with the same distribution.
+    """
+    fn = e.time
+    keys, table = memo.get(fn, ((), {}))
+    try:
+        key = tuple(attrs[k] for k in keys)
+        hit = table.get(key)
+    except (KeyError, TypeError):  # an attribute missing for this patient, or unhashable values
+        key, hit = None, None
+    if hit is not None:
+        return hit
+    seen: set = set()
+    d = e.distribution(_Reading(attrs, seen))
+    p = _params(d)
+    if p is None:
+        return f"a {type(d).__name__}{' with per-patient parameters' if type(d) in _FAMILIES else ''}"
+    hit = (p[0], p[1], list(p[2]) + [None] if p[2] is not None else None, _FAMILIES[type(d)][1])
+    if not seen <= set(keys):  # it read other attributes: key the memo on all it has read
+        keys, table = tuple(dict.fromkeys(keys + tuple(sorted(seen, key=str)))), {}
+        try:
+            key = tuple(attrs[k] for k in keys)
+            hash(key)
+        except (KeyError, TypeError):
+            key = None
+    if key is not None:
+        table[key] = hit
+    memo[fn] = (keys, table)
+    return hit
 
 
 def choose(engine: str, plan: PathwayPlan | str) -> tuple[bool, str | None]:
@@ -227,7 +336,15 @@ def run_compiled(plan: PathwayPlan, n_patients: int, seed: int, draw: int, popul
                            f"numbers ({err})") from None
     else:
         attrs = np.zeros((n_patients, 1))
+    if plan.per_patient is None:
+        evaluate_functions(plan, n_patients, population)
+    fkind, fpar, fpw, pw_b, pw_H, pw_r = plan.per_patient
+    head = plan.arrays[:14] + (pw_b, pw_H, pw_r) + plan.arrays[17:]
     out = np.empty((n_patients, K, 7 + n_states))
     sd, dr = np.uint64(seed), np.uint64(draw)  # one signature for every key below 2**64
-    run_split(lambda lo, hi: pathway_kernel(sd, dr, lo, *plan.arrays, attrs[lo:hi], out[lo:hi]), n_patients, CHUNK)
+
+    def part(lo: int, hi: int) -> None:
+        pathway_kernel(sd, dr, lo, *head, fkind[lo:hi], fpar[lo:hi], fpw[lo:hi], attrs[lo:hi], out[lo:hi])
+
+    run_split(part, n_patients, CHUNK)
     return out

@@ -24,7 +24,7 @@ import simpy
 
 from sim.errors import HtaError, suggest
 from sim.model.memory import check_memory
-from sim.patient.compiled import PATHS, choose, plan_pathways, run_compiled
+from sim.patient.compiled import PATHS, choose, evaluate_functions, plan_pathways, run_compiled
 from sim.patient.events import Exponential, TimeToEvent, Weibull
 from sim.patient.pathway import Event, Pathway, discounted_integral
 from sim.patient.results import PathwayResult, pathway_conventions
@@ -396,6 +396,8 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
     cols_have = _check_pathways(pathways, population)
     states = list(dict.fromkeys(st for p in pathways.values() for st in p.states))
     plan = plan_pathways(pathways, states) if engine != "simpy" else ""
+    if not isinstance(plan, str) and plan.functions:
+        plan = evaluate_functions(plan, n_patients, population) or plan
     compiled, why = choose(engine, plan)
     if compiled:
         out = run_compiled(plan, n_patients, seed, draw, population, len(states))
