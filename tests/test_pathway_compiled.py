@@ -235,6 +235,10 @@ def test_engine_choice_and_errors():
     assert res.settings["path"].startswith("SimPy") and "returned a Doubled" in res.settings["path_reason"]
     with pytest.raises(HtaError, match="returned a Doubled.*engine='simpy'"):
         run_pathway(fn, seed=1, population=pop, engine="compiled")
+    lacks = {"A": Pathway(states=("A", "D"), start="A", horizon=5.0, dead=("D",),
+                          events={"A": [Event("D", lambda pt: Exponential(pt["weight"] / 100))]})}
+    with pytest.raises(HtaError, match="reads patient attribute 'weight', which the population lacks; its columns: x"):
+        run_pathway(lacks, seed=1, population=pop)
     fixed = {"A": Pathway(states=("A", "D"), start="A", horizon=5.0, dead=("D",),
                           events={"A": [Event("D", Doubled())]})}
     with pytest.raises(HtaError, match="is a Doubled, which the compiled path does not draw"):

@@ -182,9 +182,10 @@ def plan_pathways(pathways: Mapping[str, Pathway], states: Sequence[str]) -> Pat
 def evaluate_functions(plan: PathwayPlan, n_patients: int, population: pd.DataFrame | None) -> str | None:
     """Each patient's distribution of every event whose time is a function of the patient.
 
-    The function is called with the patient's attributes (a row of the population, or
-    an empty mapping) as the SimPy engine calls it, once per distinct value of the
-    attributes it reads. Stores the per-patient arrays in ``plan.per_patient``.
+    The function is called with a patient's attributes (a row of the population, or
+    an empty mapping) as the SimPy engine calls it, once per group of patients with
+    equal values of the attributes it reads (:func:`_function_params`). Stores the
+    per-patient arrays in ``plan.per_patient``.
 
     Returns
     -------
@@ -196,27 +197,27 @@ def evaluate_functions(plan: PathwayPlan, n_patients: int, population: pd.DataFr
         np.zeros((n_patients, max(F, 1), 2), np.int64)
     pw_b, pw_H, pw_r = [plan.arrays[14]], [plan.arrays[15]], [plan.arrays[16]]
     n_pw = len(pw_b[0])
-    if F:
-        records = population.to_dict("records") if population is not None else None
-        memo: dict = {}  # function -> (attributes it has read, {their values: parameters})
-        for j in range(n_patients):
-            attrs = records[j] if records is not None else {}
-            for f, e in enumerate(plan.functions):
-                got = _patient_params(e, attrs, memo)
-                if isinstance(got, str):
-                    return f"the time function of the event to {e.to!r} returned {got} for patient {j}, which " \
-                           f"the compiled path does not draw"
-                kd, pr, pieces, ex = got
-                plan.exact = plan.exact and ex
-                off = npc = 0
-                if pieces is not None:
-                    if pieces[3] is None:  # first use of these pieces: append them once
-                        pieces[3] = n_pw
-                        for lst, x in zip((pw_b, pw_H, pw_r), pieces[:3], strict=True):
-                            lst.append(x)
-                        n_pw += len(pieces[0])
-                    off, npc = pieces[3], len(pieces[0])
-                fkind[j, f], fpar[j, f], fpw[j, f] = kd, pr, (off, npc)
+    done: dict = {}  # a function used by several events is evaluated once
+    for f, e in enumerate(plan.functions):
+        got = done.get(id(e.time))
+        if got is None:
+            got = done[id(e.time)] = _function_params(e, population, n_patients)
+        if isinstance(got, str):
+            return f"the time function of the event to {e.to!r} returned {got}, which the compiled path does not draw"
+        codes, groups = got
+        kinds, pars, pws = np.zeros(len(groups), np.int64), np.zeros((len(groups), 3)), np.zeros((len(groups), 2),
+                                                                                                    np.int64)
+        for g, (kd, pr, pieces, ex) in enumerate(groups):
+            plan.exact = plan.exact and ex
+            kinds[g], pars[g] = kd, pr
+            if pieces is not None:
+                if pieces[3] is None:  # first use of these pieces: append them once
+                    pieces[3] = n_pw
+                    for lst, x in zip((pw_b, pw_H, pw_r), pieces[:3], strict=True):
+                        lst.append(x)
+                    n_pw += len(pieces[0])
+                pws[g] = pieces[3], len(pieces[0])
+        fkind[:, f], fpar[:, f], fpw[:, f] = kinds[codes], pars[codes], pws[codes]
     plan.per_patient = (fkind, fpar, fpw, np.concatenate(pw_b), np.concatenate(pw_H), np.concatenate(pw_r))
     return None
 
@@ -239,41 +240,48 @@ class _Reading(Mapping):
         return len(self._attrs)
 
 
-def _patient_params(e, attrs: Mapping, memo: dict):
-    """``(kind, params, pieces, exact)`` of event ``e``'s distribution for a patient, or what it returned.
+def _groups(population: pd.DataFrame | None, n: int, keys: tuple) -> tuple[np.ndarray, list]:
+    """Each patient's group of equal values in the columns ``keys``, and one patient of each group."""
+    if population is None or not keys:
+        return np.zeros(n, np.int64), [0]
+    codes = population.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    first = np.full(int(codes.max()) + 1, -1, np.int64)
+    first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the first patient of each group
+    return codes, first.tolist()
 
-    The time function is called once per distinct value of the attributes it reads
-    (noted on every call; the memo is cleared when it reads one it had not read
-    before), so a deterministic function of the patient gives every patient its own
-    distribution. ``pieces`` is a list ``[breaks, H, rates, offset or None]`` shared by
-    the patients with the same distribution.
+
+def _function_params(e, population: pd.DataFrame | None, n: int) -> tuple[np.ndarray, list] | str:
+    """Each patient's group and the ``(kind, params, pieces, exact)`` of each group, or what the function returned.
+
+    The time function is called for one patient of each group of patients with equal
+    values of the attributes it reads, with that patient's attributes (a row of the
+    population as the SimPy engine passes it, or an empty mapping); the attributes it
+    reads are noted on every call, and the patients regrouped when it reads one more.
+    So a deterministic function of the patient gives every patient its own distribution.
+    ``pieces`` is a list ``[breaks, H, rates, offset or None]``.
     """
-    fn = e.time
-    keys, table = memo.get(fn, ((), {}))
-    try:
-        key = tuple(attrs[k] for k in keys)
-        hit = table.get(key)
-    except (KeyError, TypeError):  # an attribute missing for this patient, or unhashable values
-        key, hit = None, None
-    if hit is not None:
-        return hit
-    seen: set = set()
-    d = e.distribution(_Reading(attrs, seen))
-    p = _params(d)
-    if p is None:
-        return f"a {type(d).__name__}{' with per-patient parameters' if type(d) in _FAMILIES else ''}"
-    hit = (p[0], p[1], list(p[2]) + [None] if p[2] is not None else None, _FAMILIES[type(d)][1])
-    if not seen <= set(keys):  # it read other attributes: key the memo on all it has read
-        keys, table = tuple(dict.fromkeys(keys + tuple(sorted(seen, key=str)))), {}
-        try:
-            key = tuple(attrs[k] for k in keys)
-            hash(key)
-        except (KeyError, TypeError):
-            key = None
-    if key is not None:
-        table[key] = hit
-    memo[fn] = (keys, table)
-    return hit
+    keys: tuple = ()
+    while True:
+        codes, reps = _groups(population, n, keys)
+        rows = population.iloc[reps].to_dict("records") if population is not None else [{}] * len(reps)
+        out, grew = [], False
+        for attrs in rows:
+            seen: set = set()
+            try:
+                d = e.distribution(_Reading(attrs, seen))
+            except KeyError as err:
+                cols = ", ".join(map(str, population.columns)) if population is not None else "none (no population)"
+                raise HtaError(f"the time function of the event to {e.to!r} reads patient attribute {err}, which "
+                               f"the population lacks; its columns: {cols}") from None
+            p = _params(d)
+            if p is None:
+                return f"a {type(d).__name__}{' with per-patient parameters' if type(d) in _FAMILIES else ''}"
+            if not seen <= set(keys):
+                keys, grew = tuple(dict.fromkeys(keys + tuple(sorted(seen, key=str)))), True
+                break
+            out.append((p[0], p[1], list(p[2]) + [None] if p[2] is not None else None, _FAMILIES[type(d)][1]))
+        if not grew:
+            return codes, out
 
 
 def choose(engine: str, plan: PathwayPlan | str) -> tuple[bool, str | None]:
