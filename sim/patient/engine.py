@@ -7,7 +7,8 @@
 ``k * M + m``), the earliest wins, the state's cost and utility accrue exactly over
 the stay with continuous discounting, and the event's one-off cost is paid at its
 time. Clocks: ``"markov"`` (time since the start of the simulation) or ``"semi"``
-(time since entering the state). Formulas: ``docs/patient.md``.
+(time since entering the state). ``run_pathway(engine=...)`` may instead run the
+same loop compiled (``compiled.py``). Formulas: ``docs/patient.md``.
 """
 
 from __future__ import annotations
