@@ -235,6 +235,11 @@ def test_engine_choice_and_errors():
     assert res.settings["path"].startswith("SimPy") and "returned a Doubled" in res.settings["path_reason"]
     with pytest.raises(HtaError, match="returned a Doubled.*engine='simpy'"):
         run_pathway(fn, seed=1, population=pop, engine="compiled")
+    optional = {"A": Pathway(states=("A", "D"), start="A", horizon=5.0, dead=("D",),
+                             events={"A": [Event("D", lambda pt: Exponential(pt.get("weight", 70) / 700
+                                                                              + abs(pt["x"]) / 10))]})}
+    np.testing.assert_array_equal(numbers(run_pathway(optional, seed=1, population=pop)),
+                                  numbers(run_pathway(optional, seed=1, population=pop, engine="simpy")))
     lacks = {"A": Pathway(states=("A", "D"), start="A", horizon=5.0, dead=("D",),
                           events={"A": [Event("D", lambda pt: Exponential(pt["weight"] / 100))]})}
     with pytest.raises(HtaError, match="reads patient attribute 'weight', which the population lacks; its columns: x"):

@@ -229,8 +229,9 @@ class _Reading(Mapping):
         self._attrs, self._seen = attrs, seen
 
     def __getitem__(self, key):
+        value = self._attrs[key]  # a missing attribute is missing for every patient: nothing to note
         self._seen.add(key)
-        return self._attrs[key]
+        return value
 
     def __iter__(self):
         self._seen.update(self._attrs)
