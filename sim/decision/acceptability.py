@@ -68,7 +68,9 @@ def _best_counts(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
     def part(lo: int, hi: int) -> None:  # whole blocks of draws: block b of the part is block lo // B + b
         best_counts(c[lo:hi], e[lo:hi], w, out[lo // COUNT_BLOCK:-(-hi // COUNT_BLOCK)])
 
-    run_split(part, c.shape[0], COUNT_BLOCK)
+    # a thread of its own only for at least ~4e5 (draw, wtp, strategy) comparisons: waking one
+    # costs about 0.1 ms, which a 1,000-draw CEAC over 100 WTP values (60 us of work) does not repay
+    run_split(part, c.shape[0], COUNT_BLOCK, min_items=max(1, 400_000 // max(1, len(w) * c.shape[1])))
     return out.sum(axis=0)
 
 
