@@ -262,18 +262,24 @@ def _function_params(e, population: pd.DataFrame | None, n: int) -> tuple[np.nda
     ``pieces`` is a list ``[breaks, H, rates, offset or None]``.
     """
     keys: tuple = ()
+    called: dict = {}  # patient -> (distribution, attributes read): each patient's call made once
     while True:
         codes, reps = _groups(population, n, keys)
         rows = population.iloc[reps].to_dict("records") if population is not None else [{}] * len(reps)
         out, grew = [], False
-        for attrs in rows:
-            seen: set = set()
-            try:
-                d = e.distribution(_Reading(attrs, seen))
-            except KeyError as err:
-                cols = ", ".join(map(str, population.columns)) if population is not None else "none (no population)"
-                raise HtaError(f"the time function of the event to {e.to!r} reads patient attribute {err}, which "
-                               f"the population lacks; its columns: {cols}") from None
+        for rep, attrs in zip(reps, rows, strict=True):
+            hit = called.get(rep)
+            if hit is None:
+                seen: set = set()
+                try:
+                    d = e.distribution(_Reading(attrs, seen))
+                except KeyError as err:
+                    cols = (", ".join(map(str, population.columns)) if population is not None
+                            else "none (no population)")
+                    raise HtaError(f"the time function of the event to {e.to!r} reads patient attribute {err}, "
+                                   f"which the population lacks; its columns: {cols}") from None
+                hit = called[rep] = (d, seen)
+            d, seen = hit
             p = _params(d)
             if p is None:
                 return f"a {type(d).__name__}{' with per-patient parameters' if type(d) in _FAMILIES else ''}"
