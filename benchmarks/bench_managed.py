@@ -51,8 +51,8 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
 
     p, n = pathway(), args.overhead_patients
-    run_pathway({"x": p}, 100, seed=1)  # warm up
-    t_plain, a = _best(lambda: run_pathway({"x": p}, n, seed=1).outcomes, args.repeat)
+    run_pathway({"x": p}, 100, seed=1, engine="simpy")  # warm up
+    t_plain, a = _best(lambda: run_pathway({"x": p}, n, seed=1, engine="simpy").outcomes, args.repeat)
     t_man, b = _best(lambda: run_managed({"x": ManagedPathway(p)}, n, seed=1).outcomes, args.repeat)
     identical = all(np.array_equal(a[c].to_numpy(), b[c].to_numpy()) for c in a.columns if c != "strategy")
     print(f"overhead, {n} patients: run_pathway {t_plain:.2f} s, run_managed {t_man:.2f} s, "

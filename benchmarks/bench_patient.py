@@ -129,10 +129,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--json", help="write every timing and the environment to this file")
     args = ap.parse_args(argv)
     p = {"x": pathway()}
-    run_pathway(p, 100, seed=1)  # warm-up
+    run_pathway(p, 100, seed=1, engine="simpy")  # warm-up
     hand_written(100, 1)
     candidates = {
-        "engine": lambda n: run_pathway(p, n, seed=1).outcomes,
+        "engine": lambda n: run_pathway(p, n, seed=1, engine="simpy").outcomes,
         "hand, one queue": lambda n: hand_written(n, 1),
         f"hand, batches of {BATCH_SIZE:,}": lambda n: hand_written(n, 1, BATCH_SIZE),
     }
@@ -166,7 +166,7 @@ def main(argv=None) -> dict:
 
     na = args.accuracy_patients
     exact = exact_qalys()
-    q_e = run_pathway(p, na, seed=2).outcomes["qaly"].to_numpy()
+    q_e = run_pathway(p, na, seed=2, engine="simpy").outcomes["qaly"].to_numpy()
     q_h = hand_written(na, 2)
     acc = {"exact": exact}
     for name, q in (("engine", q_e), ("hand-written", q_h)):

@@ -18,10 +18,14 @@ Models:
 * ``thr``: Briggs et al. Exercise 3.5 (``cohorts/thr_briggs``) with illustrative PSA
   distributions around the book's base case (benchmark values).
 * ``flagship``: ``cohorts/omt_vs_cabg`` as specified at the time of writing (competing
-  hazards per monthly cycle, life-table background mortality, crossover, operation
-  tunnel, transition and start rewards). If the flagship's structure changes,
-  :func:`flagship_fingerprint` no longer matches :data:`FLAGSHIP_FINGERPRINT` and the
-  reference must be updated to the new specification (its check says so).
+  hazards per monthly cycle: CV death by period and, after CABG, an early hazard ratio
+  and a fading effect; life-table background mortality; crossover by period; the
+  operation month; hospitalisation costs and QALY losses per state; utilities by the
+  age norms and the STICH trajectory; transition and start rewards). Parameter values
+  are read from the draws (the table may change); the time profiles from the model's
+  helpers. If the flagship's structure changes, :func:`flagship_fingerprint` no longer
+  matches :data:`FLAGSHIP_FINGERPRINT` and the reference must be updated to the new
+  specification (the script and the test say so).
 * ``microsim``: the Sick-Sicker model above over 30 cycles run patient by patient as
   :func:`sim.run_markov_patients` does (the same counter-based random numbers, slot 0
   for the start state, slot ``t + 1`` for the transition of cycle ``t``).
@@ -300,32 +304,46 @@ def thr_numpy(values: dict, T: int = 60) -> np.ndarray:
 
 
 # ============================================================================ flagship (omt_vs_cabg)
-FLAGSHIP_PARAMS = ("k_other", "h_cv_med", "h_cv_post", "p_op", "p_no_cabg", "r_cross_early", "r_cross_late",
-                   "r_hosp_med", "hr_hosp_cabg", "u_med", "du_cabg", "u_periop", "q_hosp_loss", "c_cabg",
-                   "c_hosp", "c_followup")
+#: The parameters a flagship draw may vary, in the kernel's order (read per draw).
+FLAGSHIP_PARAMS = ("k_other", "h_cv_med_y0", "h_cv_med_y5", "h_cv_post_y2", "h_cv_post_y5", "hr_cv_post_early",
+                   "p_op", "p_no_cabg", "r_cross_early", "r_cross_late", "r_hosp_med", "hr_hosp_cabg",
+                   "r_hosp_noncv", "u_med", "du_cabg", "u_periop", "q_hosp_loss", "c_cabg", "c_hosp", "c_hosp_noncv",
+                   "c_followup", "c_drugs")
+#: Parameters that shape the time profiles (life table, age norms, CABG effect and utility trajectory):
+#: the reference takes them from the first draw and requires them fixed across draws.
+FLAGSHIP_FIXED = ("male_share", "age_start", "early_post_years", "effect_years", "wane_years", "du_profile",
+                  "age_utility", "horizon_years")
 #: The structure the flagship reference was written for (see :func:`flagship_fingerprint`).
 FLAGSHIP_FINGERPRINT = (
     ("Med", "Surgery", "PostCABG", "DeadCV", "DeadOther"), ("OMT", "CABG"), 480, 1.0 / 12.0, "half-cycle",
     (("Med", "DeadCV"), ("Med", "DeadOther"), ("Med", "Med"), ("Med", "Surgery"), ("PostCABG", "DeadCV"),
      ("PostCABG", "DeadOther"), ("PostCABG", "PostCABG"), ("Surgery", "DeadCV"), ("Surgery", "PostCABG")),
     ("hospital", "medical", "procedure"),
-    ("age_start", "c_add2", "c_bb", "c_cabg", "c_followup", "c_hosp", "c_hr_check", "c_ranolazine", "c_visit",
-     "du_cabg", "h_cv_med", "h_cv_post", "hr_hosp_cabg", "k_other", "male_share", "p_acs_cabg", "p_bb_underdosed",
-     "p_no_cabg", "p_op", "q_hosp_loss", "r_acs", "r_cross_early", "r_cross_late", "r_hosp_med", "saq_add2",
+    (("hospital", ("Med", "PostCABG")), ("medical", ("Med", "PostCABG", "Surgery"))),
+    ("Med", "PostCABG", "Surgery"), (("Med", "Surgery"),), ("Surgery",), ("Surgery",),
+    ("age_start", "age_utility", "c_add2", "c_bb", "c_cabg", "c_drugs", "c_followup", "c_hosp", "c_hosp_noncv",
+     "c_hr_check", "c_ranolazine", "c_visit", "du_cabg", "du_profile", "early_post_years", "effect_years",
+     "h_cv_med", "h_cv_med_y0", "h_cv_med_y5", "h_cv_post", "h_cv_post_y2", "h_cv_post_y5", "horizon_years",
+     "hr_cv_post_early", "hr_hosp_cabg", "k_other", "male_share", "p_acs_cabg", "p_bb_underdosed", "p_no_cabg",
+     "p_op", "q_hosp_loss", "r_acs", "r_cross_early", "r_cross_late", "r_hosp_med", "r_hosp_noncv", "saq_add2",
      "saq_add3", "saq_bb", "saq_noise_sd", "saq_patient_sd", "saq_untreated", "theatre_slots_per_week", "u_med",
-     "u_periop", "wait_cabg_months"),
+     "u_periop", "wait_cabg_months", "wane_years"),
 )
 
 
 def flagship_fingerprint(model: Model) -> tuple:
-    """What the flagship reference depends on: states, strategies, cycles, correction, transitions, costs, parameters.
+    """What the flagship reference depends on: states, strategies, cycles, correction, transitions, rewards, parameters.
 
-    The parameter names are part of it: a model whose values change form (time-varying
-    hazards, utility trajectories) with the same states keeps the rest of the fingerprint.
+    The parameter names are part of it: a model whose values change form (new
+    hazards, utility trajectories) with the same states changes its parameters too.
+    Parameter *values* are not: the reference reads them from the draws.
     """
     comps = tuple(sorted(set(model.costs) | set(model.transition_costs) | set(model.start_costs)))
+    where = tuple((c, tuple(sorted(model.costs[c]))) for c in sorted(model.costs))
     return (tuple(model.states), tuple(model.strategies), model.n_cycles, model.cycle_length, model.correction,
-            tuple(sorted(model.transitions)), comps, tuple(sorted(model.parameters)))
+            tuple(sorted(model.transitions)), comps, where, tuple(sorted(model.utilities)),
+            tuple(sorted(model.transition_utilities)), tuple(sorted(model.start_costs.get("procedure", {}))),
+            tuple(sorted(model.start_utilities)), tuple(sorted(model.parameters)))
 
 
 def flagship() -> tuple[Model, ParameterTable]:
@@ -335,18 +353,32 @@ def flagship() -> tuple[Model, ParameterTable]:
     return omt_vs_cabg.build(), omt_vs_cabg.parameters()
 
 
-def flagship_background(model: Model, male_share: float, age_start: float) -> np.ndarray:
-    """Background hazard (per year) of each cycle: the US 2017 life table's hazards, share-weighted by sex."""
-    from cohorts import omt_vs_cabg
+def flagship_profiles(model: Model, values: dict) -> tuple[np.ndarray, ...]:
+    """Per-cycle profiles ``(T + 1,)`` that depend on time and on fixed parameters only.
 
-    lt = LifeTable.packaged(omt_vs_cabg.LIFE_TABLE)
-    ages = np.asarray(lt.ages, dtype=np.int64)
-    with np.errstate(divide="ignore"):  # q = 1 at the open-ended last age: an infinite hazard, never reached
-        hm = -np.log1p(-np.asarray(lt.values["male"], dtype=float))
-        hf = -np.log1p(-np.asarray(lt.values["female"], dtype=float))
-    age = age_start + np.arange(model.n_cycles) * model.cycle_length
-    idx = np.minimum(np.floor(age + 1e-9).astype(np.int64), ages[-1]) - ages[0]
-    return male_share * hm[idx] + (1.0 - male_share) * hf[idx]
+    Background hazard (life table, share-weighted by sex), the 5-year break, the early
+    post-CABG period, the weight of the CABG effect, the age-norm utility ratio and the
+    CABG utility trajectory, at ``t.year = j h``; from the model's published helpers
+    (its definitions of the life-table hazard, the EQ-5D norms and the STICH trajectory).
+    """
+    from cohorts import omt_vs_cabg as F
+
+    fixed = {}
+    for k in FLAGSHIP_FIXED:
+        a = np.ravel(np.asarray(values.get(k, model.parameters[k]), dtype=float))
+        if np.any(a != a[0]):
+            raise ValueError(f"flagship reference: {k} varies across draws; the reference needs it fixed")
+        fixed[k] = float(a[0])
+    T, h = model.n_cycles, model.cycle_length
+    year = np.arange(T + 1) * h
+    bg = F.background_hazard(fixed["male_share"], fixed["age_start"] + year)
+    early = (year < F.CROSS_BREAK_YEARS - 1e-9).astype(float)
+    epost = (year < fixed["early_post_years"] - 1e-9).astype(float)
+    w = F.effect_weight({"effect_years": fixed["effect_years"], "wane_years": fixed["wane_years"]}, year)
+    age = (F.age_utility_ratio(fixed["male_share"], fixed["age_start"], year) if fixed["age_utility"] > 0.5
+           else np.ones(T + 1))
+    du = F.du_profile(year * 12.0) if fixed["du_profile"] > 0.5 else np.ones(T + 1)
+    return tuple(np.ascontiguousarray(x, dtype=float) for x in (bg, early, epost, w, age, du))
 
 
 @njit(inline="always")
@@ -355,119 +387,164 @@ def _competing_frac(total, h):
 
 
 @njit(parallel=True, cache=True)
-def flagship_kernel(v, bg, early, h, wc, we, dc_tr, de_tr, out):  # pragma: no cover - compiled
-    """Totals ``out (n, 2, 3)``; ``v (16, n)`` in FLAGSHIP_PARAMS order, ``bg (T,)`` background hazard.
+def flagship_kernel(v, bg, early, epost, wt, age, du, h, dc, de, dtc, dte, out):  # pragma: no cover - compiled
+    """Totals ``out (n, 2, 3)``: discounted cost, QALYs, life-years; ``v (22, n)`` in FLAGSHIP_PARAMS order.
 
-    ``early (T,)`` 1 where the early crossover rate applies; ``wc, we (T + 1,)`` half-cycle
-    weight x discount; ``dc_tr, de_tr (T,)`` discount of transition rewards of cycle t.
-    Both strategies run in the same cycle loop (they share every transition probability).
+    ``bg, early, epost, wt, age, du (T + 1,)``: the per-cycle profiles of :func:`flagship_profiles`;
+    ``dc, de (T + 1,)`` discount factors of the trace points, ``dtc, dte (T,)`` of the end of
+    cycle j (transition rewards). Half-cycle correction: point k counts half of cycle k's
+    rewards (k < T) and half of cycle k - 1's (k > 0). Both strategies run in one loop.
     """
     n = v.shape[1]
-    T = bg.shape[0]
+    T = bg.shape[0] - 1
     for d in prange(n):
-        k_other, h_cv_med, h_cv_post, p_op, p_no = v[0, d], v[1, d], v[2, d], v[3, d], v[4, d]
-        r_e, r_l, r_hosp, hr_hosp = v[5, d], v[6, d], v[7, d], v[8, d]
-        u_med, du, u_periop, q_loss = v[9, d], v[10, d], v[11, d], v[12, d]
-        c_cabg, c_hosp, c_fu = v[13, d], v[14, d], v[15, d]
-        # rewards per cycle (constant over cycles)
-        med_c = c_fu * h + r_hosp * c_hosp * h
-        srg_c = c_fu * h
-        post_c = c_fu * h + r_hosp * hr_hosp * c_hosp * h
-        med_u = (u_med - r_hosp * q_loss) * h
-        srg_u = (u_med + du) * h
-        post_u = (u_med + du - r_hosp * hr_hosp * q_loss) * h
-        loss = -(u_med + du - u_periop) / 12.0
-        # strategy 0 (OMT) and 1 (CABG)
+        k_other, cv0, cv5, post2, post5, hr_early = v[0, d], v[1, d], v[2, d], v[3, d], v[4, d], v[5, d]
+        p_op, p_no, r_e, r_l = v[6, d], v[7, d], v[8, d], v[9, d]
+        r_hosp, hr_hosp, r_ncv = v[10, d], v[11, d], v[12, d]
+        u_med, du_cabg, u_periop, q_loss = v[13, d], v[14, d], v[15, d], v[16, d]
+        c_cabg, c_hosp, c_ncv, c_fu, c_drugs = v[17, d], v[18, d], v[19, d], v[20, d], v[21, d]
+        # rewards constant over cycles
+        med_cost = (c_fu + c_drugs) * h + (r_hosp * c_hosp + r_ncv * c_ncv) * h
+        srg_cost = (c_fu + c_drugs) * h
+        post_cost = (c_fu + c_drugs) * h + (r_hosp * hr_hosp * c_hosp + r_ncv * c_ncv) * h
+        med_hl = (r_hosp + r_ncv) * q_loss
+        post_hl = (r_hosp * hr_hosp + r_ncv) * q_loss
+        srg_u = (u_med + du_cabg) * h
+        loss = -(u_med + du_cabg - u_periop) / 12.0
+        # trace: strategy a (OMT), b (CABG)
         a_med, a_srg, a_post = 1.0, 0.0, 0.0
         b_med, b_srg, b_post = p_no, 1.0 - p_no, 0.0
-        a_cost, a_qaly, a_ly = 0.0, 0.0, 0.0
-        b_cost, b_qaly, b_ly = b_srg * c_cabg, b_srg * loss, 0.0
-        for t in range(T + 1):
-            a_cost += wc[t] * (a_med * med_c + a_srg * srg_c + a_post * post_c)
-            a_qaly += we[t] * (a_med * med_u + a_srg * srg_u + a_post * post_u)
-            a_ly += we[t] * (a_med + a_srg + a_post) * h
-            b_cost += wc[t] * (b_med * med_c + b_srg * srg_c + b_post * post_c)
-            b_qaly += we[t] * (b_med * med_u + b_srg * srg_u + b_post * post_u)
-            b_ly += we[t] * (b_med + b_srg + b_post) * h
-            if t == T:
+        a_c, a_q, a_l = 0.0, 0.0, 0.0
+        b_c, b_q, b_l = b_srg * c_cabg, b_srg * loss, 0.0  # start rewards (not discounted)
+        pc_a = pc_b = pq_a = pq_b = pl_a = pl_b = 0.0  # cycle k - 1's rewards on this point's trace
+        for k in range(T + 1):
+            # point k: half of the previous cycle's rewards, half of this cycle's
+            if k > 0:
+                med_u = (u_med * age[k - 1] - med_hl) * h
+                post_u = ((u_med + du_cabg * du[k - 1]) * age[k - 1] - post_hl) * h
+                pc_a = a_med * med_cost + a_srg * srg_cost + a_post * post_cost
+                pc_b = b_med * med_cost + b_srg * srg_cost + b_post * post_cost
+                pq_a = a_med * med_u + a_srg * srg_u + a_post * post_u
+                pq_b = b_med * med_u + b_srg * srg_u + b_post * post_u
+                pl_a = (a_med + a_srg + a_post) * h
+                pl_b = (b_med + b_srg + b_post) * h
+                a_c += 0.5 * dc[k] * pc_a
+                b_c += 0.5 * dc[k] * pc_b
+                a_q += 0.5 * de[k] * pq_a
+                b_q += 0.5 * de[k] * pq_b
+                a_l += 0.5 * de[k] * pl_a
+                b_l += 0.5 * de[k] * pl_b
+            if k == T:
                 break
-            oth = k_other * bg[t]
-            cross = r_e if early[t] else r_l
-            tot = h_cv_med + oth + cross
+            med_u = (u_med * age[k] - med_hl) * h
+            post_u = ((u_med + du_cabg * du[k]) * age[k] - post_hl) * h
+            a_c += 0.5 * dc[k] * (a_med * med_cost + a_srg * srg_cost + a_post * post_cost)
+            b_c += 0.5 * dc[k] * (b_med * med_cost + b_srg * srg_cost + b_post * post_cost)
+            a_q += 0.5 * de[k] * (a_med * med_u + a_srg * srg_u + a_post * post_u)
+            b_q += 0.5 * de[k] * (b_med * med_u + b_srg * srg_u + b_post * post_u)
+            a_l += 0.5 * de[k] * (a_med + a_srg + a_post) * h
+            b_l += 0.5 * de[k] * (b_med + b_srg + b_post) * h
+            # cycle k's transition probabilities (exact competing risks)
+            oth = k_other * bg[k]
+            cv_med = cv0 if early[k] > 0 else cv5
+            late = post2 if early[k] > 0 else post5
+            post = hr_early * cv_med if epost[k] > 0 else late
+            cv_post = cv_med * (post / cv_med) ** wt[k]
+            cross = r_e if early[k] > 0 else r_l
+            tot = cv_med + oth + cross
             f = _competing_frac(tot, h)
             p_cross = cross * f
-            p_stay = 1.0 - (h_cv_med * f + oth * f + p_cross)
-            tot2 = h_cv_post + oth
-            f2 = _competing_frac(tot2, h)
-            p_post_stay = 1.0 - (h_cv_post * f2 + oth * f2)
+            p_stay = 1.0 - (cv_med * f + oth * f + p_cross)
+            f2 = _competing_frac(cv_post + oth, h)
+            p_post_stay = 1.0 - (cv_post * f2 + oth * f2)
             a_mv = a_med * p_cross
             b_mv = b_med * p_cross
-            a_cost += dc_tr[t] * a_mv * c_cabg
-            a_qaly += de_tr[t] * a_mv * loss
-            b_cost += dc_tr[t] * b_mv * c_cabg
-            b_qaly += de_tr[t] * b_mv * loss
+            a_c += dtc[k] * a_mv * c_cabg  # transition rewards in full, discounted at the cycle's end
+            b_c += dtc[k] * b_mv * c_cabg
+            a_q += dte[k] * a_mv * loss
+            b_q += dte[k] * b_mv * loss
             a_med, a_srg, a_post = a_med * p_stay, a_mv, a_srg * (1.0 - p_op) + a_post * p_post_stay
             b_med, b_srg, b_post = b_med * p_stay, b_mv, b_srg * (1.0 - p_op) + b_post * p_post_stay
-        out[d, 0, 0], out[d, 0, 1], out[d, 0, 2] = a_cost, a_qaly, a_ly
-        out[d, 1, 0], out[d, 1, 1], out[d, 1, 2] = b_cost, b_qaly, b_ly
+        out[d, 0, 0], out[d, 0, 1], out[d, 0, 2] = a_c, a_q, a_l
+        out[d, 1, 0], out[d, 1, 1], out[d, 1, 2] = b_c, b_q, b_l
+
+
+def _discounts(model: Model) -> tuple[np.ndarray, ...]:
+    """Discount factors of the trace points and of the cycles' ends, costs and outcomes (constant annual rates)."""
+    T, h = model.n_cycles, model.cycle_length
+    out = []
+    for r in (model.discount_costs, model.discount_outcomes):
+        sched = getattr(r, "schedule", ((0.0, r),))
+        if len(sched) != 1 or getattr(model, "discount_timing", "exact") != "exact":
+            raise ValueError("flagship reference: constant annual discount rates, exact timing only")
+        out.append((1.0 + float(sched[0][1])) ** -(np.arange(T + 1) * h))
+    dc, de = out
+    return dc, de, dc[1:].copy(), de[1:].copy()
 
 
 def _flagship_inputs(model: Model, values: dict):
     n = max(np.size(values[p]) for p in FLAGSHIP_PARAMS)
     v = np.stack([np.broadcast_to(np.asarray(values[p], dtype=float), (n,)) for p in FLAGSHIP_PARAMS])
-    male = float(np.ravel(values.get("male_share", model.parameters["male_share"]))[0])
-    age = float(np.ravel(values.get("age_start", model.parameters["age_start"]))[0])
-    T, h = model.n_cycles, model.cycle_length
-    bg = flagship_background(model, male, age)
-    early = (np.arange(T) * h < 5.0 - 1e-9).astype(np.bool_)
-    w = point_weights(T, h, 0.03, "half-cycle")
-    dtr = (1.03) ** -(np.arange(1, T + 1) * h)
-    return n, v, bg, early, h, w, dtr
+    return n, v, flagship_profiles(model, values), model.cycle_length, _discounts(model)
 
 
 def flagship_fused(model: Model, values: dict) -> np.ndarray:
     """Run :func:`flagship_kernel`; returns ``(n, 2, 3)``: discounted cost, QALYs, life-years."""
-    n, v, bg, early, h, w, dtr = _flagship_inputs(model, values)
+    n, v, prof, h, disc = _flagship_inputs(model, values)
     out = np.empty((n, 2, 3))
-    flagship_kernel(v, bg, early, h, w, w, dtr, dtr, out)
+    flagship_kernel(v, *prof, h, *disc, out)
     return out
 
 
 def flagship_numpy(model: Model, values: dict) -> np.ndarray:
     """The flagship in numpy, vectorised over draws."""
-    n, v, bg, early, h, w, dtr = _flagship_inputs(model, values)
-    (k_other, h_cv_med, h_cv_post, p_op, p_no, r_e, r_l, r_hosp, hr_hosp, u_med, du, u_periop, q_loss, c_cabg,
-     c_hosp, c_fu) = v
-    med_c, srg_c = c_fu * h + r_hosp * c_hosp * h, c_fu * h
-    post_c = c_fu * h + r_hosp * hr_hosp * c_hosp * h
-    med_u, srg_u = (u_med - r_hosp * q_loss) * h, (u_med + du) * h
-    post_u = (u_med + du - r_hosp * hr_hosp * q_loss) * h
-    loss = -(u_med + du - u_periop) / 12.0
+    n, v, (bg, early, epost, wt, age, du), h, (dc, de, dtc, dte) = _flagship_inputs(model, values)
+    P = dict(zip(FLAGSHIP_PARAMS, v, strict=True))
+    T = model.n_cycles
+    fu = (P["c_followup"] + P["c_drugs"]) * h
+    cost_s = np.stack([fu + (P["r_hosp_med"] * P["c_hosp"] + P["r_hosp_noncv"] * P["c_hosp_noncv"]) * h, fu,
+                       fu + (P["r_hosp_med"] * P["hr_hosp_cabg"] * P["c_hosp"]
+                             + P["r_hosp_noncv"] * P["c_hosp_noncv"]) * h], axis=1)  # (n, 3)
+    med_hl = (P["r_hosp_med"] + P["r_hosp_noncv"]) * P["q_hosp_loss"]
+    post_hl = (P["r_hosp_med"] * P["hr_hosp_cabg"] + P["r_hosp_noncv"]) * P["q_hosp_loss"]
+    loss = -(P["u_med"] + P["du_cabg"] - P["u_periop"]) / 12.0
+
+    def util(j):  # (n, 3) QALYs per cycle j
+        return np.stack([(P["u_med"] * age[j] - med_hl) * h, (P["u_med"] + P["du_cabg"]) * h,
+                         ((P["u_med"] + P["du_cabg"] * du[j]) * age[j] - post_hl) * h], axis=1)
+
     out = np.empty((n, 2, 3))
-    for k in range(2):
-        m_med = np.ones(n) if k == 0 else p_no.copy()
-        m_srg = np.zeros(n) if k == 0 else 1.0 - p_no
-        m_post = np.zeros(n)
-        cost, qaly, ly = m_srg * c_cabg, m_srg * loss, np.zeros(n)
-        for t in range(len(bg) + 1):
-            cost = cost + w[t] * (m_med * med_c + m_srg * srg_c + m_post * post_c)
-            qaly = qaly + w[t] * (m_med * med_u + m_srg * srg_u + m_post * post_u)
-            ly = ly + w[t] * (m_med + m_srg + m_post) * h
-            if t == len(bg):
+    for s in range(2):
+        m = np.zeros((n, 3))
+        if s == 0:
+            m[:, 0] = 1.0
+        else:
+            m[:, 0], m[:, 1] = P["p_no_cabg"], 1.0 - P["p_no_cabg"]
+        cost, qaly, ly = m[:, 1] * P["c_cabg"], m[:, 1] * loss, np.zeros(n)
+        for k in range(T + 1):
+            for j, wgt in ((k - 1, k > 0), (k, k < T)):
+                if wgt:
+                    cost = cost + 0.5 * dc[k] * (m * cost_s).sum(axis=1)
+                    qaly = qaly + 0.5 * de[k] * (m * util(j)).sum(axis=1)
+                    ly = ly + 0.5 * de[k] * m.sum(axis=1) * h
+            if k == T:
                 break
-            oth = k_other * bg[t]
-            cross = r_e if early[t] else r_l
-            tot = h_cv_med + oth + cross
+            oth = P["k_other"] * bg[k]
+            cv_med = P["h_cv_med_y0"] if early[k] else P["h_cv_med_y5"]
+            post = P["hr_cv_post_early"] * cv_med if epost[k] else (P["h_cv_post_y2"] if early[k]
+                                                                     else P["h_cv_post_y5"])
+            cv_post = cv_med * (post / cv_med) ** wt[k]
+            cross = P["r_cross_early"] if early[k] else P["r_cross_late"]
+            tot = cv_med + oth + cross
             f = -np.expm1(-tot * h) / tot
-            p_cross = cross * f
-            tot2 = h_cv_post + oth
+            tot2 = cv_post + oth
             f2 = -np.expm1(-tot2 * h) / tot2
-            moved = m_med * p_cross
-            cost = cost + dtr[t] * moved * c_cabg
-            qaly = qaly + dtr[t] * moved * loss
-            m_med, m_srg, m_post = (m_med * (1.0 - (h_cv_med * f + oth * f + p_cross)), moved,
-                                    m_srg * (1.0 - p_op) + m_post * (1.0 - (h_cv_post * f2 + oth * f2)))
-        out[:, k] = np.stack([cost, qaly, ly], axis=1)
+            moved = m[:, 0] * cross * f
+            cost = cost + dtc[k] * moved * P["c_cabg"]
+            qaly = qaly + dte[k] * moved * loss
+            m = np.stack([m[:, 0] * (1.0 - (cv_med * f + oth * f + cross * f)), moved,
+                          m[:, 1] * (1.0 - P["p_op"]) + m[:, 2] * (1.0 - (cv_post * f2 + oth * f2))], axis=1)
+        out[:, s] = np.stack([cost, qaly, ly], axis=1)
     return out
 
 

@@ -51,6 +51,25 @@ def test_cohort_references_match_run_psa(refs, workload):
         assert abs(s[p.name].mean() - dist.mean()) <= 5 * dist.std() / np.sqrt(4000) + 1e-12, p.name
 
 
+@pytest.mark.parametrize("over", [{"effect_years": 10.0, "wane_years": 5.0}, {"du_profile": 0, "age_utility": 0},
+                                  {"early_post_years": 0.5, "effect_years": 7.0}, {"horizon_years": 10}])
+def test_flagship_reference_follows_the_scenario_switches(refs, over):
+    R, _ = refs
+    from cohorts import omt_vs_cabg
+
+    model, table = R.flagship()
+    if R.flagship_fingerprint(model) != R.FLAGSHIP_FINGERPRINT:
+        pytest.skip("the flagship's structure changed: update benchmarks/references.py's flagship reference")
+    model = omt_vs_cabg.build(over)
+    psa = sim.run_psa(model, table, 24, 3, fixed=over)
+    vals = {c: psa.draws.frame[c].to_numpy() for c in psa.draws.frame.columns}
+    eng = R.engine_totals(psa.outcomes)
+    assert R.rel_diff(R.flagship_fused(model, vals), eng) <= RTOL
+    assert R.rel_diff(R.flagship_numpy(model, vals), eng) <= RTOL
+    with pytest.raises(ValueError, match="varies across draws"):
+        R.flagship_fused(model, {**vals, "male_share": np.linspace(0.5, 0.9, 24)})
+
+
 def test_microsimulation_reference_matches_run_markov_patients(refs):
     R, _ = refs
     model, _ = R.sick_sicker(30)

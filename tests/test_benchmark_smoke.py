@@ -53,3 +53,13 @@ def test_patient_benchmark_smoke():
     assert set(res["exponents"]["cpu"]) == {"engine", "hand, one queue", f"hand, batches of {res['batch_size']:,}"}
     for name in ("engine", "hand-written"):
         assert abs(res["accuracy"][name]["z"]) < 4, res["accuracy"]
+
+
+@pytest.mark.benchmark
+def test_pathway_benchmark_smoke():
+    """bench_pathway.py runs; the compiled path equals the SimPy engine to the bit (asserted by the script)."""
+    spec = importlib.util.spec_from_file_location("bench_pathway", BENCH.parent / "bench_pathway.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    res = module.main(["--patients", "3000", "--simpy-patients", "300", "--repeat", "1"])
+    assert [r["identical"] for r in res["results"]] == [True, True]

@@ -155,7 +155,8 @@ def test_batch_uniforms_are_uniforms(seed, draw, lo, hi, slots):
     assert batch_uniforms(seed, draw, lo, hi, slots) == expected
 
 
-def test_time_function_is_called_once_per_patient_and_event():
+@pytest.mark.parametrize("engine", ["simpy", "compiled"])
+def test_time_function_is_called_once_per_patient_and_event(engine):
     calls = []
 
     def time(attrs):
@@ -164,7 +165,7 @@ def test_time_function_is_called_once_per_patient_and_event():
 
     p = Pathway(states=("A", "B"), start="A", horizon=50.0,
                 events={"A": [Event("B", time)], "B": [Event("A", Exponential(2.0))]})
-    out = run_pathway({"x": p}, seed=1, population=pd.DataFrame({"id": range(30)})).outcomes
+    out = run_pathway({"x": p}, seed=1, population=pd.DataFrame({"id": range(30)}), engine=engine).outcomes
     assert out["events"].min() > 10  # many stays in A per patient
     assert sorted(calls) == list(range(30))
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sim._config import run_split
-from sim.decision.icer import ce_arrays, wtp_grid
+from sim.decision.icer import ce_arrays, str_array, wtp_grid
 from sim.decision.ties import name_order, optimal_index
 from sim.errors import HtaError
 
@@ -68,7 +68,9 @@ def _best_counts(c: np.ndarray, e: np.ndarray, w: np.ndarray) -> np.ndarray:
     def part(lo: int, hi: int) -> None:  # whole blocks of draws: block b of the part is block lo // B + b
         best_counts(c[lo:hi], e[lo:hi], w, out[lo // COUNT_BLOCK:-(-hi // COUNT_BLOCK)])
 
-    run_split(part, c.shape[0], COUNT_BLOCK)
+    # a thread of its own only for at least ~4e5 (draw, wtp, strategy) comparisons: waking one
+    # costs about 0.1 ms, which a 1,000-draw CEAC over 100 WTP values (60 us of work) does not repay
+    run_split(part, c.shape[0], COUNT_BLOCK, min_items=max(1, 400_000 // max(1, len(w) * c.shape[1])))
     return out.sum(axis=0)
 
 
@@ -170,8 +172,8 @@ def expected_loss(costs, effects, wtp, strategies=None) -> pd.DataFrame:
 
 def _by_wtp_and_strategy(w: np.ndarray, names, column: str, values: np.ndarray) -> pd.DataFrame:
     """Long table ``wtp, strategy, <column>`` from ``values`` of shape (n_wtp, n_strategies)."""
-    return pd.DataFrame({"wtp": np.repeat(w, len(names)), "strategy": np.tile(names, len(w)),
-                         column: np.asarray(values).ravel()})
+    return pd.DataFrame({"wtp": np.repeat(w, len(names)), "strategy": str_array(list(names) * len(w)),
+                         column: np.asarray(values, dtype=float).ravel()}, copy=False)
 
 
 def prob_cost_effective(costs, effects, wtp, strategy: str, strategies=None) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Patient-level simulation: times to event, random numbers, pathways, policies, resources.
 
 Cohort models run patient by patient (``markov.py``). Continuous-time pathways
-(``pathway.py``) run on SimPy (``engine.py``); treatment policies (``policy.py``),
+(``pathway.py``) run on SimPy (``engine.py``) or as a compiled loop over patients
+(``compiled.py``, the same numbers); treatment policies (``policy.py``),
 capacity-limited procedures (``resources.py``) and populations (``population.py``)
 run on them through managed pathways (``managed_pathway.py``,
 ``managed_process.py``, ``managed.py``). Outer draws x inner patients: ``psa.py``;

@@ -12,12 +12,14 @@ depend on the thread count, the batch size or the order of patients.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange, uint64
 
 from sim._config import CACHE, FASTMATH
 
-__all__ = ["markov_patients_kernel", "patient_uniform"]
+__all__ = ["markov_patients_kernel", "pathway_kernel", "patient_uniform"]
 
 _G = uint64(0x9E3779B97F4A7C15)
 _M1 = uint64(0xBF58476D1CE4E5B9)
@@ -210,3 +212,258 @@ def markov_patients_occupancy_kernel(seed, draw, pid, prof, start_cum, cum_p, de
                         for s in range(S1):
                             tot += rw0[u_, k, s, r] * occ[v, s]
                         out[i, k, g, r] = tot + initial[u_, k, r]
+
+
+# ============================================================================ continuous-time pathways
+#: How a compiled pathway event's time is drawn (:mod:`sim.patient.compiled`): the
+#: distribution family, inverted as :meth:`sim.patient.events.TimeToEvent.sample_one` does.
+EV_EXP, EV_WEIBULL, EV_GOMPERTZ, EV_LOGLOGISTIC, EV_PIECEWISE, EV_LOGNORMAL = 0, 1, 2, 3, 4, 5
+
+
+@njit(cache=CACHE, nogil=True)
+def _right(x, lo, n, v):  # pragma: no cover - compiled
+    """``numpy.searchsorted(x[lo:lo + n], v, side="right") - 1`` clipped to ``0..n - 1``: the piece of ``v``."""
+    a, b = 0, n  # first index with x > v, by bisection
+    while a < b:
+        m = (a + b) // 2
+        if x[lo + m] <= v:
+            a = m + 1
+        else:
+            b = m
+    i = a - 1
+    if i < 0:
+        i = 0
+    if i > n - 1:
+        i = n - 1
+    return i
+
+
+@njit(cache=CACHE, nogil=True)
+def _ndtri(p):  # pragma: no cover - compiled
+    """Standard normal quantile (rational first guess, then Halley steps on ``erfc``)."""
+    if p <= 0.0:
+        return -np.inf
+    if p >= 1.0:
+        return np.inf
+    q = p if p < 0.5 else 1.0 - p
+    t = math.sqrt(-2.0 * math.log(q))
+    # Abramowitz & Stegun 26.2.23 as a start (|error| < 4.5e-4)
+    z = t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1.0 + 1.432788 * t + 0.189269 * t * t
+                                                             + 0.001308 * t * t * t)
+    z = -z  # the lower tail: Phi(z) = q
+    for _ in range(3):  # Halley on Phi(z) - q, Phi from erfc (accurate in the tail)
+        e = 0.5 * math.erfc(-z / math.sqrt(2.0)) - q
+        d = e * math.sqrt(2.0 * math.pi) * math.exp(0.5 * z * z)
+        z = z - d / (1.0 + 0.5 * z * d)
+    return z if p < 0.5 else -z
+
+
+@njit(cache=CACHE, nogil=True)
+def _lognormal_cumhaz(t, mu, sd):  # pragma: no cover - compiled
+    """``-log S(t)`` of a log-normal: ``-log Phi(-z)``, ``z = (log t - mu) / sd``."""
+    if t <= 0.0:
+        return 0.0
+    z = (math.log(t) - mu) / sd
+    if z < 8.0:
+        return -math.log(0.5 * math.erfc(z / math.sqrt(2.0)))
+    # far tail: Mills ratio series of log Phi(-z)
+    z2 = z * z
+    s = 1.0 - 1.0 / z2 + 3.0 / (z2 * z2) - 15.0 / (z2 * z2 * z2) + 105.0 / (z2 * z2 * z2 * z2)
+    return 0.5 * z2 + math.log(z * math.sqrt(2.0 * math.pi)) - math.log(s)
+
+
+@njit(cache=CACHE, nogil=True)
+def _lognormal_inv(h, mu, sd):  # pragma: no cover - compiled
+    """The time with ``-log S(t) = h``: ``z = -Phi^-1(exp(-h))``."""
+    if math.isinf(h):
+        return np.inf
+    if h < 700.0:
+        z = -_ndtri(math.exp(-h))
+    else:  # exp(-h) underflows: invert the tail series by Newton steps on z
+        z = math.sqrt(2.0 * h)
+        for _ in range(6):
+            z = z - (_lognormal_cumhaz(math.exp(mu + sd * z), mu, sd) - h) / z
+    return math.exp(mu + sd * z)
+
+
+@njit(cache=CACHE, nogil=True)
+def _event_time(kind, p1, p2, p3, pw_b, pw_H, pw_r, off, npc, u, a, hr):  # pragma: no cover - compiled
+    """``TimeToEvent.sample_one(u, a, hr)`` of one event: ``H^-1(H(a) - log(u) / hr) - a``, at least 0.
+
+    Term for term the formulas of the distributions' scalar methods (and, where those
+    evaluate numpy on 0-d arrays, numpy's formula with the C library's functions).
+    """
+    if kind == EV_EXP:
+        Ha = p1 * a
+    elif kind == EV_WEIBULL:
+        Ha = (a / p2) ** p1
+    elif kind == EV_GOMPERTZ:
+        Ha = p2 * a if p1 == 0.0 else p2 * math.expm1(p1 * a) / p1
+    elif kind == EV_LOGLOGISTIC:
+        Ha = math.log1p((a / p2) ** p1)
+    elif kind == EV_PIECEWISE:
+        i = _right(pw_b, off, npc, a)
+        Ha = pw_H[off + i] + pw_r[off + i] * (a - pw_b[off + i])
+    else:
+        Ha = _lognormal_cumhaz(a, p1, p2)
+    h = Ha + (-math.log(u) / hr if hr > 0.0 else np.inf)
+    if kind == EV_EXP:
+        x = np.inf if (p1 == 0.0 or math.isinf(h)) else h / p1
+    elif kind == EV_WEIBULL:
+        x = p2 * h ** p3
+    elif kind == EV_GOMPERTZ:
+        if p1 == 0.0:
+            x = h / p2
+        else:
+            g = p1 * h / p2
+            x = np.inf if (p1 < 0.0 and 1.0 + g <= 0.0) else math.log1p(g) / p1
+    elif kind == EV_LOGLOGISTIC:
+        x = p2 * math.expm1(h) ** (1.0 / p1)
+    elif kind == EV_PIECEWISE:
+        i = _right(pw_H, off, npc, h)
+        r = pw_r[off + i]
+        if r > 0.0:
+            x = pw_b[off + i] + (h - pw_H[off + i]) / r
+        elif h <= pw_H[off + i]:
+            x = pw_b[off + i]
+        else:
+            x = np.inf
+    else:
+        x = _lognormal_inv(h, p1, p2)
+    x = x - a
+    return 0.0 if x < 0.0 else x  # max(x, 0.0) as in sample_one (-0.0 and nan kept)
+
+
+@njit(cache=CACHE, nogil=True)
+def pathway_kernel(seed, draw, lo, start, horizon, rates, slots, n_ev, kind, par, markov, to, one_off, hr_n,
+                   hr_j, hr_b, pw_idx, pw_b, pw_H, pw_r, rew, flags, fn_idx, fkind, fpar, fpw, attrs,
+                   out):  # pragma: no cover - compiled
+    """Patients ``lo .. lo + len(out) - 1`` through every strategy's pathway (continuous time).
+
+    The loop of the SimPy engine's patient process (:func:`sim.patient.engine._patient_process`)
+    for one patient at a time: in each state every event draws its time from slot
+    ``stay * slots[k] + m`` of the patient's stream, the earliest wins, the state's
+    rewards accrue exactly over the stay and the event's one-off cost and QALYs are
+    paid at its time; the same operations in the same order.
+
+    Shapes: K strategies, S states, E events per state (at most), A attributes.
+
+    Parameters
+    ----------
+    seed, draw, lo : int
+        Stream keys; the first patient's number.
+    start : (K,) int64; horizon : (K,) float64
+    rates : (K, 4) float64
+        ``log(1 + r_costs)``, ``log(1 + r_outcomes)``, ``1 + r_costs``, ``1 + r_outcomes``.
+    slots : (K,) int64
+        Random numbers per stay (the pathway's ``max_events``).
+    n_ev : (K, S) int64; kind : (K, S, E) int64; par : (K, S, E, 3) float64
+    markov : (K, S, E) bool; to : (K, S, E) int64; one_off : (K, S, E, 2) float64 (cost, QALYs)
+    hr_n : (K, S, E) int64; hr_j : (K, S, E, A) int64; hr_b : (K, S, E, A) float64
+        Number of log hazard ratios of the event, their attributes (columns of
+        ``attrs``) and coefficients, in the event's order.
+    pw_idx : (K, S, E, 2) int64
+        Offset and number of pieces of a piecewise-exponential event in ``pw_b, pw_H, pw_r``.
+    rew : (K, S, 2) float64
+        Annual cost and utility of the state.
+    flags : (K, S, 2) bool
+        Alive; accrues (cost, utility or alive).
+    fn_idx : (K, S, E) int64
+        ``f >= 0`` for an event whose time is a function of the patient: its
+        distribution per patient is ``fkind[r, f], fpar[r, f], fpw[r, f]`` (as ``kind``,
+        ``par``, ``pw_idx``); -1 otherwise.
+    fkind : (N, F) int64; fpar : (N, F, 3) float64; fpw : (N, F, 2) int64
+    attrs : (N, A) float64
+        Patient attributes of patients ``lo ..``.
+    out : (N, K, 7 + S) float64
+        Written: cost, QALYs, LYs, their undiscounted twins, events, then 1 per state reached.
+    """
+    N, K = out.shape[0], out.shape[1]
+    S = n_ev.shape[1]
+    for r in range(N):
+        key = _key(seed, draw, lo + r)
+        for k in range(K):
+            for c in range(7 + S):
+                out[r, k, c] = 0.0
+            lc, lo_, bc, bo = rates[k, 0], rates[k, 1], rates[k, 2], rates[k, 3]
+            nlc = -lc
+            same = lc == lo_
+            hz = horizon[k]
+            M = slots[k]
+            s = start[k]
+            out[r, k, 7 + s] = 1.0
+            entered = 0.0
+            stay = 0
+            tc = tq = tl = uc = uq = ul = 0.0
+            t_prev, f_prev = 0.0, 1.0
+            t_now = 0.0
+            while True:
+                ne = n_ev[k, s]
+                alive, accrues = flags[k, s, 0], flags[k, s, 1]
+                if ne == 0 and not accrues:
+                    break
+                best, best_t = -1, np.inf
+                for m in range(ne):
+                    u = _uniform(key, stay * M + m)
+                    a = t_now if markov[k, s, m] else t_now - entered
+                    hr = 1.0
+                    nh = hr_n[k, s, m]
+                    if nh > 0:  # sum(b * patient[a] for a, b in event.hr.items()), in that order
+                        lp = 0.0
+                        for j in range(nh):
+                            lp += hr_b[k, s, m, j] * attrs[r, hr_j[k, s, m, j]]
+                        hr = math.exp(lp)
+                    f = fn_idx[k, s, m]
+                    if f < 0:
+                        x = _event_time(kind[k, s, m], par[k, s, m, 0], par[k, s, m, 1], par[k, s, m, 2], pw_b,
+                                        pw_H, pw_r, pw_idx[k, s, m, 0], pw_idx[k, s, m, 1], u, a, hr)
+                    else:
+                        x = _event_time(fkind[r, f], fpar[r, f, 0], fpar[r, f, 1], fpar[r, f, 2], pw_b, pw_H,
+                                        pw_r, fpw[r, f, 0], fpw[r, f, 1], u, a, hr)
+                    if x < best_t:
+                        best, best_t = m, x
+                t_next = t_now + best_t
+                t_end = t_next if t_next < hz else hz
+                span = t_end - t_now
+                if accrues:
+                    c, q = rew[k, s, 0], rew[k, s, 1]
+                    if lc != 0.0:
+                        f0 = f_prev if t_now == t_prev else math.exp(nlc * t_now)
+                        f_prev = math.exp(nlc * t_end)
+                        dcost = (f0 - f_prev) / lc
+                        t_prev = t_end
+                    else:
+                        dcost = span
+                    if same:
+                        dout = dcost
+                    elif lo_ != 0.0:
+                        dout = (math.exp(-lo_ * t_now) - math.exp(-lo_ * t_end)) / lo_
+                    else:
+                        dout = t_end - t_now
+                    tc += c * dcost
+                    tq += q * dout
+                    uc += c * span
+                    uq += q * span
+                    if alive:
+                        tl += dout
+                        ul += span
+                if best < 0:
+                    break
+                if span > 0:
+                    t_now += span
+                if t_next > hz:
+                    break
+                ec, eq = one_off[k, s, best, 0], one_off[k, s, best, 1]
+                s = to[k, s, best]
+                if ec != 0.0:
+                    tc += ec * bc ** -t_end
+                    uc += ec
+                if eq != 0.0:
+                    tq += eq * bo ** -t_end
+                    uq += eq
+                entered = t_end
+                stay += 1
+                out[r, k, 7 + s] = 1.0
+            out[r, k, 0], out[r, k, 1], out[r, k, 2] = tc, tq, tl
+            out[r, k, 3], out[r, k, 4], out[r, k, 5] = uc, uq, ul
+            out[r, k, 6] = stay

@@ -7,7 +7,8 @@
 ``k * M + m``), the earliest wins, the state's cost and utility accrue exactly over
 the stay with continuous discounting, and the event's one-off cost is paid at its
 time. Clocks: ``"markov"`` (time since the start of the simulation) or ``"semi"``
-(time since entering the state). Formulas: ``docs/patient.md``.
+(time since entering the state). ``run_pathway(engine=...)`` may instead run the
+same loop compiled (``compiled.py``). Formulas: ``docs/patient.md``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import simpy
 
 from sim.errors import HtaError, suggest
 from sim.model.memory import check_memory
+from sim.patient.compiled import PATHS, choose, evaluate_functions, plan_pathways, run_compiled
 from sim.patient.events import Exponential, TimeToEvent, Weibull
 from sim.patient.pathway import Event, Pathway, discounted_integral
 from sim.patient.results import PathwayResult, pathway_conventions
@@ -351,7 +353,7 @@ def _simulate(pathways: Mapping[str, Pathway], states: list, n_patients: int, se
 
 def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, *, seed: int,
                 population: pd.DataFrame | None = None, draw: int = 0,
-                batch_size: int = BATCH_SIZE) -> PathwayResult:
+                batch_size: int = BATCH_SIZE, engine: str = "auto") -> PathwayResult:
     """Simulate patients through each strategy's pathway.
 
     Parameters
@@ -372,6 +374,13 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
         processes); results do not depend on it. The default (``BATCH_SIZE``, 200) is the
         fastest measured (``benchmarks/README.md``): larger batches slow down every event
         (a deeper heap, and live generators that no longer fit the CPU caches).
+    engine : {"auto", "compiled", "simpy"}
+        ``"compiled"``: a Numba loop over patients (``compiled.py``) for pathways whose
+        times are exponential, Weibull, Gompertz, log-logistic, log-normal or piecewise
+        exponential with fixed parameters (an error otherwise); ``"simpy"``: the SimPy
+        engine; ``"auto"`` (default): compiled when it gives the SimPy engine's numbers
+        to the bit (exponential, Weibull, piecewise exponential), else SimPy. The path
+        taken is ``settings["path"]`` (and why SimPy was chosen, ``settings["path_reason"]``).
 
     Returns
     -------
@@ -386,9 +395,16 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
     n_patients, seed, draw = check_run(n_patients, population, seed, draw, batch_size)
     names: Sequence[str] = list(pathways)
     cols_have = _check_pathways(pathways, population)
-    records = population.to_dict("records") if population is not None else None
     states = list(dict.fromkeys(st for p in pathways.values() for st in p.states))
-    out = _simulate(pathways, states, n_patients, seed, draw, records, batch_size)
+    plan = plan_pathways(pathways, states) if engine != "simpy" else ""
+    if not isinstance(plan, str) and plan.functions:
+        plan = evaluate_functions(plan, n_patients, population) or plan
+    compiled, why = choose(engine, plan)
+    if compiled:
+        out = run_compiled(plan, n_patients, seed, draw, population, len(states))
+    else:
+        records = population.to_dict("records") if population is not None else None
+        out = _simulate(pathways, states, n_patients, seed, draw, records, batch_size)
     cols = ["cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc", "events"]
     cols += [f"reached_{st}" for st in states]
     data = {"patient": np.repeat(np.arange(n_patients), len(names)),
@@ -399,6 +415,7 @@ def run_pathway(pathways: Mapping[str, Pathway], n_patients: int | None = None, 
     for c in cols_have:
         data[c] = np.repeat(population[c].to_numpy(), len(names))
     settings = make_settings("patient", model="pathway", strategies=names, n_draws=None, seed=seed,
-                             method="continuous-time pathways (SimPy)", draw=draw, n_patients=n_patients,
+                             method="continuous-time pathways", path=PATHS["compiled" if compiled else "simpy"],
+                             **({"path_reason": why} if why else {}), draw=draw, n_patients=n_patients,
                              states=states, **pathway_conventions(pathways))
     return PathwayResult(pd.DataFrame(data, copy=False), settings)
