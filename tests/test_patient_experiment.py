@@ -74,8 +74,17 @@ def test_validate_and_run_a_patient_level_experiment(tmp_path, capsys):
     assert any("needed" in t for t in titles) and any("Monte Carlo" in t for t in titles)
     assert all(isinstance(df, pd.DataFrame) and len(df) for _, df in res.extra_tables)
     wb = openpyxl.load_workbook(res.folder / "results.xlsx")
-    assert {"base case", "PSA summary", "CEAC", "patient_queues", "patient_nnt"} <= set(wb.sheetnames)
-    assert wb["patient_queues"]["A1"].value == "strategy"
+    assert {"Base case", "ICER table", "PSA summary", "PSA outcomes", "CEAC", "EVPI", "Queues", "Patient outcomes",
+            "Subgroups", "NNT and NNH", "Monte Carlo error", "Parameters", "Settings"} <= set(wb.sheetnames)
+    ws = wb["Queues"]  # the cohort workbook's rules: bold frozen headers with units, number formats, text as text
+    heads = [c.value for c in ws[1]]
+    assert heads[:3] == ["Strategy", "Resource", "Capacity (per week)"] and "Mean wait (weeks)" in heads
+    assert ws.freeze_panes == "A2" and all(c.font.b for c in ws[1])
+    assert ws.cell(2, heads.index("Utilisation") + 1).number_format == "0.0%"
+    base = wb["Base case"]
+    assert [c.value for c in base[1]][:3] == ["Strategy", "Cost (USD 2023)", "QALYs"]
+    assert base.cell(2, 2).number_format == "#,##0" and base.cell(2, 3).number_format == "#,##0.000"
+    assert all(ws.column_dimensions[c].width >= 8 for c in "ABC")
     assert res.manifest["patients_per_draw"] == 12 and "report.html" in res.manifest["outputs"]
     q = pd.read_csv(res.folder / "patient_queues.csv").set_index("strategy")
     assert q.loc["CABG", "capacity"] == 3 and q.loc["CABG", "listed"] >= q.loc["CABG", "admitted"]

@@ -163,10 +163,18 @@ class PatientRun:
     def __init__(self, loaded: PatientLoaded, folder: Path, ex, units, stage=None):
         self.ld, self.exp, self.dir, self.ex, self.units = loaded, loaded.experiment, folder, ex, units
         self.stage = stage or (lambda name: None)
-        self.sections: dict[str, Any] = {}
+        self.sections: dict[str, Any] = {"patients_per_draw": self.exp.patients}
         self.extra_tables: list[tuple[str, pd.DataFrame]] = []
-        self.sheet_names: list[str] = []  # the workbook sheet of each extra table (its CSV file's name)
+        self.tables: dict[str, pd.DataFrame] = {}  # the patient-level tables by name (their CSV file's stem)
         self.figures: list[tuple[str, str]] = []
+        # what the one report and workbook read besides the tables (sim.experiment.report, .workbook)
+        self.model = None  # no cohort model: no diagram, trace or validation
+        self.model_text: list[str] = []
+        self.model_settings = ""
+        self.extra_settings: list[tuple[str, str]] = []
+        self.report_sections: list = []
+        self.extra_sheets: list = []
+        self.sheets: list = []
         p = self.exp.data.get("psa", {})
         self.chunk = int(p.get("chunk", DEFAULT_CHUNK))
 
@@ -174,7 +182,7 @@ class PatientRun:
         """Add a patient-level table: written as ``name.csv`` and listed in :attr:`extra_tables`."""
         write_table(df, self.dir, name, ("csv",))
         self.extra_tables.append((title, df))
-        self.sheet_names.append(name)
+        self.tables[name] = df
 
     def run_all(self) -> None:
         """Base case, PSA (with EVPI), sweep: those the file asks for."""
@@ -187,6 +195,7 @@ class PatientRun:
     def base_case(self) -> None:
         """One run of ``n`` patients at the base-case values; the patient-level tables."""
         from sim import decision
+        from sim.experiment.figures import waiting_figure
         from sim.experiment.patient_tables import number_needed, outcome_table, queue_table, subgroup_table
 
         self.stage("base case")
@@ -206,6 +215,10 @@ class PatientRun:
                        queue_table(queues))
         self.extra("Patient outcomes per strategy (base case, means per patient)", "patient_outcomes",
                    outcome_table(out))
+        fig = waiting_figure(out) if "waited" in out.columns else None
+        if fig is not None:
+            self.fig(fig, "waits", f"Waiting times of the patients who waited, base case ({n:,} patients per "
+                                   f"strategy)")
         sub = subgroup_table(out, getattr(ld.module, "SUBGROUPS", {}), self.exp.wtp_threshold, ref, ld.effect)
         if sub is not None:
             self.extra(f"Net benefit by subgroup at {self.units.wtp(self.exp.wtp_threshold)} (vs {ref})",
@@ -281,17 +294,10 @@ class PatientRun:
             self.sections["evpi_curve"] = ev
 
     def fig(self, ax, name: str, caption: str) -> None:
-        """Save a figure as PNG and SVG under ``figures/``."""
-        import matplotlib
-        import matplotlib.pyplot as plt
+        """Save a figure as PNG and SVG under ``figures/`` (:func:`sim.experiment.figures.save_figure`)."""
+        from sim.experiment.figures import save_figure
 
-        from sim import plots
-
-        fig = ax.figure if hasattr(ax, "figure") else ax
-        with matplotlib.rc_context({"svg.hashsalt": "hta-sim", "svg.fonttype": "path"}):
-            plots.save(fig, self.dir / "figures" / name, "png", metadata={"Software": None})
-            plots.save(fig, self.dir / "figures" / name, "svg", metadata={"Date": None})
-        plt.close(fig)
+        save_figure(ax, self.dir, name)
         self.figures.append((name, caption))
 
     # ------------------------------------------------------------ sweep
@@ -331,3 +337,10 @@ class PatientRun:
                                 means={"waited_weeks": ("waited", WEEKS), "died_on_list": ("died_on_list", 1.0)})
         write_table(summary, self.dir, "sweep_summary", ("csv", "md"), self.units)
         self.sections["sweep"] = summary
+        keys = [k for k in names if k in summary.columns]
+        if len(keys) == 1 and "waited_weeks" in summary.columns:
+            from sim.experiment.figures import sweep_figure
+
+            self.fig(sweep_figure(summary, keys[0]), "sweep_waits", f"Mean time on waiting lists and share who died "
+                     f"on a list against {keys[0].replace('_', ' ')} ({n_draws:,} draws per scenario, the same in "
+                     f"each)")

@@ -85,7 +85,7 @@ def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax:
     names = labels or {}
     ax.set_yticks(y, [str(names.get(p, p)) for p in t["parameter"]])
     ax.set_ylim(-0.7, n - 0.3)
-    ax.margins(x=0.15)
+    ax.margins(x=0.3)  # room for the input values written beside the bars' ends
     ax.set_xlabel(str(table.attrs.get("outcome", "Outcome")))
     money_axis(ax.xaxis)
     tidy(ax)
