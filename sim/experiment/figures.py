@@ -4,12 +4,11 @@ The model diagram, the Markov trace, EVPPI over willingness to pay, a patient-le
 run's waiting times; each returns a matplotlib Figure in the style of :mod:`sim.plots`
 (Okabe-Ito palette, compact money ticks). :func:`save_figure` writes every figure of a
 run (PNG and SVG under ``figures/``) after :func:`sim.plots.style_figure` has given its
-type the common sizes; :func:`png` is the same for a figure wanted only as bytes.
+type the common sizes.
 """
 
 from __future__ import annotations
 
-import io
 import struct
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pandas as pd
 
 from sim.plots._common import PALETTE, compact, compact_formatter, tidy
 
-__all__ = ["DPI", "curve_points", "evppi_curves", "model_diagram", "png", "png_size", "save_figure",
+__all__ = ["DPI", "curve_points", "evppi_curves", "model_diagram", "png_size", "save_figure",
            "sweep_figure", "trace_figure", "waiting_figure"]
 
 #: Resolution of every report figure (PNG), dots per inch.
@@ -102,29 +101,6 @@ def curve_points(wtp, threshold: float, evpi: pd.DataFrame | None = None, n: int
     if evpi is not None and len(evpi):
         pts.append([float(evpi["wtp"].iloc[int(np.argmax(evpi["evpi"].to_numpy(float)))])])
     return np.unique(np.concatenate(pts))
-
-
-def png(fig) -> bytes:
-    """The figure as PNG bytes, styled as :func:`save_figure` styles it (and closed).
-
-    Parameters
-    ----------
-    fig : matplotlib Figure
-
-    Returns
-    -------
-    bytes
-    """
-    import matplotlib.pyplot as plt
-
-    from sim import plots
-
-    fig = _figure(fig)
-    plots.style_figure(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def _edges(model) -> list[tuple[str, str]]:
