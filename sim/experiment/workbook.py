@@ -178,6 +178,8 @@ def parameter_label(table, name: str, low: float | None = None, high: float | No
     for cut in (" (", ", "):
         if len(desc) > 48 and len(desc.split(cut, 1)[0]) >= 16:
             desc = desc.split(cut, 1)[0]
+    if desc.count("(") > desc.count(")"):  # a bracket the cuts left open: cut before it
+        desc = desc.rsplit(" (", 1)[0]
     if len(desc) > 48:  # cut at a word
         desc = desc[:47].rsplit(" ", 1)[0].rstrip(",;:") + "\N{HORIZONTAL ELLIPSIS}"
     desc = desc[:1].upper() + desc[1:]

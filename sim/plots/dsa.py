@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import HtaError
-from sim.plots._common import PALETTE, check, compact_formatter, fmt, levels, money_axis, new_axes, tidy
+from sim.plots._common import FONT_SIZES, PALETTE, check, compact_formatter, fmt, levels, money_axis, new_axes, tidy
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -49,9 +49,10 @@ def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax:
     # barh draws bottom-up: largest swing on top, undefined swings at the bottom
     t = t.sort_values("_swing", kind="stable", na_position="first")
     n = len(t)
-    ax = new_axes(ax, figsize=(6.4, max(2.5, 0.45 * n + 1.5)))
+    ax = new_axes(ax, figsize=(8.0, max(2.5, 0.45 * n + 1.5)))  # wide: long labels and values beside the bars
     y = np.arange(n)
     base = t["base"].to_numpy(float)
+    notes: list = []
     for key, inp, colour, name in (("outcome_low", "low", PALETTE[0], "low input"),
                                    ("outcome_high", "high", PALETTE[1], "high input")):
         out = t[key].to_numpy(float)
@@ -75,9 +76,9 @@ def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax:
             else:  # no bar: say so next to the base case, away from the other bar
                 right = ob < b if np.isfinite(ob) and ob != b else key == "outcome_high"
                 text, at = f"{fmt(v)}: {o:g}", b
-            ax.annotate(text, (at, yi + (shift if same else 0.0)), xytext=(3 if right else -3, 0),
-                        textcoords="offset points", ha="left" if right else "right", va="center",
-                        fontsize="x-small" if same else "small", zorder=5)
+            notes.append(ax.annotate(text, (at, yi + (shift if same else 0.0)), xytext=(3 if right else -3, 0),
+                                     textcoords="offset points", ha="left" if right else "right", va="center",
+                                     fontsize=FONT_SIZES["annotation"], zorder=5))
     if np.allclose(base, base[0]):
         ax.axvline(base[0], color="black", lw=1, zorder=4)
     else:
@@ -85,16 +86,46 @@ def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax:
     names = labels or {}
     ax.set_yticks(y, [str(names.get(p, p)) for p in t["parameter"]])
     ax.set_ylim(-0.7, n - 0.3)
-    ax.margins(x=0.3)  # room for the input values written beside the bars' ends
+    ax.margins(x=0.05)
     ax.set_xlabel(str(table.attrs.get("outcome", "Outcome")))
     money_axis(ax.xaxis)
     tidy(ax)
     ax.grid(False, axis="y")
-    ax.set_title("One-way sensitivity analysis")
+    ax.set_title("One-way sensitivity analysis", pad=22)
     handles, labels = ax.get_legend_handles_labels()
     keep = dict(zip(labels, handles, strict=True))  # one entry each, though drawn in up to two calls
-    ax.legend(keep.values(), keep.keys(), fontsize="small", loc="best")
+    # above the bars, under the title, where it covers no bar and no value
+    ax.legend(keep.values(), keep.keys(), fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2,
+              frameon=False)
+    _fit_texts(ax, notes)
     return ax
+
+
+def _fit_texts(ax, texts) -> None:
+    """Widen the x-axis so that ``texts`` (the input values beside the bars) stay inside the Axes.
+
+    The figure is laid out first (``tight_layout``) so that the Axes has about its final
+    width; widening changes the data scale, so it is repeated a few times.
+    """
+    import warnings
+
+    if not texts:
+        return
+    fig = ax.figure
+    if fig.get_layout_engine() is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    for _ in range(4):
+        lo, hi = ax.get_xlim()
+        inv = ax.transData.inverted()
+        xs = [inv.transform((x, 0.0))[0] for t in texts for x in t.get_window_extent(renderer).intervalx]
+        pad = 0.02 * (hi - lo)
+        new = (min(lo, min(xs) - pad), max(hi, max(xs) + pad))
+        if new == (lo, hi):
+            break
+        ax.set_xlim(*new)
 
 
 def _edges(v: np.ndarray) -> np.ndarray:
