@@ -163,7 +163,12 @@ def _line(text: str, needle: str) -> int:
 
 
 @pytest.mark.parametrize(("extra", "needle", "message"), [
-    ("\n[one_way]\noutcome = \"inmb\"\n", "[one_way]", r"'one_way' does not apply to a patient-level model"),
+    ("\n[two_way]\nx = \"c_cabg\"\nx_values = [1, 2]\ny = \"p_op\"\ny_values = [0.1]\n", "[two_way]",
+     r"'two_way' does not apply to a patient-level model.*run a \[sweep\]"),
+    ("\n[[threshold]]\nparameter = \"c_cabg\"\nlower = 0\nupper = 1e6\n", "[[threshold]]",
+     r"'threshold' does not apply to a patient-level model.*bisection.*Monte Carlo noise"),
+    ("\n[one_way]\nparameters = [\"c_cabbg\"]\n", "parameters = [", r"'c_cabbg' is not a parameter.*'c_cabg'"),
+    ("\n[one_way]\nranges = {c_cabbg = [1, 2]}\n", "ranges =", r"'c_cabbg' is not a parameter.*'c_cabg'"),
     ("\n[sweep]\ndraws = 2\n[sweep.grid]\ntheatre_slots_per_wek = [2, 3]\n", "theatre_slots_per_wek",
      r"did you mean 'theatre_slots_per_week'"),
 ])

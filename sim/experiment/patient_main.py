@@ -78,7 +78,7 @@ def run_patient(exp: Experiment, *, output=None, overwrite: bool = False, execut
     try:
         folder.check()
         stage = folder.open()
-        n_stages = 2 + bool(exp.base_case) + (4 + bool(exp.evpi)) * bool(exp.psa) + bool(exp.sweep)
+        n_stages = 2 + bool(exp.base_case) + (4 + bool(exp.evpi)) * bool(exp.psa) + bool(exp.one_way) + bool(exp.sweep)
         stages = Stages(n_stages, enabled=progress)
         run, manifest = _run_in(stage, folder, ld, inputs, inputs_hash, executor, command, stages)
         final = folder.commit()

@@ -175,6 +175,7 @@ class PatientRun:
         self.report_sections: list = []
         self.extra_sheets: list = []
         self.sheets: list = []
+        self.base_outcomes: pd.DataFrame | None = None  # the base case's per-patient outcomes
         p = self.exp.data.get("psa", {})
         self.chunk = int(p.get("chunk", DEFAULT_CHUNK))
 
@@ -185,9 +186,9 @@ class PatientRun:
         self.tables[name] = df
 
     def run_all(self) -> None:
-        """Base case, PSA (with EVPI), sweep: those the file asks for."""
+        """Base case, PSA (with EVPI), one-way DSA, sweep: those the file asks for."""
         for wanted, analysis in ((self.exp.base_case, self.base_case), (self.exp.psa, self.psa),
-                                 (self.exp.sweep, self.sweep)):
+                                 (self.exp.one_way, self.one_way), (self.exp.sweep, self.sweep)):
             if wanted:
                 analysis()
 
@@ -203,6 +204,7 @@ class PatientRun:
         settings, fixed = ld.split()
         values = {**ld.table.base, **fixed}
         out, queues = simulate_draw(ld.module, values, settings, 0, n, self.exp.seed)
+        self.base_outcomes = out
         means = _means(out, 0)
         base = means.drop(columns="draw")
         write_table(base, self.dir, "base_case", ("csv", "parquet"))
@@ -299,6 +301,59 @@ class PatientRun:
 
         save_figure(ax, self.dir, name)
         self.figures.append((name, caption))
+
+    # ------------------------------------------------------------ one-way
+    def one_way(self) -> None:
+        """One-way DSA on the base case's patients (common random numbers), with its Monte Carlo noise stated."""
+        from sim import plots
+        from sim.decision import dsa
+        from sim.experiment.patient_dsa import ExperimentPatientRun, inmb_mc_se
+        from sim.experiment.present import outcome_words
+        from sim.experiment.workbook import parameter_label
+
+        spec, exp, ld, n = self.exp.one_way, self.exp, self.ld, self.exp.patients
+        run = ExperimentPatientRun(ld, self.ex, self.chunk)
+        ranges = dict(spec.ranges) if spec.ranges else dsa.table_ranges(ld.table)
+        if spec.parameters and not spec.ranges:
+            ranges = {k: ranges[k] for k in spec.parameters}
+        names = list(run.strategies)
+        s, c = spec.strategy or names[-1 if len(names) == 2 else 1], spec.comparator or names[0]
+        self.stage(f"one-way ({2 * len(ranges) + 1} runs of {n:,} patients each; Monte Carlo noise: see the report)")
+        try:
+            table = dsa.one_way(run, ranges, outcome=spec.outcome, wtp=exp.wtp_threshold, strategy=s, comparator=c,
+                                effect=ld.effect)
+        except HtaError as exc:
+            raise exp.error(("one_way",), str(exc)) from None
+        write_table(table, self.dir, "one_way", ("csv", "md"))
+        table.attrs["outcome"] = outcome_words(spec.outcome, self.units, s, c, exp.wtp_threshold)
+        base = self.base_outcomes
+        if base is None:
+            base = simulate_draw(ld.module, run.parameters, run.settings, 0, n, exp.seed)[0]
+        se = inmb_mc_se(base, s, c, exp.wtp_threshold, ld.effect) if spec.outcome == "inmb" else float("nan")
+        cur = f"{self.units.currency} " if self.units.currency else ""
+        noise = (f" The Monte Carlo standard error of the base-case outcome with {n:,} patients is about {cur}"
+                 f"{se:,.0f} (grey band of the tornado: two of them either side of the base case); a bar inside the "
+                 f"band may be noise." if np.isfinite(se) else "")
+        self.sections["one_way_note"] = (
+            f"Patient level: each of the {2 * len(ranges) + 1} parameter sets simulates the same {n:,} patients with "
+            f"the same random numbers as the base case (common random numbers), so most of the Monte Carlo noise "
+            f"cancels between sets, but not all of it (a changed parameter changes which random numbers later events "
+            f"use).{noise} Increase [patients] n to shrink it (it falls as 1/sqrt(n)).")
+        self.sections["one_way"] = table
+        moves = ~(table["outcome_low"].eq(table["base"]) & table["outcome_high"].eq(table["base"])).to_numpy()
+        shown = table[moves]
+        if len(shown):
+            labels = {p: parameter_label(ld.table, p, lo, hi, run.parameters.get(p))
+                      for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"], strict=True)}
+            ax = plots.tornado(shown, labels=labels)
+            if np.isfinite(se):
+                b = float(table["base"].iloc[0])
+                ax.axvspan(b - 2 * se, b + 2 * se, color="0.88", zorder=0, lw=0)
+            self.fig(ax, "tornado",
+                     f"Tornado diagram: {table.attrs['outcome']}; each parameter over its range (label: base value, "
+                     f"low to high); {n:,} patients per parameter set, common random numbers"
+                     + (f"; grey band: two Monte Carlo standard errors ({cur}{se:,.0f} each) either side of the "
+                        f"base case" if np.isfinite(se) else ""))
 
     # ------------------------------------------------------------ sweep
     def sweep(self) -> None:

@@ -324,6 +324,8 @@ def _dsa(run, sheets: dict, page: _Page) -> list:
         blocks.append({"kind": "html", "html": "<h3>One-way sensitivity analysis</h3>"})
         blocks.append(_text(f"Outcome: {t.attrs.get('outcome', 'outcome')}; each parameter over its range, the "
                             f"others at their base values."))
+        if s.get("one_way_note"):  # a patient-level model's: its Monte Carlo noise
+            blocks.append(_text(s["one_way_note"], "warning"))
         blocks += [page.figure(n, c) for n, c in run.figures if n == "tornado"]
         blocks.append(_sheet(sheets, "One-way", "", moves))
         if (~moves).any():
