@@ -18,7 +18,7 @@ import pandas as pd
 from sim.plots._common import PALETTE, compact, compact_formatter, tidy
 
 __all__ = ["DPI", "curve_points", "evppi_curves", "model_diagram", "png_size", "save_figure",
-           "sweep_figure", "trace_figure", "waiting_figure"]
+           "sweep_figure", "tornado_figure", "trace_figure", "waiting_figure"]
 
 #: Resolution of every report figure (PNG), dots per inch.
 DPI = 150
@@ -322,3 +322,38 @@ def sweep_figure(summary: pd.DataFrame, key: str):
     axes[1].set_title("Deaths on the list")
     axes[1].legend(frameon=False)
     return fig
+
+
+def tornado_figure(table: pd.DataFrame, parameters, base_values, band: float | None = None):
+    """The tornado of a one-way table: parameters that move the outcome, labelled by description, base and range.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`sim.dsa.one_way` (``attrs["outcome"]`` labels the x-axis).
+    parameters : ParameterTable
+        The run's table (descriptions).
+    base_values : mapping of str to float
+        The base value of each parameter as run.
+    band : float, optional
+        Shade ``base +/- band`` (a patient-level run's two Monte Carlo standard errors).
+
+    Returns
+    -------
+    (matplotlib Axes or None, list of str)
+        The tornado (None when no parameter moves the outcome) and the parameters left out.
+    """
+    from sim import plots
+    from sim.experiment.workbook import parameter_label
+
+    flat = (table["outcome_low"].eq(table["base"]) & table["outcome_high"].eq(table["base"])).to_numpy()
+    shown, dropped = table[~flat], list(table["parameter"][flat])
+    if not len(shown):
+        return None, dropped
+    labels = {p: parameter_label(parameters, p, lo, hi, base_values.get(p))
+              for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"], strict=True)}
+    ax = plots.tornado(shown, labels=labels)
+    if band is not None and np.isfinite(band):
+        b = float(table["base"].iloc[0])
+        ax.axvspan(b - band, b + band, color="0.88", zorder=0, lw=0)
+    return ax, dropped

@@ -280,18 +280,20 @@ class PatientRun:
             df.attrs.update(currency=self.units.money, effect=ld.effect, effect_unit=self.units.effect_unit)
         plane = decision.ce_plane(c, e, names)
         plane.attrs.update(currency=self.units.money, effect=ld.effect, effect_unit=self.units.effect_unit)
+        thr = self.units.wtp(exp.wtp_threshold)
         self.fig(plots.ce_plane(plane, wtp=exp.wtp_threshold), "ce_plane",
-                 f"Cost-effectiveness plane ({n_draws:,} draws x {exp.patients:,} patients)")
+                 f"Cost-effectiveness plane ({n_draws:,} draws x {exp.patients:,} patients; dashed line: threshold "
+                 f"{thr})")
         self.fig(plots.ceac(curves.copy(), frontier=decision.ceaf(c, e, wtp, names), wtp=exp.wtp_threshold), "ceac",
-                 "Cost-effectiveness acceptability curves and frontier")
+                 f"Cost-effectiveness acceptability curves and frontier (dotted line: threshold {thr})")
         if exp.evpi:
             self.stage("EVPI")
             ev = voi.evpi(c, e, wtp)
             write_table(ev, self.dir, "evpi", ("csv",))
             ev.attrs.update(currency=self.units.money, effect=ld.effect, effect_unit=self.units.effect_unit)
             self.fig(plots.evpi(ev.copy(), wtp=exp.wtp_threshold), "evpi",
-                     "Per-person expected value of perfect information (includes the inner patients' Monte "
-                     "Carlo noise: an upper bound)")
+                     f"Per-person expected value of perfect information (dotted line: threshold {thr}; includes "
+                     f"the inner patients' Monte Carlo noise: an upper bound)")
             self.sections["evpi"] = float(voi.evpi(c, e, [exp.wtp_threshold])["evpi"].iloc[0])
             self.sections["evpi_curve"] = ev
 
@@ -305,11 +307,10 @@ class PatientRun:
     # ------------------------------------------------------------ one-way
     def one_way(self) -> None:
         """One-way DSA on the base case's patients (common random numbers), with its Monte Carlo noise stated."""
-        from sim import plots
         from sim.decision import dsa
+        from sim.experiment.figures import tornado_figure
         from sim.experiment.patient_dsa import ExperimentPatientRun, inmb_mc_se
         from sim.experiment.present import outcome_words
-        from sim.experiment.workbook import parameter_label
 
         spec, exp, ld, n = self.exp.one_way, self.exp, self.ld, self.exp.patients
         run = ExperimentPatientRun(ld, self.ex, self.chunk)
@@ -340,15 +341,8 @@ class PatientRun:
             f"cancels between sets, but not all of it (a changed parameter changes which random numbers later events "
             f"use).{noise} Increase [patients] n to shrink it (it falls as 1/sqrt(n)).")
         self.sections["one_way"] = table
-        moves = ~(table["outcome_low"].eq(table["base"]) & table["outcome_high"].eq(table["base"])).to_numpy()
-        shown = table[moves]
-        if len(shown):
-            labels = {p: parameter_label(ld.table, p, lo, hi, run.parameters.get(p))
-                      for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"], strict=True)}
-            ax = plots.tornado(shown, labels=labels)
-            if np.isfinite(se):
-                b = float(table["base"].iloc[0])
-                ax.axvspan(b - 2 * se, b + 2 * se, color="0.88", zorder=0, lw=0)
+        ax, _ = tornado_figure(table, ld.table, run.parameters, 2 * se)
+        if ax is not None:
             self.fig(ax, "tornado",
                      f"Tornado diagram: {table.attrs['outcome']}; each parameter over its range (label: base value, "
                      f"low to high); {n:,} patients per parameter set, common random numbers"

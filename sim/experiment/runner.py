@@ -239,8 +239,8 @@ class _Run:
         self.sections["evppi_curve"] = curve
 
     def one_way(self) -> None:
-        from sim import plots
         from sim.decision import dsa
+        from sim.experiment.figures import tornado_figure
 
         spec = self.exp.one_way
         self.begin("one-way")
@@ -256,16 +256,12 @@ class _Run:
         write_table(table, self.dir, "one_way", ("csv", "md"))
         table.attrs["outcome"] = self.outcome_label(spec.outcome, s, c)
         self.sections["one_way"] = table
-        flat = (table["outcome_low"].eq(table["base"]) & table["outcome_high"].eq(table["base"])).to_numpy()
-        shown = table[~flat]
-        dropped = list(table["parameter"][flat])
+        ax, dropped = tornado_figure(table, self.ld.table, self.model.parameters)
         note = (f"; {len(dropped)} of {len(table)} parameters change nothing in this outcome and are not shown "
                 f"({', '.join(dropped)})" if dropped else "")
-        if len(shown):
-            labels = {p: parameter_label(self.ld.table, p, lo, hi, self.model.parameters.get(p))
-                      for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"], strict=True)}
-            self.fig(plots.tornado(shown, labels=labels), "tornado", f"Tornado diagram: {table.attrs['outcome']}; "
-                     f"each parameter over its range (label: base value, low to high){note}")
+        if ax is not None:
+            self.fig(ax, "tornado", f"Tornado diagram: {table.attrs['outcome']}; each parameter over its range "
+                     f"(label: base value, low to high){note}")
 
     def two_way(self) -> None:
         from sim import plots
