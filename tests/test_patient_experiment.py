@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -156,6 +158,8 @@ def test_interrupted_sweep_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     assert len(summary) == 6 and {"waited_weeks", "died_on_list", "p_cost_effective"} <= set(summary.columns)
     waits = summary[summary["strategy"] == "CABG"].set_index("theatre_slots_per_week")["waited_weeks"]
     assert waits[2] > waits[4] >= waits[100]  # fewer slots, longer waits
+    html = (res.folder / "report.html").read_text()  # a sweep alone: the report's section says so
+    assert re.search(r"<h2>\d+\. Sweep</h2>", html) and 'data-figure="sweep_waits"' in html
 
 
 def _line(text: str, needle: str) -> int:

@@ -32,7 +32,9 @@ def test_sections_in_order_and_in_the_contents(patient):
     ids = R.section_ids(html)
     assert ids == list(R.PATIENT_SECTIONS), ids
     assert R.toc_targets(html) == ids[1:]
-    assert "Sweep</h2>" in _section(html, "dsa")  # no deterministic analysis: the section says what it holds
+    dsa = _section(html, "dsa")
+    assert "Deterministic sensitivity analyses</h2>" in dsa and "<h3>Sweep</h3>" in dsa
+    assert 'class="warning"' in dsa and "common random numbers" in dsa  # the one-way's Monte Carlo noise
 
 
 def test_the_patient_report_is_the_appraisal_template(patient):
@@ -105,8 +107,8 @@ def test_workbook_has_every_table_formatted_as_the_cohort_workbook(patient):
     res, _ = patient
     wb = openpyxl.load_workbook(res.folder / "results.xlsx")
     assert wb.sheetnames == ["Base case", "ICER table", "PSA summary", "PSA ICER table", "PSA outcomes", "CEAC",
-                             "EVPI", "Sweep summary", "Queues", "Patient outcomes", "Subgroups", "NNT and NNH",
-                             "PSA waits and deaths", "Monte Carlo error", "Parameters", "Settings"]
+                             "EVPI", "One-way", "Sweep summary", "Queues", "Patient outcomes", "Subgroups",
+                             "NNT and NNH", "PSA waits and deaths", "Monte Carlo error", "Parameters", "Settings"]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2", ws.title
         assert all(c.font.b for c in ws[1] if c.value is not None), ws.title
