@@ -90,20 +90,35 @@ def test_report_warns_about_monte_carlo_noise_and_shows_the_tornado(ow):
     assert "Deterministic sensitivity analyses</h2>" in dsa and 'data-figure="tornado"' in dsa
     warning = re.search(r"<p class=\"warning\">(.*?)</p>", dsa, re.S).group(1)
     assert "common random numbers" in warning and "30 patients" in warning
-    se = float(re.search(r"Monte Carlo standard error of the base-case outcome with 30 patients is about USD "
-                         r"([\d,]+)", warning).group(1).replace(",", ""))
-    assert se > 0
-    assert "grey band: two Monte Carlo standard errors" in dsa
+    se = float(re.search(r"The base-case outcome itself has a Monte Carlo standard error of about USD ([\d,]+)",
+                         warning).group(1).replace(",", ""))
+    largest = pd.read_csv(ow.folder / "one_way.csv")[["mc_se_low", "mc_se_high"]].to_numpy().max()
+    assert se > 0 and f"largest USD {largest:,.0f}" in warning
+    assert "whiskers: two Monte Carlo standard errors" in dsa
     import openpyxl
 
     wb = openpyxl.load_workbook(ow.folder / "results.xlsx")
     assert "One-way" in wb.sheetnames and wb["One-way"]["B1"].value == "Description"
 
 
-def test_inmb_standard_error_is_the_paired_formula():
-    from sim.experiment.patient_dsa import inmb_mc_se
+def test_per_patient_inmb_and_the_paired_error_of_a_change():
+    from sim.experiment.patient_dsa import ExperimentPatientRun, patient_inmb
 
-    out = pd.DataFrame({"patient": [0, 1, 2, 0, 1, 2], "strategy": ["A"] * 3 + ["B"] * 3,
-                        "cost": [1.0, 2.0, 3.0, 2.0, 2.0, 6.0], "qaly": [1.0, 1.0, 1.0, 1.5, 1.0, 1.2]})
+    out = pd.DataFrame({"patient": [2, 0, 1, 0, 1, 2], "strategy": ["A"] * 3 + ["B"] * 3,
+                        "cost": [3.0, 1.0, 2.0, 2.0, 2.0, 6.0], "qaly": [1.0, 1.0, 1.0, 1.5, 1.0, 1.2]})
     d = 10 * np.array([0.5, 0.0, 0.2]) - np.array([1.0, 0.0, 3.0])
-    assert inmb_mc_se(out, "B", "A", 10, "qaly") == pytest.approx(d.std(ddof=1) / np.sqrt(3), rel=1e-12)
+    np.testing.assert_allclose(patient_inmb(out, 10, "B", "A", "qaly"), d)  # in patient order, paired
+    run = ExperimentPatientRun.__new__(ExperimentPatientRun)
+    run.per_patient = np.vstack([d, d + np.array([1.0, 2.0, 6.0])])
+    se = run.change_se()
+    assert se[0] == 0 and se[1] == pytest.approx(np.std([1.0, 2.0, 6.0], ddof=1) / np.sqrt(3), rel=1e-12)
+
+
+def test_whiskers_and_workbook_columns(ow):
+    import openpyxl
+
+    t = pd.read_csv(ow.folder / "one_way.csv").set_index("parameter")
+    assert (t[["mc_se_low", "mc_se_high"]] > 0).all().all()
+    ws = openpyxl.load_workbook(ow.folder / "results.xlsx")["One-way"]
+    heads = [c.value for c in ws[1]]
+    assert "Monte Carlo SE at low input (USD 2023)" in heads and "Monte Carlo SE at high input (USD 2023)" in heads

@@ -324,19 +324,18 @@ def sweep_figure(summary: pd.DataFrame, key: str):
     return fig
 
 
-def tornado_figure(table: pd.DataFrame, parameters, base_values, band: float | None = None):
+def tornado_figure(table: pd.DataFrame, parameters, base_values):
     """The tornado of a one-way table: parameters that move the outcome, labelled by description, base and range.
 
     Parameters
     ----------
     table : DataFrame
-        :func:`sim.dsa.one_way` (``attrs["outcome"]`` labels the x-axis).
+        :func:`sim.dsa.one_way` (``attrs["outcome"]`` labels the x-axis); with ``mc_se_low`` and
+        ``mc_se_high`` (a patient-level run's), whiskers of two Monte Carlo standard errors.
     parameters : ParameterTable
         The run's table (descriptions).
     base_values : mapping of str to float
         The base value of each parameter as run.
-    band : float, optional
-        Shade ``base +/- band`` (a patient-level run's two Monte Carlo standard errors).
 
     Returns
     -------
@@ -352,8 +351,7 @@ def tornado_figure(table: pd.DataFrame, parameters, base_values, band: float | N
         return None, dropped
     labels = {p: parameter_label(parameters, p, lo, hi, base_values.get(p))
               for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"], strict=True)}
-    ax = plots.tornado(shown, labels=labels)
-    if band is not None and np.isfinite(band):
-        b = float(table["base"].iloc[0])
-        ax.axvspan(b - band, b + band, color="0.88", zorder=0, lw=0)
-    return ax, dropped
+    errors = None
+    if {"mc_se_low", "mc_se_high"} <= set(shown.columns):
+        errors = dict(zip(shown["parameter"], zip(shown["mc_se_low"], shown["mc_se_high"], strict=True), strict=True))
+    return plots.tornado(shown, labels=labels, errors=errors), dropped

@@ -5,9 +5,11 @@ one simulation of ``[patients] n`` patients whose random numbers (and population
 keyed by ``(seed, draw 0)``: the base case's patients, the same in every set (common
 random numbers), so that the differences between sets come from the parameter, not
 from the draw of patients. Their Monte Carlo noise does not cancel entirely (a changed
-parameter changes which random numbers later events use), so the run also estimates
-the Monte Carlo standard error of the outcome at the base case and the report warns
-that a bar shorter than about two of them is within noise (``docs/experiments.md``,
+parameter changes which random numbers later events use, and ``n`` patients are a
+sample), so for an INMB outcome the run keeps each patient's INMB in every set and
+estimates the Monte Carlo standard error of each set's change from the base case,
+paired by patient (:meth:`ExperimentPatientRun.change_se`); the tornado draws two of
+them as whiskers at each bar's end and the report warns (``docs/experiments.md``,
 *Patient-level models*). The sets are tasks of the run's executor: serial or on Dask,
 the same numbers.
 
@@ -29,11 +31,11 @@ import pandas as pd
 
 from sim.errors import HtaError, suggest
 
-__all__ = ["ExperimentPatientRun", "inmb_mc_se", "set_task"]
+__all__ = ["ExperimentPatientRun", "patient_inmb", "set_task"]
 
 
-def set_task(ref: str, settings: Mapping[str, float], sets: list[dict], first: int, n: int,
-             seed: int) -> pd.DataFrame:
+def set_task(ref: str, settings: Mapping[str, float], sets: list[dict], first: int, n: int, seed: int,
+             inmb: tuple | None = None):
     """Means per strategy of parameter sets ``first, first + 1, ...``, each on the base case's patients (a pure task).
 
     Parameters
@@ -48,20 +50,27 @@ def set_task(ref: str, settings: Mapping[str, float], sets: list[dict], first: i
         Index of the first set (its ``draw`` in the result).
     n, seed : int
         Patients per set and seed (every set uses draw 0's random numbers).
+    inmb : (wtp, strategy, comparator, effect), optional
+        Also return each patient's incremental net monetary benefit in each set.
 
     Returns
     -------
-    DataFrame
-        ``draw, strategy`` and :data:`sim.patient.psa.MEAN_COLUMNS`.
+    DataFrame, or (DataFrame, ndarray)
+        ``draw, strategy`` and :data:`sim.patient.psa.MEAN_COLUMNS`; with ``inmb``, also the
+        per-patient INMB, shape ``(len(sets), patients)`` (patients in order of their index).
     """
     from sim.experiment.patient_run import simulate_draw
     from sim.patient.psa import MEAN_COLUMNS, strategy_means
 
     mod = importlib.import_module(ref)
-    parts = [strategy_means(simulate_draw(mod, v, settings, 0, n, seed)[0], first + i)[["draw", "strategy",
-                                                                                      *MEAN_COLUMNS]]
-             for i, v in enumerate(sets)]
-    return pd.concat(parts, ignore_index=True)
+    parts, per = [], []
+    for i, v in enumerate(sets):
+        out = simulate_draw(mod, v, settings, 0, n, seed)[0]
+        parts.append(strategy_means(out, first + i)[["draw", "strategy", *MEAN_COLUMNS]])
+        if inmb is not None:
+            per.append(patient_inmb(out, *inmb))
+    means = pd.concat(parts, ignore_index=True)
+    return means if inmb is None else (means, np.vstack(per))
 
 
 class ExperimentPatientRun:
@@ -75,10 +84,14 @@ class ExperimentPatientRun:
         Runs the parameter sets (chunks of ``chunk`` sets per task).
     chunk : int
         Parameter sets per task (the numbers do not depend on it).
+    inmb : (wtp, strategy, comparator, effect), optional
+        Keep each patient's incremental net monetary benefit in each set (:attr:`per_patient`),
+        for the Monte Carlo error of each set's change from the base case (:meth:`change_se`).
     """
 
-    def __init__(self, loaded, ex, chunk: int = 4):
-        self.ld, self.ex, self.chunk = loaded, ex, max(1, int(chunk))
+    def __init__(self, loaded, ex, chunk: int = 4, inmb: tuple | None = None):
+        self.ld, self.ex, self.chunk, self.inmb = loaded, ex, max(1, int(chunk)), inmb
+        self.per_patient: np.ndarray | None = None
         self.settings, fixed = loaded.split()
         self.parameters = {**loaded.table.base, **fixed}
         self.name = loaded.experiment.model
@@ -117,36 +130,53 @@ class ExperimentPatientRun:
         arrays = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in values.items()}
         n = len(next(iter(arrays.values()))) if arrays else 1
         sets = [{**self.parameters, **{k: float(a[i]) for k, a in arrays.items()}} for i in range(n)]
-        args = [(self.ld.ref, self.settings, sets[lo:lo + self.chunk], lo, self.n, self.seed)
+        args = [(self.ld.ref, self.settings, sets[lo:lo + self.chunk], lo, self.n, self.seed, self.inmb)
                 for lo in range(0, n, self.chunk)]
-        out = pd.concat(self.ex.map(set_task, args, desc=f"one-way {self.name}", unit="chunk"), ignore_index=True)
+        res = self.ex.map(set_task, args, desc=f"one-way {self.name}", unit="chunk")
+        if self.inmb is not None:
+            res, per = [r[0] for r in res], [r[1] for r in res]
+            self.per_patient = np.vstack(per)
+        out = pd.concat(res, ignore_index=True)
         out["strategy"] = pd.Categorical(out["strategy"].astype(str), categories=list(self.strategies))
         return out.sort_values(["draw", "strategy"], kind="stable").reset_index(drop=True)
 
 
-def inmb_mc_se(out: pd.DataFrame, strategy: str, comparator: str, wtp: float, effect: str) -> float:
-    """Monte Carlo standard error of a mean incremental net monetary benefit over simulated patients.
+    def change_se(self) -> np.ndarray:
+        """Monte Carlo standard error of each set's mean INMB minus the base set's (set 0), paired by patient.
+
+        Returns
+        -------
+        ndarray
+            ``sd_i(inmb_i(set) - inmb_i(base)) / sqrt(n)`` per set (0 for the base set); the
+            noise of a tornado bar's length that another sample of ``n`` patients would change.
+        """
+        if self.per_patient is None:
+            raise HtaError("change_se: run the sets with inmb= first")
+        d = self.per_patient - self.per_patient[0]
+        return d.std(axis=1, ddof=1) / np.sqrt(d.shape[1]) if d.shape[1] > 1 else np.full(len(d), np.nan)
+
+
+def patient_inmb(out: pd.DataFrame, wtp: float, strategy: str, comparator: str, effect: str) -> np.ndarray:
+    """Each patient's incremental net monetary benefit ``wtp * dE_i - dC_i`` of ``strategy`` vs ``comparator``.
 
     Parameters
     ----------
     out : DataFrame
-        Per-patient outcomes of one run (``patient, strategy, cost`` and ``effect``), every
-        patient in every strategy (common random numbers: the increments are paired).
-    strategy, comparator : str
-        The comparison.
+        Per-patient outcomes of one run (``patient, strategy, cost`` and ``effect``); every patient in
+        every strategy (common random numbers pair them).
     wtp : float
         Willingness to pay per unit of effect.
+    strategy, comparator : str
+        The comparison.
     effect : str
         The effect column.
 
     Returns
     -------
-    float
-        ``sd(wtp * dE_i - dC_i) / sqrt(n)`` over the patients ``i`` (patients who share a
-        queue are not independent: an approximation).
+    ndarray
+        One value per patient, in order of the patient index.
     """
     s = out["strategy"].astype(str)
-    a = out[s == strategy].set_index("patient")
-    b = out[s == comparator].set_index("patient")
-    d = (wtp * (a[effect] - b[effect]) - (a["cost"] - b["cost"])).dropna().to_numpy(dtype=float)
-    return float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    a = out[s == strategy].set_index("patient").sort_index()
+    b = out[s == comparator].set_index("patient").reindex(a.index)
+    return (wtp * (a[effect] - b[effect]) - (a["cost"] - b["cost"])).to_numpy(dtype=float)

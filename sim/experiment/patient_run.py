@@ -175,7 +175,6 @@ class PatientRun:
         self.report_sections: list = []
         self.extra_sheets: list = []
         self.sheets: list = []
-        self.base_outcomes: pd.DataFrame | None = None  # the base case's per-patient outcomes
         p = self.exp.data.get("psa", {})
         self.chunk = int(p.get("chunk", DEFAULT_CHUNK))
 
@@ -204,7 +203,6 @@ class PatientRun:
         settings, fixed = ld.split()
         values = {**ld.table.base, **fixed}
         out, queues = simulate_draw(ld.module, values, settings, 0, n, self.exp.seed)
-        self.base_outcomes = out
         means = _means(out, 0)
         base = means.drop(columns="draw")
         write_table(base, self.dir, "base_case", ("csv", "parquet"))
@@ -309,45 +307,53 @@ class PatientRun:
         """One-way DSA on the base case's patients (common random numbers), with its Monte Carlo noise stated."""
         from sim.decision import dsa
         from sim.experiment.figures import tornado_figure
-        from sim.experiment.patient_dsa import ExperimentPatientRun, inmb_mc_se
+        from sim.experiment.patient_dsa import ExperimentPatientRun
         from sim.experiment.present import outcome_words
 
         spec, exp, ld, n = self.exp.one_way, self.exp, self.ld, self.exp.patients
-        run = ExperimentPatientRun(ld, self.ex, self.chunk)
         ranges = dict(spec.ranges) if spec.ranges else dsa.table_ranges(ld.table)
         if spec.parameters and not spec.ranges:
             ranges = {k: ranges[k] for k in spec.parameters}
-        names = list(run.strategies)
+        probe = ExperimentPatientRun(ld, self.ex, self.chunk)
+        names = list(probe.strategies)
         s, c = spec.strategy or names[-1 if len(names) == 2 else 1], spec.comparator or names[0]
+        keep = (exp.wtp_threshold, s, c, ld.effect) if spec.outcome == "inmb" else None
+        run = ExperimentPatientRun(ld, self.ex, self.chunk, inmb=keep)
         self.stage(f"one-way ({2 * len(ranges) + 1} runs of {n:,} patients each; Monte Carlo noise: see the report)")
         try:
             table = dsa.one_way(run, ranges, outcome=spec.outcome, wtp=exp.wtp_threshold, strategy=s, comparator=c,
                                 effect=ld.effect)
         except HtaError as exc:
             raise exp.error(("one_way",), str(exc)) from None
+        cur = f"{self.units.currency} " if self.units.currency else ""
+        if keep is not None:  # each bar end's Monte Carlo error: its change from the base case, paired by patient
+            se = run.change_se()
+            at = {p: k for k, p in enumerate(ranges)}
+            table["mc_se_low"] = [se[1 + 2 * at[p]] for p in table["parameter"]]
+            table["mc_se_high"] = [se[2 + 2 * at[p]] for p in table["parameter"]]
+            level = float(np.std(run.per_patient[0], ddof=1) / np.sqrt(run.per_patient.shape[1]))
+            noise = (f" Whiskers at the bars' ends: two Monte Carlo standard errors of each change from the base case, "
+                     f"paired by patient (largest {cur}{np.nanmax(se):,.0f}); a bar whose whisker crosses the base "
+                     f"case may be noise. The base-case outcome itself has a Monte Carlo standard error of about "
+                     f"{cur}{level:,.0f} (another sample of patients would move every bar together by that much).")
+        else:
+            noise = " The Monte Carlo error of each bar is estimated for the outcome \"inmb\" only."
         write_table(table, self.dir, "one_way", ("csv", "md"))
         table.attrs["outcome"] = outcome_words(spec.outcome, self.units, s, c, exp.wtp_threshold)
-        base = self.base_outcomes
-        if base is None:
-            base = simulate_draw(ld.module, run.parameters, run.settings, 0, n, exp.seed)[0]
-        se = inmb_mc_se(base, s, c, exp.wtp_threshold, ld.effect) if spec.outcome == "inmb" else float("nan")
-        cur = f"{self.units.currency} " if self.units.currency else ""
-        noise = (f" The Monte Carlo standard error of the base-case outcome with {n:,} patients is about {cur}"
-                 f"{se:,.0f} (grey band of the tornado: two of them either side of the base case); a bar inside the "
-                 f"band may be noise." if np.isfinite(se) else "")
         self.sections["one_way_note"] = (
             f"Patient level: each of the {2 * len(ranges) + 1} parameter sets simulates the same {n:,} patients with "
             f"the same random numbers as the base case (common random numbers), so most of the Monte Carlo noise "
             f"cancels between sets, but not all of it (a changed parameter changes which random numbers later events "
-            f"use).{noise} Increase [patients] n to shrink it (it falls as 1/sqrt(n)).")
+            f"use, and {n:,} patients are a sample).{noise} Increase [patients] n to shrink it (it falls as "
+            f"1/sqrt(n)).")
         self.sections["one_way"] = table
-        ax, _ = tornado_figure(table, ld.table, run.parameters, 2 * se)
+        ax, _ = tornado_figure(table, ld.table, run.parameters)
         if ax is not None:
             self.fig(ax, "tornado",
                      f"Tornado diagram: {table.attrs['outcome']}; each parameter over its range (label: base value, "
                      f"low to high); {n:,} patients per parameter set, common random numbers"
-                     + (f"; grey band: two Monte Carlo standard errors ({cur}{se:,.0f} each) either side of the "
-                        f"base case" if np.isfinite(se) else ""))
+                     + ("; whiskers: two Monte Carlo standard errors of each bar end's change from the base case"
+                        if keep is not None else ""))
 
     # ------------------------------------------------------------ sweep
     def sweep(self) -> None:

@@ -292,7 +292,10 @@ def workbook_sheets(run) -> list[Sheet]:
                            "Low input": t["low"], "High input": t["high"],
                            f"Outcome at low input{unit}": t["outcome_low"],
                            f"Outcome at high input{unit}": t["outcome_high"], f"Base case{unit}": t["base"]})
-        add("One-way", df, kinds={c: kind if c.startswith(("Outcome", "Base")) else "number" if "input" in c
+        if {"mc_se_low", "mc_se_high"} <= set(t.columns):  # a patient-level run's Monte Carlo errors
+            df[f"Monte Carlo SE at low input{unit}"] = t["mc_se_low"].to_numpy()
+            df[f"Monte Carlo SE at high input{unit}"] = t["mc_se_high"].to_numpy()
+        add("One-way", df, kinds={c: kind if c.startswith(("Outcome", "Base", "Monte")) else "number" if "input" in c
                                   else "text" for c in df.columns})
     if "two_way" in s:
         g = s["two_way"]

@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["tornado", "two_way"]
 
 
-def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax: Axes | None = None) -> Axes:
+def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
+            errors: Mapping[str, tuple[float, float]] | None = None, ax: Axes | None = None) -> Axes:
     """Tornado diagram of a one-way sensitivity analysis.
 
     Parameters
@@ -32,6 +33,10 @@ def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax:
     labels : mapping of str to str, optional
         The label of each parameter's row (e.g. its description, base value and range);
         default: the parameter's name.
+    errors : mapping of str to (float, float), optional
+        Standard errors of the outcome at the low and at the high input (e.g. the Monte
+        Carlo error of a patient-level model): whiskers of two standard errors either
+        side of each bar's end.
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure when omitted.
 
@@ -69,16 +74,27 @@ def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax:
                         label=name)
         # both outcomes on one side of the base case: low-input label above, high-input below
         shift = 0.16 if key == "outcome_low" else -0.16
-        for yi, o, ob, b, v, same in zip(y, out, other, base, t[inp].to_numpy(float), same_side, strict=True):
+        # a bar's whisker (two standard errors) pushes its value label out
+        reach = [2 * float((errors or {}).get(p, (0.0, 0.0))[key == "outcome_high"]) for p in t["parameter"]]
+        reach = np.where(np.isfinite(reach), reach, 0.0)
+        for yi, o, ob, b, v, same, r in zip(y, out, other, base, t[inp].to_numpy(float), same_side, reach,
+                                            strict=True):
             if np.isfinite(o):
                 right = o > b or (o == b and key == "outcome_high")
-                text, at = fmt(v), o
+                text, at = fmt(v), o + (r if right else -r)
             else:  # no bar: say so next to the base case, away from the other bar
                 right = ob < b if np.isfinite(ob) and ob != b else key == "outcome_high"
                 text, at = f"{fmt(v)}: {o:g}", b
             notes.append(ax.annotate(text, (at, yi + (shift if same else 0.0)), xytext=(3 if right else -3, 0),
                                      textcoords="offset points", ha="left" if right else "right", va="center",
                                      fontsize=FONT_SIZES["annotation"], zorder=5))
+    for yi, p, lo_out, hi_out in zip(y, t["parameter"], t["outcome_low"], t["outcome_high"], strict=True):
+        se = (errors or {}).get(p)
+        if se is not None:
+            for x, e in ((lo_out, se[0]), (hi_out, se[1])):
+                if np.isfinite(x) and np.isfinite(e) and e > 0:
+                    ax.errorbar([x], [yi], xerr=[2 * e], fmt="none", ecolor="black", elinewidth=1, capsize=3,
+                                zorder=6)
     if np.allclose(base, base[0]):
         ax.axvline(base[0], color="black", lw=1, zorder=4)
     else:
