@@ -122,3 +122,12 @@ def test_whiskers_and_workbook_columns(ow):
     ws = openpyxl.load_workbook(ow.folder / "results.xlsx")["One-way"]
     heads = [c.value for c in ws[1]]
     assert "Monte Carlo SE at low input (USD 2023)" in heads and "Monte Carlo SE at high input (USD 2023)" in heads
+
+
+def test_validate_lists_the_one_way(tmp_path, capsys):
+    from sim.experiment.cli import main
+
+    f = tmp_path / "ow.toml"
+    f.write_text(TOML.format(n=10, chunk=2))
+    assert main(["validate", str(f)]) == 0
+    assert "one-way DSA (base case's patients, common random numbers)" in capsys.readouterr().out
