@@ -53,3 +53,50 @@ def toc_targets(html: str) -> list[str]:
     """The ids the table of contents links to."""
     nav = re.search(r"<nav .*?</nav>", html, re.S)
     return re.findall(r'href="#([^"]+)"', nav.group(0)) if nav else []
+
+
+#: Section ids of a patient-level run's report with a base case, PSA (EVPI), a one-way DSA and a sweep.
+PATIENT_SECTIONS = ("contents", "decision", "model", "base-case", "queues", "deaths-on-list", "patient-outcomes",
+                    "subgroups", "nnt", "psa", "voi", "dsa", "monte-carlo-error", "parameters", "settings",
+                    "reproducibility")
+#: Figures of that report.
+PATIENT_FIGURES = ("waits", "ce_plane", "ceac", "evpi", "tornado", "sweep_waits")
+
+PATIENT = """\
+title = "small patient-level run"
+model = "omt_vs_cabg_managed"
+seed = 11
+output = "out"
+
+[patients]
+n = {n}
+
+[scenario]
+theatre_slots_per_week = 3
+arrivals_per_week = 4
+
+[wtp]
+values = [0, 50000, 100000, 150000]
+threshold = 100000
+
+[psa]
+draws = {draws}
+chunk = 3
+
+[one_way]
+parameters = ["c_cabg", "p_op", "u_med"]
+
+[sweep]
+draws = 3
+
+[sweep.grid]
+theatre_slots_per_week = [2, 4, 100]
+"""
+
+
+def patient_file(folder, n: int = 40, draws: int = 6):
+    """A small experiment file of the managed OMT-vs-CABG patient-level model (base case, PSA, one-way, sweep)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    f = folder / "patient.toml"
+    f.write_text(PATIENT.format(n=n, draws=draws))
+    return f

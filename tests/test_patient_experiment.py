@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -74,8 +76,17 @@ def test_validate_and_run_a_patient_level_experiment(tmp_path, capsys):
     assert any("needed" in t for t in titles) and any("Monte Carlo" in t for t in titles)
     assert all(isinstance(df, pd.DataFrame) and len(df) for _, df in res.extra_tables)
     wb = openpyxl.load_workbook(res.folder / "results.xlsx")
-    assert {"base case", "PSA summary", "CEAC", "patient_queues", "patient_nnt"} <= set(wb.sheetnames)
-    assert wb["patient_queues"]["A1"].value == "strategy"
+    assert {"Base case", "ICER table", "PSA summary", "PSA outcomes", "CEAC", "EVPI", "Queues", "Patient outcomes",
+            "Subgroups", "NNT and NNH", "Monte Carlo error", "Parameters", "Settings"} <= set(wb.sheetnames)
+    ws = wb["Queues"]  # the cohort workbook's rules: bold frozen headers with units, number formats, text as text
+    heads = [c.value for c in ws[1]]
+    assert heads[:3] == ["Strategy", "Resource", "Capacity (per week)"] and "Mean wait (weeks)" in heads
+    assert ws.freeze_panes == "A2" and all(c.font.b for c in ws[1])
+    assert ws.cell(2, heads.index("Utilisation") + 1).number_format == "0.0%"
+    base = wb["Base case"]
+    assert [c.value for c in base[1]][:3] == ["Strategy", "Cost (USD 2023)", "QALYs"]
+    assert base.cell(2, 2).number_format == "#,##0" and base.cell(2, 3).number_format == "#,##0.000"
+    assert all(ws.column_dimensions[c].width >= 8 for c in "ABC")
     assert res.manifest["patients_per_draw"] == 12 and "report.html" in res.manifest["outputs"]
     q = pd.read_csv(res.folder / "patient_queues.csv").set_index("strategy")
     assert q.loc["CABG", "capacity"] == 3 and q.loc["CABG", "listed"] >= q.loc["CABG", "admitted"]
@@ -147,6 +158,8 @@ def test_interrupted_sweep_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     assert len(summary) == 6 and {"waited_weeks", "died_on_list", "p_cost_effective"} <= set(summary.columns)
     waits = summary[summary["strategy"] == "CABG"].set_index("theatre_slots_per_week")["waited_weeks"]
     assert waits[2] > waits[4] >= waits[100]  # fewer slots, longer waits
+    html = (res.folder / "report.html").read_text()  # a sweep alone: the report's section says so
+    assert re.search(r"<h2>\d+\. Sweep</h2>", html) and 'data-figure="sweep_waits"' in html
 
 
 def _line(text: str, needle: str) -> int:
@@ -154,7 +167,12 @@ def _line(text: str, needle: str) -> int:
 
 
 @pytest.mark.parametrize(("extra", "needle", "message"), [
-    ("\n[one_way]\noutcome = \"inmb\"\n", "[one_way]", r"'one_way' does not apply to a patient-level model"),
+    ("\n[two_way]\nx = \"c_cabg\"\nx_values = [1, 2]\ny = \"p_op\"\ny_values = [0.1]\n", "[two_way]",
+     r"'two_way' does not apply to a patient-level model.*run a \[sweep\]"),
+    ("\n[[threshold]]\nparameter = \"c_cabg\"\nlower = 0\nupper = 1e6\n", "[[threshold]]",
+     r"'threshold' does not apply to a patient-level model.*bisection.*Monte Carlo noise"),
+    ("\n[one_way]\nparameters = [\"c_cabbg\"]\n", "parameters = [", r"'c_cabbg' is not a parameter.*'c_cabg'"),
+    ("\n[one_way]\nranges = {c_cabbg = [1, 2]}\n", "ranges =", r"'c_cabbg' is not a parameter.*'c_cabg'"),
     ("\n[sweep]\ndraws = 2\n[sweep.grid]\ntheatre_slots_per_wek = [2, 3]\n", "theatre_slots_per_wek",
      r"did you mean 'theatre_slots_per_week'"),
 ])

@@ -119,3 +119,58 @@ def test_screenshot_check_catches_a_blank_page(report, tmp_path):
     hidden.write_text(report.read_text().replace("<style>", "<style>body *{visibility:hidden}", 1))
     img = _screenshot(browser, hidden, tmp_path)
     assert img[:1000].std() < 0.05
+
+
+# ---------------------------------------------------------------------------- the patient-level report
+@pytest.fixture(scope="module")
+def patient_report(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("patient_browser")
+    return run_experiment(R.patient_file(folder), command=["test"]).folder / "report.html"
+
+
+def test_patient_report_renders_offline_with_every_section_and_figure(patient_report, tmp_path):
+    browser = _browser()
+    body = _render(browser, patient_report, tmp_path)
+    n_img = len(R.PATIENT_FIGURES)
+    assert patient_report.read_text().count("<img ") == n_img
+    assert body.get("data-images") == "ok", body
+    assert body["data-images-loaded"] == body["data-images-total"] == str(n_img)
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--proxy-server=127.0.0.1:9", f"--user-data-dir={tmp_path / 'p3'}", "--dump-dom",
+                           patient_report.as_uri()], capture_output=True, text=True, timeout=180, check=False)
+    assert R.section_ids(proc.stdout) == list(R.PATIENT_SECTIONS)
+    assert sorted(re.findall(r'data-figure="([^"]+)"', proc.stdout)) == sorted(R.PATIENT_FIGURES)
+
+
+def test_patient_report_screenshot_and_figures_are_not_blank(patient_report, tmp_path):
+    browser = _browser()
+    img = _screenshot(browser, patient_report, tmp_path)
+    assert img[:1000].std() > 0.05
+    assert (img.std(axis=(1, 2)) > 0.02).mean() > 0.3
+    for name, png in R.figures(patient_report.read_text()).items():
+        assert R.blank(png) is None, (name, R.blank(png))
+
+
+def test_patient_report_screenshot_check_catches_a_blank_figure(patient_report, tmp_path):
+    """A patient report whose waiting-time figure is an empty canvas is caught, and a corrupt one is broken."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.axis("off")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    text = patient_report.read_text()
+    good = R.figures(text)["waits"]
+    blanked = text.replace(base64.b64encode(good).decode(), base64.b64encode(buf.getvalue()).decode())
+    assert "blank" in R.blank(R.figures(blanked)["waits"])
+    broken = tmp_path / "broken.html"
+    broken.write_text(text.replace(base64.b64encode(good).decode()[:60], "AAAAnotapng", 1))
+    body = _render(_browser(), broken, tmp_path)
+    assert body.get("data-images") == "broken", body

@@ -177,6 +177,8 @@ def _cmd_validate(args) -> int:
         pl = load_patient(exp)
         analyses = [name for name, on in [("base case", exp.base_case), ("PSA", exp.psa),
                                           ("EVPI", exp.psa and exp.evpi),
+                                          ("one-way DSA (base case's patients, common random numbers)",
+                                           exp.one_way),
                                           (f"sweep of {len(exp.sweep)} scenarios", exp.sweep)] if on]
         output = os.path.relpath(exp.output.resolve(), exp.path.parent.resolve())
         print(f"{f}: ok: patient-level model {exp.model}, {len(pl.table)} parameters, {exp.patients:,} patients per "

@@ -1,29 +1,80 @@
-"""Figures of the report drawn from a run: the model diagram, the Markov trace, EVPPI over willingness to pay.
+"""Figures of the report drawn from a run, and the one way every report figure is saved.
 
-Each function returns a matplotlib Figure in the style of :mod:`sim.plots` (Okabe–Ito
-palette, compact money ticks); :func:`png` turns one into PNG bytes for embedding.
+The model diagram, the Markov trace, EVPPI over willingness to pay, a patient-level
+run's waiting times; each returns a matplotlib Figure in the style of :mod:`sim.plots`
+(Okabe-Ito palette, compact money ticks). :func:`save_figure` writes every figure of a
+run (PNG and SVG under ``figures/``) after :func:`sim.plots.style_figure` has given its
+type the common sizes.
 """
 
 from __future__ import annotations
 
-import io
+import struct
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["curve_points", "evppi_curves", "model_diagram", "png", "trace_figure"]
+from sim.plots._common import PALETTE, compact, compact_formatter, tidy
 
-#: The Okabe & Ito (2008) colour-blind-safe palette of :mod:`sim.plots`.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+__all__ = ["DPI", "curve_points", "evppi_curves", "model_diagram", "png_size", "save_figure",
+           "sweep_figure", "tornado_figure", "trace_figure", "waiting_figure"]
+
+#: Resolution of every report figure (PNG), dots per inch.
+DPI = 150
 
 
-def _compact(x: float, _pos=None) -> str:
-    """Compact tick label: 100000 -> "100k", 1500000 -> "1.5M"."""
-    a = abs(x)
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            return f"{x / div:.3g}{suffix}"
-    return f"{x:.3g}"
+def save_figure(ax, folder: Path, name: str) -> list[Path]:
+    """Style a figure (:func:`sim.plots.style_figure`), write ``figures/<name>.png`` and ``.svg``, close it.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes, array of Axes or Figure
+        What a function of :mod:`sim.plots` returned, or the figure.
+    folder : Path
+        The run's folder.
+    name : str
+        The figure's name (file stem).
+
+    Returns
+    -------
+    list of Path
+        The PNG and SVG files.
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from sim import plots
+
+    fig = _figure(ax)
+    plots.style_figure(fig)
+    with matplotlib.rc_context({"svg.hashsalt": "hta-sim", "svg.fonttype": "path"}):
+        files = plots.save(fig, Path(folder) / "figures" / name, "png", dpi=DPI, metadata={"Software": None})
+        files += plots.save(fig, Path(folder) / "figures" / name, "svg", metadata={"Date": None})
+    plt.close(fig)
+    return files
+
+
+def _figure(ax):
+    a = np.atleast_1d(np.asarray(ax, dtype=object)).ravel()[0] if isinstance(ax, np.ndarray) else ax
+    return a.figure if hasattr(a, "figure") and a.figure is not None else a
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """``(width, height)`` in pixels of PNG bytes (from the image header).
+
+    Parameters
+    ----------
+    data : bytes
+
+    Returns
+    -------
+    (int, int)
+    """
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return 0, 0
+    w, h = struct.unpack(">II", data[16:24])
+    return int(w), int(h)
 
 
 def curve_points(wtp, threshold: float, evpi: pd.DataFrame | None = None, n: int = 5) -> np.ndarray:
@@ -52,25 +103,6 @@ def curve_points(wtp, threshold: float, evpi: pd.DataFrame | None = None, n: int
     return np.unique(np.concatenate(pts))
 
 
-def png(fig) -> bytes:
-    """The figure as PNG bytes (and closed).
-
-    Parameters
-    ----------
-    fig : matplotlib Figure
-
-    Returns
-    -------
-    bytes
-    """
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def _edges(model) -> list[tuple[str, str]]:
     """Every transition ``(from, to)`` of any strategy, self-loops left out, in model order."""
     pairs = list(model.transitions)
@@ -81,8 +113,8 @@ def _edges(model) -> list[tuple[str, str]]:
 
 def _shrink(label: str, tunnel: bool, dx: float, dy: float) -> float:
     """Points between a state's centre and the edge of its box in the direction ``(dx, dy)``."""
-    half_w = 3.6 * max(len(label), 14 if tunnel else 0) + 9.0
-    half_h = 13.0 + (8.0 if tunnel else 0.0)
+    half_w = 3.3 * max(len(label), 14 if tunnel else 0) + 8.0  # 10-point type
+    half_h = 12.0 + (8.0 if tunnel else 0.0)
     norm = float(np.hypot(dx, dy)) or 1.0
     c, s = abs(dx) / norm, abs(dy) / norm
     return min(half_w / c if c > 1e-9 else np.inf, half_h / s if s > 1e-9 else np.inf) + 3.0
@@ -122,7 +154,7 @@ def model_diagram(model):
         label = str(s) + (f"\n(tunnel, {tunnels[s]} cycles)" if s in tunnels else "")
         face = "#333333" if s in dead else "#ffffff"
         edge = PALETTE[3] if s in dead else PALETTE[0]
-        t = ax.text(x, y, label, ha="center", va="center", fontsize=11 if n < 9 else 9, zorder=3,
+        t = ax.text(x, y, label, ha="center", va="center", fontsize=10, zorder=3, gid="label",
                     color="white" if s in dead else "#222222",
                     bbox={"boxstyle": "round,pad=0.45", "fc": face, "ec": edge, "lw": 1.4,
                           "ls": "--" if s in tunnels else "-"})
@@ -140,7 +172,7 @@ def model_diagram(model):
         handles.append(FancyBboxPatch((0, 0), 1, 1, fc="#333333", ec=PALETTE[3], label="dead (absorbing)"))
     if tunnels:
         handles.append(FancyBboxPatch((0, 0), 1, 1, fc="#ffffff", ec=PALETTE[0], ls="--", label="tunnel state"))
-    ax.legend(handles=handles, loc="lower left", fontsize="small", frameon=False, bbox_to_anchor=(-0.02, -0.06))
+    ax.legend(handles=handles, loc="lower left", frameon=False, bbox_to_anchor=(-0.02, -0.06))
     return fig
 
 
@@ -171,7 +203,8 @@ def trace_figure(trace: pd.DataFrame, model):
     return fig
 
 
-def evppi_curves(curve: pd.DataFrame, *, threshold: float, currency: str | None, effect_one: str):
+def evppi_curves(curve: pd.DataFrame, *, threshold: float, currency: str | None, effect_one: str,
+                 labels: dict[str, str] | None = None):
     """Per-person EVPPI of each parameter group over willingness to pay (bands: +/- one standard error, cut at 0).
 
     Parameters
@@ -184,30 +217,141 @@ def evppi_curves(curve: pd.DataFrame, *, threshold: float, currency: str | None,
         Money label, e.g. ``"USD 2023"``.
     effect_one : str
         The effect's unit in the singular, e.g. ``"QALY"``.
+    labels : dict, optional
+        ``{parameters: label}``: the legend's name of each group (e.g. its description;
+        :func:`sim.experiment.workbook.group_label`); default: the parameter names.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    styles = ("-", "--", "-.", ":")
+    for k, (name, g) in enumerate(curve.groupby("parameters", sort=False)):
+        g = g.sort_values("wtp")
+        w, v, se = (g[c].to_numpy(float) for c in ("wtp", "evppi", "se"))
+        colour = PALETTE[k % len(PALETTE)]
+        label = textwrap.fill(str((labels or {}).get(name, name)), 30)
+        ax.plot(w, v, marker="o", ms=3.5, color=colour, ls=styles[(k // len(PALETTE)) % 4], label=label)
+        ax.fill_between(w, np.maximum(v - se, 0.0), v + se, color=colour, alpha=0.15, lw=0)
+    ax.axvline(threshold, color="0.35", ls=":", lw=1.1, label=f"threshold {compact(threshold)}")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"Willingness to pay ({currency + ' ' if currency else ''}per {effect_one})")
+    ax.set_ylabel(f"EVPPI per person ({currency})" if currency else "EVPPI per person")
+    ax.set_title("EVPPI over willingness to pay")
+    ax.xaxis.set_major_formatter(compact_formatter())
+    ax.yaxis.set_major_formatter(compact_formatter())
+    tidy(ax)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def waiting_figure(out: pd.DataFrame, weeks: float = 52.0):
+    """Waiting times of the patients who waited for a resource (base case), one step histogram per strategy.
+
+    Parameters
+    ----------
+    out : DataFrame
+        Per-patient outcomes of a managed run (``strategy``, ``waited`` in years).
+    weeks : float
+        Weeks in a year (the x-axis is in weeks).
+
+    Returns
+    -------
+    matplotlib Figure or None
+        None when nobody waited.
+    """
+    import matplotlib.pyplot as plt
+
+    w = out["waited"].to_numpy(float) * weeks
+    strategy = out["strategy"].astype(str).to_numpy()
+    waited = w > 0
+    if not waited.any():
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    bins = np.histogram_bin_edges(w[waited], bins=min(30, max(5, int(np.sqrt(waited.sum())))))
+    for k, s in enumerate(dict.fromkeys(strategy)):
+        x = w[waited & (strategy == s)]
+        if len(x):
+            ax.hist(x, bins=bins, histtype="step", lw=1.8, color=PALETTE[k % len(PALETTE)],
+                    label=f"{s}: {len(x):,} patients, mean {x.mean():.1f} weeks")
+    ax.set_xlabel("Time on the waiting list (weeks)")
+    ax.set_ylabel("Patients")
+    ax.set_title("Waiting times of the patients who waited (base case)")
+    tidy(ax)
+    ax.legend(frameon=False)
+    return fig
+
+
+def sweep_figure(summary: pd.DataFrame, key: str):
+    """Mean waiting time and share who died on the list against a swept setting, per strategy.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        A patient-level sweep's summary (``strategy``, ``key``, ``waited_weeks``, ``died_on_list``).
+    key : str
+        The swept setting (its values on the x-axis, evenly spaced).
 
     Returns
     -------
     matplotlib Figure
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import PercentFormatter
 
-    fig, ax = plt.subplots(figsize=(7.2, 4.2))
-    styles = ("-", "--", "-.", ":")
-    for k, (name, g) in enumerate(curve.groupby("parameters", sort=False)):
-        g = g.sort_values("wtp")
-        w, v, se = (g[c].to_numpy(float) for c in ("wtp", "evppi", "se"))
-        colour = PALETTE[k % len(PALETTE)]
-        label = name if len(name) <= 40 else name[:37] + "..."
-        ax.plot(w, v, marker="o", ms=3.5, color=colour, ls=styles[(k // len(PALETTE)) % 4], label=label)
-        ax.fill_between(w, np.maximum(v - se, 0.0), v + se, color=colour, alpha=0.15, lw=0)
-    ax.axvline(threshold, color="#444444", ls=":", lw=1.2)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel(f"Willingness to pay ({currency + ' ' if currency else ''}per {effect_one})")
-    ax.set_ylabel(f"EVPPI per person ({currency})" if currency else "EVPPI per person")
-    ax.xaxis.set_major_formatter(FuncFormatter(_compact))
-    ax.yaxis.set_major_formatter(FuncFormatter(_compact))
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    values = list(dict.fromkeys(summary[key].tolist()))
+    pos = {v: i for i, v in enumerate(values)}
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6))
+    for ax, col, label in ((axes[0], "waited_weeks", "Mean time on waiting lists (weeks)"),
+                           (axes[1], "died_on_list", "Share who died on a waiting list")):
+        for k, (s, g) in enumerate(summary.groupby(summary["strategy"].astype(str), sort=False)):
+            ax.plot([pos[v] for v in g[key]], g[col].to_numpy(float), marker="o", lw=1.6,
+                    color=PALETTE[k % len(PALETTE)], label=s)
+        ax.set_xticks(range(len(values)), [compact(float(v)) for v in values])
+        ax.set_xlabel(key.replace("_", " "))
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
+        tidy(ax)
+    axes[1].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    axes[0].set_title("Waiting time")
+    axes[1].set_title("Deaths on the list")
+    axes[1].legend(frameon=False)
     return fig
+
+
+def tornado_figure(table: pd.DataFrame, parameters, base_values):
+    """The tornado of a one-way table: parameters that move the outcome, labelled by description, base and range.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`sim.dsa.one_way` (``attrs["outcome"]`` labels the x-axis); with ``mc_se_low`` and
+        ``mc_se_high`` (a patient-level run's), whiskers of two Monte Carlo standard errors.
+    parameters : ParameterTable
+        The run's table (descriptions).
+    base_values : mapping of str to float
+        The base value of each parameter as run.
+
+    Returns
+    -------
+    (matplotlib Axes or None, list of str)
+        The tornado (None when no parameter moves the outcome) and the parameters left out.
+    """
+    from sim import plots
+    from sim.experiment.workbook import parameter_label
+
+    flat = (table["outcome_low"].eq(table["base"]) & table["outcome_high"].eq(table["base"])).to_numpy()
+    shown, dropped = table[~flat], list(table["parameter"][flat])
+    if not len(shown):
+        return None, dropped
+    labels = {p: parameter_label(parameters, p, lo, hi, base_values.get(p))
+              for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"], strict=True)}
+    errors = None
+    if {"mc_se_low", "mc_se_high"} <= set(shown.columns):
+        errors = dict(zip(shown["parameter"], zip(shown["mc_se_low"], shown["mc_se_high"], strict=True), strict=True))
+    return plots.tornado(shown, labels=labels, errors=errors), dropped

@@ -8,7 +8,9 @@ ManagedPathway}``, ``parameters()`` (its :class:`~sim.params.table.ParameterTabl
 ``population(n, seed, values)``, ``arrivals(**settings)``, ``SUBGROUPS``,
 ``NUMBER_NEEDED``, ``EFFECT``, ``data_files()`` and the units constants
 (``docs/experiments.md``, *Patient-level models*). :func:`load_patient` checks every
-name the file uses against it, each error at its ``FILE:LINE``.
+name the file uses against it (the ``[one_way]`` parameters too), each error at its
+``FILE:LINE``; two-way and threshold analyses are refused, with the reason
+(:data:`UNSUPPORTED`).
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ UNSUPPORTED = {
     "parameters": "a patient-level run uses the ready model's own parameter table",
     "defaults": "a patient-level run uses the ready model's own parameter table",
     "utility_max": "the bound on utilities is checked by the patient-level model itself",
-    "one_way": "deterministic sensitivity analyses need a cohort model",
-    "two_way": "deterministic sensitivity analyses need a cohort model",
-    "threshold": "threshold analyses need a cohort model",
+    "two_way": "a two-way grid of a patient-level model is nx * ny full simulations, each with Monte Carlo noise; "
+               "run a [sweep] over the two parameters (a PSA per point, its noise stated) or a [one_way]",
+    "threshold": "a threshold is found by bisection on an outcome that must be a smooth, monotone function of the "
+                 "parameter, which a simulation with Monte Carlo noise is not (the threshold would move with the "
+                 "seed); run a [sweep] over the parameter and read where the decision changes",
     "evppi": "EVPPI of a patient-level model is not available from an experiment file",
 }
 
@@ -134,6 +138,8 @@ def load_patient(exp: Experiment) -> PatientLoaded:
     for s in exp.sweep:
         for k in s.values:
             _check_name(exp, _sweep_path(exp, k), k, known)
+    if exp.one_way is not None:
+        _check_one_way(exp, table)
     effect = exp.effect or getattr(mod, "EFFECT", "qaly")
     if effect not in ("qaly", "ly"):
         raise exp.error(("effect",), f"effect {effect!r}: a patient-level model reports \"qaly\" or \"ly\"")
@@ -146,6 +152,22 @@ def load_patient(exp: Experiment) -> PatientLoaded:
     ld = PatientLoaded(exp, mod, mod.__name__, table, effect, exp.title, sources, settings, fixed)
     _check_builds(ld)
     return ld
+
+
+def _check_one_way(exp: Experiment, table: ParameterTable) -> None:
+    """``[one_way]`` names parameters of the table that have a distribution (or gives their ranges)."""
+    from sim.decision.dsa import table_ranges
+
+    spec, ranged = exp.one_way, table_ranges(table)
+    for k in spec.ranges or {}:
+        if k not in table.names:
+            raise exp.error(("one_way", "ranges", k), f"{k!r} is not a parameter of patient-level model {exp.model!r}"
+                                  f"{suggest(k, list(table.names))} (settings are varied by a [sweep])")
+    for k in (spec.parameters or ()) if not spec.ranges else ():
+        if k not in ranged:
+            why = "is fixed (no distribution to take a range from: give one_way.ranges)" if k in table.names else \
+                f"is not a parameter of patient-level model {exp.model!r}{suggest(k, list(table.names))}"
+            raise exp.error(("one_way", "parameters"), f"one_way.parameters: {k!r} {why}")
 
 
 def _check_name(exp: Experiment, path: tuple, name: str, known: list[str]) -> None:

@@ -7,8 +7,6 @@ for a cohort run (``docs/experiments.md``).
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import os
 import sys
@@ -17,17 +15,16 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
 from sim.experiment.outputs import MANIFEST, Lock, OutputFolder, inputs_record, manifest_hash, sha256, versions
 from sim.experiment.patient_load import PatientLoaded, load_patient
 from sim.experiment.patient_run import PatientRun
-from sim.experiment.present import column_kinds, resolve_units
+from sim.experiment.present import resolve_units
 from sim.experiment.progress import Stages
+from sim.experiment.report import write_report
 from sim.experiment.runner import RunResult
 from sim.experiment.spec import Experiment
 from sim.experiment.sweep import resumable
-from sim.experiment.workbook import WORKBOOK, Sheet, write_workbook
+from sim.experiment.workbook import WORKBOOK, write_workbook
 
 __all__ = ["run_patient", "settings_text"]
 
@@ -81,7 +78,7 @@ def run_patient(exp: Experiment, *, output=None, overwrite: bool = False, execut
     try:
         folder.check()
         stage = folder.open()
-        n_stages = 2 + bool(exp.base_case) + (4 + bool(exp.evpi)) * bool(exp.psa) + bool(exp.sweep)
+        n_stages = 2 + bool(exp.base_case) + (4 + bool(exp.evpi)) * bool(exp.psa) + bool(exp.one_way) + bool(exp.sweep)
         stages = Stages(n_stages, enabled=progress)
         run, manifest = _run_in(stage, folder, ld, inputs, inputs_hash, executor, command, stages)
         final = folder.commit()
@@ -105,7 +102,8 @@ def _run_in(stage: Path, folder: OutputFolder, ld: PatientLoaded, inputs: list, 
             run.run_all()
             execution = ex.describe()
         stages("workbook")
-        write_workbook(_sheets(run), stage / WORKBOOK)
+        _for_report(run)
+        write_workbook(run.sheets, stage / WORKBOOK)
         stages("report.html")
         manifest = {
             "hta_sim_manifest": 1,
@@ -117,7 +115,7 @@ def _run_in(stage: Path, folder: OutputFolder, ld: PatientLoaded, inputs: list, 
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - t0, 3),
         }
-        _write_report(stage, run, manifest)
+        write_report(stage, ld, run, manifest)
         manifest["outputs"] = {p.relative_to(stage).as_posix(): sha256(p) for p in sorted(stage.rglob("*"))
                                if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST}
         manifest["manifest_sha256"] = manifest_hash(manifest)
@@ -129,37 +127,19 @@ def _run_in(stage: Path, folder: OutputFolder, ld: PatientLoaded, inputs: list, 
     return run, manifest
 
 
-def _sheets(run: PatientRun) -> list[Sheet]:
-    eff = run.ld.effect
-    named = [("base case", "base_case"), ("ICER", "icer"), ("PSA summary", "psa_summary"), ("PSA ICER", "psa_icer"),
-             ("CEAC", "ceac"), ("EVPI", "evpi_curve"), ("sweep summary", "sweep")]
-    sheets = [Sheet(name, run.sections[key], column_kinds(run.sections[key], eff)) for name, key in named
-              if isinstance(run.sections.get(key), pd.DataFrame)]
-    sheets += [Sheet(name, df, column_kinds(df, eff))
-               for name, (_title, df) in zip(run.sheet_names, run.extra_tables, strict=True)]
-    return sheets
+def _for_report(run: PatientRun) -> None:
+    """What the one report and workbook read of a patient-level run besides its tables."""
+    from sim.experiment.patient_report import patient_sections, patient_sheets
+    from sim.experiment.workbook import workbook_sheets
 
-
-def _write_report(stage: Path, run: PatientRun, manifest: dict) -> None:
-    """A self-contained HTML page of the run's tables and figures (no network)."""
-    esc = html.escape
-    parts = [f"<h1>{esc(manifest['title'])}</h1>",
-             f"<p>Model {esc(manifest['model'])}; {esc(manifest['model_settings'])}; seed {manifest['seed']}; "
-             f"units {esc(run.units.money)}, {esc(run.units.effect_unit)}.</p>"]
-    for title, key in (("Base case", "base_case"), ("ICER table (base case)", "icer"),
-                       ("PSA summary (means, 95 % intervals)", "psa_summary"), ("PSA ICER table", "psa_icer"),
-                       ("Sweep summary", "sweep")):
-        df = run.sections.get(key)
-        if isinstance(df, pd.DataFrame):
-            parts += [f"<h2>{esc(title)}</h2>", df.to_html(index=False, float_format=lambda x: f"{x:,.4g}")]
-    for title, df in run.extra_tables:
-        parts += [f"<h2>{esc(title)}</h2>", df.to_html(index=False, float_format=lambda x: f"{x:,.4g}")]
-    for name, caption in run.figures:
-        png = stage / "figures" / f"{name}.png"
-        if png.is_file():
-            data = base64.b64encode(png.read_bytes()).decode()
-            parts += [f"<figure><img alt=\"{esc(name)}\" src=\"data:image/png;base64,{data}\">"
-                      f"<figcaption>{esc(caption)}</figcaption></figure>"]
-    body = "\n".join(parts)
-    (stage / "report.html").write_text(f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
-                                       f"{esc(manifest['title'])}</title></head><body>\n{body}\n</body></html>\n")
+    ld, exp = run.ld, run.exp
+    strategies = list(run.sections["base_case"]["strategy"].astype(str)) if "base_case" in run.sections else []
+    run.model_text = [str(getattr(ld.module, "TITLE", "") or ""),
+                      f"Patient-level model {exp.model} ({ld.ref}): strategies {', '.join(strategies) or 'as built'}; "
+                      f"{settings_text(ld)}. Each patient's random numbers are keyed by (seed, draw, patient) and "
+                      f"shared by every strategy (common random numbers)."]
+    run.model_settings = settings_text(ld)
+    run.extra_settings = [("patients per draw", f"{exp.patients:,}")]
+    run.report_sections = patient_sections(run)
+    run.extra_sheets = patient_sheets(run)
+    run.sheets = workbook_sheets(run)

@@ -163,10 +163,18 @@ class PatientRun:
     def __init__(self, loaded: PatientLoaded, folder: Path, ex, units, stage=None):
         self.ld, self.exp, self.dir, self.ex, self.units = loaded, loaded.experiment, folder, ex, units
         self.stage = stage or (lambda name: None)
-        self.sections: dict[str, Any] = {}
+        self.sections: dict[str, Any] = {"patients_per_draw": self.exp.patients}
         self.extra_tables: list[tuple[str, pd.DataFrame]] = []
-        self.sheet_names: list[str] = []  # the workbook sheet of each extra table (its CSV file's name)
+        self.tables: dict[str, pd.DataFrame] = {}  # the patient-level tables by name (their CSV file's stem)
         self.figures: list[tuple[str, str]] = []
+        # what the one report and workbook read besides the tables (sim.experiment.report, .workbook)
+        self.model = None  # no cohort model: no diagram, trace or validation
+        self.model_text: list[str] = []
+        self.model_settings = ""
+        self.extra_settings: list[tuple[str, str]] = []
+        self.report_sections: list = []
+        self.extra_sheets: list = []
+        self.sheets: list = []
         p = self.exp.data.get("psa", {})
         self.chunk = int(p.get("chunk", DEFAULT_CHUNK))
 
@@ -174,12 +182,12 @@ class PatientRun:
         """Add a patient-level table: written as ``name.csv`` and listed in :attr:`extra_tables`."""
         write_table(df, self.dir, name, ("csv",))
         self.extra_tables.append((title, df))
-        self.sheet_names.append(name)
+        self.tables[name] = df
 
     def run_all(self) -> None:
-        """Base case, PSA (with EVPI), sweep: those the file asks for."""
+        """Base case, PSA (with EVPI), one-way DSA, sweep: those the file asks for."""
         for wanted, analysis in ((self.exp.base_case, self.base_case), (self.exp.psa, self.psa),
-                                 (self.exp.sweep, self.sweep)):
+                                 (self.exp.one_way, self.one_way), (self.exp.sweep, self.sweep)):
             if wanted:
                 analysis()
 
@@ -187,6 +195,7 @@ class PatientRun:
     def base_case(self) -> None:
         """One run of ``n`` patients at the base-case values; the patient-level tables."""
         from sim import decision
+        from sim.experiment.figures import waiting_figure
         from sim.experiment.patient_tables import number_needed, outcome_table, queue_table, subgroup_table
 
         self.stage("base case")
@@ -206,6 +215,10 @@ class PatientRun:
                        queue_table(queues))
         self.extra("Patient outcomes per strategy (base case, means per patient)", "patient_outcomes",
                    outcome_table(out))
+        fig = waiting_figure(out) if "waited" in out.columns else None
+        if fig is not None:
+            self.fig(fig, "waits", f"Waiting times of the patients who waited, base case ({n:,} patients per "
+                                   f"strategy)")
         sub = subgroup_table(out, getattr(ld.module, "SUBGROUPS", {}), self.exp.wtp_threshold, ref, ld.effect)
         if sub is not None:
             self.extra(f"Net benefit by subgroup at {self.units.wtp(self.exp.wtp_threshold)} (vs {ref})",
@@ -265,34 +278,82 @@ class PatientRun:
             df.attrs.update(currency=self.units.money, effect=ld.effect, effect_unit=self.units.effect_unit)
         plane = decision.ce_plane(c, e, names)
         plane.attrs.update(currency=self.units.money, effect=ld.effect, effect_unit=self.units.effect_unit)
+        thr = self.units.wtp(exp.wtp_threshold)
         self.fig(plots.ce_plane(plane, wtp=exp.wtp_threshold), "ce_plane",
-                 f"Cost-effectiveness plane ({n_draws:,} draws x {exp.patients:,} patients)")
+                 f"Cost-effectiveness plane ({n_draws:,} draws x {exp.patients:,} patients; dashed line: threshold "
+                 f"{thr})")
         self.fig(plots.ceac(curves.copy(), frontier=decision.ceaf(c, e, wtp, names), wtp=exp.wtp_threshold), "ceac",
-                 "Cost-effectiveness acceptability curves and frontier")
+                 f"Cost-effectiveness acceptability curves and frontier (dotted line: threshold {thr})")
         if exp.evpi:
             self.stage("EVPI")
             ev = voi.evpi(c, e, wtp)
             write_table(ev, self.dir, "evpi", ("csv",))
             ev.attrs.update(currency=self.units.money, effect=ld.effect, effect_unit=self.units.effect_unit)
             self.fig(plots.evpi(ev.copy(), wtp=exp.wtp_threshold), "evpi",
-                     "Per-person expected value of perfect information (includes the inner patients' Monte "
-                     "Carlo noise: an upper bound)")
+                     f"Per-person expected value of perfect information (dotted line: threshold {thr}; includes "
+                     f"the inner patients' Monte Carlo noise: an upper bound)")
             self.sections["evpi"] = float(voi.evpi(c, e, [exp.wtp_threshold])["evpi"].iloc[0])
             self.sections["evpi_curve"] = ev
 
     def fig(self, ax, name: str, caption: str) -> None:
-        """Save a figure as PNG and SVG under ``figures/``."""
-        import matplotlib
-        import matplotlib.pyplot as plt
+        """Save a figure as PNG and SVG under ``figures/`` (:func:`sim.experiment.figures.save_figure`)."""
+        from sim.experiment.figures import save_figure
 
-        from sim import plots
-
-        fig = ax.figure if hasattr(ax, "figure") else ax
-        with matplotlib.rc_context({"svg.hashsalt": "hta-sim", "svg.fonttype": "path"}):
-            plots.save(fig, self.dir / "figures" / name, "png", metadata={"Software": None})
-            plots.save(fig, self.dir / "figures" / name, "svg", metadata={"Date": None})
-        plt.close(fig)
+        save_figure(ax, self.dir, name)
         self.figures.append((name, caption))
+
+    # ------------------------------------------------------------ one-way
+    def one_way(self) -> None:
+        """One-way DSA on the base case's patients (common random numbers), with its Monte Carlo noise stated."""
+        from sim.decision import dsa
+        from sim.experiment.figures import tornado_figure
+        from sim.experiment.patient_dsa import ExperimentPatientRun
+        from sim.experiment.present import outcome_words
+
+        spec, exp, ld, n = self.exp.one_way, self.exp, self.ld, self.exp.patients
+        ranges = dict(spec.ranges) if spec.ranges else dsa.table_ranges(ld.table)
+        if spec.parameters and not spec.ranges:
+            ranges = {k: ranges[k] for k in spec.parameters}
+        probe = ExperimentPatientRun(ld, self.ex, self.chunk)
+        names = list(probe.strategies)
+        s, c = spec.strategy or names[-1 if len(names) == 2 else 1], spec.comparator or names[0]
+        keep = (exp.wtp_threshold, s, c, ld.effect) if spec.outcome == "inmb" else None
+        run = ExperimentPatientRun(ld, self.ex, self.chunk, inmb=keep)
+        self.stage(f"one-way ({2 * len(ranges) + 1} runs of {n:,} patients each; Monte Carlo noise: see the report)")
+        try:
+            table = dsa.one_way(run, ranges, outcome=spec.outcome, wtp=exp.wtp_threshold, strategy=s, comparator=c,
+                                effect=ld.effect)
+        except HtaError as exc:
+            raise exp.error(("one_way",), str(exc)) from None
+        cur = f"{self.units.currency} " if self.units.currency else ""
+        if keep is not None:  # each bar end's Monte Carlo error: its change from the base case, paired by patient
+            se = run.change_se()
+            at = {p: k for k, p in enumerate(ranges)}
+            table["mc_se_low"] = [se[1 + 2 * at[p]] for p in table["parameter"]]
+            table["mc_se_high"] = [se[2 + 2 * at[p]] for p in table["parameter"]]
+            level = float(np.std(run.per_patient[0], ddof=1) / np.sqrt(run.per_patient.shape[1]))
+            noise = (f" Whiskers at the bars' ends: two Monte Carlo standard errors of each change from the base case, "
+                     f"paired by patient (largest {cur}{np.nanmax(se):,.0f}); a bar whose whisker crosses the base "
+                     f"case may be noise. The base-case outcome itself has a Monte Carlo standard error of about "
+                     f"{cur}{level:,.0f} (another sample of patients would move every bar together by that much).")
+        else:
+            noise = " The Monte Carlo error of each bar is estimated for the outcome \"inmb\" only."
+        write_table(table, self.dir, "one_way", ("csv", "md"))
+        table.attrs["outcome"] = outcome_words(spec.outcome, self.units, s, c, exp.wtp_threshold)
+        self.sections["one_way_note"] = (
+            f"Patient level: each of the {2 * len(ranges) + 1} parameter sets simulates the same {n:,} patients with "
+            f"the same random numbers as the base case (common random numbers), so most of the Monte Carlo noise "
+            f"cancels between sets, but not all of it (a changed parameter changes which random numbers later events "
+            f"use, and {n:,} patients are a sample).{noise} Increase [patients] n to shrink it (it falls as "
+            f"1/sqrt(n)).")
+        self.sections["one_way"] = table
+        ax, _ = tornado_figure(table, ld.table, run.parameters)
+        if ax is not None:
+            self.fig(ax, "tornado",
+                     f"Tornado diagram: {table.attrs['outcome']}; each parameter over its range (label: base value, "
+                     f"low to high); {n:,} patients per parameter set, common random numbers"
+                     + ("; whiskers: two Monte Carlo standard errors of each bar end's change from the base case"
+                        if keep is not None else ""))
 
     # ------------------------------------------------------------ sweep
     def sweep(self) -> None:
@@ -331,3 +392,10 @@ class PatientRun:
                                 means={"waited_weeks": ("waited", WEEKS), "died_on_list": ("died_on_list", 1.0)})
         write_table(summary, self.dir, "sweep_summary", ("csv", "md"), self.units)
         self.sections["sweep"] = summary
+        keys = [k for k in names if k in summary.columns]
+        if len(keys) == 1 and "waited_weeks" in summary.columns:
+            from sim.experiment.figures import sweep_figure
+
+            self.fig(sweep_figure(summary, keys[0]), "sweep_waits", f"Mean time on waiting lists and share who died "
+                     f"on a list against {keys[0].replace('_', ' ')} ({n_draws:,} draws per scenario, the same in "
+                     f"each)")

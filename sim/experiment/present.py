@@ -258,7 +258,7 @@ def settings_rows(run) -> list[tuple[str, str]]:
     Parameters
     ----------
     run : runner state
-        Its ``exp``, ``ld``, ``model`` and ``units``.
+        Its ``exp``, ``ld``, ``model`` (None: ``model_settings`` in words), ``units``, ``extra_settings``.
 
     Returns
     -------
@@ -273,12 +273,12 @@ def settings_rows(run) -> list[tuple[str, str]]:
             ("effect", u.effect_unit), ("currency", money),
             ("willingness to pay", f"{u.wtp(wtp[0]).split(' per ')[0]} to {u.wtp(wtp[-1])} ({len(wtp)} values); "
                                    f"threshold {u.wtp(exp.wtp_threshold)}"),
-            ("model settings", settings_words(model)),
+            ("model settings", settings_words(model) if model is not None else run.model_settings),
             ("scenario overrides", ", ".join(f"{k} = {v:g}" for k, v in exp.scenario.items()) or "none"),
             ("PSA", f"{exp.psa.draws:,} draws, {_METHODS.get(exp.psa.method, exp.psa.method)}" if exp.psa
              else "not run"),
             ("sweep", f"{len(exp.sweep)} scenarios" if exp.sweep else "not run")]
-    return rows
+    return rows + list(getattr(run, "extra_settings", ()))
 
 
 # ---------------------------------------------------------------------------- labelled tables
@@ -289,10 +289,8 @@ _EFFECTS = ("qaly", "ly", "effect")
 def _kind(col: str, effect: str) -> str:
     c = col.lower()
     base = c.removesuffix("_undisc").removesuffix("_low").removesuffix("_high").removesuffix("_lo")
-    base = base.removesuffix("_hi").removesuffix("_mean")
-    if c in ("icer",) or c.startswith("icer_"):
-        return "ratio"
-    if c in ("wtp", "threshold_wtp"):
+    base = base.removesuffix("_hi").removesuffix("_mean").removesuffix("_se")
+    if c in ("icer", "wtp", "threshold_wtp") or c.startswith("icer_"):
         return "ratio"
     if c in ("probability", "prob", "p_ce", "share", "p_cost_effective"):
         return "probability"
@@ -336,7 +334,8 @@ def _effect_label(c: str, units: Units) -> str:
     return unit[:1].upper() + unit[1:]
 
 
-_SUFFIX = {"_undisc": ", undiscounted", "_low": ", 2.5th percentile", "_high": ", 97.5th percentile"}
+_SUFFIX = {"_undisc": ", undiscounted", "_low": ", 2.5th percentile", "_high": ", 97.5th percentile",
+           "_se": ", Monte Carlo standard error"}
 
 
 def _label(col: str, kind: str, units: Units, table: str) -> str:
@@ -368,6 +367,9 @@ def _label(col: str, kind: str, units: Units, table: str) -> str:
              "base": "Base value" if table == "thresholds" else "Base case", "lower": "Search from",
              "upper": "Search to", "threshold": "Threshold value", "strategy": "Strategy", "status": "Status",
              "comparator": "Comparator", "parameter": "Parameter", "method": "Method", "name": "Name",
+             "description": "Description", "patients": "Patients", "waited": "Time on waiting lists (years)",
+             "died_on_list": "Died on a waiting list", "escalated": "Escalated", "procedures": "Procedures",
+             "waited_weeks": "Mean time on waiting lists (weeks)",
              "scenario": "Scenario", "draw": "Draw", "optimal": "Optimal strategy", "wtp": "Willingness to pay"}
     return words.get(c, c) + suffix  # other columns (parameters of a sweep) keep their names
 
@@ -416,7 +418,7 @@ def _cell(v: Any, kind: str) -> str:
         return f"{v:,.3f}"
     if kind == "probability":
         return f"{v * 100:.1f} %"
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.6f}".rstrip("0")
 
 
 def format_cells(df: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:

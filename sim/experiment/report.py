@@ -29,42 +29,8 @@ __all__ = ["SECTION_IDS", "Section", "render", "write_report"]
 SECTION_IDS = ("decision", "model", "base-case", "trace", "validation", "psa", "voi", "dsa", "extra",
                "parameters", "settings", "reproducibility")
 
-_CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em auto;max-width:72em;color:#222;
-line-height:1.45;padding:0 1.2em}
-h1{font-size:1.6em;border-bottom:2px solid #345;padding-bottom:.2em}h2{font-size:1.3em;margin-top:1.8em;color:#234;
-border-bottom:1px solid #ccd}h3{font-size:1.05em;color:#345;margin-bottom:.2em}
-nav ol{columns:2;font-size:.95em}nav h2{border:0;margin-top:.5em}
-table{border-collapse:collapse;margin:.4em 0 1em;font-size:.86em}
-th,td{border:1px solid #ccc;padding:.22em .55em;text-align:right;vertical-align:top}
-th{background:#eef2f5}td.text,th.text{text-align:left}tbody tr:nth-child(even){background:#fafbfc}
-.scroll{overflow-x:auto}table.fixed{table-layout:fixed;width:100%}
-table.fixed td,table.fixed th{overflow-wrap:break-word}
-figure{margin:1em 0}figure img{max-width:min(100%,52em);border:1px solid #e3e3e3}
-figcaption{font-size:.88em;color:#444;max-width:60em}
-.decision{background:#eef6ee;border-left:5px solid #009E73;padding:.7em 1em;font-size:1.08em}
-.small{font-size:.85em;color:#555}code{background:#f4f4f4;padding:0 .2em;word-break:break-all}
-"""
-
-_SCRIPT = """
-(function(){
-  var failed = 0;
-  function mark(){
-    var imgs = document.images, ok = 0;
-    for (var i = 0; i < imgs.length; i++) {
-      if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++;
-    }
-    var b = document.body;
-    b.setAttribute('data-images-total', String(imgs.length));
-    b.setAttribute('data-images-loaded', String(ok));
-    b.setAttribute('data-images-failed', String(failed));
-    b.setAttribute('data-images', (ok === imgs.length && failed === 0) ? 'ok' : 'broken');
-  }
-  document.addEventListener('error', function(e){ if (e.target && e.target.tagName === 'IMG') failed++; }, true);
-  window.addEventListener('load', mark);
-})();
-"""
-
+#: CSS pixels per PNG pixel of every figure (150 dpi shown at 112.5 CSS px per inch).
+SCALE = 0.75
 
 @dataclass
 class Section:
@@ -85,6 +51,12 @@ class Section:
         ``(name, caption)`` of figures saved by the run in ``figures/<name>.png``.
     id : str
         The section's HTML id (default: made from the title).
+    kinds : dict
+        ``{column: kind}`` of the tables' columns (:func:`sim.experiment.present.column_kinds`);
+        default: numbers and text.
+    early : bool
+        Shown right after the base-case results (a patient-level run's queues, waits,
+        subgroups), not after the sensitivity analyses.
     """
 
     title: str
@@ -92,6 +64,8 @@ class Section:
     tables: Sequence[tuple[str, pd.DataFrame]] = ()
     figures: Sequence[tuple[str, str]] = ()
     id: str = ""
+    kinds: dict = field(default_factory=dict)
+    early: bool = False
 
 
 @dataclass
@@ -105,14 +79,22 @@ class _Page:
         if blocks:
             self.sections.append({"id": sid, "title": title, "blocks": blocks})
 
-    def figure(self, name: str, caption: str, data: bytes | None = None) -> dict:
-        """A figure block: ``data`` PNG bytes, else ``figures/<name>.png`` of the run."""
-        if data is None:
-            data = (self.folder / "figures" / f"{name}.png").read_bytes()
+    def figure(self, name: str, caption: str, fig=None) -> dict:
+        """A figure block of ``figures/<name>.png`` of the run (``fig``: a Figure saved there first).
+
+        Shown at :data:`SCALE` of its pixel size, the same for every figure, so that the
+        figures' type (:data:`sim.plots.FONT_SIZES`) is one size on the page.
+        """
+        from sim.experiment.figures import png_size, save_figure
+
+        if fig is not None:
+            save_figure(fig, self.folder, name)
+        data = (self.folder / "figures" / f"{name}.png").read_bytes()
         self.figures += 1
         self.placed.add(name)
         return {"kind": "figure", "name": name, "alt": caption.split(";")[0][:120], "caption": caption,
-                "number": self.figures, "data": base64.b64encode(data).decode("ascii")}
+                "number": self.figures, "data": base64.b64encode(data).decode("ascii"),
+                "width": round(png_size(data)[0] * SCALE)}
 
 
 def _text(text: str, cls: str = "") -> dict:
@@ -187,27 +169,28 @@ def _decision(run, sheets: dict) -> list:
         if "evpi" in s:
             words.append(f"; expected value of perfect information {_money(u, s['evpi'])} per person")
         blocks.append({"kind": "html", "html": f"<p class='decision'>{''.join(words)}.</p>"})
-        blocks.append(_text("Deterministic base case (parameters at their base values); costs and "
-                            f"{u.effect_unit} discounted, per person.", "small"))
+        n = s.get("patients_per_draw")
+        how = f"{n:,} simulated patients at the parameters' base values" if n else "parameters at their base values"
+        blocks.append(_text(f"Base case ({how}); costs and {u.effect_unit} discounted, per person.", "small"))
         per = f"{u.money + ' ' if u.money else ''}per {u.effect_one}"
         blocks.append(_sheet(sheets, "ICER table", f"ICER table ({per})"))
     return blocks
 
 
 def _model(run, page: _Page) -> list:
-    from sim.experiment.figures import model_diagram, png
+    from sim.experiment.figures import model_diagram
     from sim.experiment.present import settings_words
 
     m = run.model
     if not all(hasattr(m, a) for a in ("states", "transitions", "strategy_transitions", "dead", "tunnels")):
-        return []  # not a cohort state-transition model (e.g. a patient-level pathway): no diagram
+        return [_text(t) for t in getattr(run, "model_text", ()) if t]  # a patient-level model: its words
     words = settings_words(m)
     blocks = [_text(m.description) if m.description else None,
               _text(f"States: {', '.join(map(str, m.states))}; strategies: {', '.join(map(str, m.strategies))}. "
                     f"{words[:1].upper()}{words[1:]}.")]
     blocks.append(page.figure("model_diagram", "Model structure: states and the transitions between them (any "
                               "strategy; staying in a state not drawn); dead states filled, tunnel states dashed",
-                              png(model_diagram(m))))
+                              model_diagram(m)))
     return [b for b in blocks if b]
 
 
@@ -218,7 +201,7 @@ def _base_case(run, sheets: dict) -> list:
     main = [c for c, o in zip(base.table.columns, cols, strict=True)
             if o in ("strategy", "cost", "qaly", "ly", "cost_undisc", "qaly_undisc", "ly_undisc")]
     comp = [c for c, o in zip(base.table.columns, cols, strict=True)
-            if o == "strategy" or (o.startswith("cost_") and o != "cost_undisc")]
+            if o == "strategy" or (o.startswith("cost_") and o not in ("cost_undisc", "cost_se"))]
     blocks = [_table(base.table[main], dict(base.kinds), f"Totals per person, discounted and undiscounted "
                                                            f"({u.money or 'no currency declared'})")]
     if len(comp) > 1:
@@ -228,19 +211,21 @@ def _base_case(run, sheets: dict) -> list:
 
 
 def _trace(run, page: _Page) -> list:
-    from sim.experiment.figures import png, trace_figure
+    from sim.experiment.figures import trace_figure
 
     tr = run.sections.get("trace")
     if tr is None:
         return []
     return [page.figure("trace", "Markov trace of the base case: share of the cohort in each state over time, "
-                        "per strategy", png(trace_figure(tr, run.model)))]
+                        "per strategy", trace_figure(tr, run.model))]
 
 
 def _validation(run, page: _Page) -> list:
     from sim.experiment.present import module_of
     from sim.experiment.registry import report_sections
 
+    if getattr(run, "model", None) is None:
+        return []  # a patient-level run: its own sections
     try:
         module = module_of(run.exp.model)
     except Exception:  # noqa: BLE001 - a builder's module that cannot be found again: no validation section
@@ -262,8 +247,10 @@ def _psa(run, sheets: dict, page: _Page) -> list:
     if "psa_summary" not in s:
         return []
     summary = with_intervals(s["psa_summary"], u)
-    blocks = [_text(f"{s['n_draws']:,} draws of every uncertain parameter from its distribution (see Parameters); "
-                    f"means and 95 % percentile intervals per person."),
+    inner = s.get("patients_per_draw")
+    inner = f", each simulating {inner:,} patients (common random numbers in every strategy)" if inner else ""
+    blocks = [_text(f"{s['n_draws']:,} draws of every uncertain parameter from its distribution (see Parameters)"
+                    f"{inner}; means and 95 % percentile intervals per person."),
               _table(summary, {c: "text" if c == "Strategy" else "number" for c in summary.columns}, "PSA summary"),
               _sheet(sheets, "PSA ICER table", "Incremental analysis on the PSA means")]
     for name, caption in run.figures:
@@ -273,7 +260,8 @@ def _psa(run, sheets: dict, page: _Page) -> list:
 
 
 def _voi(run, sheets: dict, page: _Page) -> list:
-    from sim.experiment.figures import evppi_curves, png
+    from sim.experiment.figures import evppi_curves
+    from sim.experiment.workbook import group_label
 
     s, u, exp = run.sections, run.units, run.exp
     blocks: list = []
@@ -295,13 +283,15 @@ def _voi(run, sheets: dict, page: _Page) -> list:
         t = s["evppi"].copy()
         t["low"] = np.maximum(t["evppi"] - 1.96 * t["se"], 0.0)
         t["high"] = t["evppi"] + 1.96 * t["se"]
-        t = t[["parameters", "evppi", "low", "high", "se", "method"]]
-        t.columns = ["Parameters", u.cost("EVPPI per person"), u.cost("95 % low"), u.cost("95 % high"),
+        labels = {g: group_label(run.ld.table, g) for g in t["parameters"]}
+        t.insert(0, "description", t["parameters"].map(labels))
+        t = t[["description", "parameters", "evppi", "low", "high", "se", "method"]]
+        t.columns = ["Parameters", "Names", u.cost("EVPPI per person"), u.cost("95 % low"), u.cost("95 % high"),
                      u.cost("Standard error"), "Method"]
         if pop is not None:
-            t.insert(5, u.cost("Population EVPPI"), s["evppi"]["evppi"].to_numpy() * pop[1])
-        kinds = {c: "text" if c in ("Parameters", "Method") else "money" if "Population" in c else "money_small"
-                 for c in t.columns}
+            t.insert(6, u.cost("Population EVPPI"), s["evppi"]["evppi"].to_numpy() * pop[1])
+        kinds = {c: "text" if c in ("Parameters", "Names", "Method") else "money" if "Population" in c
+                 else "money_small" for c in t.columns}
         blocks += [_text(f"Expected value of partial perfect information per parameter (group) at "
                          f"{u.wtp(exp.wtp_threshold)}; intervals from the regression's standard error, cut at "
                          f"zero (an EVPPI cannot be negative)."),
@@ -310,10 +300,11 @@ def _voi(run, sheets: dict, page: _Page) -> list:
         curve = s.get("evppi_curve")
         if curve is not None:
             points = ", ".join(f"{w:,.0f}" for w in sorted(set(curve["wtp"])))
-            fig = evppi_curves(curve, threshold=exp.wtp_threshold, currency=u.money, effect_one=u.effect_one)
+            fig = evppi_curves(curve, threshold=exp.wtp_threshold, currency=u.money, effect_one=u.effect_one,
+                               labels={g: group_label(run.ld.table, g) for g in curve["parameters"]})
             blocks.append(page.figure("evppi_curve", f"Per-person EVPPI over willingness to pay, computed at "
                                       f"{points} (each point one regression per group; bands: one standard error, "
-                                      f"cut at zero; dotted line: threshold {u.wtp(exp.wtp_threshold)})", png(fig)))
+                                      f"cut at zero; dotted line: threshold {u.wtp(exp.wtp_threshold)})", fig))
     return blocks
 
 
@@ -334,6 +325,8 @@ def _dsa(run, sheets: dict, page: _Page) -> list:
         blocks.append({"kind": "html", "html": "<h3>One-way sensitivity analysis</h3>"})
         blocks.append(_text(f"Outcome: {t.attrs.get('outcome', 'outcome')}; each parameter over its range, the "
                             f"others at their base values."))
+        if s.get("one_way_note"):  # a patient-level model's: its Monte Carlo noise
+            blocks.append(_text(s["one_way_note"], "warning"))
         blocks += [page.figure(n, c) for n, c in run.figures if n == "tornado"]
         blocks.append(_sheet(sheets, "One-way", "", moves))
         if (~moves).any():
@@ -356,6 +349,7 @@ def _dsa(run, sheets: dict, page: _Page) -> list:
     if "sweep" in s:
         blocks.append({"kind": "html", "html": "<h3>Sweep</h3>"})
         blocks.append(_sheet(sheets, "Sweep summary"))
+        blocks += [page.figure(n, c) for n, c in run.figures if n.startswith("sweep")]
     return blocks
 
 
@@ -364,15 +358,19 @@ def _slug(text: str) -> str:
     return "-".join(p for p in out.split("-") if p) or "section"
 
 
-def _extra(run, page: _Page) -> None:
-    """The run's own sections (:class:`Section`), then any figure no section showed."""
+def _extra(run, page: _Page, early: bool) -> None:
+    """The run's own sections (:class:`Section`) shown early or late; late, then any figure no section showed."""
     for sec in getattr(run, "report_sections", None) or []:
+        if bool(getattr(sec, "early", False)) != early:
+            continue
         blocks = [_text(sec.text)] if sec.text else []
-        blocks += [_table(df, None, cap) for cap, df in sec.tables]
+        for cap, df in sec.tables:
+            kinds = {str(c): k for c, k in (sec.kinds or {}).items() if str(c) in map(str, df.columns)}
+            blocks.append(_table(df, kinds if len(kinds) == len(df.columns) else None, cap))
         blocks += [page.figure(n, c) for n, c in sec.figures]
         page.add(sec.id or _slug(sec.title), sec.title, blocks)
-    rest = [page.figure(n, c) for n, c in run.figures if n not in page.placed]
-    page.add("other-figures", "Other figures", rest)
+    if not early:
+        page.add("other-figures", "Other figures", [page.figure(n, c) for n, c in run.figures if n not in page.placed])
 
 
 def _parameters(run) -> list:
@@ -431,12 +429,14 @@ def render(folder: Path, loaded, run, manifest: dict) -> str:
     page.add("model", "Model", _model(run, page))
     if "base_case" in s:
         page.add("base-case", "Base-case results, disaggregated", _base_case(run, sheets))
+    _extra(run, page, early=True)
     page.add("trace", "Markov trace", _trace(run, page))
     page.add("validation", "Validation", _validation(run, page))
     page.add("psa", "Probabilistic sensitivity analysis", _psa(run, sheets, page))
     page.add("voi", "Value of information", _voi(run, sheets, page))
-    page.add("dsa", "Deterministic sensitivity analyses", _dsa(run, sheets, page))
-    _extra(run, page)
+    dsa = any(k in s for k in ("one_way", "two_way", "thresholds"))
+    page.add("dsa", "Deterministic sensitivity analyses" if dsa else "Sweep", _dsa(run, sheets, page))
+    _extra(run, page, early=False)
     page.add("parameters", "Parameters and sources", _parameters(run))
     settings = settings_rows(run) + [
         ("execution", ", ".join(f"{k} {v}" for k, v in manifest["execution"].items() if v is not None))]
@@ -445,7 +445,7 @@ def render(folder: Path, loaded, run, manifest: dict) -> str:
     page.add("reproducibility", "Reproducibility", _reproducibility(run, manifest, Path(folder)))
     env = jinja2.Environment(loader=jinja2.PackageLoader("sim.experiment", "templates"),
                              autoescape=jinja2.select_autoescape(default=True, default_for_string=True))
-    ctx: dict[str, Any] = {"title": loaded.experiment.title, "css": _CSS, "script": _SCRIPT, "version": __version__,
+    ctx: dict[str, Any] = {"title": loaded.experiment.title, "version": __version__,
                            "experiment": manifest.get("experiment_name", ""), "model": manifest.get("model", ""),
                            "finished": manifest.get("finished", ""), "sections": page.sections}
     return env.get_template("report.html.j2").render(**ctx)

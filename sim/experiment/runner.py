@@ -47,7 +47,7 @@ from sim.experiment.read import read_experiment
 from sim.experiment.record import RecordChanged, repeat
 from sim.experiment.spec import Experiment, fixed_parameters
 from sim.experiment.sweep import read_sweep, resumable, run_sweep
-from sim.experiment.workbook import WORKBOOK, parameter_label, workbook_sheets, write_workbook
+from sim.experiment.workbook import WORKBOOK, group_label, parameter_label, workbook_sheets, write_workbook
 
 __all__ = ["Executor", "RecordChanged", "RunResult", "read_sweep", "repeat", "run_experiment"]
 
@@ -64,20 +64,6 @@ class RunResult:
     units: Units | None = None
     #: Further titled tables of the run (a patient-level run's queues, waits, subgroups, NNT...), in order.
     extra_tables: tuple[tuple[str, pd.DataFrame], ...] = ()
-
-
-def _save_fig(ax, folder: Path, name: str) -> list[Path]:
-    import matplotlib
-    import matplotlib.pyplot as plt
-
-    from sim import plots
-
-    fig = ax.figure if hasattr(ax, "figure") else ax
-    with matplotlib.rc_context({"svg.hashsalt": "hta-sim", "svg.fonttype": "path"}):
-        files = plots.save(fig, folder / "figures" / name, "png", metadata={"Software": None})
-        files += plots.save(fig, folder / "figures" / name, "svg", metadata={"Date": None})
-    plt.close(fig)
-    return files
 
 
 def _is_psm(model) -> bool:
@@ -132,7 +118,9 @@ class _Run:
         return outcome_words(outcome, self.units, strategy, comparator, self.exp.wtp_threshold)
 
     def fig(self, ax, name: str, caption: str) -> None:
-        _save_fig(ax, self.dir, name)
+        from sim.experiment.figures import save_figure
+
+        save_figure(ax, self.dir, name)
         self.figures.append((name, caption))
 
     def located(self, path: tuple, func: Callable, *args, **kw):
@@ -241,7 +229,8 @@ class _Run:
         table = self.located(("evppi",), voi.evppi, c, e, [exp.wtp_threshold], draws, groups,
                              method=exp.evppi.method)
         write_table(table, self.dir, "evppi", ("csv", "md"), self.units)
-        self.fig(plots.evppi(self.tag(table.copy()), wtp=exp.wtp_threshold), "evppi",
+        labels = table.assign(parameters=[group_label(self.ld.table, g) for g in table["parameters"]])
+        self.fig(plots.evppi(self.tag(labels), wtp=exp.wtp_threshold), "evppi",
                  f"Per-person EVPPI at {self.units.wtp(exp.wtp_threshold)} (bars: one standard error)")
         self.sections["evppi"] = table
         points = curve_points(exp.wtp, exp.wtp_threshold, self.sections.get("evpi_curve"))  # EVPPI over WTP
@@ -250,8 +239,8 @@ class _Run:
         self.sections["evppi_curve"] = curve
 
     def one_way(self) -> None:
-        from sim import plots
         from sim.decision import dsa
+        from sim.experiment.figures import tornado_figure
 
         spec = self.exp.one_way
         self.begin("one-way")
@@ -267,16 +256,12 @@ class _Run:
         write_table(table, self.dir, "one_way", ("csv", "md"))
         table.attrs["outcome"] = self.outcome_label(spec.outcome, s, c)
         self.sections["one_way"] = table
-        flat = (table["outcome_low"].eq(table["base"]) & table["outcome_high"].eq(table["base"])).to_numpy()
-        shown = table[~flat]
-        dropped = list(table["parameter"][flat])
+        ax, dropped = tornado_figure(table, self.ld.table, self.model.parameters)
         note = (f"; {len(dropped)} of {len(table)} parameters change nothing in this outcome and are not shown "
                 f"({', '.join(dropped)})" if dropped else "")
-        if len(shown):
-            labels = {p: parameter_label(self.ld.table, p, lo, hi, self.model.parameters.get(p))
-                      for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"], strict=True)}
-            self.fig(plots.tornado(shown, labels=labels), "tornado", f"Tornado diagram: {table.attrs['outcome']}; "
-                     f"each parameter over its range (label: base value, low to high){note}")
+        if ax is not None:
+            self.fig(ax, "tornado", f"Tornado diagram: {table.attrs['outcome']}; each parameter over its range "
+                     f"(label: base value, low to high){note}")
 
     def two_way(self) -> None:
         from sim import plots
@@ -294,8 +279,8 @@ class _Run:
                           x_name=parameter_label(self.ld.table, spec.x, short=True),
                           y_name=parameter_label(self.ld.table, spec.y, short=True))
         self.sections["two_way"] = grid
-        self.fig(plots.two_way(grid), "two_way", f"Two-way analysis: {spec.x} x {spec.y}; colour: "
-                                                 f"{grid.attrs['outcome']}")
+        self.fig(plots.two_way(grid), "two_way", f"Two-way analysis: {grid.attrs['x_name']} x "
+                                                 f"{grid.attrs['y_name']}; colour: {grid.attrs['outcome']}")
 
     def thresholds(self) -> None:
         from sim.decision import dsa

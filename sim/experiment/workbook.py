@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["FORMATS", "WORKBOOK", "Sheet", "parameter_label", "workbook_sheets", "write_workbook"]
+__all__ = ["FORMATS", "WORKBOOK", "Sheet", "group_label", "parameter_label", "workbook_sheets", "write_workbook"]
 
 #: The workbook of a run, in its output folder.
 WORKBOOK = "results.xlsx"
@@ -176,10 +176,12 @@ def parameter_label(table, name: str, low: float | None = None, high: float | No
     for cut in ("; ", ": "):
         desc = desc.split(cut, 1)[0]
     for cut in (" (", ", "):
-        if len(desc) > 42 and len(desc.split(cut, 1)[0]) >= 16:
+        if len(desc) > 48 and len(desc.split(cut, 1)[0]) >= 16:
             desc = desc.split(cut, 1)[0]
-    if len(desc) > 42:
-        desc = desc[:41].rstrip() + "\N{HORIZONTAL ELLIPSIS}"
+    if desc.count("(") > desc.count(")"):  # a bracket the cuts left open: cut before it
+        desc = desc.rsplit(" (", 1)[0]
+    if len(desc) > 48:  # cut at a word
+        desc = desc[:47].rsplit(" ", 1)[0].rstrip(",;:") + "\N{HORIZONTAL ELLIPSIS}"
     desc = desc[:1].upper() + desc[1:]
     if short == "description":
         return desc
@@ -189,6 +191,40 @@ def parameter_label(table, name: str, low: float | None = None, high: float | No
     if low is not None and high is not None:
         value += f" ({_num(low)} to {_num(high)})"
     return f"{desc}\n{value}" if desc else value
+
+
+def group_label(table, group) -> str:
+    """A parameter group of an EVPPI as figures and tables name it: by its parameters' descriptions.
+
+    Parameters
+    ----------
+    table : ParameterTable
+        The run's parameter table.
+    group : str or sequence of str
+        Parameter names, or their names joined with ``", "`` (the ``parameters`` column of
+        :func:`sim.voi.evppi`).
+
+    Returns
+    -------
+    str
+        One parameter: its shortened description (its name when it has none). Several: the
+        words their descriptions begin with, when they share two or more (``"Cardiovascular
+        death hazard (4 parameters)"``), else the first description and how many more.
+    """
+    names = [n.strip() for n in group.split(",")] if isinstance(group, str) else [str(n) for n in group]
+    descs = [parameter_label(table, n, short="description") or n for n in names]
+    if len(names) == 1:
+        return descs[0]
+    words = [str(table[n].description or "").split() if n in table.names else [] for n in names]
+    common = []
+    for parts in zip(*words, strict=False):
+        if len({w.lower().strip(",;:") for w in parts}) != 1:
+            break
+        common.append(parts[0].strip(",;:"))
+    if len(common) >= 2:
+        text = " ".join(common)
+        return f"{text[:1].upper()}{text[1:]} ({len(names)} parameters)"
+    return f"{descs[0]} and {len(names) - 1} more"
 
 
 def _drop_empty(df):
@@ -211,8 +247,8 @@ def workbook_sheets(run) -> list[Sheet]:
     -------
     list of Sheet
         Base case, ICER table, PSA summary, PSA ICER table, PSA outcomes, CEAC, EVPI,
-        EVPPI, one-way, two-way, thresholds, sweep summary, parameters, settings (those
-        the run has).
+        EVPPI, one-way, two-way, thresholds, sweep summary, the run's ``extra_sheets`` (a
+        patient-level run's tables), parameters, settings (those the run has).
     """
     from sim.experiment.present import labelled, settings_rows
 
@@ -241,8 +277,10 @@ def workbook_sheets(run) -> list[Sheet]:
         add("CEAC", wide, kinds={head: "ratio", **{c: "probability" for c in wide.columns[1:]}})
     add("EVPI", s.get("evpi_curve"))
     if "evppi" in s:
-        add("EVPPI", s["evppi"].assign(parameters=[", ".join(p) if isinstance(p, (list, tuple)) else str(p)
-                                                   for p in s["evppi"]["parameters"]]))
+        groups = [", ".join(p) if isinstance(p, (list, tuple)) else str(p) for p in s["evppi"]["parameters"]]
+        ev = s["evppi"].assign(parameters=groups)
+        ev.insert(1, "description", [group_label(run.ld.table, g) for g in groups])
+        add("EVPPI", ev)
     if "one_way" in s:
         t = s["one_way"]
         outcome = t.attrs.get("outcome", "Outcome")
@@ -254,7 +292,10 @@ def workbook_sheets(run) -> list[Sheet]:
                            "Low input": t["low"], "High input": t["high"],
                            f"Outcome at low input{unit}": t["outcome_low"],
                            f"Outcome at high input{unit}": t["outcome_high"], f"Base case{unit}": t["base"]})
-        add("One-way", df, kinds={c: kind if c.startswith(("Outcome", "Base")) else "number" if "input" in c
+        if {"mc_se_low", "mc_se_high"} <= set(t.columns):  # a patient-level run's Monte Carlo errors
+            df[f"Monte Carlo SE at low input{unit}"] = t["mc_se_low"].to_numpy()
+            df[f"Monte Carlo SE at high input{unit}"] = t["mc_se_high"].to_numpy()
+        add("One-way", df, kinds={c: kind if c.startswith(("Outcome", "Base", "Monte")) else "number" if "input" in c
                                   else "text" for c in df.columns})
     if "two_way" in s:
         g = s["two_way"]
@@ -264,6 +305,7 @@ def workbook_sheets(run) -> list[Sheet]:
         add("Two-way", df, kinds={x: "number", y: "number", outcome: kind, "Optimal strategy": "text"})
     add("Thresholds", s.get("thresholds"), "thresholds")
     add("Sweep summary", s.get("sweep"))
+    out += list(getattr(run, "extra_sheets", ()))  # a patient-level run's queues, waits, subgroups, NNT...
     params = run.ld.table.to_frame()  # the columns of a parameter table file: the sheet reads back as one
     add("Parameters", params, kinds={c: "number" if c == "value" else "text" for c in params.columns})
     rows = settings_rows(run)

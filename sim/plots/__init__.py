@@ -18,7 +18,9 @@ colour-blind-safe Okabe-Ito palette (``sim.plots._common.PALETTE``) in the order
 appear in the table (categories order for a categorical column); money axes have
 compact tick labels ("100k", "1.5M") and at most six ticks; a light grid sits behind
 the data; willingness-to-pay thresholds are dotted vertical lines (``wtp=`` of
-:func:`ceac` and :func:`evpi`).
+:func:`ceac` and :func:`evpi`); :func:`style_figure` gives every text of a finished
+figure the type size of its role (``FONT_SIZES``: titles, axis labels, ticks, legends,
+annotations), as the experiment reports do for every figure they write.
 
 Modules: ``ce.py`` (:func:`ce_plane`, :func:`ceac`, :func:`expected_loss`),
 ``voi.py`` (:func:`evpi`, :func:`evppi`), ``dsa.py`` (:func:`tornado`,
@@ -39,6 +41,9 @@ __getattr__, __dir__, _names = attach(__name__, {
     "trace": f"{_P}.traces:trace", "survival": f"{_P}.traces:survival",
     "survival_fits": f"{_P}.survfits:survival_fits",
     "save": f"{_P}.io:save",
+    "style_figure": f"{_P}._common:style_figure", "text_role": f"{_P}._common:text_role",
+    "PALETTE": f"{_P}._common:PALETTE", "FONT_SIZES": f"{_P}._common:FONT_SIZES",
+    "compact_formatter": f"{_P}._common:compact_formatter",
     "PRODUCERS": f"{_P}._common:PRODUCERS",
 })
 __all__ = [n for n in _names if n != "PRODUCERS"]

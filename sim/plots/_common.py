@@ -4,8 +4,10 @@ Private to :mod:`sim.plots`; matplotlib is imported only inside the functions
 that draw. One style for every figure: the colour-blind-safe Okabe-Ito palette
 (:data:`PALETTE`), a light grid behind the data, no top and right frame lines
 (:func:`tidy`), compact tick labels on money axes ("100k", "1.5M";
-:func:`compact_formatter`) and at most :data:`MAX_TICKS` ticks on them, and the
-willingness-to-pay threshold as a dotted vertical line (:func:`threshold_marker`).
+:func:`compact_formatter`) and at most :data:`MAX_TICKS` ticks on them, the
+willingness-to-pay threshold as a dotted vertical line (:func:`threshold_marker`), and
+one set of type sizes (:data:`FONT_SIZES`, applied to a finished figure by
+:func:`style_figure`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from sim.errors import HtaError
 
 __all__ = ["MAX_TICKS", "PALETTE", "PRODUCERS", "check", "wtp_values", "new_axes", "levels", "colour_map", "fmt",
            "compact", "compact_formatter", "money_axis", "threshold_marker", "tick_formatter", "tidy", "units",
-           "money", "wtp_label"]
+           "money", "wtp_label", "FONT_SIZES", "style_figure", "text_role"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette: blue, orange, bluish green, vermillion, reddish purple,
 #: sky blue, yellow, black.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 #: Most major ticks on a money axis (long labels such as "200k" stay apart).
 MAX_TICKS = 6
+#: Type sizes in points of every figure, by the role of the text (:func:`text_role`): titles, axis and
+#: colour-bar labels, tick labels, legends (entries and title), and text drawn inside the plot (values
+#: beside tornado bars, region names, a diagram's states).
+FONT_SIZES = {"title": 11.0, "label": 10.0, "tick": 9.0, "legend": 9.0, "annotation": 8.5}
 
 #: What produces each table: named in error messages.
 PRODUCERS = {
@@ -210,3 +216,77 @@ def wtp_label(table: pd.DataFrame) -> str:
     """Axis label of willingness to pay, with the table's units."""
     one, _, cur = units(table)
     return money(f"Willingness to pay per {one}", cur)
+
+
+# ---------------------------------------------------------------------------- one style for every figure
+def _axes_of(fig) -> list:
+    """Every Axes of ``fig``, with their child Axes (secondary axes, insets)."""
+    out, todo = [], list(fig.axes)
+    while todo:
+        ax = todo.pop(0)
+        if ax not in out:
+            out.append(ax)
+            todo += list(getattr(ax, "child_axes", []))
+    return out
+
+
+def text_role(fig) -> list[tuple[str, object]]:
+    """``[(role, Text), ...]``: every visible, non-empty text of ``fig`` with its role in :data:`FONT_SIZES`.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+
+    Returns
+    -------
+    list of (str, Text)
+        Roles ``title`` (Axes titles), ``label`` (axis labels), ``tick`` (tick labels),
+        ``legend`` (legend entries and titles) and ``annotation`` (texts drawn on an Axes;
+        ``label`` for one whose gid is ``"label"``, such as a diagram's state names).
+    """
+    out: list = []
+    for ax in _axes_of(fig):
+        out += [("title", t) for t in (ax.title,)]
+        out += [("label", t) for t in (ax.xaxis.label, ax.yaxis.label)]
+        for axis in (ax.xaxis, ax.yaxis):
+            out += [("tick", t) for t in axis.get_ticklabels(which="both")]
+        leg = ax.get_legend()
+        if leg is not None:
+            out += [("legend", t) for t in (*leg.get_texts(), leg.get_title())]
+        out += [("label" if t.get_gid() == "label" else "annotation", t) for t in ax.texts]
+    for leg in fig.legends:
+        out += [("legend", t) for t in (*leg.get_texts(), leg.get_title())]
+    return [(r, t) for r, t in out if t.get_visible() and t.get_text()]
+
+
+def style_figure(fig):
+    """Give every text of a finished figure the type size of its role (:data:`FONT_SIZES`), then lay it out.
+
+    The figures of a report are drawn by several functions; this makes their type one
+    size for one role whatever each function chose. A figure without a layout engine
+    is laid out again (``tight_layout``) so that the new sizes do not overlap.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+
+    Returns
+    -------
+    matplotlib Figure
+        The same figure.
+    """
+    import warnings
+
+    for ax in _axes_of(fig):
+        ax.tick_params(axis="both", which="both", labelsize=FONT_SIZES["tick"])
+    for role, t in text_role(fig):
+        t.set_fontsize(FONT_SIZES[role])
+    for ax in _axes_of(fig):  # texts hidden or empty now keep the sizes of their role too
+        ax.title.set_fontsize(FONT_SIZES["title"])
+        for lab in (ax.xaxis.label, ax.yaxis.label):
+            lab.set_fontsize(FONT_SIZES["label"])
+    if fig.get_layout_engine() is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "tight_layout not applied": the figure keeps its layout
+            fig.tight_layout()
+    return fig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from sim.plots._common import (
@@ -52,10 +53,12 @@ def ce_plane(plane: pd.DataFrame, *, wtp=None, ax: Axes | None = None) -> Axes:
     lines = None if wtp is None else wtp_values(wtp, "ce_plane")
     ax = new_axes(ax, figsize=(6.4, 4.8))
     colours = colour_map(plane["strategy"])
+    n = max(int(plane["draw"].nunique()), 1)
+    size, alpha = float(np.clip(300 / np.sqrt(n), 6, 24)), float(np.clip(12 / np.sqrt(n), 0.25, 0.8))  # few draws: seen
     for s, colour in colours.items():
         part = plane[plane["strategy"] == s]
         x, y = part["inc_effect"].to_numpy(float), part["inc_cost"].to_numpy(float)
-        ax.scatter(x, y, s=6, alpha=0.25, color=colour, linewidths=0)
+        ax.scatter(x, y, s=size, alpha=alpha, color=colour, linewidths=0)
         ax.scatter([x.mean()], [y.mean()], s=90, marker="o", color=colour, edgecolors="black",
                    linewidths=1.2, zorder=4, label=f"{s} (mean)")
     ax.axhline(0.0, color="0.3", lw=0.8, zorder=1)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import HtaError
-from sim.plots._common import PALETTE, check, compact_formatter, fmt, levels, money_axis, new_axes, tidy
+from sim.plots._common import FONT_SIZES, PALETTE, check, compact_formatter, fmt, levels, money_axis, new_axes, tidy
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["tornado", "two_way"]
 
 
-def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax: Axes | None = None) -> Axes:
+def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
+            errors: Mapping[str, tuple[float, float]] | None = None, ax: Axes | None = None) -> Axes:
     """Tornado diagram of a one-way sensitivity analysis.
 
     Parameters
@@ -32,6 +33,10 @@ def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax:
     labels : mapping of str to str, optional
         The label of each parameter's row (e.g. its description, base value and range);
         default: the parameter's name.
+    errors : mapping of str to (float, float), optional
+        Standard errors of the outcome at the low and at the high input (e.g. the Monte
+        Carlo error of a patient-level model): whiskers of two standard errors either
+        side of each bar's end.
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure when omitted.
 
@@ -49,9 +54,10 @@ def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax:
     # barh draws bottom-up: largest swing on top, undefined swings at the bottom
     t = t.sort_values("_swing", kind="stable", na_position="first")
     n = len(t)
-    ax = new_axes(ax, figsize=(6.4, max(2.5, 0.45 * n + 1.5)))
+    ax = new_axes(ax, figsize=(8.0, max(2.5, 0.45 * n + 1.5)))  # wide: long labels and values beside the bars
     y = np.arange(n)
     base = t["base"].to_numpy(float)
+    notes: list = []
     for key, inp, colour, name in (("outcome_low", "low", PALETTE[0], "low input"),
                                    ("outcome_high", "high", PALETTE[1], "high input")):
         out = t[key].to_numpy(float)
@@ -68,16 +74,27 @@ def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax:
                         label=name)
         # both outcomes on one side of the base case: low-input label above, high-input below
         shift = 0.16 if key == "outcome_low" else -0.16
-        for yi, o, ob, b, v, same in zip(y, out, other, base, t[inp].to_numpy(float), same_side, strict=True):
+        # a bar's whisker (two standard errors) pushes its value label out
+        reach = [2 * float((errors or {}).get(p, (0.0, 0.0))[key == "outcome_high"]) for p in t["parameter"]]
+        reach = np.where(np.isfinite(reach), reach, 0.0)
+        for yi, o, ob, b, v, same, r in zip(y, out, other, base, t[inp].to_numpy(float), same_side, reach,
+                                            strict=True):
             if np.isfinite(o):
                 right = o > b or (o == b and key == "outcome_high")
-                text, at = fmt(v), o
+                text, at = fmt(v), o + (r if right else -r)
             else:  # no bar: say so next to the base case, away from the other bar
                 right = ob < b if np.isfinite(ob) and ob != b else key == "outcome_high"
                 text, at = f"{fmt(v)}: {o:g}", b
-            ax.annotate(text, (at, yi + (shift if same else 0.0)), xytext=(3 if right else -3, 0),
-                        textcoords="offset points", ha="left" if right else "right", va="center",
-                        fontsize="x-small" if same else "small", zorder=5)
+            notes.append(ax.annotate(text, (at, yi + (shift if same else 0.0)), xytext=(3 if right else -3, 0),
+                                     textcoords="offset points", ha="left" if right else "right", va="center",
+                                     fontsize=FONT_SIZES["annotation"], zorder=5))
+    for yi, p, lo_out, hi_out in zip(y, t["parameter"], t["outcome_low"], t["outcome_high"], strict=True):
+        se = (errors or {}).get(p)
+        if se is not None:
+            for x, e in ((lo_out, se[0]), (hi_out, se[1])):
+                if np.isfinite(x) and np.isfinite(e) and e > 0:
+                    ax.errorbar([x], [yi], xerr=[2 * e], fmt="none", ecolor="black", elinewidth=1, capsize=3,
+                                zorder=6)
     if np.allclose(base, base[0]):
         ax.axvline(base[0], color="black", lw=1, zorder=4)
     else:
@@ -85,16 +102,46 @@ def tornado(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None, ax:
     names = labels or {}
     ax.set_yticks(y, [str(names.get(p, p)) for p in t["parameter"]])
     ax.set_ylim(-0.7, n - 0.3)
-    ax.margins(x=0.15)
+    ax.margins(x=0.05)
     ax.set_xlabel(str(table.attrs.get("outcome", "Outcome")))
     money_axis(ax.xaxis)
     tidy(ax)
     ax.grid(False, axis="y")
-    ax.set_title("One-way sensitivity analysis")
+    ax.set_title("One-way sensitivity analysis", pad=22)
     handles, labels = ax.get_legend_handles_labels()
     keep = dict(zip(labels, handles, strict=True))  # one entry each, though drawn in up to two calls
-    ax.legend(keep.values(), keep.keys(), fontsize="small", loc="best")
+    # above the bars, under the title, where it covers no bar and no value
+    ax.legend(keep.values(), keep.keys(), fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2,
+              frameon=False)
+    _fit_texts(ax, notes)
     return ax
+
+
+def _fit_texts(ax, texts) -> None:
+    """Widen the x-axis so that ``texts`` (the input values beside the bars) stay inside the Axes.
+
+    The figure is laid out first (``tight_layout``) so that the Axes has about its final
+    width; widening changes the data scale, so it is repeated a few times.
+    """
+    import warnings
+
+    if not texts:
+        return
+    fig = ax.figure
+    if fig.get_layout_engine() is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    for _ in range(4):
+        lo, hi = ax.get_xlim()
+        inv = ax.transData.inverted()
+        xs = [inv.transform((x, 0.0))[0] for t in texts for x in t.get_window_extent(renderer).intervalx]
+        pad = 0.02 * (hi - lo)
+        new = (min(lo, min(xs) - pad), max(hi, max(xs) + pad))
+        if new == (lo, hi):
+            break
+        ax.set_xlim(*new)
 
 
 def _edges(v: np.ndarray) -> np.ndarray:
