@@ -28,15 +28,17 @@ from numba import njit, prange
 
 from sim._config import CACHE, FASTMATH
 
-__all__ = ["BLOCK", "cohort_kernel", "occupancy_kernel"]
+__all__ = ["BLOCK", "cohort_kernel", "occupancy_kernel", "program_kernel", "occupancy_program_kernel",
+           "run_programs"]
 
 #: Draws processed together (the SIMD dimension).
 BLOCK = 128
 
 
 @njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
-def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
-                  c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
+def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
+                   c_own, c_prev, c_tr, out, trace, keep_trace, code, consts, loads, slots, dirty,
+                   err):  # pragma: no cover - compiled
     """Run every (draw, strategy) cohort and accumulate rewards.
 
     Shapes: n = draws, K = strategies, T = cycles, S1 = expanded states, S = states,
@@ -68,6 +70,11 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
         Markov trace, written only if ``keep_trace``.
     keep_trace : bool
         Whether to write the trace.
+    code, consts, loads, slots, dirty
+        Compiled values (``sim.model.compile.ProgramArrays``), run by :func:`run_programs`;
+        an entry with ``sd = -1`` reads slot ``offset`` of the current block and cycle.
+    err : (1,) int64
+        Set to 1 when a compiled value fails a check.
     """
     n = out.shape[0]
     K = out.shape[1]
@@ -81,22 +88,35 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
     for e in range(rw_ent.shape[0]):
         if rw_ent[e, 3] != 0:
             rw_timed = True
+    n_slots = slots.shape[0]
+    depth = 1
+    for q in range(n_slots):
+        depth = max(depth, slots[q, 3])
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
         nb = min(BLOCK, n - d0)
-        m = np.empty((S1, BLOCK))
-        nxt = np.empty((S1, BLOCK))
+        cur = np.empty((n_slots, BLOCK))  # compiled values of the block at the current cycle
+        prv = np.empty((n_slots, BLOCK))
+        stk = np.empty((depth, BLOCK))
+        # cycles outside strategies: the compiled values of a cycle are computed once for all strategies
+        mm = np.empty((K, S1, BLOCK))
+        nn = np.empty((K, S1, BLOCK))
         p = np.zeros((S, BLOCK))  # a row's probabilities, filled only for rows with transition rewards
         v_own = np.empty((NR, BLOCK))
         v_prev = np.empty((NR, BLOCK))
-        acc = np.zeros((2, NR, BLOCK))
+        accs = np.zeros((K, 2, NR, BLOCK))
         for k in range(K):
             for i in range(S1):
-                mi = m[i]
+                mi = mm[k, i]
                 for b in range(nb):
                     mi[b] = start[d0 + b if s_draws else 0, k, i]
-            acc[:, :, :] = 0.0
-            for t in range(T + 1):
+        for t in range(T + 1):
+            if n_slots > 0:
+                run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err)
+            for k in range(K):
+                m = mm[k]
+                nxt = nn[k]
+                acc = accs[k]
                 # ---- rewards counted at trace point t: own cycle t and previous cycle t-1
                 v_own[:, :] = 0.0
                 if rw_timed:
@@ -109,6 +129,16 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
                         vp = v_prev[r]
                         sd = rw_ent[e, 2]
                         st = rw_ent[e, 3]
+                        if sd < 0:  # a compiled value: slot rw_ent[e, 1]
+                            sl = rw_ent[e, 1]
+                            seg = cur[sl]
+                            for b in range(nb):
+                                vo[b] += mi[b] * seg[b]
+                            if t > 0:
+                                segp = prv[sl] if dirty[sl, t] else cur[sl]
+                                for b in range(nb):
+                                    vp[b] += mi[b] * segp[b]
+                            continue
                         o = rw_ent[e, 1] + d0 * sd + t * st
                         if not rw_timed:  # the previous cycle's reward is this cycle's
                             if sd == 0:
@@ -154,7 +184,7 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
                         for b in range(nb):
                             trace[d0 + b, k, t, i] = m[i, b]
                 if t == T:
-                    break
+                    continue
                 # ---- one transition: m_t -> m_{t+1}
                 nxt[:, :] = 0.0
                 for i in range(S1):
@@ -175,7 +205,7 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
                             if keep_p:
                                 pj[:] = x
                         else:
-                            seg = ev[o:o + nb]
+                            seg = ev[o:o + nb] if sd > 0 else cur[tr_ent[e, 1], :nb]
                             for b in range(nb):
                                 nx[b] += mi[b] * seg[b]
                             if keep_p:
@@ -197,21 +227,24 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
                                 a0[b] += f * c0
                                 a1[b] += f * c1
                         else:
-                            seg = ev[o:o + nb]
+                            seg = ev[o:o + nb] if sd > 0 else cur[trw_ent[e, 2], :nb]
                             for b in range(nb):
                                 f = mi[b] * pj[b] * seg[b]
                                 a0[b] += f * c0
                                 a1[b] += f * c1
-                m, nxt = nxt, m
+            if t < T:
+                mm, nn = nn, mm
+        for k in range(K):
             for g in range(2):
                 for r in range(NR):
                     for b in range(nb):
-                        out[d0 + b, k, g, r] = acc[g, r, b]
+                        out[d0 + b, k, g, r] = accs[k, g, r, b]
 
 
 @njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
-def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
-                     out, trace, keep_trace):  # pragma: no cover - compiled
+def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
+                             out, trace, keep_trace, code, consts, loads, slots, dirty,
+                             err):  # pragma: no cover - compiled
     """Run every cohort as :func:`cohort_kernel` does, weighted occupancy first, rewards once at the end.
 
     For models whose state rewards do not vary by cycle and that have no transition rewards.
@@ -238,6 +271,8 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
         Row of ``w`` used by column ``r`` (index 0 discounted, 1 undiscounted).
     out : (n, K, 2, NR) float64
         Totals (written).
+    code, consts, loads, slots, dirty, err
+        Compiled transition probabilities, as for :func:`program_kernel`.
     """
     n = out.shape[0]
     K = out.shape[1]
@@ -278,20 +313,33 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                 if use[e] and unreached[k, di]:
                     first[e] = True
                     unreached[k, di] = False
+    n_slots = slots.shape[0]
+    depth = 1
+    for q in range(n_slots):
+        depth = max(depth, slots[q, 3])
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
         nb = min(BLOCK, n - d0)
-        m = np.zeros((S1, BLOCK))
-        nxt = np.zeros((S1, BLOCK))
-        occ = np.empty((U, S1, BLOCK))
+        cur = np.empty((n_slots, BLOCK))  # compiled values of the block at the current cycle
+        prv = np.empty((n_slots, BLOCK))
+        stk = np.empty((depth, BLOCK))
+        # cycles outside strategies: the compiled values of a cycle are computed once for all strategies
+        mm = np.zeros((K, S1, BLOCK))
+        nn = np.zeros((K, S1, BLOCK))
+        occs = np.zeros((K, U, S1, BLOCK))
         tot = np.empty(BLOCK)
         for k in range(K):
             for i in range(S1):
-                mi = m[i]
+                mi = mm[k, i]
                 for b in range(nb):
                     mi[b] = start[d0 + b if s_draws else 0, k, i]
-            occ[:, :, :] = 0.0
-            for t in range(T + 1):
+        for t in range(T + 1):
+            if n_slots > 0 and t < T:
+                run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err)
+            for k in range(K):
+                m = mm[k]
+                nxt = nn[k]
+                occ = occs[k]
                 # ---- weighted occupancy of the rewarded states at trace point t
                 for i in range(S1):
                     if rw_ptr[k, i + 1] == rw_ptr[k, i]:
@@ -308,7 +356,7 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                         for b in range(nb):
                             trace[d0 + b, k, t, i] = m[i, b]
                 if t == T:
-                    break
+                    continue
                 # ---- one transition: m_t -> m_{t+1}
                 for i in range(S1):
                     if unreached[k, i]:
@@ -330,14 +378,17 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                                 for b in range(nb):
                                     nx[b] += mi[b] * x
                         else:
-                            seg = ev[o:o + nb]
+                            seg = ev[o:o + nb] if sd > 0 else cur[tr_ent[e, 1], :nb]
                             if first[e]:
                                 for b in range(nb):
                                     nx[b] = mi[b] * seg[b]
                             else:
                                 for b in range(nb):
                                     nx[b] += mi[b] * seg[b]
-                m, nxt = nxt, m
+            if t < T:
+                mm, nn = nn, mm
+        for k in range(K):
+            occ = occs[k]
             # ---- rewards applied once to the occupancy
             for g in range(2):
                 for r in range(NR):
@@ -360,3 +411,204 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                                     tot[b] += seg[b] * oc[b]
                     for b in range(nb):
                         out[d0 + b, k, g, r] = tot[b]
+
+
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model="numpy")
+def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk,
+                 err):  # pragma: no cover - compiled
+    """Run the compiled values of every strategy for draws ``d0:d0+nb`` at cycle ``t`` (``sim/model/compile.py``).
+
+    Slot ``s``'s program writes its value of each draw of the block into ``cur[s]``; a slot
+    runs only at its dirty cycles (between them its inputs, hence its value, do not
+    change), a transition slot only at ``t < T``. Before a reward slot is recomputed its
+    previous vector is kept in ``prv[s]`` (the previous cycle's value of a state reward).
+    A failing check sets ``err[0] = 1`` (the engine then redoes the chunk with numpy,
+    which raises the located message). ``stk (depth, BLOCK)`` is the operand stack.
+    """
+    for s in range(slots.shape[0]):  # in order: a slot reads only slots before it
+        kind = slots[s, 2]
+        if (kind == 0 and t == T) or not dirty[s, t]:
+            continue
+        store = slots[s, 4] != 0  # else a check only
+        if kind == 1 and t > 0 and store:
+            cs = cur[s]
+            ps = prv[s]
+            for b in range(nb):
+                ps[b] = cs[b]
+        sp = 0
+        for pc in range(slots[s, 0], slots[s, 1]):
+            op = code[pc, 0]
+            a = code[pc, 1]
+            if op == 0:  # LOAD
+                sd = loads[a, 1]
+                o = loads[a, 0] + d0 * sd + t * loads[a, 2]
+                x = stk[sp]
+                if sd == 0:
+                    v = ev[o]
+                    for b in range(nb):
+                        x[b] = v
+                else:
+                    for b in range(nb):
+                        x[b] = ev[o + b]
+                sp += 1
+            elif op == 1:  # SLOT
+                x = stk[sp]
+                y = cur[a]
+                for b in range(nb):
+                    x[b] = y[b]
+                sp += 1
+            elif op == 2:  # CONST
+                x = stk[sp]
+                v = consts[a]
+                for b in range(nb):
+                    x[b] = v
+                sp += 1
+            elif op <= 7 or op == 13 or op == 14 or 16 <= op <= 19:  # binary
+                x = stk[sp - 2]
+                y = stk[sp - 1]
+                if op == 3:
+                    for b in range(nb):
+                        x[b] = x[b] + y[b]
+                elif op == 4:
+                    for b in range(nb):
+                        x[b] = x[b] - y[b]
+                elif op == 5:
+                    for b in range(nb):
+                        x[b] = x[b] * y[b]
+                elif op == 6:
+                    for b in range(nb):
+                        x[b] = x[b] / y[b]
+                elif op == 7:
+                    for b in range(nb):
+                        if x[b] < 0.0 and y[b] - np.floor(y[b]) != 0.0:
+                            err[0] = 1
+                        x[b] = np.power(x[b], y[b])
+                elif op == 13 or op == 14:
+                    for b in range(nb):
+                        u = x[b]
+                        w = y[b]
+                        if u != u:
+                            x[b] = u
+                        elif w != w:
+                            x[b] = w
+                        elif op == 13:
+                            x[b] = u if u <= w else w
+                        else:
+                            x[b] = u if u >= w else w
+                else:
+                    for b in range(nb):
+                        if op == 16:
+                            c = x[b] < y[b]
+                        elif op == 17:
+                            c = x[b] <= y[b]
+                        elif op == 18:
+                            c = x[b] > y[b]
+                        else:
+                            c = x[b] >= y[b]
+                        x[b] = 1.0 if c else 0.0
+                sp -= 1
+            elif op == 15:  # WHERE cond, a, b
+                x = stk[sp - 3]
+                y = stk[sp - 2]
+                z = stk[sp - 1]
+                for b in range(nb):
+                    x[b] = y[b] if x[b] != 0.0 else z[b]
+                sp -= 2
+            elif op == 20:  # COMPETE: a hazards, probability of hazard code[pc, 2]
+                base = sp - a
+                i = base + code[pc, 2]
+                dt = consts[code[pc, 3]]
+                x = stk[base]
+                for b in range(nb):
+                    tot = stk[base, b]
+                    if tot < 0.0:
+                        err[0] = 1
+                    for j in range(base + 1, sp):
+                        if stk[j, b] < 0.0:
+                            err[0] = 1
+                        tot = tot + stk[j, b]
+                    hi = stk[i, b]
+                    frac = -np.expm1(-tot * dt) / tot if tot > 0.0 else dt
+                    r = hi * frac
+                    if np.isinf(tot):
+                        n_inf = 0.0
+                        for j in range(base, sp):
+                            if np.isinf(stk[j, b]):
+                                n_inf += 1.0
+                        r = (1.0 if np.isinf(hi) else 0.0) / max(n_inf, 1.0)
+                    x[b] = r
+                sp = base + 1
+            elif op >= 21 and op != 27:  # checks: the value stays on the stack
+                x = stk[sp - 1]
+                bad = False
+                if op == 21:
+                    for b in range(nb):
+                        bad |= not np.isfinite(x[b])
+                elif op == 22:
+                    for b in range(nb):
+                        bad |= (x[b] < 0.0) | (x[b] > 1.0)
+                elif op == 23:
+                    for b in range(nb):
+                        bad |= x[b] < 0.0
+                elif op == 24:
+                    c = consts[a]
+                    for b in range(nb):
+                        bad |= x[b] > c
+                elif op == 25:
+                    c = -consts[a]
+                    for b in range(nb):
+                        bad |= x[b] < c
+                else:
+                    c = consts[a]
+                    for b in range(nb):
+                        bad |= abs(x[b] - 1.0) > c
+                if bad:
+                    err[0] = 1
+            else:  # unary
+                x = stk[sp - 1]
+                if op == 8:
+                    for b in range(nb):
+                        x[b] = -x[b]
+                elif op == 9:
+                    for b in range(nb):
+                        x[b] = np.exp(x[b])
+                elif op == 10:
+                    for b in range(nb):
+                        if x[b] < 0.0:
+                            err[0] = 1
+                        x[b] = np.log(x[b])
+                elif op == 11:
+                    for b in range(nb):
+                        x[b] = np.expm1(x[b])
+                elif op == 12:
+                    for b in range(nb):
+                        x[b] = np.log1p(x[b])
+                else:  # 27 CLAMP0
+                    for b in range(nb):
+                        if x[b] < 0.0:
+                            x[b] = 0.0
+        if store:
+            x = stk[0]
+            cs = cur[s]
+            for b in range(nb):
+                cs[b] = x[b]
+
+
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
+                  c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
+    """:func:`program_kernel` without compiled values (every value pooled)."""
+    program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent, c_own, c_prev, c_tr,
+                   out, trace, keep_trace, np.zeros((0, 4), np.int64), np.zeros(0), np.zeros((0, 3), np.int64),
+                   np.zeros((0, 5), np.int64),
+                   np.zeros((0, c_own.shape[2]), np.bool_), np.zeros(1, np.int64))
+
+
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
+                     out, trace, keep_trace):  # pragma: no cover - compiled
+    """:func:`occupancy_program_kernel` without compiled values (every value pooled)."""
+    occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w, out, trace, keep_trace,
+                             np.zeros((0, 4), np.int64), np.zeros(0), np.zeros((0, 3), np.int64),
+                             np.zeros((0, 5), np.int64),
+                             np.zeros((0, w.shape[1]), np.bool_), np.zeros(1, np.int64))
