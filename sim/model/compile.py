@@ -428,7 +428,7 @@ class ModelCompiler:
         return slot
 
     def row(self, k: int, explicit: dict, comp_to: str | None, tol: float) -> Slot:
-        """A row with compiled entries: its complement ``max(1 - sum, 0)`` checked ``>= -tol``, or its sum checked ``= 1``."""
+        """A row with compiled entries: its complement ``max(1 - sum, 0)`` checked ``>= -tol`` (or its sum ``= 1``)."""
         P, O = self.P, OPS
         code: list = [(O["CONST"], P.const(1.0), 0, 0)] if comp_to is not None else []
         dirty = np.zeros(self.model.n_cycles + 1, dtype=bool)
