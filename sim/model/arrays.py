@@ -147,9 +147,10 @@ class _Builder:
         self.cyc_tr = np.arange(T).reshape(1, T, 1)
         self.cyc_rw = np.arange(T + 1).reshape(1, T + 1, 1)
         self.pool = Pool()
+        # parameters varying in the run (not only in this chunk): every chunk compiles the same nodes
+        varying = {k for k, v in draws.arrays.items() if v.size > 1 and not (v == v[0]).all()}
         self.comp = ModelCompiler(model, self.pool, lambda s, c, w: self.ctx(s, None, c, w),
-                                  lambda name: name in self.params and self.params[name].shape[0] > 1) \
-            if programs and self.n > 1 else None
+                                  varying.__contains__) if programs else None
         self.programs = self.comp.P if self.comp is not None else None
 
     def compiled(self, v: Any, k: int, strategy: str, state: str, cycles: np.ndarray, where: str,

@@ -270,31 +270,37 @@ class Compiler:
         self.h = cycle_length
         self.nodes: dict = {}  # (id, cycles, branches) -> (node, ("leaf", array) | ("slot", Slot, dirty))
 
+    def kind(self, v: Any, strategy: str) -> int:
+        """What ``v`` may vary along, from the model alone: 1 draws, 2 cycles, 3 both (0 neither).
+
+        Parameters vary when they vary in the run (not the chunk), so that the same nodes are
+        compiled in every chunk: a compiled and a numpy evaluation may differ in the last bit.
+        Time leaves, life tables and the nodes the compiler does not know vary by cycle (and
+        by draw if a varying parameter is inside); a callable may vary along both.
+        """
+        if isinstance(v, ByStrategy):
+            b = _branch(v, strategy)
+            return 0 if b is None else self.kind(b, strategy)
+        if isinstance(v, str):
+            return 1 if self.varying(v) else 0
+        if isinstance(v, Param):
+            return 1 if self.varying(v.name) else 0
+        if isinstance(v, numbers.Real):
+            return 0
+        if isinstance(v, _KNOWN):
+            out = 0
+            for c in v.children():
+                out |= self.kind(c, strategy)
+            return out
+        if isinstance(v, Expr):
+            return 2 | max((self.kind(c, strategy) & 1 for c in v.children()), default=0)
+        return 3  # a callable
+
     def worth(self, v: Any, strategy: str) -> bool:
-        """Whether ``v`` may vary by draw and cycle (a static look: parameters and time leaves)."""
-        if not isinstance(v, Expr):
-            return False
-        draws = cycles = False
-        stack = [v]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, ByStrategy):
-                b = _branch(node, strategy)
-                if b is None:
-                    return False
-                stack.append(b)
-            elif isinstance(node, str):
-                draws = draws or self.varying(node)
-            elif isinstance(node, Param):
-                draws = draws or self.varying(node.name)
-            elif isinstance(node, _KNOWN):
-                stack.extend(node.children())
-            elif isinstance(node, numbers.Real):
-                continue
-            else:  # time leaves, life tables, ByCycle, callables: may vary by cycle (a callable by draw too)
-                cycles = True
-                draws = draws or (callable(node) and not isinstance(node, Expr))
-        return draws and cycles
+        """Whether ``v`` is compiled: a node the compiler knows that may vary by draw and cycle."""
+        while isinstance(v, ByStrategy):
+            v = _branch(v, strategy)
+        return isinstance(v, _KNOWN) and self.kind(v, strategy) == 3
 
     def node(self, v: Any, strategy: str, cycles: np.ndarray, where: str):
         """``("leaf", array)`` or ``("slot", Slot, dirty)`` for value ``v`` of ``strategy``; and whether cacheable."""
@@ -307,32 +313,31 @@ class Compiler:
         hit = self.nodes.get(key)
         if hit is not None and hit[0] is v:
             return hit[1], True
-        if isinstance(v, _KNOWN):
+        if isinstance(v, _KNOWN) and self.kind(v, strategy) == 3:
             kids = [self.node(c, strategy, cycles, where) for c in v.children()]
             ok = all(c[1] for c in kids)
             kids = [c[0] for c in kids]
-            if any(c[0] == "slot" for c in kids) or _both_axes([c[1] for c in kids]):
-                pushes, dirty = [], np.zeros(self.P.T + 1, dtype=bool)
-                pre_log = isinstance(v, HazardRatio) and kids[0][0] == "leaf"
-                if pre_log:  # log1p(-p) of a probability varying along one axis, once in numpy
-                    p = kids[0][1]
-                    if np.any((p < 0) | (p > 1)):
-                        raise _NotCompiled
-                    with np.errstate(divide="ignore"):
-                        kids[0] = ("leaf", np.log1p(-p))
-                for c in kids:
-                    if c[0] == "slot":
-                        pushes.append([(OPS["SLOT"], c[1].index, 0, 0)])
-                        dirty |= c[2]
-                    else:
-                        code, d = self.P.push_array(c[1])
-                        pushes.append(code)
-                        dirty |= d
-                kind = TRANSITION if cycles.shape[1] == self.P.T else REWARD
-                out = ("slot", self.P.add_slot(_ops(v, pushes, self.P, self.h, pre_log), kind, dirty), dirty)
-                if ok:
-                    self.nodes[key] = (v, out)
-                return out, ok
+            pushes, dirty = [], np.zeros(self.P.T + 1, dtype=bool)
+            pre_log = isinstance(v, HazardRatio) and kids[0][0] == "leaf"
+            if pre_log:  # log1p(-p) of a probability varying along one axis, once in numpy
+                p = kids[0][1]
+                if np.any((p < 0) | (p > 1)):
+                    raise _NotCompiled
+                with np.errstate(divide="ignore"):
+                    kids[0] = ("leaf", np.log1p(-p))
+            for c in kids:
+                if c[0] == "slot":
+                    pushes.append([(OPS["SLOT"], c[1].index, 0, 0)])
+                    dirty |= c[2]
+                else:
+                    code, d = self.P.push_array(c[1])
+                    pushes.append(code)
+                    dirty |= d
+            kind = TRANSITION if cycles.shape[1] == self.P.T else REWARD
+            out = ("slot", self.P.add_slot(_ops(v, pushes, self.P, self.h, pre_log), kind, dirty), dirty)
+            if ok:
+                self.nodes[key] = (v, out)
+            return out, ok
         ctx = self.make_ctx(strategy, cycles, where)
         out = ("leaf", _leaf(evaluate(v, ctx), ctx))
         ok = not ctx.time.strategy_read
@@ -343,12 +348,6 @@ class Compiler:
 
 class _NotCompiled(Exception):
     """The value is left to the numpy path (which raises any message about it)."""
-
-
-def _both_axes(arrays: list) -> bool:
-    nd = max(a.shape[0] for a in arrays)
-    mt = max(a.shape[1] for a in arrays)
-    return nd > 1 and mt > 1
 
 
 def _leaf(a: np.ndarray, ctx: Context) -> np.ndarray:
