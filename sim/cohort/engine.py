@@ -27,6 +27,7 @@ from sim.model.arrays import (
     coefficients,
     resolve_draws,
 )
+from sim.model.compile import ProgramArrays
 from sim.model.conventions import model_conventions
 from sim.model.spec import Model
 from sim.results import CohortResult, make_settings, outcome_column, outcome_columns, outcome_data
@@ -170,6 +171,17 @@ def _shifted(ent: np.ndarray, col: int, d0: int) -> np.ndarray:
     return out
 
 
+_EMPTY: dict = {}
+
+
+def _no_programs(T: int) -> ProgramArrays:
+    """Empty programs for ``T`` cycles (the kernels take them: one compiled signature for every model)."""
+    hit = _EMPTY.get(T)
+    if hit is None:
+        hit = _EMPTY[T] = ProgramArrays.empty(T)
+    return hit
+
+
 def _run_kernel(a: ModelArrays, out: np.ndarray, tr: np.ndarray, trace: bool, coefs: tuple, occupancy) -> bool:
     """Run the chunk's kernel, one call per thread on a range of whole draw blocks.
 
@@ -180,27 +192,20 @@ def _run_kernel(a: ModelArrays, out: np.ndarray, tr: np.ndarray, trace: bool, co
     program kernels run them; returns False when one of their checks failed (the
     totals are then not valid).
     """
-    prog = a.prog if a.prog is not None and len(a.prog) else None
+    prog = a.prog if a.prog is not None else _no_programs(a.n_cycles)
     err = np.zeros(1, dtype=np.int64)
 
     def part(d0: int, d1: int) -> None:
         start = a.start[d0:d1] if a.start.shape[0] > 1 else a.start
         trp = tr[d0:d1] if trace else tr
         tr_ent, rw_ent = _shifted(a.tr_ent, 1, d0), _shifted(a.rw_ent, 1, d0)
-        if prog is not None:
-            pa = (prog.code, prog.consts, prog.shifted(d0), prog.slots, prog.dirty, err)
-            if occupancy is not None:
-                _kernels.occupancy_program_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent,
-                                                  occupancy[0], occupancy[1], out[d0:d1], trp, trace, *pa)
-            else:
-                _kernels.program_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent, a.trw_ptr,
-                                        _shifted(a.trw_ent, 2, d0), *coefs, out[d0:d1], trp, trace, *pa)
-        elif occupancy is not None:
-            _kernels.occupancy_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent,
-                                      occupancy[0], occupancy[1], out[d0:d1], trp, trace)
+        pa = (prog.code, prog.consts, prog.shifted(d0), prog.slots, prog.dirty, err)
+        if occupancy is not None:
+            _kernels.occupancy_program_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent,
+                                              occupancy[0], occupancy[1], out[d0:d1], trp, trace, *pa)
         else:
-            _kernels.cohort_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent, a.trw_ptr,
-                                   _shifted(a.trw_ent, 2, d0), *coefs, out[d0:d1], trp, trace)
+            _kernels.program_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent, a.trw_ptr,
+                                    _shifted(a.trw_ent, 2, d0), *coefs, out[d0:d1], trp, trace, *pa)
 
     K, T1, S1 = out.shape[1], a.n_cycles + 1, a.dest.shape[0]
     run_split(part, out.shape[0], _kernels.BLOCK, min_items=_MIN_WORK // (K * T1 * S1))
