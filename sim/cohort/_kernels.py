@@ -92,6 +92,22 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
     depth = 1
     for q in range(n_slots):
         depth = max(depth, slots[q, 3])
+    # the states whose share is needed (rewarded, with transition rewards, traced, or flowing into
+    # a needed state; not e.g. an absorbing dead state without rewards): the others are not moved
+    needed = np.zeros((K, S1), dtype=np.bool_)
+    for k in range(K):
+        for i in range(S1):
+            needed[k, i] = keep_trace or rw_ptr[k, i + 1] > rw_ptr[k, i] or trw_ptr[k, i + 1] > trw_ptr[k, i]
+        changed = True
+        while changed:
+            changed = False
+            for i in range(S1):
+                if not needed[k, i]:
+                    for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
+                        if needed[k, dest[i, tr_ent[e, 0]]]:
+                            needed[k, i] = True
+                            changed = True
+                            break
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
         nb = min(BLOCK, n - d0)
@@ -99,8 +115,8 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
         prv = np.empty((n_slots, BLOCK))
         stk = np.empty((depth, BLOCK))
         # cycles outside strategies: the compiled values of a cycle are computed once for all strategies
-        mm = np.empty((K, S1, BLOCK))
-        nn = np.empty((K, S1, BLOCK))
+        mm = np.zeros((K, S1, BLOCK))
+        nn = np.zeros((K, S1, BLOCK))
         p = np.zeros((S, BLOCK))  # a row's probabilities, filled only for rows with transition rewards
         v_own = np.empty((NR, BLOCK))
         v_prev = np.empty((NR, BLOCK))
@@ -186,28 +202,37 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                 if t == T:
                     continue
                 # ---- one transition: m_t -> m_{t+1}
-                nxt[:, :] = 0.0
                 for i in range(S1):
+                    if needed[k, i]:
+                        nxt[i, :] = 0.0
+                for i in range(S1):
+                    if not needed[k, i]:
+                        continue
                     mi = m[i]
                     keep_p = trw_ptr[k, i + 1] > trw_ptr[k, i]  # transition rewards need each p_ij
                     if keep_p:
                         p[:, :] = 0.0
                     for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
                         j = tr_ent[e, 0]
+                        write = needed[k, dest[i, j]]
+                        if not (keep_p or write):
+                            continue
                         nx = nxt[dest[i, j]]
                         pj = p[j]
                         sd = tr_ent[e, 2]
                         o = tr_ent[e, 1] + d0 * sd + t * tr_ent[e, 3]
                         if sd == 0:
                             x = ev[o]
-                            for b in range(nb):
-                                nx[b] += mi[b] * x
+                            if write:
+                                for b in range(nb):
+                                    nx[b] += mi[b] * x
                             if keep_p:
                                 pj[:] = x
                         else:
                             seg = ev[o:o + nb] if sd > 0 else cur[tr_ent[e, 1], :nb]
-                            for b in range(nb):
-                                nx[b] += mi[b] * seg[b]
+                            if write:
+                                for b in range(nb):
+                                    nx[b] += mi[b] * seg[b]
                             if keep_p:
                                 for b in range(nb):
                                     pj[b] = seg[b]
