@@ -18,6 +18,7 @@ from here too, with :func:`coefficients` and :data:`DEFAULT_MEMORY`.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -117,6 +118,20 @@ class _Watched(Time):
         return self.__dict__.get("_strategy_read", False)
 
 
+_VARYING: dict = {}  # id(draws) -> (weak reference, the parameters varying in the run)
+
+def _run_varying(draws: ResolvedDraws) -> set:
+    """The parameters whose draws are not all equal in the whole run (not only in a chunk); once per draws object."""
+    hit = _VARYING.get(id(draws))
+    if hit is not None and hit[0]() is draws:
+        return hit[1]
+    out = {k for k, v in draws.arrays.items() if v.size > 1 and not (v == v[0]).all()}
+    if len(_VARYING) > 16:
+        _VARYING.clear()
+    _VARYING[id(draws)] = (weakref.ref(draws), out)
+    return out
+
+
 def _collapsed(v: np.ndarray) -> np.ndarray:
     """A parameter's draws of one chunk as ``(n, 1, 1)``, or ``(1, 1, 1)`` when every draw has the same value.
 
@@ -148,7 +163,7 @@ class _Builder:
         self.cyc_rw = np.arange(T + 1).reshape(1, T + 1, 1)
         self.pool = Pool()
         # parameters varying in the run (not only in this chunk): every chunk compiles the same nodes
-        varying = {k for k, v in draws.arrays.items() if v.size > 1 and not (v == v[0]).all()}
+        varying = _run_varying(draws) if programs else set()
         self.comp = ModelCompiler(model, self.pool, lambda s, c, w: self.ctx(s, None, c, w),
                                   varying.__contains__) if programs else None
         self.programs = self.comp.P if self.comp is not None else None

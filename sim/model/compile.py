@@ -269,6 +269,15 @@ class Compiler:
         self.varying = varying
         self.h = cycle_length
         self.nodes: dict = {}  # (id, cycles, branches) -> (node, ("leaf", array) | ("slot", Slot, dirty))
+        self.memo: dict = {}  # (id, strategy[, "kind"]) -> (node, branches or kind)
+
+    def branches(self, v: Any, strategy: str) -> tuple:
+        """:func:`_branches`, remembered per node and strategy (a node's tree is walked once)."""
+        key = (id(v), strategy)
+        hit = self.memo.get(key)
+        if hit is None or hit[0] is not v:
+            hit = self.memo[key] = (v, _branches(v, strategy))
+        return hit[1]
 
     def kind(self, v: Any, strategy: str) -> int:
         """What ``v`` may vary along, from the model alone: 1 draws, 2 cycles, 3 both (0 neither).
@@ -278,6 +287,15 @@ class Compiler:
         Time leaves, life tables and the nodes the compiler does not know vary by cycle (and
         by draw if a varying parameter is inside); a callable may vary along both.
         """
+        key = (id(v), strategy, "kind")
+        hit = self.memo.get(key)
+        if hit is not None and hit[0] is v:
+            return hit[1]
+        out = self._kind(v, strategy)
+        self.memo[key] = (v, out)
+        return out
+
+    def _kind(self, v: Any, strategy: str) -> int:
         if isinstance(v, ByStrategy):
             b = _branch(v, strategy)
             return 0 if b is None else self.kind(b, strategy)
@@ -309,7 +327,7 @@ class Compiler:
             if b is None:
                 raise _NotCompiled
             return self.node(b, strategy, cycles, where)
-        key = (id(v), cycles.shape[1], _branches(v, strategy))
+        key = (id(v), cycles.shape[1], self.branches(v, strategy))
         hit = self.nodes.get(key)
         if hit is not None and hit[0] is v:
             return hit[1], True
@@ -401,7 +419,7 @@ class ModelCompiler:
         """
         if self.model.tunnels.get(state, 1) > 1 or not self.compiler.worth(v, strategy):
             return None
-        key = (id(v), cycles.shape[1], _branches(v, strategy), checks)
+        key = (id(v), cycles.shape[1], self.compiler.branches(v, strategy), checks)
         hit = self.slots.get(key)
         if hit is not None and hit[0] is v:
             return hit[1]
