@@ -37,7 +37,7 @@ BLOCK = 128
 
 @njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
 def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
-                   c_own, c_prev, c_tr, out, trace, keep_trace, code, consts, loads, slots, dirty,
+                   c_own, c_prev, c_tr, w, col_w, out, trace, keep_trace, code, consts, loads, slots, dirty,
                    err):  # pragma: no cover - compiled
     """Run every (draw, strategy) cohort and accumulate rewards.
 
@@ -64,6 +64,10 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
         (index 0 discounted, 1 undiscounted).
     c_tr : (2, NR, T) float64
         Discount of transition rewards of cycle t.
+    w : (U, T + 1) float64; col_w : (2, NR) int64
+        Weight vectors ``c_own + c_prev`` and the row of each (discounting, column) pair, as
+        for :func:`occupancy_program_kernel`: state rewards that do not vary by cycle are
+        applied once, after the last cycle, to the weighted occupancy of their state.
     out : (n, K, 2, NR) float64
         Totals (written).
     trace : (n, K, T + 1, S1) float64
@@ -84,10 +88,21 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
     T = c_tr.shape[2]
     s_draws = start.shape[0] > 1
     n_blocks = (n + BLOCK - 1) // BLOCK
+    U = w.shape[0]
     rw_timed = False  # does any state reward vary by cycle?
+    timed = np.zeros(rw_ent.shape[0], dtype=np.bool_)  # else fixed over cycles: through the occupancy
+    col_timed = np.zeros(NR, dtype=np.bool_)
     for e in range(rw_ent.shape[0]):
         if rw_ent[e, 3] != 0:
             rw_timed = True
+            timed[e] = True
+            col_timed[rw_ent[e, 0]] = True
+    fixed = np.zeros((K, S1), dtype=np.bool_)  # states with rewards fixed over cycles
+    for k in range(K):
+        for i in range(S1):
+            for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
+                if not timed[e]:
+                    fixed[k, i] = True
     n_slots = slots.shape[0]
     depth = 1
     for q in range(n_slots):
@@ -118,9 +133,11 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
         mm = np.zeros((K, S1, BLOCK))
         nn = np.zeros((K, S1, BLOCK))
         p = np.zeros((S, BLOCK))  # a row's probabilities, filled only for rows with transition rewards
-        v_own = np.empty((NR, BLOCK))
-        v_prev = np.empty((NR, BLOCK))
+        v_own = np.zeros((NR, BLOCK))
+        v_prev = np.zeros((NR, BLOCK))
         accs = np.zeros((K, 2, NR, BLOCK))
+        occs = np.zeros((K, U, S1, BLOCK))
+        tot = np.empty(BLOCK)
         for k in range(K):
             for i in range(S1):
                 mi = mm[k, i]
@@ -133,68 +150,70 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                 m = mm[k]
                 nxt = nn[k]
                 acc = accs[k]
-                # ---- rewards counted at trace point t: own cycle t and previous cycle t-1
-                v_own[:, :] = 0.0
-                if rw_timed:
-                    v_prev[:, :] = 0.0
+                # ---- rewards fixed over cycles: weighted occupancy of their states at trace point t
+                occ = occs[k]
                 for i in range(S1):
-                    mi = m[i]
-                    for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
-                        r = rw_ent[e, 0]
-                        vo = v_own[r]
-                        vp = v_prev[r]
-                        sd = rw_ent[e, 2]
-                        st = rw_ent[e, 3]
-                        if sd < 0:  # a compiled value: slot rw_ent[e, 1]
-                            sl = rw_ent[e, 1]
-                            seg = cur[sl]
-                            for b in range(nb):
-                                vo[b] += mi[b] * seg[b]
-                            if t > 0:
-                                segp = prv[sl] if dirty[sl, t] else cur[sl]
+                    if fixed[k, i]:
+                        mi = m[i]
+                        for u in range(U):
+                            x = w[u, t]
+                            if x != 0.0:
+                                oc = occ[u, i]
                                 for b in range(nb):
-                                    vp[b] += mi[b] * segp[b]
-                            continue
-                        o = rw_ent[e, 1] + d0 * sd + t * st
-                        if not rw_timed:  # the previous cycle's reward is this cycle's
-                            if sd == 0:
-                                x = ev[o]
-                                for b in range(nb):
-                                    vo[b] += mi[b] * x
-                            else:
-                                seg = ev[o:o + nb]
+                                    oc[b] += x * mi[b]
+                # ---- rewards varying by cycle, counted at point t: own cycle t and previous cycle t-1
+                if rw_timed:
+                    for r in range(NR):
+                        if col_timed[r]:
+                            v_own[r, :] = 0.0
+                            v_prev[r, :] = 0.0
+                    for i in range(S1):
+                        mi = m[i]
+                        for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
+                            if not timed[e]:
+                                continue
+                            r = rw_ent[e, 0]
+                            vo = v_own[r]
+                            vp = v_prev[r]
+                            sd = rw_ent[e, 2]
+                            st = rw_ent[e, 3]
+                            if sd < 0:  # a compiled value: slot rw_ent[e, 1]
+                                sl = rw_ent[e, 1]
+                                seg = cur[sl]
                                 for b in range(nb):
                                     vo[b] += mi[b] * seg[b]
-                        elif sd == 0:
-                            x = ev[o]
-                            xp = ev[o - st] if (st != 0 and t > 0) else x
-                            for b in range(nb):
-                                vo[b] += mi[b] * x
-                                vp[b] += mi[b] * xp
-                        else:
-                            seg = ev[o:o + nb]
-                            if st == 0:
+                                if t > 0:
+                                    segp = prv[sl] if dirty[sl, t] else cur[sl]
+                                    for b in range(nb):
+                                        vp[b] += mi[b] * segp[b]
+                                continue
+                            o = rw_ent[e, 1] + d0 * sd + t * st
+                            if sd == 0:
+                                x = ev[o]
+                                xp = ev[o - st] if t > 0 else x
                                 for b in range(nb):
-                                    y = mi[b] * seg[b]
-                                    vo[b] += y
-                                    vp[b] += y
+                                    vo[b] += mi[b] * x
+                                    vp[b] += mi[b] * xp
                             else:
+                                seg = ev[o:o + nb]
                                 for b in range(nb):
                                     vo[b] += mi[b] * seg[b]
                                 if t > 0:
                                     segp = ev[o - st:o - st + nb]
                                     for b in range(nb):
                                         vp[b] += mi[b] * segp[b]
-                for r in range(NR):
-                    vo = v_own[r]
-                    vp = v_prev[r] if rw_timed else v_own[r]
-                    for g in range(2):
-                        co = c_own[g, r, t]
-                        cp = c_prev[g, r, t]
-                        if co != 0.0 or cp != 0.0:
-                            ag = acc[g, r]
-                            for b in range(nb):
-                                ag[b] += co * vo[b] + cp * vp[b]
+                    for r in range(NR):
+                        if not col_timed[r]:
+                            continue
+                        vo = v_own[r]
+                        vp = v_prev[r]
+                        for g in range(2):
+                            co = c_own[g, r, t]
+                            cp = c_prev[g, r, t]
+                            if co != 0.0 or cp != 0.0:
+                                ag = acc[g, r]
+                                for b in range(nb):
+                                    ag[b] += co * vo[b] + cp * vp[b]
                 if keep_trace:
                     for i in range(S1):
                         for b in range(nb):
@@ -260,10 +279,30 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
             if t < T:
                 mm, nn = nn, mm
         for k in range(K):
+            occ = occs[k]
             for g in range(2):
                 for r in range(NR):
+                    # ---- rewards fixed over cycles, applied once to the occupancy
+                    u = col_w[g, r]
                     for b in range(nb):
-                        out[d0 + b, k, g, r] = accs[k, g, r, b]
+                        tot[b] = accs[k, g, r, b]
+                    for i in range(S1):
+                        oc = occ[u, i]
+                        for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
+                            if timed[e] or rw_ent[e, 0] != r:
+                                continue
+                            sd = rw_ent[e, 2]
+                            o = rw_ent[e, 1] + d0 * sd
+                            if sd == 0:
+                                x = ev[o]
+                                for b in range(nb):
+                                    tot[b] += x * oc[b]
+                            else:
+                                seg = ev[o:o + nb]
+                                for b in range(nb):
+                                    tot[b] += seg[b] * oc[b]
+                    for b in range(nb):
+                        out[d0 + b, k, g, r] = tot[b]
 
 
 @njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
@@ -623,7 +662,14 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
 def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
                   c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
     """:func:`program_kernel` without compiled values (every value pooled)."""
-    program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent, c_own, c_prev, c_tr,
+    NR = c_own.shape[1]
+    w = np.empty((2 * NR, c_own.shape[2]))
+    col_w = np.empty((2, NR), np.int64)
+    for g in range(2):
+        for r in range(NR):
+            w[g * NR + r] = c_own[g, r] + c_prev[g, r]
+            col_w[g, r] = g * NR + r
+    program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent, c_own, c_prev, c_tr, w, col_w,
                    out, trace, keep_trace, np.zeros((0, 4), np.int64), np.zeros(0), np.zeros((0, 3), np.int64),
                    np.zeros((0, 5), np.int64),
                    np.zeros((0, c_own.shape[2]), np.bool_), np.zeros(1, np.int64))

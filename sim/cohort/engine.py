@@ -258,7 +258,9 @@ def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
     columns = tuple(model.cost_components) + ("qaly", "ly")
-    c_own, c_prev, c_tr, occupancy = _model_coefficients(model, columns, kernel != "general")
+    c_own, c_prev, c_tr, occupancy = _model_coefficients(model, columns, True)
+    weights = occupancy  # the general kernel applies rewards fixed over cycles to the occupancy too
+    occupancy = occupancy if kernel != "general" else None
     totals = np.empty((n, K, 2, len(columns)))
     traces = np.empty((n, K, T + 1, S)) if trace else None
     # a fault in any chunk raises before a result object exists: no partial results
@@ -272,12 +274,12 @@ def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size
             per_draw = (a.ev.nbytes + a.start.nbytes) / (hi - lo) + (2 * K * (T + 1) * S1 * 8 if keep else 0) + 64
             chunk_size = max(chunk_size, int(memory_limit // per_draw))
         tr = np.empty((hi - lo, K, T + 1, S1)) if keep else np.empty((1, 1, 1, 1))
-        if not _run_kernel(a, totals[lo:hi], tr, keep, (c_own, c_prev, c_tr),
+        if not _run_kernel(a, totals[lo:hi], tr, keep, (c_own, c_prev, c_tr) + weights,
                            occupancy if occupancy is not None and _occupancy_applies(a) else None):
             # a compiled value failed a check: evaluate the chunk with numpy, which raises the located message
             # (and, should rounding have flagged a value numpy accepts, gives the arrays to run)
             a = build_arrays(model, draws, lo, hi)
-            _run_kernel(a, totals[lo:hi], tr, keep, (c_own, c_prev, c_tr),
+            _run_kernel(a, totals[lo:hi], tr, keep, (c_own, c_prev, c_tr) + weights,
                         occupancy if occupancy is not None and _occupancy_applies(a) else None)
         if per_cycle is not None:
             _rewards_by_point(a, tr, c_own, c_prev, c_tr, per_cycle[lo:hi])
