@@ -431,7 +431,7 @@ def cold_compile() -> dict:
 
 
 _PHASES = {"resolve_draws": "resolve_draws", "build_arrays": "build_arrays", "cohort_kernel": "kernel",
-           "occupancy_kernel": "kernel",
+           "occupancy_kernel": "kernel", "program_kernel": "kernel", "occupancy_program_kernel": "kernel",
            "_result": "result (DataFrame)", "run_cohort": "total"}
 
 

@@ -28,6 +28,9 @@ __getattr__, __dir__, _names = attach(__name__, {
     "ModelTime": f"{_M}.values:ModelTime", "Year": f"{_M}.values:Year", "Age": f"{_M}.values:Age",
     "CORRECTIONS": f"{_M}.conventions:CORRECTIONS", "LifeTable": f"{_M}.lifetable:LifeTable",
     "Mortality": f"{_M}.lifetable:Mortality", "model_builder": f"{_M}.builder:model_builder",
+    "Exp": f"{_M}.functions:Exp", "Log": f"{_M}.functions:Log", "Min": f"{_M}.functions:Min",
+    "Max": f"{_M}.functions:Max", "Where": f"{_M}.functions:Where", "Competing": f"{_M}.functions:Competing",
+    "competing": f"{_M}.functions:competing",
     # engines and results
     "run_cohort": f"{_C}.engine:run_cohort", "CohortResult": "sim.results:CohortResult",
     "run_psa": f"{_C}.psa:run_psa", "PSAResult": f"{_C}.psa:PSAResult", "CohortRun": f"{_C}.run:CohortRun",

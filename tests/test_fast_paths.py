@@ -244,13 +244,13 @@ def test_first_chunk_sized_by_a_probe_not_the_worst_case(monkeypatch):
     actual = build_arrays(model, draws, 0, n)
     assert (actual.ev.nbytes + actual.start.nbytes) / n <= probe < worst  # never an under-estimate
     calls = []
-    kernel = engine._kernels.occupancy_kernel
+    kernel = engine._kernels.occupancy_program_kernel
 
     def counting(*args):
-        calls.append(args[-3].shape[0])  # draws of the chunk
+        calls.append(args[9].shape[0])  # draws of the chunk (out)
         return kernel(*args)
 
-    monkeypatch.setattr(engine._kernels, "occupancy_kernel", counting)
+    monkeypatch.setattr(engine._kernels, "occupancy_program_kernel", counting)
     monkeypatch.setattr(_config, "THREADS", 1)  # one kernel call per chunk (not one per thread)
     limit = int(worst * n / 4)  # the worst case would need 4 chunks; the probe says 1
     one, _, _ = cohort_totals(model, draws, trace=False, chunk_size=None, memory_limit=limit)

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import ANY, C, LifeTable, Model, ParameterTable
+from sim import ANY, C, LifeTable, Max, Min, Model, P, ParameterTable, Where, Year, competing
 from sim.errors import HtaError
 
 from . import prices
@@ -372,8 +372,75 @@ def _check(values: dict) -> None:
             raise HtaError(f"omt_vs_cabg: {k} {values[k]!r} must be >= 0 (years)")
 
 
+def _values(parameters: dict[str, float] | None) -> dict:
+    values = dict(_base())
+    unknown = sorted(set(parameters or {}) - set(values))
+    if unknown:
+        raise HtaError(f"omt_vs_cabg.build: unknown parameter {unknown[0]!r}; parameters are "
+                       f"{', '.join(values)}")
+    values.update(parameters or {})
+    _check(values)
+    return values
+
+
+# ------------------------------------------------------------------ the model as expressions
+def _background_t(p, t):
+    """The life-table hazard at the cycle's age (a function of time: fixed ``male_share``, ``age_start``)."""
+    return background_hazard(_scalar_if_uniform(p["male_share"]), _scalar_if_uniform(p["age_start"]) + t.year)
+
+
+def _age_ratio_t(p, t):
+    """The US EQ-5D norm ratio at the cycle's age (a function of time)."""
+    return age_utility_ratio(_scalar_if_uniform(p["male_share"]), _scalar_if_uniform(p["age_start"]), t.year)
+
+
+def _du_shape_t(p, t):
+    """The STICH utility trajectory at the cycle (a function of time)."""
+    return du_profile(t.year * 12.0)
+
+
+def _expressions() -> dict:
+    """Every value of the model as an expression (compiled by the cohort engine).
+
+    Draw-dependent arithmetic is written with expression nodes; three functions of time
+    alone (the life-table hazard, the EQ-5D norm ratio, the utility trajectory; their
+    parameters are fixed rows) stay callables, evaluated once per run over the cycles.
+    The numbers equal the callable version's (:func:`_build_callables`), tested to 1e-10.
+    """
+    year = Year()
+    early = year < CROSS_BREAK_YEARS - 1e-9
+    cv_med = Where(early, "h_cv_med_y0", "h_cv_med_y5")
+    other = P("k_other") * _background_t
+    cross = Where(early, "r_cross_early", "r_cross_late")
+    late = Where(early, "h_cv_post_y2", "h_cv_post_y5")
+    post = Where(year < P("early_post_years") - 1e-9, P("hr_cv_post_early") * cv_med, late)
+    wane = P("wane_years") > 0
+    ramp = Where(wane, (P("effect_years") - year) / Where(wane, "wane_years", 1.0),
+                 Where(year < P("effect_years") - 1e-9, 1.0, 0.0))
+    weight = Min(Max(ramp, 0.0), 1.0)  # effect_weight
+    cv_post = cv_med * (post / cv_med) ** weight
+    med = competing({"cv": cv_med, "other": other, "cross": cross})
+    after = competing({"cv": cv_post, "other": other})
+    r_cv_post = P("r_hosp_med") * "hr_hosp_cabg"
+    age = Where(P("age_utility") > 0.5, _age_ratio_t, 1.0)
+    du = P("du_cabg") * Where(P("du_profile") > 0.5, _du_shape_t, 1.0)
+    periop = -(P("u_med") + "du_cabg" - "u_periop") / 12.0
+    return {
+        "med": med, "after": after, "periop": periop,
+        "follow_up": (P("c_followup") + "c_drugs") * CYCLE,
+        "hosp_med": (P("r_hosp_med") * "c_hosp" + P("r_hosp_noncv") * "c_hosp_noncv") * CYCLE,
+        "hosp_post": (r_cv_post * "c_hosp" + P("r_hosp_noncv") * "c_hosp_noncv") * CYCLE,
+        "u_med": P("u_med") * age - (P("r_hosp_med") + "r_hosp_noncv") * "q_hosp_loss",
+        "u_post": (P("u_med") + du) * age - (r_cv_post + "r_hosp_noncv") * "q_hosp_loss",
+        "u_surgery": P("u_med") + "du_cabg",
+    }
+
+
 def build(parameters: dict[str, float] | None = None) -> Model:
     """The cohort model, with base-case values from the parameter table (updated by ``parameters``).
+
+    Every value is an expression (:mod:`sim.model.values`, :mod:`sim.model.functions`), so the
+    cohort engine compiles what varies by draw and cycle into its kernel (``docs/engine.md``).
 
     Returns
     -------
@@ -382,13 +449,61 @@ def build(parameters: dict[str, float] | None = None) -> Model:
         cost components ``procedure``, ``medical`` (follow-up and drugs), ``hospital``
         (CV and non-CV admissions), in 2023 US dollars.
     """
-    values = dict(_base())
-    unknown = sorted(set(parameters or {}) - set(values))
-    if unknown:
-        raise HtaError(f"omt_vs_cabg.build: unknown parameter {unknown[0]!r}; parameters are "
-                       f"{', '.join(values)}")
-    values.update(parameters or {})
-    _check(values)
+    values = _values(parameters)
+    e = _expressions()
+    alive = ("Med", "Surgery", "PostCABG")
+    return Model(
+        name="omt_vs_cabg",
+        description=TITLE,
+        states=STATES,
+        strategies=("OMT", "CABG"),
+        transitions={
+            ("Med", "DeadCV"): e["med"]["cv"],
+            ("Med", "DeadOther"): e["med"]["other"],
+            ("Med", "Surgery"): e["med"]["cross"],
+            ("Med", "Med"): C,
+            # the operation month: operative death (all causes, counted as CV) or recovery
+            ("Surgery", "DeadCV"): "p_op",
+            ("Surgery", "PostCABG"): C,
+            ("PostCABG", "DeadCV"): e["after"]["cv"],
+            ("PostCABG", "DeadOther"): e["after"]["other"],
+            ("PostCABG", "PostCABG"): C,
+        },
+        start={"OMT": {"Med": 1.0}, "CABG": {"Surgery": 1.0 - P("p_no_cabg"), "Med": "p_no_cabg"}},
+        horizon_years=float(values["horizon_years"]),
+        cycle_length=CYCLE,
+        start_age=float(values["age_start"]),
+        parameters=values,
+        costs={
+            "medical": {s: e["follow_up"] for s in alive},
+            "hospital": {"Med": e["hosp_med"], "PostCABG": e["hosp_post"]},
+        },
+        transition_costs={"procedure": {(ANY, "Surgery"): "c_cabg"}},
+        start_costs={"procedure": {"Surgery": "c_cabg"}},
+        utilities={"Med": e["u_med"], "Surgery": e["u_surgery"], "PostCABG": e["u_post"]},
+        transition_utilities={("Med", "Surgery"): e["periop"]},
+        start_utilities={"Surgery": e["periop"]},
+        dead=("DeadCV", "DeadOther"),
+        correction="half-cycle",
+        discount_costs=DISCOUNT,
+        discount_outcomes=DISCOUNT,
+        currency=CURRENCY,
+        price_year=PRICE_YEAR,
+        effect_unit=EFFECT_UNIT,
+    )
+
+
+def _build_callables(parameters: dict[str, float] | None = None) -> Model:
+    """:func:`build` written with Python callables ``f(p, t)`` (numpy speed; kept for the test comparing the two).
+
+    Returns
+    -------
+    Model
+        Strategies ``OMT`` and ``CABG``; states :data:`STATES`; 480 monthly cycles;
+        cost components ``procedure``, ``medical`` (follow-up and drugs), ``hospital``
+        (CV and non-CV admissions), in 2023 US dollars.
+    """
+    values = _values(parameters)
     alive = ("Med", "Surgery", "PostCABG")
     return Model(
         name="omt_vs_cabg",

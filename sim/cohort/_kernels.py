@@ -28,15 +28,17 @@ from numba import njit, prange
 
 from sim._config import CACHE, FASTMATH
 
-__all__ = ["BLOCK", "cohort_kernel", "occupancy_kernel"]
+__all__ = ["BLOCK", "cohort_kernel", "occupancy_kernel", "program_kernel", "occupancy_program_kernel",
+           "run_programs"]
 
 #: Draws processed together (the SIMD dimension).
 BLOCK = 128
 
 
 @njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
-def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
-                  c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
+def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
+                   c_own, c_prev, c_tr, w, col_w, out, trace, keep_trace, code, consts, loads, slots, dirty,
+                   err):  # pragma: no cover - compiled
     """Run every (draw, strategy) cohort and accumulate rewards.
 
     Shapes: n = draws, K = strategies, T = cycles, S1 = expanded states, S = states,
@@ -62,12 +64,21 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
         (index 0 discounted, 1 undiscounted).
     c_tr : (2, NR, T) float64
         Discount of transition rewards of cycle t.
+    w : (U, T + 1) float64; col_w : (2, NR) int64
+        Weight vectors ``c_own + c_prev`` and the row of each (discounting, column) pair, as
+        for :func:`occupancy_program_kernel`: state rewards that do not vary by cycle are
+        applied once, after the last cycle, to the weighted occupancy of their state.
     out : (n, K, 2, NR) float64
         Totals (written).
     trace : (n, K, T + 1, S1) float64
         Markov trace, written only if ``keep_trace``.
     keep_trace : bool
         Whether to write the trace.
+    code, consts, loads, slots, dirty
+        Compiled values (``sim.model.compile.ProgramArrays``), run by :func:`run_programs`;
+        an entry with ``sd = -1`` reads slot ``offset`` of the current block and cycle.
+    err : (1,) int64
+        Set to 1 when a compiled value fails a check.
     """
     n = out.shape[0]
     K = out.shape[1]
@@ -77,107 +88,170 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
     T = c_tr.shape[2]
     s_draws = start.shape[0] > 1
     n_blocks = (n + BLOCK - 1) // BLOCK
+    U = w.shape[0]
     rw_timed = False  # does any state reward vary by cycle?
+    timed = np.zeros(rw_ent.shape[0], dtype=np.bool_)  # else fixed over cycles: through the occupancy
+    col_timed = np.zeros(NR, dtype=np.bool_)
     for e in range(rw_ent.shape[0]):
         if rw_ent[e, 3] != 0:
             rw_timed = True
+            timed[e] = True
+            col_timed[rw_ent[e, 0]] = True
+    fixed = np.zeros((K, S1), dtype=np.bool_)  # states with rewards fixed over cycles
+    for k in range(K):
+        for i in range(S1):
+            for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
+                if not timed[e]:
+                    fixed[k, i] = True
+    n_slots = slots.shape[0]
+    depth = 1
+    for q in range(n_slots):
+        depth = max(depth, slots[q, 3])
+    # the states whose share is needed (rewarded, with transition rewards, traced, or flowing into
+    # a needed state; not e.g. an absorbing dead state without rewards): the others are not moved
+    needed = np.zeros((K, S1), dtype=np.bool_)
+    for k in range(K):
+        for i in range(S1):
+            needed[k, i] = keep_trace or rw_ptr[k, i + 1] > rw_ptr[k, i] or trw_ptr[k, i + 1] > trw_ptr[k, i]
+        changed = True
+        while changed:
+            changed = False
+            for i in range(S1):
+                if not needed[k, i]:
+                    for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
+                        if needed[k, dest[i, tr_ent[e, 0]]]:
+                            needed[k, i] = True
+                            changed = True
+                            break
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
         nb = min(BLOCK, n - d0)
-        m = np.empty((S1, BLOCK))
-        nxt = np.empty((S1, BLOCK))
+        cur = np.empty((n_slots, BLOCK))  # compiled values of the block at the current cycle
+        prv = np.empty((n_slots, BLOCK))
+        stk = np.empty((depth, BLOCK))
+        # cycles outside strategies: the compiled values of a cycle are computed once for all strategies
+        mm = np.zeros((K, S1, BLOCK))
+        nn = np.zeros((K, S1, BLOCK))
         p = np.zeros((S, BLOCK))  # a row's probabilities, filled only for rows with transition rewards
-        v_own = np.empty((NR, BLOCK))
-        v_prev = np.empty((NR, BLOCK))
-        acc = np.zeros((2, NR, BLOCK))
+        v_own = np.zeros((NR, BLOCK))
+        v_prev = np.zeros((NR, BLOCK))
+        accs = np.zeros((K, 2, NR, BLOCK))
+        occs = np.zeros((K, U, S1, BLOCK))
+        tot = np.empty(BLOCK)
         for k in range(K):
             for i in range(S1):
-                mi = m[i]
+                mi = mm[k, i]
                 for b in range(nb):
                     mi[b] = start[d0 + b if s_draws else 0, k, i]
-            acc[:, :, :] = 0.0
-            for t in range(T + 1):
-                # ---- rewards counted at trace point t: own cycle t and previous cycle t-1
-                v_own[:, :] = 0.0
-                if rw_timed:
-                    v_prev[:, :] = 0.0
+        for t in range(T + 1):
+            if n_slots > 0:
+                run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err)
+            for k in range(K):
+                m = mm[k]
+                nxt = nn[k]
+                acc = accs[k]
+                # ---- rewards fixed over cycles: weighted occupancy of their states at trace point t
+                occ = occs[k]
                 for i in range(S1):
-                    mi = m[i]
-                    for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
-                        r = rw_ent[e, 0]
-                        vo = v_own[r]
-                        vp = v_prev[r]
-                        sd = rw_ent[e, 2]
-                        st = rw_ent[e, 3]
-                        o = rw_ent[e, 1] + d0 * sd + t * st
-                        if not rw_timed:  # the previous cycle's reward is this cycle's
-                            if sd == 0:
-                                x = ev[o]
+                    if fixed[k, i]:
+                        mi = m[i]
+                        for u in range(U):
+                            x = w[u, t]
+                            if x != 0.0:
+                                oc = occ[u, i]
                                 for b in range(nb):
-                                    vo[b] += mi[b] * x
-                            else:
-                                seg = ev[o:o + nb]
+                                    oc[b] += x * mi[b]
+                # ---- rewards varying by cycle, counted at point t: own cycle t and previous cycle t-1
+                if rw_timed:
+                    for r in range(NR):
+                        if col_timed[r]:
+                            v_own[r, :] = 0.0
+                            v_prev[r, :] = 0.0
+                    for i in range(S1):
+                        mi = m[i]
+                        for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
+                            if not timed[e]:
+                                continue
+                            r = rw_ent[e, 0]
+                            vo = v_own[r]
+                            vp = v_prev[r]
+                            sd = rw_ent[e, 2]
+                            st = rw_ent[e, 3]
+                            if sd < 0:  # a compiled value: slot rw_ent[e, 1]
+                                sl = rw_ent[e, 1]
+                                seg = cur[sl]
                                 for b in range(nb):
                                     vo[b] += mi[b] * seg[b]
-                        elif sd == 0:
-                            x = ev[o]
-                            xp = ev[o - st] if (st != 0 and t > 0) else x
-                            for b in range(nb):
-                                vo[b] += mi[b] * x
-                                vp[b] += mi[b] * xp
-                        else:
-                            seg = ev[o:o + nb]
-                            if st == 0:
+                                if t > 0:
+                                    segp = prv[sl] if dirty[sl, t] else cur[sl]
+                                    for b in range(nb):
+                                        vp[b] += mi[b] * segp[b]
+                                continue
+                            o = rw_ent[e, 1] + d0 * sd + t * st
+                            if sd == 0:
+                                x = ev[o]
+                                xp = ev[o - st] if t > 0 else x
                                 for b in range(nb):
-                                    y = mi[b] * seg[b]
-                                    vo[b] += y
-                                    vp[b] += y
+                                    vo[b] += mi[b] * x
+                                    vp[b] += mi[b] * xp
                             else:
+                                seg = ev[o:o + nb]
                                 for b in range(nb):
                                     vo[b] += mi[b] * seg[b]
                                 if t > 0:
                                     segp = ev[o - st:o - st + nb]
                                     for b in range(nb):
                                         vp[b] += mi[b] * segp[b]
-                for r in range(NR):
-                    vo = v_own[r]
-                    vp = v_prev[r] if rw_timed else v_own[r]
-                    for g in range(2):
-                        co = c_own[g, r, t]
-                        cp = c_prev[g, r, t]
-                        if co != 0.0 or cp != 0.0:
-                            ag = acc[g, r]
-                            for b in range(nb):
-                                ag[b] += co * vo[b] + cp * vp[b]
+                    for r in range(NR):
+                        if not col_timed[r]:
+                            continue
+                        vo = v_own[r]
+                        vp = v_prev[r]
+                        for g in range(2):
+                            co = c_own[g, r, t]
+                            cp = c_prev[g, r, t]
+                            if co != 0.0 or cp != 0.0:
+                                ag = acc[g, r]
+                                for b in range(nb):
+                                    ag[b] += co * vo[b] + cp * vp[b]
                 if keep_trace:
                     for i in range(S1):
                         for b in range(nb):
                             trace[d0 + b, k, t, i] = m[i, b]
                 if t == T:
-                    break
+                    continue
                 # ---- one transition: m_t -> m_{t+1}
-                nxt[:, :] = 0.0
                 for i in range(S1):
+                    if needed[k, i]:
+                        nxt[i, :] = 0.0
+                for i in range(S1):
+                    if not needed[k, i]:
+                        continue
                     mi = m[i]
                     keep_p = trw_ptr[k, i + 1] > trw_ptr[k, i]  # transition rewards need each p_ij
                     if keep_p:
                         p[:, :] = 0.0
                     for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
                         j = tr_ent[e, 0]
+                        write = needed[k, dest[i, j]]
+                        if not (keep_p or write):
+                            continue
                         nx = nxt[dest[i, j]]
                         pj = p[j]
                         sd = tr_ent[e, 2]
                         o = tr_ent[e, 1] + d0 * sd + t * tr_ent[e, 3]
                         if sd == 0:
                             x = ev[o]
-                            for b in range(nb):
-                                nx[b] += mi[b] * x
+                            if write:
+                                for b in range(nb):
+                                    nx[b] += mi[b] * x
                             if keep_p:
                                 pj[:] = x
                         else:
-                            seg = ev[o:o + nb]
-                            for b in range(nb):
-                                nx[b] += mi[b] * seg[b]
+                            seg = ev[o:o + nb] if sd > 0 else cur[tr_ent[e, 1], :nb]
+                            if write:
+                                for b in range(nb):
+                                    nx[b] += mi[b] * seg[b]
                             if keep_p:
                                 for b in range(nb):
                                     pj[b] = seg[b]
@@ -197,21 +271,44 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
                                 a0[b] += f * c0
                                 a1[b] += f * c1
                         else:
-                            seg = ev[o:o + nb]
+                            seg = ev[o:o + nb] if sd > 0 else cur[trw_ent[e, 2], :nb]
                             for b in range(nb):
                                 f = mi[b] * pj[b] * seg[b]
                                 a0[b] += f * c0
                                 a1[b] += f * c1
-                m, nxt = nxt, m
+            if t < T:
+                mm, nn = nn, mm
+        for k in range(K):
+            occ = occs[k]
             for g in range(2):
                 for r in range(NR):
+                    # ---- rewards fixed over cycles, applied once to the occupancy
+                    u = col_w[g, r]
                     for b in range(nb):
-                        out[d0 + b, k, g, r] = acc[g, r, b]
+                        tot[b] = accs[k, g, r, b]
+                    for i in range(S1):
+                        oc = occ[u, i]
+                        for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
+                            if timed[e] or rw_ent[e, 0] != r:
+                                continue
+                            sd = rw_ent[e, 2]
+                            o = rw_ent[e, 1] + d0 * sd
+                            if sd == 0:
+                                x = ev[o]
+                                for b in range(nb):
+                                    tot[b] += x * oc[b]
+                            else:
+                                seg = ev[o:o + nb]
+                                for b in range(nb):
+                                    tot[b] += seg[b] * oc[b]
+                    for b in range(nb):
+                        out[d0 + b, k, g, r] = tot[b]
 
 
 @njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
-def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
-                     out, trace, keep_trace):  # pragma: no cover - compiled
+def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
+                             out, trace, keep_trace, code, consts, loads, slots, dirty,
+                             err):  # pragma: no cover - compiled
     """Run every cohort as :func:`cohort_kernel` does, weighted occupancy first, rewards once at the end.
 
     For models whose state rewards do not vary by cycle and that have no transition rewards.
@@ -238,6 +335,8 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
         Row of ``w`` used by column ``r`` (index 0 discounted, 1 undiscounted).
     out : (n, K, 2, NR) float64
         Totals (written).
+    code, consts, loads, slots, dirty, err
+        Compiled transition probabilities, as for :func:`program_kernel`.
     """
     n = out.shape[0]
     K = out.shape[1]
@@ -278,20 +377,33 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                 if use[e] and unreached[k, di]:
                     first[e] = True
                     unreached[k, di] = False
+    n_slots = slots.shape[0]
+    depth = 1
+    for q in range(n_slots):
+        depth = max(depth, slots[q, 3])
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
         nb = min(BLOCK, n - d0)
-        m = np.zeros((S1, BLOCK))
-        nxt = np.zeros((S1, BLOCK))
-        occ = np.empty((U, S1, BLOCK))
+        cur = np.empty((n_slots, BLOCK))  # compiled values of the block at the current cycle
+        prv = np.empty((n_slots, BLOCK))
+        stk = np.empty((depth, BLOCK))
+        # cycles outside strategies: the compiled values of a cycle are computed once for all strategies
+        mm = np.zeros((K, S1, BLOCK))
+        nn = np.zeros((K, S1, BLOCK))
+        occs = np.zeros((K, U, S1, BLOCK))
         tot = np.empty(BLOCK)
         for k in range(K):
             for i in range(S1):
-                mi = m[i]
+                mi = mm[k, i]
                 for b in range(nb):
                     mi[b] = start[d0 + b if s_draws else 0, k, i]
-            occ[:, :, :] = 0.0
-            for t in range(T + 1):
+        for t in range(T + 1):
+            if n_slots > 0 and t < T:
+                run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err)
+            for k in range(K):
+                m = mm[k]
+                nxt = nn[k]
+                occ = occs[k]
                 # ---- weighted occupancy of the rewarded states at trace point t
                 for i in range(S1):
                     if rw_ptr[k, i + 1] == rw_ptr[k, i]:
@@ -308,7 +420,7 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                         for b in range(nb):
                             trace[d0 + b, k, t, i] = m[i, b]
                 if t == T:
-                    break
+                    continue
                 # ---- one transition: m_t -> m_{t+1}
                 for i in range(S1):
                     if unreached[k, i]:
@@ -330,14 +442,17 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                                 for b in range(nb):
                                     nx[b] += mi[b] * x
                         else:
-                            seg = ev[o:o + nb]
+                            seg = ev[o:o + nb] if sd > 0 else cur[tr_ent[e, 1], :nb]
                             if first[e]:
                                 for b in range(nb):
                                     nx[b] = mi[b] * seg[b]
                             else:
                                 for b in range(nb):
                                     nx[b] += mi[b] * seg[b]
-                m, nxt = nxt, m
+            if t < T:
+                mm, nn = nn, mm
+        for k in range(K):
+            occ = occs[k]
             # ---- rewards applied once to the occupancy
             for g in range(2):
                 for r in range(NR):
@@ -360,3 +475,211 @@ def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                                     tot[b] += seg[b] * oc[b]
                     for b in range(nb):
                         out[d0 + b, k, g, r] = tot[b]
+
+
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model="numpy")
+def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk,
+                 err):  # pragma: no cover - compiled
+    """Run the compiled values of every strategy for draws ``d0:d0+nb`` at cycle ``t`` (``sim/model/compile.py``).
+
+    Slot ``s``'s program writes its value of each draw of the block into ``cur[s]``; a slot
+    runs only at its dirty cycles (between them its inputs, hence its value, do not
+    change), a transition slot only at ``t < T``. Before a reward slot is recomputed its
+    previous vector is kept in ``prv[s]`` (the previous cycle's value of a state reward).
+    A failing check sets ``err[0] = 1`` (the engine then redoes the chunk with numpy,
+    which raises the located message). ``stk (depth, BLOCK)`` is the operand stack.
+    """
+    for s in range(slots.shape[0]):  # in order: a slot reads only slots before it
+        kind = slots[s, 2]
+        if (kind == 0 and t == T) or not dirty[s, t]:
+            continue
+        store = slots[s, 4] != 0  # else a check only
+        if kind == 1 and t > 0 and store:
+            cs = cur[s]
+            ps = prv[s]
+            for b in range(nb):
+                ps[b] = cs[b]
+        sp = 0
+        for pc in range(slots[s, 0], slots[s, 1]):
+            op = code[pc, 0]
+            a = code[pc, 1]
+            if op == 0:  # LOAD
+                sd = loads[a, 1]
+                o = loads[a, 0] + d0 * sd + t * loads[a, 2]
+                x = stk[sp]
+                if sd == 0:
+                    v = ev[o]
+                    for b in range(nb):
+                        x[b] = v
+                else:
+                    for b in range(nb):
+                        x[b] = ev[o + b]
+                sp += 1
+            elif op == 1:  # SLOT
+                x = stk[sp]
+                y = cur[a]
+                for b in range(nb):
+                    x[b] = y[b]
+                sp += 1
+            elif op == 2:  # CONST
+                x = stk[sp]
+                v = consts[a]
+                for b in range(nb):
+                    x[b] = v
+                sp += 1
+            elif op <= 7 or op == 13 or op == 14 or 16 <= op <= 19:  # binary
+                x = stk[sp - 2]
+                y = stk[sp - 1]
+                if op == 3:
+                    for b in range(nb):
+                        x[b] = x[b] + y[b]
+                elif op == 4:
+                    for b in range(nb):
+                        x[b] = x[b] - y[b]
+                elif op == 5:
+                    for b in range(nb):
+                        x[b] = x[b] * y[b]
+                elif op == 6:
+                    for b in range(nb):
+                        x[b] = x[b] / y[b]
+                elif op == 7:
+                    for b in range(nb):
+                        if x[b] < 0.0 and y[b] - np.floor(y[b]) != 0.0:
+                            err[0] = 1
+                        x[b] = np.power(x[b], y[b])
+                elif op == 13 or op == 14:
+                    for b in range(nb):
+                        u = x[b]
+                        w = y[b]
+                        if u != u:
+                            x[b] = u
+                        elif w != w:
+                            x[b] = w
+                        elif op == 13:
+                            x[b] = u if u <= w else w
+                        else:
+                            x[b] = u if u >= w else w
+                else:
+                    for b in range(nb):
+                        if op == 16:
+                            c = x[b] < y[b]
+                        elif op == 17:
+                            c = x[b] <= y[b]
+                        elif op == 18:
+                            c = x[b] > y[b]
+                        else:
+                            c = x[b] >= y[b]
+                        x[b] = 1.0 if c else 0.0
+                sp -= 1
+            elif op == 15:  # WHERE cond, a, b
+                x = stk[sp - 3]
+                y = stk[sp - 2]
+                z = stk[sp - 1]
+                for b in range(nb):
+                    x[b] = y[b] if x[b] != 0.0 else z[b]
+                sp -= 2
+            elif op == 20:  # COMPETE: a hazards, probability of hazard code[pc, 2]
+                base = sp - a
+                i = base + code[pc, 2]
+                dt = consts[code[pc, 3]]
+                x = stk[base]
+                for b in range(nb):
+                    tot = stk[base, b]
+                    if tot < 0.0:
+                        err[0] = 1
+                    for j in range(base + 1, sp):
+                        if stk[j, b] < 0.0:
+                            err[0] = 1
+                        tot = tot + stk[j, b]
+                    hi = stk[i, b]
+                    frac = -np.expm1(-tot * dt) / tot if tot > 0.0 else dt
+                    r = hi * frac
+                    if np.isinf(tot):
+                        n_inf = 0.0
+                        for j in range(base, sp):
+                            if np.isinf(stk[j, b]):
+                                n_inf += 1.0
+                        r = (1.0 if np.isinf(hi) else 0.0) / max(n_inf, 1.0)
+                    x[b] = r
+                sp = base + 1
+            elif op >= 21 and op != 27:  # checks: the value stays on the stack
+                x = stk[sp - 1]
+                bad = False
+                if op == 21:
+                    for b in range(nb):
+                        bad |= not np.isfinite(x[b])
+                elif op == 22:
+                    for b in range(nb):
+                        bad |= (x[b] < 0.0) | (x[b] > 1.0)
+                elif op == 23:
+                    for b in range(nb):
+                        bad |= x[b] < 0.0
+                elif op == 24:
+                    c = consts[a]
+                    for b in range(nb):
+                        bad |= x[b] > c
+                elif op == 25:
+                    c = -consts[a]
+                    for b in range(nb):
+                        bad |= x[b] < c
+                else:
+                    c = consts[a]
+                    for b in range(nb):
+                        bad |= abs(x[b] - 1.0) > c
+                if bad:
+                    err[0] = 1
+            else:  # unary
+                x = stk[sp - 1]
+                if op == 8:
+                    for b in range(nb):
+                        x[b] = -x[b]
+                elif op == 9:
+                    for b in range(nb):
+                        x[b] = np.exp(x[b])
+                elif op == 10:
+                    for b in range(nb):
+                        if x[b] < 0.0:
+                            err[0] = 1
+                        x[b] = np.log(x[b])
+                elif op == 11:
+                    for b in range(nb):
+                        x[b] = np.expm1(x[b])
+                elif op == 12:
+                    for b in range(nb):
+                        x[b] = np.log1p(x[b])
+                else:  # 27 CLAMP0
+                    for b in range(nb):
+                        if x[b] < 0.0:
+                            x[b] = 0.0
+        if store:
+            x = stk[0]
+            cs = cur[s]
+            for b in range(nb):
+                cs[b] = x[b]
+
+
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
+                  c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
+    """:func:`program_kernel` without compiled values (every value pooled)."""
+    NR = c_own.shape[1]
+    w = np.empty((2 * NR, c_own.shape[2]))
+    col_w = np.empty((2, NR), np.int64)
+    for g in range(2):
+        for r in range(NR):
+            w[g * NR + r] = c_own[g, r] + c_prev[g, r]
+            col_w[g, r] = g * NR + r
+    program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent, c_own, c_prev, c_tr, w, col_w,
+                   out, trace, keep_trace, np.zeros((0, 4), np.int64), np.zeros(0), np.zeros((0, 3), np.int64),
+                   np.zeros((0, 5), np.int64),
+                   np.zeros((0, c_own.shape[2]), np.bool_), np.zeros(1, np.int64))
+
+
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
+                     out, trace, keep_trace):  # pragma: no cover - compiled
+    """:func:`occupancy_program_kernel` without compiled values (every value pooled)."""
+    occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w, out, trace, keep_trace,
+                             np.zeros((0, 4), np.int64), np.zeros(0), np.zeros((0, 3), np.int64),
+                             np.zeros((0, 5), np.int64),
+                             np.zeros((0, w.shape[1]), np.bool_), np.zeros(1, np.int64))

@@ -27,6 +27,7 @@ from sim.model.arrays import (
     coefficients,
     resolve_draws,
 )
+from sim.model.compile import ProgramArrays
 from sim.model.conventions import model_conventions
 from sim.model.spec import Model
 from sim.results import CohortResult, make_settings, outcome_column, outcome_columns, outcome_data
@@ -159,36 +160,56 @@ _MIN_WORK = 1_000_000
 
 
 def _shifted(ent: np.ndarray, col: int, d0: int) -> np.ndarray:
-    """Entries ``[..., offset, sd, ...]`` (offset in column ``col``) for draws starting at ``d0``."""
+    """Entries ``[..., offset, sd, ...]`` (offset in column ``col``) for draws starting at ``d0``.
+
+    Entries of compiled values (``sd = -1``: the offset is a slot) do not move.
+    """
     if d0 == 0:
         return ent
     out = ent.copy()
-    out[:, col] += d0 * ent[:, col + 1]
+    out[:, col] += d0 * np.maximum(ent[:, col + 1], 0)
     return out
 
 
-def _run_kernel(a: ModelArrays, out: np.ndarray, tr: np.ndarray, trace: bool, coefs: tuple, occupancy) -> None:
+_EMPTY: dict = {}
+
+
+def _no_programs(T: int) -> ProgramArrays:
+    """Empty programs for ``T`` cycles (the kernels take them: one compiled signature for every model)."""
+    hit = _EMPTY.get(T)
+    if hit is None:
+        hit = _EMPTY[T] = ProgramArrays.empty(T)
+    return hit
+
+
+def _run_kernel(a: ModelArrays, out: np.ndarray, tr: np.ndarray, trace: bool, coefs: tuple, occupancy) -> bool:
     """Run the chunk's kernel, one call per thread on a range of whole draw blocks.
 
     A call on draws ``d0:d1`` sees them as draws ``0:d1-d0``: the entries' offsets of
     values varying by draw move by ``d0`` (those with ``sd = 0`` do not), the start
     distribution, totals and trace are sliced. Every draw's arithmetic is unchanged,
-    so the numbers do not depend on the split.
+    so the numbers do not depend on the split. With compiled values (``a.prog``), the
+    program kernels run them; returns False when one of their checks failed (the
+    totals are then not valid).
     """
+    prog = a.prog if a.prog is not None else _no_programs(a.n_cycles)
+    err = np.zeros(1, dtype=np.int64)
 
     def part(d0: int, d1: int) -> None:
         start = a.start[d0:d1] if a.start.shape[0] > 1 else a.start
         trp = tr[d0:d1] if trace else tr
         tr_ent, rw_ent = _shifted(a.tr_ent, 1, d0), _shifted(a.rw_ent, 1, d0)
+        pa = (prog.code, prog.consts, prog.shifted(d0), prog.slots, prog.dirty, err)
         if occupancy is not None:
-            _kernels.occupancy_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent,
-                                      occupancy[0], occupancy[1], out[d0:d1], trp, trace)
+            _kernels.occupancy_program_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent,
+                                              occupancy[0], occupancy[1], out[d0:d1], trp, trace, *pa)
         else:
-            _kernels.cohort_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent, a.trw_ptr,
-                                   _shifted(a.trw_ent, 2, d0), *coefs, out[d0:d1], trp, trace)
+            _kernels.program_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent, a.trw_ptr,
+                                    _shifted(a.trw_ent, 2, d0), *coefs, out[d0:d1], trp, trace, *pa)
 
     K, T1, S1 = out.shape[1], a.n_cycles + 1, a.dest.shape[0]
     run_split(part, out.shape[0], _kernels.BLOCK, min_items=_MIN_WORK // (K * T1 * S1))
+    return not err[0]
 
 
 def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size: int | None,
@@ -237,22 +258,29 @@ def cohort_totals(model: Model, draws: ResolvedDraws, *, trace: bool, chunk_size
         raise HtaError(f"chunk_size {chunk_size!r} must be a whole number >= 1")
     K, S, S1, T = len(model.strategies), len(model.states), len(model.layout), model.n_cycles
     columns = tuple(model.cost_components) + ("qaly", "ly")
-    c_own, c_prev, c_tr, occupancy = _model_coefficients(model, columns, kernel != "general")
+    c_own, c_prev, c_tr, occupancy = _model_coefficients(model, columns, True)
+    weights = occupancy  # the general kernel applies rewards fixed over cycles to the occupancy too
+    occupancy = occupancy if kernel != "general" else None
     totals = np.empty((n, K, 2, len(columns)))
     traces = np.empty((n, K, T + 1, S)) if trace else None
     # a fault in any chunk raises before a result object exists: no partial results
     lo = 0
     while lo < n:
         hi = min(n, lo + chunk_size)
-        a = build_arrays(model, draws, lo, hi)
+        a = build_arrays(model, draws, lo, hi, programs=per_cycle is None)
         if adaptive and lo == 0 and hi < n:
             # the first chunk was sized for the worst case (every value varying by draw and
             # cycle); size the rest from what this model really stores per draw
             per_draw = (a.ev.nbytes + a.start.nbytes) / (hi - lo) + (2 * K * (T + 1) * S1 * 8 if keep else 0) + 64
             chunk_size = max(chunk_size, int(memory_limit // per_draw))
         tr = np.empty((hi - lo, K, T + 1, S1)) if keep else np.empty((1, 1, 1, 1))
-        _run_kernel(a, totals[lo:hi], tr, keep, (c_own, c_prev, c_tr),
-                    occupancy if occupancy is not None and _occupancy_applies(a) else None)
+        if not _run_kernel(a, totals[lo:hi], tr, keep, (c_own, c_prev, c_tr) + weights,
+                           occupancy if occupancy is not None and _occupancy_applies(a) else None):
+            # a compiled value failed a check: evaluate the chunk with numpy, which raises the located message
+            # (and, should rounding have flagged a value numpy accepts, gives the arrays to run)
+            a = build_arrays(model, draws, lo, hi)
+            _run_kernel(a, totals[lo:hi], tr, keep, (c_own, c_prev, c_tr) + weights,
+                        occupancy if occupancy is not None and _occupancy_applies(a) else None)
         if per_cycle is not None:
             _rewards_by_point(a, tr, c_own, c_prev, c_tr, per_cycle[lo:hi])
         if a.has_initial:

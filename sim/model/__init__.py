@@ -23,4 +23,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "CORRECTIONS": "sim.model.conventions:CORRECTIONS", "LifeTable": "sim.model.lifetable:LifeTable",
     "Mortality": "sim.model.lifetable:Mortality", "build_arrays": "sim.model.arrays:build_arrays",
     "resolve_draws": "sim.model.arrays:resolve_draws", "ModelArrays": "sim.model.arrays:ModelArrays",
+    "Exp": "sim.model.functions:Exp", "Log": "sim.model.functions:Log", "Min": "sim.model.functions:Min",
+    "Max": "sim.model.functions:Max", "Where": "sim.model.functions:Where", "Compare": "sim.model.functions:Compare",
+    "Competing": "sim.model.functions:Competing", "competing": "sim.model.functions:competing",
 })

@@ -18,11 +18,13 @@ from here too, with :func:`coefficients` and :data:`DEFAULT_MEMORY`.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
 from sim.errors import HtaError
+from sim.model.compile import ModelCompiler, Slot
 from sim.model.conventions import correction_coefficients, point_times, transition_coefficients
 from sim.model.draws import ResolvedDraws, resolve_draws
 from sim.model.evaluate import Context, Params, Time, evaluate
@@ -38,7 +40,8 @@ DEFAULT_MEMORY = 256 * 2**20
 _TOL = 1e-9  # tolerance for row sums and complements
 
 
-def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int, *, collapse: bool = True) -> ModelArrays:
+def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int, *, collapse: bool = True,
+                 programs: bool = False) -> ModelArrays:
     """Evaluate and check the kernel's inputs for draws ``lo:hi``.
 
     Parameters
@@ -53,6 +56,11 @@ def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int, *, collap
         Evaluate a parameter whose draws in the chunk are all equal without a draw axis
         (the numbers are the same; the pool is smaller). False keeps one value per draw,
         as a memory probe on a few draws needs.
+    programs : bool
+        Compile the expressions that vary by draw and cycle into programs the cohort kernel
+        runs (``sim/model/compile.py``) instead of evaluating and storing them; their
+        checks then run in the kernel, and a failing chunk is evaluated again without
+        programs to raise the message. False: every value evaluated and pooled.
 
     Returns
     -------
@@ -60,7 +68,7 @@ def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int, *, collap
         The pool of evaluated values, the CSR entries, destinations, start
         distribution and one-off rewards at time 0 of the chunk.
     """
-    b = _Builder(model, draws, lo, hi, collapse)
+    b = _Builder(model, draws, lo, hi, collapse, programs)
     columns = tuple(model.cost_components) + ("qaly", "ly")
     # the order of the steps is the order of the pool and of the error messages
     tr_ptr, tr_ent = _transitions(b)
@@ -71,7 +79,8 @@ def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int, *, collap
     initial = _initial_rewards(b, start, columns)
     return ModelArrays(ev=b.pool.array(), tr_ptr=tr_ptr, tr_ent=tr_ent, dest=dest,
                        start=start, rw_ptr=rw_ptr, rw_ent=rw_ent, trw_ptr=trw_ptr, trw_ent=trw_ent,
-                       columns=columns, initial=initial, n=b.n, n_cycles=model.n_cycles)
+                       columns=columns, initial=initial, n=b.n, n_cycles=model.n_cycles,
+                       prog=b.programs.arrays() if b.programs is not None else None)
 
 
 # ---------------------------------------------------------------------------- evaluating and checking a value
@@ -109,6 +118,20 @@ class _Watched(Time):
         return self.__dict__.get("_strategy_read", False)
 
 
+_VARYING: dict = {}  # id(draws) -> (weak reference, the parameters varying in the run)
+
+def _run_varying(draws: ResolvedDraws) -> set:
+    """The parameters whose draws are not all equal in the whole run (not only in a chunk); once per draws object."""
+    hit = _VARYING.get(id(draws))
+    if hit is not None and hit[0]() is draws:
+        return hit[1]
+    out = {k for k, v in draws.arrays.items() if v.size > 1 and not (v == v[0]).all()}
+    if len(_VARYING) > 16:
+        _VARYING.clear()
+    _VARYING[id(draws)] = (weakref.ref(draws), out)
+    return out
+
+
 def _collapsed(v: np.ndarray) -> np.ndarray:
     """A parameter's draws of one chunk as ``(n, 1, 1)``, or ``(1, 1, 1)`` when every draw has the same value.
 
@@ -124,7 +147,8 @@ def _collapsed(v: np.ndarray) -> np.ndarray:
 class _Builder:
     """Evaluates the values of one model on one chunk of draws and pools them."""
 
-    def __init__(self, model: Model, draws: ResolvedDraws, lo: int, hi: int, collapse: bool = True):
+    def __init__(self, model: Model, draws: ResolvedDraws, lo: int, hi: int, collapse: bool = True,
+                 programs: bool = False):
         self.model = model
         self.ids = draws.ids[lo:hi]
         self.n = hi - lo
@@ -138,6 +162,20 @@ class _Builder:
         self.cyc_tr = np.arange(T).reshape(1, T, 1)
         self.cyc_rw = np.arange(T + 1).reshape(1, T + 1, 1)
         self.pool = Pool()
+        # parameters varying in the run (not only in this chunk): every chunk compiles the same nodes
+        varying = _run_varying(draws) if programs else set()
+        self.comp = ModelCompiler(model, self.pool, lambda s, c, w: self.ctx(s, None, c, w),
+                                  varying.__contains__) if programs else None
+        self.programs = self.comp.P if self.comp is not None else None
+
+    def compiled(self, v: Any, k: int, strategy: str, state: str, cycles: np.ndarray, where: str,
+                 checks: str) -> Slot | None:
+        """The compiled slot of ``v`` (:meth:`ModelCompiler.value`), or None: evaluate it with numpy."""
+        return None if self.comp is None else self.comp.value(v, k, strategy, state, cycles, where, checks)
+
+    def row_program(self, k: int, explicit: dict, comp_to: str | None) -> Slot:
+        """The complement (or the sum check) of a row with compiled entries."""
+        return self.comp.row(k, explicit, comp_to, _TOL)
 
     def ctx(self, strategy: str, state: str | None, cycles: np.ndarray, where: str) -> Context:
         L = self.model.tunnels.get(state, 1) if state is not None else 1
@@ -183,9 +221,13 @@ class _Builder:
             )
         return a
 
-    def probability(self, v: Any, strategy: str, frm: str, to: str) -> np.ndarray:
-        """An explicit transition probability, checked to lie in [0, 1]."""
-        a = self.value(v, strategy, frm, self.cyc_tr, f"strategy {strategy!r}, transition {frm!r} -> {to!r}")
+    def probability(self, v: Any, strategy: str, frm: str, to: str, k: int = 0) -> np.ndarray | Slot:
+        """An explicit transition probability, checked to lie in [0, 1] (or its compiled slot)."""
+        where = f"strategy {strategy!r}, transition {frm!r} -> {to!r}"
+        slot = self.compiled(v, k, strategy, frm, self.cyc_tr, where, "prob")
+        if slot is not None:
+            return slot
+        a = self.value(v, strategy, frm, self.cyc_tr, where)
         if id(a) in self.checked:
             return a
         self.checked.add(id(a))
@@ -217,8 +259,15 @@ class _Builder:
             f"Model with utility_max=None"
         )
 
-    def entries(self, rows: dict, k: int, state: str, a: np.ndarray, head: tuple) -> None:
-        """Pool ``a`` and add entries ``head + (offset, sd, st)`` for every tunnel slot of ``state``."""
+    def entries(self, rows: dict, k: int, state: str, a: np.ndarray | Slot, head: tuple) -> None:
+        """Pool ``a`` and add entries ``head + (offset, sd, st)`` for every tunnel slot of ``state``.
+
+        A compiled value (:class:`~sim.model.compile.Slot`, never in a tunnel state) is entry
+        ``head + (slot, -1, 1)``.
+        """
+        if isinstance(a, Slot):
+            rows.setdefault((k, self.model.offsets[state]), []).append(head + (a.index, -1, 1))
+            return
         o, sd, st, ss = self.pool.add(a)
         first = self.model.offsets[state]
         for l in range(self.model.tunnels.get(state, 1)):
@@ -238,11 +287,13 @@ def _transitions(b: _Builder) -> tuple[np.ndarray, np.ndarray]:
             if not entries:  # absorbing: stays with probability 1
                 b.entries(tr_rows, k, frm, np.ones((1, 1, 1)), (model.states.index(frm),))
                 continue
-            explicit = {to: b.probability(v, strat, frm, to) for to, v in entries.items()
+            explicit = {to: b.probability(v, strat, frm, to, k) for to, v in entries.items()
                         if not isinstance(v, Complement)}
             comp_to = next((to for to, v in entries.items() if isinstance(v, Complement)), None)
             row_key = (frm, comp_to) + tuple((to, id(arr)) for to, arr in explicit.items())
-            if row_key not in rows_done:  # the same entries in another strategy: same row
+            if row_key not in rows_done and any(isinstance(a, Slot) for a in explicit.values()):
+                rows_done[row_key] = (list(explicit.values()), b.row_program(k, explicit, comp_to))
+            elif row_key not in rows_done:  # the same entries in another strategy: same row
                 total = _row_sum(list(explicit.values()))
                 free = 1.0 - total if comp_to is not None else None
                 _check_row(b, strat, frm, comp_to, explicit, total, free)
@@ -354,10 +405,17 @@ def _state_rewards(b: _Builder, columns: tuple) -> tuple[np.ndarray, np.ndarray]
     for k, strat in enumerate(model.strategies):
         for r, comp_name in enumerate(comps):
             for s, v in model.costs.get(comp_name, {}).items():
-                a = b.value(v, strat, s, b.cyc_rw, f"strategy {strat!r}, cost {comp_name!r} of state {s!r}")
+                where = f"strategy {strat!r}, cost {comp_name!r} of state {s!r}"
+                a = b.compiled(v, k, strat, s, b.cyc_rw, where, "finite")
+                a = b.value(v, strat, s, b.cyc_rw, where) if a is None else a
                 b.entries(rw_rows, k, s, a, (r,))
         for s, v in model.utilities.items():
-            a = b.value(v, strat, s, b.cyc_rw, f"strategy {strat!r}, utility of state {s!r}")
+            where = f"strategy {strat!r}, utility of state {s!r}"
+            slot = b.compiled(v, k, strat, s, b.cyc_rw, where, "utility")
+            if slot is not None:
+                b.entries(rw_rows, k, s, slot, (NR - 2,))
+                continue
+            a = b.value(v, strat, s, b.cyc_rw, where)
             b.utility_bound(a, strat, s)
             b.entries(rw_rows, k, s, a * h, (NR - 2,))
         for s in model.states:
@@ -379,7 +437,8 @@ def _transition_rewards(b: _Builder, columns: tuple) -> tuple[np.ndarray, np.nda
             what = columns[r] if r < len(comps) else "qaly"
             for frm in froms:
                 where = f"strategy {strat!r}, transition {what} {a_!r} -> {to!r}"
-                a = b.value(v, strat, frm, b.cyc_tr, where)
+                a = b.compiled(v, k, strat, frm, b.cyc_tr, where, "finite")
+                a = b.value(v, strat, frm, b.cyc_tr, where) if a is None else a
                 b.entries(trw_rows, k, frm, a, (model.states.index(to), r))
     return csr(trw_rows, len(model.strategies), len(model.layout), 5)
 

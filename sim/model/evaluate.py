@@ -438,3 +438,7 @@ def _as_array(x: Any, ctx: Context, origin: str) -> np.ndarray:
             f"(shape (draws, 1, 1)) and t.cycle / t.year / t.age / t.sojourn arrays"
         )
     return a
+
+
+# the function nodes (Exp, Log, Min, Max, Compare, Where, Competing) register their evaluations
+from sim.model import functions as _functions  # noqa: E402, F401

@@ -10,6 +10,7 @@ result for one chunk of draws; the layout is described in ``sim/cohort/_kernels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -124,6 +125,9 @@ class ModelArrays:
         Draws in the chunk.
     n_cycles : int
         Cycles ``T``.
+    prog : ProgramArrays or None
+        Compiled values (``sim/model/compile.py``) that entries with ``sd = -1`` point at;
+        None when every value is pooled.
     """
 
     ev: np.ndarray
@@ -139,6 +143,7 @@ class ModelArrays:
     initial: np.ndarray
     n: int
     n_cycles: int
+    prog: Any = None
 
     @property
     def has_initial(self) -> bool:

@@ -163,6 +163,23 @@ class Expr:
     def __neg__(self):
         return Arith("neg", self)
 
+    def _compare(self, op: str, other):
+        from sim.model.functions import Compare  # the function nodes import this module
+
+        return Compare(op, self, other)
+
+    def __lt__(self, other):
+        return self._compare("<", other)
+
+    def __le__(self, other):
+        return self._compare("<=", other)
+
+    def __gt__(self, other):
+        return self._compare(">", other)
+
+    def __ge__(self, other):
+        return self._compare(">=", other)
+
     def __pos__(self):
         return self
 
