@@ -321,13 +321,11 @@ FLAGSHIP_FINGERPRINT = (
     ("hospital", "medical", "procedure"),
     (("hospital", ("Med", "PostCABG")), ("medical", ("Med", "PostCABG", "Surgery"))),
     ("Med", "PostCABG", "Surgery"), (("Med", "Surgery"),), ("Surgery",), ("Surgery",),
-    ("age_start", "age_utility", "c_add2", "c_bb", "c_cabg", "c_drugs", "c_followup", "c_hosp", "c_hosp_noncv",
-     "c_hr_check", "c_ranolazine", "c_visit", "du_cabg", "du_profile", "early_post_years", "effect_years",
-     "h_cv_med", "h_cv_med_y0", "h_cv_med_y5", "h_cv_post", "h_cv_post_y2", "h_cv_post_y5", "horizon_years",
-     "hr_cv_post_early", "hr_hosp_cabg", "k_other", "male_share", "p_acs_cabg", "p_bb_underdosed", "p_no_cabg",
-     "p_op", "q_hosp_loss", "r_acs", "r_cross_early", "r_cross_late", "r_hosp_med", "r_hosp_noncv", "saq_add2",
-     "saq_add3", "saq_bb", "saq_noise_sd", "saq_patient_sd", "saq_untreated", "theatre_slots_per_week", "u_med",
-     "u_periop", "wait_cabg_months", "wane_years"),
+    ("age_start", "age_utility", "c_cabg", "c_drugs", "c_followup", "c_hosp", "c_hosp_noncv", "du_cabg",
+     "du_profile", "early_post_years", "effect_years", "h_cv_med_y0", "h_cv_med_y5", "h_cv_post_y2",
+     "h_cv_post_y5", "horizon_years", "hr_cv_post_early", "hr_hosp_cabg", "k_other", "male_share", "p_no_cabg",
+     "p_op", "q_hosp_loss", "r_cross_early", "r_cross_late", "r_hosp_med", "r_hosp_noncv", "u_med", "u_periop",
+     "wane_years"),
 )
 
 

@@ -319,7 +319,7 @@ def report_sections(model=None) -> list:
              f"Outside the interval: {misses or 'none'}. Sources and derivation: docs/omt_vs_cabg.md.")
     figure = [("omt_vs_cabg_survival", "Survival by arm: reconstructed Kaplan-Meier estimate (95 % interval), "
                "printed and derived points, the cohort model and the best parametric fit by AIC",
-               trial_survival.figure_png())]
+               trial_survival.figure())]
     sections.append(("Survival by year against the reconstructed STICHES curves", text2,
                      [("Model vs trial by year", yearly), ("Parametric fits per arm (reconstructed data)", fits)],
                      figure))

@@ -129,7 +129,7 @@ def report_sections(module, model) -> list:
     A ready model's module may define ``report_sections(model)`` (or have a submodule
     ``validation`` that does) returning a list of ``(title, text, tables)`` with
     ``tables`` a list of ``(caption, DataFrame)``, optionally followed by a list of figures
-    ``(name, caption, PNG bytes)``. Found through the module object;
+    ``(name, caption, matplotlib Figure)`` (styled and saved by the report). Found through the module object;
     nothing is imported by name from a model catalogue.
 
     Parameters
