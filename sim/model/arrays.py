@@ -57,10 +57,9 @@ def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int, *, collap
         (the numbers are the same; the pool is smaller). False keeps one value per draw,
         as a memory probe on a few draws needs.
     programs : bool
-        Compile the expressions that vary by draw and cycle into programs the cohort kernel
-        runs (``sim/model/compile.py``) instead of evaluating and storing them; their
-        checks then run in the kernel, and a failing chunk is evaluated again without
-        programs to raise the message. False: every value evaluated and pooled.
+        Compile the expressions that vary by draw and cycle into programs the cohort kernel runs
+        (``sim/model/compile.py``) instead of evaluating and storing them; their checks then run in
+        the kernel, and a failing chunk is evaluated again without programs to raise the message.
 
     Returns
     -------
@@ -77,15 +76,11 @@ def build_arrays(model: Model, draws: ResolvedDraws, lo: int, hi: int, *, collap
     rw_ptr, rw_ent = _state_rewards(b, columns)
     trw_ptr, trw_ent = _transition_rewards(b, columns)
     initial = _initial_rewards(b, start, columns)
-    out = ModelArrays(ev=b.pool.array(), tr_ptr=tr_ptr, tr_ent=tr_ent, dest=dest,
-                      start=start, rw_ptr=rw_ptr, rw_ent=rw_ent, trw_ptr=trw_ptr, trw_ent=trw_ent,
-                      columns=columns, initial=initial, n=b.n, n_cycles=model.n_cycles,
-                      prog=b.programs.arrays() if b.programs is not None else None)
-    # The compiler's context function refers back to the builder: break that cycle, so that a
-    # chunk's evaluated values are freed when the chunk ends, not at the next garbage collection
-    # (a 10^6-draw PSA otherwise carried tens of megabytes of finished chunks).
-    b.comp = None
-    return out
+    prog = b.programs.arrays() if b.programs is not None else None
+    b.comp = None  # its context function refers back to b: free the chunk now, not at the next gc
+    return ModelArrays(ev=b.pool.array(), tr_ptr=tr_ptr, tr_ent=tr_ent, dest=dest, start=start, rw_ptr=rw_ptr,
+                       rw_ent=rw_ent, trw_ptr=trw_ptr, trw_ent=trw_ent, columns=columns, initial=initial, n=b.n,
+                       n_cycles=model.n_cycles, prog=prog)
 
 
 # ---------------------------------------------------------------------------- evaluating and checking a value
