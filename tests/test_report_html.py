@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import report_helpers as R  # noqa: E402
@@ -180,3 +181,19 @@ def test_decision_when_the_cheaper_strategy_is_cost_effective(tmp_path):
     icer = pd.read_csv(res.folder / "icer.csv").set_index("strategy").loc["comb", "icer"]
     assert "At GBP 5,000 per life-year, <b>mono</b> is cost-effective" in decision
     assert f"(the more effective comb costs more per life-year than the threshold: ICER GBP {icer:,.0f})" in decision
+
+
+def test_evppi_curve_points_gather_where_the_evpi_is():
+    """Points: evenly over the grid, the threshold, and more where the EVPI is high (none where it is 0)."""
+    from sim.experiment.figures import curve_points
+
+    grid = np.arange(0, 200_001, 2_000.0)
+    ev = pd.DataFrame({"wtp": grid, "evpi": np.exp(-(((grid - 84_000) / 8_000) ** 2))})
+    ev.loc[ev["evpi"] < 1e-3, "evpi"] = 0.0
+    pts = curve_points(grid, 100_000.0, ev)
+    even = grid[np.linspace(0, len(grid) - 1, 9).round().astype(int)]
+    assert set(even) <= set(pts) and 100_000.0 in pts and 84_000.0 in pts
+    near = pts[(pts > 60_000) & (pts < 108_000)]
+    assert len(near) >= 10  # dense around the peak
+    assert all(p in even or p == 100_000.0 or ev.set_index("wtp").loc[p, "evpi"] > 0 for p in pts)
+    assert np.array_equal(curve_points(grid, 100_000.0), np.unique(np.r_[even, 100_000.0]))

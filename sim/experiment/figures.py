@@ -77,8 +77,15 @@ def png_size(data: bytes) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def curve_points(wtp, threshold: float, evpi: pd.DataFrame | None = None, n: int = 5) -> np.ndarray:
+def curve_points(wtp, threshold: float, evpi: pd.DataFrame | None = None, n: int = 9,
+                 dense: int = 12) -> np.ndarray:
     """Willingness-to-pay values at which to compute EVPPI curves (each costs one regression per group).
+
+    EVPPI, like the EVPI, is large only where the decision is uncertain and changes
+    fastest near the EVPI's peak, so the points are ``n`` spread evenly over the grid, the
+    threshold, and ``dense`` grid values placed by the EVPI itself: at its quantiles when
+    the EVPI curve is read as a density (many points where it is high, none where it is
+    zero).
 
     Parameters
     ----------
@@ -87,9 +94,11 @@ def curve_points(wtp, threshold: float, evpi: pd.DataFrame | None = None, n: int
     threshold : float
         The decision threshold (always included).
     evpi : DataFrame, optional
-        The EVPI curve (``wtp``, ``evpi``): where it peaks is included.
+        The EVPI curve (``wtp``, ``evpi``) on the grid.
     n : int
         Points spread evenly over the grid.
+    dense : int
+        Points placed by the EVPI.
 
     Returns
     -------
@@ -99,7 +108,12 @@ def curve_points(wtp, threshold: float, evpi: pd.DataFrame | None = None, n: int
     grid = np.asarray(wtp, dtype=float)
     pts = [grid[np.linspace(0, len(grid) - 1, n).round().astype(int)], [float(threshold)]]
     if evpi is not None and len(evpi):
-        pts.append([float(evpi["wtp"].iloc[int(np.argmax(evpi["evpi"].to_numpy(float)))])])
+        w = evpi["wtp"].to_numpy(float)
+        mass = np.clip(evpi["evpi"].to_numpy(float), 0.0, None)
+        if mass.sum() > 0:
+            cum = np.cumsum(mass) / mass.sum()
+            at = np.searchsorted(cum, (np.arange(dense) + 0.5) / dense)
+            pts.append(w[np.clip(at, 0, len(w) - 1)])
     return np.unique(np.concatenate(pts))
 
 

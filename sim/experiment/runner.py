@@ -51,6 +51,10 @@ from sim.experiment.workbook import WORKBOOK, group_label, parameter_label, work
 
 __all__ = ["Executor", "RecordChanged", "RunResult", "read_sweep", "repeat", "run_experiment"]
 
+#: Posterior samples behind the standard errors of the EVPPI curves' points (the bands
+#: of the figure); the table at the threshold uses the estimator's default (500).
+CURVE_SAMPLES = 100
+
 
 # ---------------------------------------------------------------------------- results
 @dataclass(frozen=True)
@@ -234,7 +238,9 @@ class _Run:
                  f"Per-person EVPPI at {self.units.wtp(exp.wtp_threshold)} (bars: one standard error)")
         self.sections["evppi"] = table
         points = curve_points(exp.wtp, exp.wtp_threshold, self.sections.get("evpi_curve"))  # EVPPI over WTP
-        curve = self.located(("evppi",), voi.evppi, c, e, points, draws, groups, method=exp.evppi.method)
+        # the curves' bands come from 100 posterior samples (the threshold's table from the default 500)
+        curve = self.located(("evppi",), voi.evppi, c, e, points, draws, groups, method=exp.evppi.method,
+                             n_sim=CURVE_SAMPLES)
         write_table(curve, self.dir, "evppi_curve", ("csv",))
         self.sections["evppi_curve"] = curve
 
