@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import cohorts
-from sim import HtaError, Model
+from sim import HtaError, Model, ParameterTable
 from sim.experiment import read_experiment, run_experiment
 from sim.experiment.cli import main as cli_main
 from sim.experiment.present import (
@@ -254,3 +254,25 @@ def test_model_with_bad_units_in_python_is_an_error_at_build():
     with pytest.raises(HtaError, match="currency"):
         Model(states=("a", "b"), strategies=("x",), transitions={("a", "b"): 0.1, ("a", "a"): 0.9, ("b", "b"): 1.0},
               start={"a": 1.0}, horizon=2, currency="$")
+
+
+def test_parameter_sheet_keeps_the_files_verification_record_and_reads_back(tmp_path):
+    """price_year/verified/note of the table's CSV reach the workbook (and the report); the sheet is still a table."""
+    f = H.small(tmp_path, draws=20)
+    table = pd.read_csv(tmp_path / "hiv.csv", dtype=str, keep_default_na=False)
+    table["verified"] = ["yes" if i % 2 else "no" for i in range(len(table))]
+    table["note"] = [f"note {i}" for i in range(len(table))]
+    table.to_csv(tmp_path / "hiv.csv", index=False)
+    res = run_experiment(f)
+    wb = openpyxl.load_workbook(res.folder / WORKBOOK)
+    head = [c.value for c in wb["Parameters"][1]]
+    assert "verified" in head and "note" in head
+    rows = {r[0]: r for r in wb["Parameters"].iter_rows(min_row=2, values_only=True)}
+    v, n = head.index("verified"), head.index("note")
+    for name, verified, note in zip(table["name"], table["verified"], table["note"], strict=True):
+        assert rows[name][v] == verified and rows[name][n] == note
+    sheet = pd.read_excel(res.folder / WORKBOOK, sheet_name="Parameters", dtype=object)
+    back = ParameterTable.from_frame(sheet)  # the workbook's parameter sheet reads back as a table
+    assert back.names == list(table["name"])
+    html = (res.folder / "report.html").read_text()
+    assert ">Verified<" in html and "note 3" in html

@@ -375,16 +375,12 @@ def _extra(run, page: _Page, early: bool) -> None:
 
 def _parameters(run) -> list:
     from sim.experiment.present import shown_path
+    from sim.experiment.workbook import parameter_records
 
-    frame = run.ld.table.to_frame()
-    cols = [c for c in ("name", "description", "value", "unit", "distribution", "args", "source") if c in frame]
+    frame = parameter_records(run.ld.table)  # with the verification status, when the table's file records it
+    cols = [c for c in ("name", "description", "value", "unit", "distribution", "args", "source", "verified", "note")
+            if c in frame]
     ptab = frame[cols].copy()
-    src = Path(str(run.ld.table.label))
-    if src.suffix.lower() == ".csv" and src.is_file():  # verification status, when the table's file records it
-        own = pd.read_csv(src, dtype=str, keep_default_na=False)
-        for c in ("verified", "note"):
-            if c in own and "name" in own:
-                ptab[c] = ptab["name"].map(dict(zip(own["name"], own[c], strict=True))).fillna("")
     ptab.columns = [c.capitalize() for c in ptab.columns]
     return [_text(f"{len(ptab)} parameters; the distribution's arguments as given in the table "
                   f"({shown_path(run.ld.table.label, run.exp.path.parent)})."),

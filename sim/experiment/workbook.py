@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["FORMATS", "WORKBOOK", "Sheet", "group_label", "parameter_label", "workbook_sheets", "write_workbook"]
+__all__ = ["FORMATS", "WORKBOOK", "Sheet", "group_label", "parameter_label", "parameter_records", "workbook_sheets",
+           "write_workbook"]
 
 #: The workbook of a run, in its output folder.
 WORKBOOK = "results.xlsx"
@@ -227,6 +228,32 @@ def group_label(table, group) -> str:
     return f"{descs[0]} and {len(names) - 1} more"
 
 
+def parameter_records(table) -> pd.DataFrame:
+    """A parameter table as a frame, with its CSV's ``price_year``, ``verified`` and ``note`` columns.
+
+    Parameters
+    ----------
+    table : ParameterTable
+        The run's table; when it was read from a CSV file that records those columns,
+        they are added (matched by name; empty where the file has none).
+
+    Returns
+    -------
+    DataFrame
+        :meth:`ParameterTable.to_frame` plus the recorded columns the file has.
+    """
+    from sim.params.io import RECORD_COLUMNS
+
+    frame = table.to_frame()
+    src = Path(str(table.label))
+    if src.suffix.lower() == ".csv" and src.is_file():
+        own = pd.read_csv(src, dtype=str, keep_default_na=False)
+        for c in RECORD_COLUMNS:
+            if c in own and "name" in own and c not in frame:
+                frame[c] = frame["name"].map(dict(zip(own["name"], own[c], strict=True))).fillna("")
+    return frame
+
+
 def _drop_empty(df):
     """An ICER table without its ``dominated_by`` column when no strategy is dominated."""
     if df is None or "dominated_by" not in df.columns:
@@ -306,7 +333,7 @@ def workbook_sheets(run) -> list[Sheet]:
     add("Thresholds", s.get("thresholds"), "thresholds")
     add("Sweep summary", s.get("sweep"))
     out += list(getattr(run, "extra_sheets", ()))  # a patient-level run's queues, waits, subgroups, NNT...
-    params = run.ld.table.to_frame()  # the columns of a parameter table file: the sheet reads back as one
+    params = parameter_records(run.ld.table)  # a parameter table file's columns: the sheet reads back as one
     add("Parameters", params, kinds={c: "number" if c == "value" else "text" for c in params.columns})
     rows = settings_rows(run)
     add("Settings", pd.DataFrame(rows, columns=["Setting", "Value"]), kinds={"Setting": "text", "Value": "text"})

@@ -23,6 +23,7 @@ from sim.errors import HtaError, suggest
 
 __all__ = [
     "COLUMNS",
+    "RECORD_COLUMNS",
     "check_csv_text",
     "parse_args",
     "place",
@@ -37,6 +38,10 @@ __all__ = [
 
 #: Columns of a parameter table (``name``, ``value`` and ``source`` required).
 COLUMNS = ("name", "value", "distribution", "args", "group", "unit", "description", "source")
+
+#: Optional columns recording how each value was checked: read and accepted, not used by
+#: the model; the report and the workbook show them (``sim.experiment.workbook.parameter_records``).
+RECORD_COLUMNS = ("price_year", "verified", "note")
 
 
 # ---------------------------------------------------------------------------- cells and rows
@@ -109,10 +114,11 @@ def rows_from_frame(df: pd.DataFrame, label: str, first_line: int = 2) -> list[d
             f"{label}: missing column(s) {missing}; a parameter table needs columns name, value, "
             f"source (and optionally distribution, args, group, unit, description)"
         )
-    unknown = [c for c in df.columns if c not in COLUMNS]
+    known = COLUMNS + RECORD_COLUMNS
+    unknown = [c for c in df.columns if c not in known]
     if unknown:
         raise HtaError(
-            f"{label}: unknown column {unknown[0]!r}{suggest(unknown[0], COLUMNS)}; columns are {', '.join(COLUMNS)}"
+            f"{label}: unknown column {unknown[0]!r}{suggest(unknown[0], known)}; columns are {', '.join(known)}"
         )
     rows = []
     for i, row in enumerate(df.to_dict("records")):
