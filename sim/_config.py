@@ -3,6 +3,10 @@
 ``HTA_SIM_PARALLEL=0`` in the environment turns off parallel kernels (useful for
 debugging); ``NUMBA_DISABLE_JIT=1`` runs every kernel as plain Python.
 
+The engine's kernels are compiled at LLVM ``-O2`` (:data:`OPT_LEVEL`, through
+:func:`kernel_compiler`) instead of Numba's ``-O3``: same machine-code speed on the
+benchmarks, about 15 % less compile time on an empty cache (``benchmarks/README.md``).
+
 Kernels are compiled serial (``parallel=False``: a parallel Numba kernel takes two to
 three times longer to compile) and release the GIL (``nogil=True``); :func:`run_split`
 runs one kernel call per thread on contiguous ranges of draws or patients. Every
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["CACHE", "PARALLEL", "FASTMATH", "THREADS", "run_split", "threads"]
+__all__ = ["CACHE", "PARALLEL", "FASTMATH", "THREADS", "OPT_LEVEL", "kernel_compiler", "run_split", "threads"]
 
 #: Compile once and keep the machine code on disk (``__pycache__`` or ``NUMBA_CACHE_DIR``).
 CACHE: bool = True
@@ -23,6 +27,10 @@ PARALLEL: bool = os.environ.get("HTA_SIM_PARALLEL", "1") != "0"
 FASTMATH: bool = False
 #: Threads of the kernels; None: ``HTA_SIM_THREADS``, else ``NUMBA_NUM_THREADS``, else the CPU count.
 THREADS: int | None = None
+
+#: LLVM optimisation level of the engine's kernels (never above the user's ``NUMBA_OPT``, Numba's default 3).
+#: No floating-point result depends on it (no fast-math: LLVM may not reorder arithmetic at any level).
+OPT_LEVEL: int = 2
 
 _POOL: dict = {}  # process id -> (threads, executor); a forked child makes its own
 
@@ -38,6 +46,46 @@ def threads() -> int:
         if v.isdigit() and int(v) > 0:
             return int(v)
     return max(1, os.cpu_count() or 1)
+
+
+_COMPILER: list = []
+
+
+def kernel_compiler():
+    """The Numba compiler class of the engine's kernels: ``@njit(pipeline_class=kernel_compiler())``.
+
+    Numba's own pipeline, run with the LLVM optimisation level lowered to
+    :data:`OPT_LEVEL` while the kernel (and what it compiles inside it) is compiled;
+    Numba's level is restored afterwards, so other code of the process is unaffected.
+    Numba compiles under a global lock, so no other compilation sees the change. LLVM
+    ``-O3`` adds, on top of ``-O2``, transformations (non-trivial loop unswitching,
+    more inlining) that multiply the code of kernels with many branches inside loops
+    but did not make them faster here.
+
+    Returns
+    -------
+    type
+        A subclass of ``numba.core.compiler.Compiler``.
+    """
+    if _COMPILER:
+        return _COMPILER[0]
+    from numba.core import config
+    from numba.core.compiler import Compiler
+
+    class KernelCompiler(Compiler):
+        """Numba's pipeline at LLVM ``-O{OPT_LEVEL}``."""
+
+        def _compile_core(self):
+            old = config.OPT
+            if int(old) > OPT_LEVEL:
+                config.OPT = type(old)(OPT_LEVEL)
+            try:
+                return super()._compile_core()
+            finally:
+                config.OPT = old
+
+    _COMPILER.append(KernelCompiler)
+    return KernelCompiler
 
 
 def run_split(fn, n: int, align: int = 1, min_items: int = 1) -> None:

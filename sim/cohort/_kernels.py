@@ -24,21 +24,80 @@ engine runs one call per thread on a range of whole blocks
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import config, njit, prange
+from numba.core import types
+from numba.extending import intrinsic
 
-from sim._config import CACHE, FASTMATH
+from sim._config import CACHE, FASTMATH, kernel_compiler
 
 __all__ = ["BLOCK", "cohort_kernel", "occupancy_kernel", "program_kernel", "occupancy_program_kernel",
-           "run_programs"]
+           "run_programs", "programs_address"]
 
 #: Draws processed together (the SIMD dimension).
 BLOCK = 128
 
+#: Argument types of :func:`run_programs` as the program kernels call it (C-contiguous arrays).
+_PROGRAM_ARGS = (types.int64[:, ::1], types.float64[::1], types.int64[:, ::1], types.int64[:, ::1],
+                 types.boolean[:, ::1], types.float64[::1], types.int64, types.int64, types.int64, types.int64,
+                 types.float64[:, ::1], types.float64[:, ::1], types.float64[:, ::1], types.int64[::1])
+_ADDRESS: list = []
 
-@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+
+def programs_address() -> int:
+    """Address of :func:`run_programs`' machine code, compiled (or loaded from the cache) once per process.
+
+    The program kernels call the interpreter through this address rather than by name:
+    a call by name makes Numba link the interpreter's code into each kernel and
+    optimise it again there (about 0.7 s of compilation per kernel on an empty cache);
+    through the address it is compiled once, on its own. 0 without JIT (the kernels
+    then call it as Python).
+    """
+    if not _ADDRESS:
+        if config.DISABLE_JIT:
+            _ADDRESS.append(0)
+        else:
+            run_programs.compile(_PROGRAM_ARGS)
+            cres = run_programs.overloads[_PROGRAM_ARGS]
+            _ADDRESS.append(cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name))
+    return _ADDRESS[0]
+
+
+@intrinsic
+def _call_programs_at(typingctx, address, args):  # pragma: no cover - compiled
+    """Call :func:`run_programs`' machine code at ``address`` with the tuple ``args`` (Numba's calling convention).
+
+    Typing fails unless ``args`` has exactly the types :func:`run_programs` was compiled
+    for (:data:`_PROGRAM_ARGS`), so a layout mismatch is a compile error, never a wrong call.
+    """
+    if not isinstance(address, types.Integer) or tuple(getattr(args, "types", ())) != _PROGRAM_ARGS:
+        return None
+
+    def codegen(context, builder, signature, llargs):
+        cc = context.call_conv
+        argtys = list(_PROGRAM_ARGS)
+        fnty = cc.get_function_type(types.none, argtys)
+        fn = builder.inttoptr(llargs[0], fnty.as_pointer())
+        vals = [builder.extract_value(llargs[1], i) for i in range(len(argtys))]
+        status, _ = cc.call_function(builder, fn, types.none, argtys, vals)
+        with builder.if_then(status.is_error, likely=False):
+            cc.return_status_propagate(builder, status)
+        return context.get_dummy_value()
+
+    return types.none(address, args), codegen
+
+
+if config.DISABLE_JIT:
+    def _call_address(address, args):
+        """Without JIT: call :func:`run_programs` directly."""
+        run_programs(*args)
+else:
+    _call_address = _call_programs_at
+
+
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, pipeline_class=kernel_compiler())
 def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
                    c_own, c_prev, c_tr, w, col_w, out, trace, keep_trace, code, consts, loads, slots, dirty,
-                   err):  # pragma: no cover - compiled
+                   err, prog_fn):  # pragma: no cover - compiled
     """Run every (draw, strategy) cohort and accumulate rewards.
 
     Shapes: n = draws, K = strategies, T = cycles, S1 = expanded states, S = states,
@@ -79,6 +138,9 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
         an entry with ``sd = -1`` reads slot ``offset`` of the current block and cycle.
     err : (1,) int64
         Set to 1 when a compiled value fails a check.
+    prog_fn : int
+        Address of :func:`run_programs`' machine code (:func:`programs_address`); unused
+        (0 will do) when there are no compiled values.
     """
     n = out.shape[0]
     K = out.shape[1]
@@ -90,14 +152,15 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
     n_blocks = (n + BLOCK - 1) // BLOCK
     U = w.shape[0]
     rw_timed = False  # does any state reward vary by cycle?
-    timed = np.zeros(rw_ent.shape[0], dtype=np.bool_)  # else fixed over cycles: through the occupancy
-    col_timed = np.zeros(NR, dtype=np.bool_)
+    flags = np.zeros((2 + 2 * K, rw_ent.shape[0] + NR + S1), dtype=np.bool_)  # one allocation type
+    timed = flags[0]  # else fixed over cycles: through the occupancy
+    col_timed = flags[1]
     for e in range(rw_ent.shape[0]):
         if rw_ent[e, 3] != 0:
             rw_timed = True
             timed[e] = True
             col_timed[rw_ent[e, 0]] = True
-    fixed = np.zeros((K, S1), dtype=np.bool_)  # states with rewards fixed over cycles
+    fixed = flags[2:2 + K]  # states with rewards fixed over cycles
     for k in range(K):
         for i in range(S1):
             for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
@@ -106,10 +169,10 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
     n_slots = slots.shape[0]
     depth = 1
     for q in range(n_slots):
-        depth = max(depth, slots[q, 3])
+        depth = slots[q, 3] if slots[q, 3] > depth else depth
     # the states whose share is needed (rewarded, with transition rewards, traced, or flowing into
     # a needed state; not e.g. an absorbing dead state without rewards): the others are not moved
-    needed = np.zeros((K, S1), dtype=np.bool_)
+    needed = flags[2 + K:2 + 2 * K]
     for k in range(K):
         for i in range(S1):
             needed[k, i] = keep_trace or rw_ptr[k, i + 1] > rw_ptr[k, i] or trw_ptr[k, i + 1] > trw_ptr[k, i]
@@ -125,40 +188,40 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                             break
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
-        nb = min(BLOCK, n - d0)
-        cur = np.empty((n_slots, BLOCK))  # compiled values of the block at the current cycle
-        prv = np.empty((n_slots, BLOCK))
-        stk = np.empty((depth, BLOCK))
+        nb = BLOCK if n - d0 > BLOCK else n - d0
+        # every work array is a (rows, BLOCK) float array (one allocation type to compile)
+        cur = np.zeros((n_slots, BLOCK))  # compiled values of the block at the current cycle
+        prv = np.zeros((n_slots, BLOCK))
+        stk = np.zeros((depth, BLOCK))
         # cycles outside strategies: the compiled values of a cycle are computed once for all strategies
-        mm = np.zeros((K, S1, BLOCK))
-        nn = np.zeros((K, S1, BLOCK))
+        mm = np.zeros((K * S1, BLOCK))  # row k * S1 + i
+        nn = np.zeros((K * S1, BLOCK))
         p = np.zeros((S, BLOCK))  # a row's probabilities, filled only for rows with transition rewards
         v_own = np.zeros((NR, BLOCK))
         v_prev = np.zeros((NR, BLOCK))
-        accs = np.zeros((K, 2, NR, BLOCK))
-        occs = np.zeros((K, U, S1, BLOCK))
-        tot = np.empty(BLOCK)
+        accs = np.zeros((K * 2 * NR, BLOCK))  # row (k * 2 + g) * NR + r
+        occs = np.zeros((K * U * S1, BLOCK))  # row (k * U + u) * S1 + i
+        tot = np.zeros((1, BLOCK))[0]
         for k in range(K):
             for i in range(S1):
-                mi = mm[k, i]
+                mi = mm[k * S1 + i]
                 for b in range(nb):
                     mi[b] = start[d0 + b if s_draws else 0, k, i]
         for t in range(T + 1):
             if n_slots > 0:
-                run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err)
+                _call_address(prog_fn, (code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err))
             for k in range(K):
-                m = mm[k]
-                nxt = nn[k]
-                acc = accs[k]
+                mk = k * S1  # rows of strategy k in mm, nn
+                ak = k * 2 * NR  # in accs
+                ok = k * U * S1  # in occs
                 # ---- rewards fixed over cycles: weighted occupancy of their states at trace point t
-                occ = occs[k]
                 for i in range(S1):
                     if fixed[k, i]:
-                        mi = m[i]
+                        mi = mm[mk + i]
                         for u in range(U):
                             x = w[u, t]
                             if x != 0.0:
-                                oc = occ[u, i]
+                                oc = occs[ok + u * S1 + i]
                                 for b in range(nb):
                                     oc[b] += x * mi[b]
                 # ---- rewards varying by cycle, counted at point t: own cycle t and previous cycle t-1
@@ -168,7 +231,7 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                             v_own[r, :] = 0.0
                             v_prev[r, :] = 0.0
                     for i in range(S1):
-                        mi = m[i]
+                        mi = mm[mk + i]
                         for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
                             if not timed[e]:
                                 continue
@@ -211,23 +274,23 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                             co = c_own[g, r, t]
                             cp = c_prev[g, r, t]
                             if co != 0.0 or cp != 0.0:
-                                ag = acc[g, r]
+                                ag = accs[ak + g * NR + r]
                                 for b in range(nb):
                                     ag[b] += co * vo[b] + cp * vp[b]
                 if keep_trace:
                     for i in range(S1):
                         for b in range(nb):
-                            trace[d0 + b, k, t, i] = m[i, b]
+                            trace[d0 + b, k, t, i] = mm[mk + i, b]
                 if t == T:
                     continue
                 # ---- one transition: m_t -> m_{t+1}
                 for i in range(S1):
                     if needed[k, i]:
-                        nxt[i, :] = 0.0
+                        nn[mk + i, :] = 0.0
                 for i in range(S1):
                     if not needed[k, i]:
                         continue
-                    mi = m[i]
+                    mi = mm[mk + i]
                     keep_p = trw_ptr[k, i + 1] > trw_ptr[k, i]  # transition rewards need each p_ij
                     if keep_p:
                         p[:, :] = 0.0
@@ -236,7 +299,7 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                         write = needed[k, dest[i, j]]
                         if not (keep_p or write):
                             continue
-                        nx = nxt[dest[i, j]]
+                        nx = nn[mk + dest[i, j]]
                         pj = p[j]
                         sd = tr_ent[e, 2]
                         o = tr_ent[e, 1] + d0 * sd + t * tr_ent[e, 3]
@@ -262,8 +325,8 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                         o = trw_ent[e, 2] + d0 * sd + t * trw_ent[e, 4]
                         c0 = c_tr[0, r, t]
                         c1 = c_tr[1, r, t]
-                        a0 = acc[0, r]
-                        a1 = acc[1, r]
+                        a0 = accs[ak + r]
+                        a1 = accs[ak + NR + r]
                         if sd == 0:
                             x = ev[o]
                             for b in range(nb):
@@ -279,15 +342,15 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
             if t < T:
                 mm, nn = nn, mm
         for k in range(K):
-            occ = occs[k]
             for g in range(2):
                 for r in range(NR):
                     # ---- rewards fixed over cycles, applied once to the occupancy
                     u = col_w[g, r]
+                    ag = accs[(k * 2 + g) * NR + r]
                     for b in range(nb):
-                        tot[b] = accs[k, g, r, b]
+                        tot[b] = ag[b]
                     for i in range(S1):
-                        oc = occ[u, i]
+                        oc = occs[(k * U + u) * S1 + i]
                         for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
                             if timed[e] or rw_ent[e, 0] != r:
                                 continue
@@ -305,10 +368,10 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                         out[d0 + b, k, g, r] = tot[b]
 
 
-@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, pipeline_class=kernel_compiler())
 def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                              out, trace, keep_trace, code, consts, loads, slots, dirty,
-                             err):  # pragma: no cover - compiled
+                             err, prog_fn):  # pragma: no cover - compiled
     """Run every cohort as :func:`cohort_kernel` does, weighted occupancy first, rewards once at the end.
 
     For models whose state rewards do not vary by cycle and that have no transition rewards.
@@ -335,7 +398,7 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
         Row of ``w`` used by column ``r`` (index 0 discounted, 1 undiscounted).
     out : (n, K, 2, NR) float64
         Totals (written).
-    code, consts, loads, slots, dirty, err
+    code, consts, loads, slots, dirty, err, prog_fn
         Compiled transition probabilities, as for :func:`program_kernel`.
     """
     n = out.shape[0]
@@ -350,7 +413,8 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
     # a needed state; e.g. an absorbing dead state without rewards is not), which
     # transition entry writes its needed destination first (no zeroing pass), and which
     # needed destinations no entry reaches
-    needed = np.zeros((K, S1), dtype=np.bool_)
+    flags = np.zeros((5 * K, S1), dtype=np.bool_)  # the kernels' work arrays are all 2-D (one allocation type)
+    needed = flags[:K]
     for k in range(K):
         for i in range(S1):
             needed[k, i] = keep_trace or rw_ptr[k, i + 1] > rw_ptr[k, i]
@@ -364,9 +428,10 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
                             needed[k, i] = True
                             changed = True
                             break
-    use = np.zeros(tr_ent.shape[0], dtype=np.bool_)
-    first = np.zeros(tr_ent.shape[0], dtype=np.bool_)
-    unreached = np.zeros((K, S1), dtype=np.bool_)
+    entry_flags = np.zeros((2, tr_ent.shape[0]), dtype=np.bool_)
+    use = entry_flags[0]
+    first = entry_flags[1]
+    unreached = flags[K:2 * K]
     for k in range(K):
         for i in range(S1):
             unreached[k, i] = needed[k, i]
@@ -380,57 +445,56 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
     n_slots = slots.shape[0]
     depth = 1
     for q in range(n_slots):
-        depth = max(depth, slots[q, 3])
+        depth = slots[q, 3] if slots[q, 3] > depth else depth
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
-        nb = min(BLOCK, n - d0)
-        cur = np.empty((n_slots, BLOCK))  # compiled values of the block at the current cycle
-        prv = np.empty((n_slots, BLOCK))
-        stk = np.empty((depth, BLOCK))
+        nb = BLOCK if n - d0 > BLOCK else n - d0
+        cur = np.zeros((n_slots, BLOCK))  # compiled values of the block at the current cycle
+        prv = np.zeros((n_slots, BLOCK))
+        stk = np.zeros((depth, BLOCK))
         # cycles outside strategies: the compiled values of a cycle are computed once for all strategies
-        mm = np.zeros((K, S1, BLOCK))
-        nn = np.zeros((K, S1, BLOCK))
-        occs = np.zeros((K, U, S1, BLOCK))
-        tot = np.empty(BLOCK)
+        mm = np.zeros((K * S1, BLOCK))  # share of state i in strategy k: row k * S1 + i
+        nn = np.zeros((K * S1, BLOCK))
+        occs = np.zeros((K * U * S1, BLOCK))  # row (k * U + u) * S1 + i
+        tot = np.zeros((1, BLOCK))[0]
         for k in range(K):
             for i in range(S1):
-                mi = mm[k, i]
+                mi = mm[k * S1 + i]
                 for b in range(nb):
                     mi[b] = start[d0 + b if s_draws else 0, k, i]
         for t in range(T + 1):
             if n_slots > 0 and t < T:
-                run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err)
+                _call_address(prog_fn, (code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err))
             for k in range(K):
-                m = mm[k]
-                nxt = nn[k]
-                occ = occs[k]
+                mk = k * S1  # rows of strategy k in mm, nn
+                ok = k * U * S1  # in occs
                 # ---- weighted occupancy of the rewarded states at trace point t
                 for i in range(S1):
                     if rw_ptr[k, i + 1] == rw_ptr[k, i]:
                         continue
-                    mi = m[i]
+                    mi = mm[mk + i]
                     for u in range(U):
                         x = w[u, t]
                         if x != 0.0:
-                            oc = occ[u, i]
+                            oc = occs[ok + u * S1 + i]
                             for b in range(nb):
                                 oc[b] += x * mi[b]
                 if keep_trace:
                     for i in range(S1):
                         for b in range(nb):
-                            trace[d0 + b, k, t, i] = m[i, b]
+                            trace[d0 + b, k, t, i] = mm[mk + i, b]
                 if t == T:
                     continue
                 # ---- one transition: m_t -> m_{t+1}
                 for i in range(S1):
                     if unreached[k, i]:
-                        nxt[i, :] = 0.0
+                        nn[mk + i, :] = 0.0
                 for i in range(S1):
-                    mi = m[i]
+                    mi = mm[mk + i]
                     for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
                         if not use[e]:
                             continue
-                        nx = nxt[dest[i, tr_ent[e, 0]]]
+                        nx = nn[mk + dest[i, tr_ent[e, 0]]]
                         sd = tr_ent[e, 2]
                         o = tr_ent[e, 1] + d0 * sd + t * tr_ent[e, 3]
                         if sd == 0:
@@ -452,14 +516,13 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
             if t < T:
                 mm, nn = nn, mm
         for k in range(K):
-            occ = occs[k]
             # ---- rewards applied once to the occupancy
             for g in range(2):
                 for r in range(NR):
                     u = col_w[g, r]
                     tot[:] = 0.0
                     for i in range(S1):
-                        oc = occ[u, i]
+                        oc = occs[(k * U + u) * S1 + i]
                         for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
                             if rw_ent[e, 0] != r:
                                 continue
@@ -477,7 +540,7 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
                         out[d0 + b, k, g, r] = tot[b]
 
 
-@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model="numpy")
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, pipeline_class=kernel_compiler(), error_model="numpy")
 def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk,
                  err):  # pragma: no cover - compiled
     """Run the compiled values of every strategy for draws ``d0:d0+nb`` at cycle ``t`` (``sim/model/compile.py``).
@@ -599,7 +662,7 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
                         for j in range(base, sp):
                             if np.isinf(stk[j, b]):
                                 n_inf += 1.0
-                        r = (1.0 if np.isinf(hi) else 0.0) / max(n_inf, 1.0)
+                        r = (1.0 if np.isinf(hi) else 0.0) / (n_inf if n_inf >= 1.0 else 1.0)
                     x[b] = r
                 sp = base + 1
             elif op >= 21 and op != 27:  # checks: the value stays on the stack
@@ -658,7 +721,7 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
                 cs[b] = x[b]
 
 
-@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, pipeline_class=kernel_compiler())
 def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
                   c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
     """:func:`program_kernel` without compiled values (every value pooled)."""
@@ -672,14 +735,14 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
     program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent, c_own, c_prev, c_tr, w, col_w,
                    out, trace, keep_trace, np.zeros((0, 4), np.int64), np.zeros(0), np.zeros((0, 3), np.int64),
                    np.zeros((0, 5), np.int64),
-                   np.zeros((0, c_own.shape[2]), np.bool_), np.zeros(1, np.int64))
+                   np.zeros((0, c_own.shape[2]), np.bool_), np.zeros(1, np.int64), 0)
 
 
-@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, pipeline_class=kernel_compiler())
 def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                      out, trace, keep_trace):  # pragma: no cover - compiled
     """:func:`occupancy_program_kernel` without compiled values (every value pooled)."""
     occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w, out, trace, keep_trace,
                              np.zeros((0, 4), np.int64), np.zeros(0), np.zeros((0, 3), np.int64),
                              np.zeros((0, 5), np.int64),
-                             np.zeros((0, w.shape[1]), np.bool_), np.zeros(1, np.int64))
+                             np.zeros((0, w.shape[1]), np.bool_), np.zeros(1, np.int64), 0)
