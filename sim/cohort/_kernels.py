@@ -152,7 +152,9 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
     n_blocks = (n + BLOCK - 1) // BLOCK
     U = w.shape[0]
     rw_timed = False  # does any state reward vary by cycle?
-    flags = np.zeros((2 + 2 * K, rw_ent.shape[0] + NR + S1), dtype=np.bool_)  # one allocation type
+    # flags are 0.0 / 1.0 in a float array: every array the kernels allocate is (rows, columns) float64,
+    # one allocation type to compile on a first run
+    flags = np.zeros((2 + 2 * K, rw_ent.shape[0] + NR + S1))
     timed = flags[0]  # else fixed over cycles: through the occupancy
     col_timed = flags[1]
     for e in range(rw_ent.shape[0]):
@@ -240,16 +242,6 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                             vp = v_prev[r]
                             sd = rw_ent[e, 2]
                             st = rw_ent[e, 3]
-                            if sd < 0:  # a compiled value: slot rw_ent[e, 1]
-                                sl = rw_ent[e, 1]
-                                seg = cur[sl]
-                                for b in range(nb):
-                                    vo[b] += mi[b] * seg[b]
-                                if t > 0:
-                                    segp = prv[sl] if dirty[sl, t] else cur[sl]
-                                    for b in range(nb):
-                                        vp[b] += mi[b] * segp[b]
-                                continue
                             o = rw_ent[e, 1] + d0 * sd + t * st
                             if sd == 0:
                                 x = ev[o]
@@ -257,14 +249,20 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                                 for b in range(nb):
                                     vo[b] += mi[b] * x
                                     vp[b] += mi[b] * xp
-                            else:
+                                continue
+                            # a vector of the block: pooled (sd > 0) or a compiled value (slot rw_ent[e, 1])
+                            if sd > 0:
                                 seg = ev[o:o + nb]
+                                segp = ev[o - st:o - st + nb] if t > 0 else seg
+                            else:
+                                sl = rw_ent[e, 1]
+                                seg = cur[sl, :nb]
+                                segp = prv[sl, :nb] if dirty[sl, t] else seg
+                            for b in range(nb):
+                                vo[b] += mi[b] * seg[b]
+                            if t > 0:
                                 for b in range(nb):
-                                    vo[b] += mi[b] * seg[b]
-                                if t > 0:
-                                    segp = ev[o - st:o - st + nb]
-                                    for b in range(nb):
-                                        vp[b] += mi[b] * segp[b]
+                                    vp[b] += mi[b] * segp[b]
                     for r in range(NR):
                         if not col_timed[r]:
                             continue
@@ -413,7 +411,7 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
     # a needed state; e.g. an absorbing dead state without rewards is not), which
     # transition entry writes its needed destination first (no zeroing pass), and which
     # needed destinations no entry reaches
-    flags = np.zeros((5 * K, S1), dtype=np.bool_)  # the kernels' work arrays are all 2-D (one allocation type)
+    flags = np.zeros((2 * K, S1))  # 0.0 / 1.0, float as every array the kernels allocate (one type to compile)
     needed = flags[:K]
     for k in range(K):
         for i in range(S1):
@@ -428,7 +426,7 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
                             needed[k, i] = True
                             changed = True
                             break
-    entry_flags = np.zeros((2, tr_ent.shape[0]), dtype=np.bool_)
+    entry_flags = np.zeros((2, tr_ent.shape[0]))
     use = entry_flags[0]
     first = entry_flags[1]
     unreached = flags[K:2 * K]
