@@ -564,29 +564,20 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
         for pc in range(slots[s, 0], slots[s, 1]):
             op = code[pc, 0]
             a = code[pc, 1]
-            if op == 0:  # LOAD
-                sd = loads[a, 1]
-                o = loads[a, 0] + d0 * sd + t * loads[a, 2]
+            if op <= 2:  # push: 0 LOAD a pooled leaf, 1 SLOT a's vector, 2 CONST
                 x = stk[sp]
-                if sd == 0:
-                    v = ev[o]
+                if op == 1 or (op == 0 and loads[a, 1] != 0):  # a vector of the block
+                    if op == 1:
+                        y = cur[a, :nb]
+                    else:
+                        o = loads[a, 0] + d0 * loads[a, 1] + t * loads[a, 2]
+                        y = ev[o:o + nb]
+                    for b in range(nb):
+                        x[b] = y[b]
+                else:  # one number for the block
+                    v = consts[a] if op == 2 else ev[loads[a, 0] + t * loads[a, 2]]
                     for b in range(nb):
                         x[b] = v
-                else:
-                    for b in range(nb):
-                        x[b] = ev[o + b]
-                sp += 1
-            elif op == 1:  # SLOT
-                x = stk[sp]
-                y = cur[a]
-                for b in range(nb):
-                    x[b] = y[b]
-                sp += 1
-            elif op == 2:  # CONST
-                x = stk[sp]
-                v = consts[a]
-                for b in range(nb):
-                    x[b] = v
                 sp += 1
             elif op <= 7 or op == 13 or op == 14 or 16 <= op <= 19:  # binary
                 x = stk[sp - 2]
@@ -669,24 +660,15 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
                 if op == 21:
                     for b in range(nb):
                         bad |= not np.isfinite(x[b])
-                elif op == 22:
-                    for b in range(nb):
-                        bad |= (x[b] < 0.0) | (x[b] > 1.0)
-                elif op == 23:
-                    for b in range(nb):
-                        bad |= x[b] < 0.0
-                elif op == 24:
-                    c = consts[a]
-                    for b in range(nb):
-                        bad |= x[b] > c
-                elif op == 25:
-                    c = -consts[a]
-                    for b in range(nb):
-                        bad |= x[b] < c
-                else:
+                elif op == 26:
                     c = consts[a]
                     for b in range(nb):
                         bad |= abs(x[b] - 1.0) > c
+                else:  # outside [lo, hi] (NaN passes, as in numpy): 22 [0, 1], 23 >= 0, 24 <= c, 25 >= -c
+                    lo = 0.0 if op <= 23 else (-consts[a] if op == 25 else -np.inf)
+                    hi = 1.0 if op == 22 else (consts[a] if op == 24 else np.inf)
+                    for b in range(nb):
+                        bad |= (x[b] < lo) | (x[b] > hi)
                 if bad:
                     err[0] = 1
             else:  # unary
@@ -694,24 +676,24 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
                 if op == 8:
                     for b in range(nb):
                         x[b] = -x[b]
-                elif op == 9:
-                    for b in range(nb):
-                        x[b] = np.exp(x[b])
-                elif op == 10:
-                    for b in range(nb):
-                        if x[b] < 0.0:
-                            err[0] = 1
-                        x[b] = np.log(x[b])
-                elif op == 11:
-                    for b in range(nb):
-                        x[b] = np.expm1(x[b])
-                elif op == 12:
-                    for b in range(nb):
-                        x[b] = np.log1p(x[b])
-                else:  # 27 CLAMP0
+                elif op == 27:  # CLAMP0
                     for b in range(nb):
                         if x[b] < 0.0:
                             x[b] = 0.0
+                else:  # 9 EXP, 10 LOG, 11 EXPM1, 12 LOG1P: a library call per value (not vectorised): one loop
+                    for b in range(nb):
+                        u = x[b]
+                        if op == 9:
+                            u = np.exp(u)
+                        elif op == 10:
+                            if u < 0.0:
+                                err[0] = 1
+                            u = np.log(u)
+                        elif op == 11:
+                            u = np.expm1(u)
+                        else:
+                            u = np.log1p(u)
+                        x[b] = u
         if store:
             x = stk[0]
             cs = cur[s]
