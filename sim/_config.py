@@ -4,9 +4,8 @@
 debugging); ``NUMBA_DISABLE_JIT=1`` runs every kernel as plain Python.
 
 The engine's kernels are compiled at LLVM ``-O2`` (:data:`OPT_LEVEL`, through
-:func:`kernel_compiler`) instead of Numba's ``-O3``, without Numba's per-function
-optimisation before the module's: the same machine-code speed on the benchmarks, less
-compile time on an empty cache (``benchmarks/README.md``, "Compile time").
+:func:`kernel_compiler`) instead of Numba's ``-O3``: the same machine-code speed on the
+benchmarks, less compile time on an empty cache (``benchmarks/README.md``, "Compile time").
 
 Kernels are compiled serial (``parallel=False``: a parallel Numba kernel takes two to
 three times longer to compile) and release the GIL (``nogil=True``); :func:`run_split`
@@ -55,22 +54,17 @@ _COMPILER: list = []
 def kernel_compiler():
     """The Numba compiler class of the engine's kernels: ``@njit(pipeline_class=kernel_compiler())``.
 
-    Numba's own pipeline with two changes to its LLVM optimisation, which make a first
-    compilation about a quarter shorter and the machine code as fast (measured in
-    ``benchmarks/README.md``, "Compile time"):
-
-    * the level is :data:`OPT_LEVEL` (2) instead of Numba's 3 while the kernel (and
-      what it compiles inside it) is compiled, never above the user's ``NUMBA_OPT``.
-      ``-O3`` adds transformations (non-trivial loop unswitching, more inlining) that
-      multiply the code of kernels with many branches inside loops, for no speed here;
-    * Numba optimises each function on its own before it optimises the whole module,
-      whose pipeline simplifies every function again; for the kernels the first,
-      per-function pass is run at level 0.
-
-    Numba's settings are restored afterwards, so other code of the process is
-    unaffected; Numba compiles under a global lock, so no other compilation sees the
-    change. No floating-point result depends on either (no fast-math: LLVM may not
-    reorder arithmetic at any level); the oracle tests check the numbers bit for bit.
+    Numba's own pipeline, with the LLVM optimisation level lowered to
+    :data:`OPT_LEVEL` (2; Numba's is 3, and never above the user's ``NUMBA_OPT``) and
+    garbage collection paused while the kernel (and what it compiles inside it) is
+    compiled. ``-O3`` adds transformations (non-trivial loop unswitching, more inlining)
+    that nearly double the code of kernels with branches inside loops, for no speed
+    here; Numba's compiler makes many objects, and full collections in a large process
+    slowed it. Numba's settings are restored afterwards; Numba compiles under a global
+    lock, so no other compilation sees the change. No floating-point result depends on
+    the level (no fast-math: LLVM may not reorder arithmetic at any level); the oracle
+    tests check the numbers bit for bit. Measurements: ``benchmarks/README.md``,
+    "Compile time".
 
     Returns
     -------
@@ -84,32 +78,10 @@ def kernel_compiler():
     from numba.core import config
     from numba.core.compiler import Compiler
 
-    libraries: dict = {}
-
-    def library_class(base):
-        """``base`` (Numba's code library) whose per-function optimisation runs at level 0."""
-        if base not in libraries:
-
-            class KernelLibrary(base):
-                def _optimize_functions(self, ll_module):
-                    old = config.OPT
-                    config.OPT = type(old)(0)
-                    try:
-                        super()._optimize_functions(ll_module)
-                    finally:
-                        config.OPT = old
-
-            libraries[base] = KernelLibrary
-        return libraries[base]
-
     class KernelCompiler(Compiler):
-        """Numba's pipeline at LLVM ``-O{OPT_LEVEL}``, functions not optimised one by one first."""
+        """Numba's pipeline at LLVM ``-O{OPT_LEVEL}``, without garbage collection meanwhile."""
 
         def _compile_core(self):
-            if self.state.library is None:  # as Numba's lowering would create it, of the subclass
-                codegen = self.state.targetctx.codegen()
-                self.state.library = library_class(codegen._library_class)(codegen, self.state.func_id.func_qualname)
-                self.state.library.enable_object_caching()
             old = config.OPT
             if int(old) > OPT_LEVEL:
                 config.OPT = type(old)(OPT_LEVEL)
