@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import sim
 from sim import _config
-from sim.decision.acceptability import _best_counts, _best_per_draw
+from sim.decision.acceptability import _best_counts, ceaf
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_cohort_psa_and_ceac_identical_whatever_the_threads(threads):
         psa = sim.run_psa(model, table, 1_300, 5)  # 11 blocks of 128 draws: uneven ranges
         c, e, _ = psa.matrices()
         runs.append((psa.outcomes.drop(columns=["draw", "strategy"]).to_numpy(), psa.ceac(wtp).to_numpy(),
-                     _best_per_draw(c, e, wtp), _best_counts(c, e, wtp)))
+                     ceaf(c, e, wtp).to_numpy(), _best_counts(c, e, wtp)))
     for other in runs[1:]:
         for a, b in zip(runs[0], other, strict=True):
             np.testing.assert_array_equal(a, b)

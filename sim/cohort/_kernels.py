@@ -24,21 +24,80 @@ engine runs one call per thread on a range of whole blocks
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import config, njit, prange
+from numba.core import types
+from numba.extending import intrinsic
 
-from sim._config import CACHE, FASTMATH
+from sim._config import CACHE, FASTMATH, kernel_compiler
 
 __all__ = ["BLOCK", "cohort_kernel", "occupancy_kernel", "program_kernel", "occupancy_program_kernel",
-           "run_programs"]
+           "run_programs", "programs_address"]
 
 #: Draws processed together (the SIMD dimension).
 BLOCK = 128
 
+#: Argument types of :func:`run_programs` as the program kernels call it (C-contiguous arrays).
+_PROGRAM_ARGS = (types.int64[:, ::1], types.float64[::1], types.int64[:, ::1], types.int64[:, ::1],
+                 types.boolean[:, ::1], types.float64[::1], types.int64, types.int64, types.int64, types.int64,
+                 types.float64[:, ::1], types.float64[:, ::1], types.float64[:, ::1], types.int64[::1])
+_ADDRESS: list = []
 
-@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+
+def programs_address() -> int:
+    """Address of :func:`run_programs`' machine code, compiled (or loaded from the cache) once per process.
+
+    The program kernels call the interpreter through this address rather than by name:
+    a call by name makes Numba link the interpreter's code into each kernel and
+    optimise it again there (about 0.7 s of compilation per kernel on an empty cache);
+    through the address it is compiled once, on its own. 0 without JIT (the kernels
+    then call it as Python).
+    """
+    if not _ADDRESS:
+        if config.DISABLE_JIT:
+            _ADDRESS.append(0)
+        else:
+            run_programs.compile(_PROGRAM_ARGS)
+            cres = run_programs.overloads[_PROGRAM_ARGS]
+            _ADDRESS.append(cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name))
+    return _ADDRESS[0]
+
+
+@intrinsic
+def _call_programs_at(typingctx, address, args):  # pragma: no cover - compiled
+    """Call :func:`run_programs`' machine code at ``address`` with the tuple ``args`` (Numba's calling convention).
+
+    Typing fails unless ``args`` has exactly the types :func:`run_programs` was compiled
+    for (:data:`_PROGRAM_ARGS`), so a layout mismatch is a compile error, never a wrong call.
+    """
+    if not isinstance(address, types.Integer) or tuple(getattr(args, "types", ())) != _PROGRAM_ARGS:
+        return None
+
+    def codegen(context, builder, signature, llargs):
+        cc = context.call_conv
+        argtys = list(_PROGRAM_ARGS)
+        fnty = cc.get_function_type(types.none, argtys)
+        fn = builder.inttoptr(llargs[0], fnty.as_pointer())
+        vals = [builder.extract_value(llargs[1], i) for i in range(len(argtys))]
+        status, _ = cc.call_function(builder, fn, types.none, argtys, vals)
+        with builder.if_then(status.is_error, likely=False):
+            cc.return_status_propagate(builder, status)
+        return context.get_dummy_value()
+
+    return types.none(address, args), codegen
+
+
+if config.DISABLE_JIT:
+    def _call_address(address, args):
+        """Without JIT: call :func:`run_programs` directly."""
+        run_programs(*args)
+else:
+    _call_address = _call_programs_at
+
+
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, pipeline_class=kernel_compiler())
 def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
                    c_own, c_prev, c_tr, w, col_w, out, trace, keep_trace, code, consts, loads, slots, dirty,
-                   err):  # pragma: no cover - compiled
+                   err, prog_fn):  # pragma: no cover - compiled
     """Run every (draw, strategy) cohort and accumulate rewards.
 
     Shapes: n = draws, K = strategies, T = cycles, S1 = expanded states, S = states,
@@ -79,6 +138,9 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
         an entry with ``sd = -1`` reads slot ``offset`` of the current block and cycle.
     err : (1,) int64
         Set to 1 when a compiled value fails a check.
+    prog_fn : int
+        Address of :func:`run_programs`' machine code (:func:`programs_address`); unused
+        (0 will do) when there are no compiled values.
     """
     n = out.shape[0]
     K = out.shape[1]
@@ -90,14 +152,17 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
     n_blocks = (n + BLOCK - 1) // BLOCK
     U = w.shape[0]
     rw_timed = False  # does any state reward vary by cycle?
-    timed = np.zeros(rw_ent.shape[0], dtype=np.bool_)  # else fixed over cycles: through the occupancy
-    col_timed = np.zeros(NR, dtype=np.bool_)
+    # flags are 0.0 / 1.0 in a float array: every array the kernels allocate is (rows, columns) float64,
+    # one allocation type to compile on a first run
+    flags = np.zeros((2 + 2 * K, rw_ent.shape[0] + NR + S1))
+    timed = flags[0]  # else fixed over cycles: through the occupancy
+    col_timed = flags[1]
     for e in range(rw_ent.shape[0]):
         if rw_ent[e, 3] != 0:
             rw_timed = True
             timed[e] = True
             col_timed[rw_ent[e, 0]] = True
-    fixed = np.zeros((K, S1), dtype=np.bool_)  # states with rewards fixed over cycles
+    fixed = flags[2:2 + K]  # states with rewards fixed over cycles
     for k in range(K):
         for i in range(S1):
             for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
@@ -106,10 +171,10 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
     n_slots = slots.shape[0]
     depth = 1
     for q in range(n_slots):
-        depth = max(depth, slots[q, 3])
+        depth = slots[q, 3] if slots[q, 3] > depth else depth
     # the states whose share is needed (rewarded, with transition rewards, traced, or flowing into
     # a needed state; not e.g. an absorbing dead state without rewards): the others are not moved
-    needed = np.zeros((K, S1), dtype=np.bool_)
+    needed = flags[2 + K:2 + 2 * K]
     for k in range(K):
         for i in range(S1):
             needed[k, i] = keep_trace or rw_ptr[k, i + 1] > rw_ptr[k, i] or trw_ptr[k, i + 1] > trw_ptr[k, i]
@@ -125,40 +190,40 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                             break
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
-        nb = min(BLOCK, n - d0)
-        cur = np.empty((n_slots, BLOCK))  # compiled values of the block at the current cycle
-        prv = np.empty((n_slots, BLOCK))
-        stk = np.empty((depth, BLOCK))
+        nb = BLOCK if n - d0 > BLOCK else n - d0
+        # every work array is a (rows, BLOCK) float array (one allocation type to compile)
+        cur = np.zeros((n_slots, BLOCK))  # compiled values of the block at the current cycle
+        prv = np.zeros((n_slots, BLOCK))
+        stk = np.zeros((depth, BLOCK))
         # cycles outside strategies: the compiled values of a cycle are computed once for all strategies
-        mm = np.zeros((K, S1, BLOCK))
-        nn = np.zeros((K, S1, BLOCK))
+        mm = np.zeros((K * S1, BLOCK))  # row k * S1 + i
+        nn = np.zeros((K * S1, BLOCK))
         p = np.zeros((S, BLOCK))  # a row's probabilities, filled only for rows with transition rewards
         v_own = np.zeros((NR, BLOCK))
         v_prev = np.zeros((NR, BLOCK))
-        accs = np.zeros((K, 2, NR, BLOCK))
-        occs = np.zeros((K, U, S1, BLOCK))
-        tot = np.empty(BLOCK)
+        accs = np.zeros((K * 2 * NR, BLOCK))  # row (k * 2 + g) * NR + r
+        occs = np.zeros((K * U * S1, BLOCK))  # row (k * U + u) * S1 + i
+        tot = np.zeros((1, BLOCK))[0]
         for k in range(K):
             for i in range(S1):
-                mi = mm[k, i]
+                mi = mm[k * S1 + i]
                 for b in range(nb):
                     mi[b] = start[d0 + b if s_draws else 0, k, i]
         for t in range(T + 1):
             if n_slots > 0:
-                run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err)
+                _call_address(prog_fn, (code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err))
             for k in range(K):
-                m = mm[k]
-                nxt = nn[k]
-                acc = accs[k]
+                mk = k * S1  # rows of strategy k in mm, nn
+                ak = k * 2 * NR  # in accs
+                ok = k * U * S1  # in occs
                 # ---- rewards fixed over cycles: weighted occupancy of their states at trace point t
-                occ = occs[k]
                 for i in range(S1):
                     if fixed[k, i]:
-                        mi = m[i]
+                        mi = mm[mk + i]
                         for u in range(U):
                             x = w[u, t]
                             if x != 0.0:
-                                oc = occ[u, i]
+                                oc = occs[ok + u * S1 + i]
                                 for b in range(nb):
                                     oc[b] += x * mi[b]
                 # ---- rewards varying by cycle, counted at point t: own cycle t and previous cycle t-1
@@ -168,7 +233,7 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                             v_own[r, :] = 0.0
                             v_prev[r, :] = 0.0
                     for i in range(S1):
-                        mi = m[i]
+                        mi = mm[mk + i]
                         for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
                             if not timed[e]:
                                 continue
@@ -177,16 +242,6 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                             vp = v_prev[r]
                             sd = rw_ent[e, 2]
                             st = rw_ent[e, 3]
-                            if sd < 0:  # a compiled value: slot rw_ent[e, 1]
-                                sl = rw_ent[e, 1]
-                                seg = cur[sl]
-                                for b in range(nb):
-                                    vo[b] += mi[b] * seg[b]
-                                if t > 0:
-                                    segp = prv[sl] if dirty[sl, t] else cur[sl]
-                                    for b in range(nb):
-                                        vp[b] += mi[b] * segp[b]
-                                continue
                             o = rw_ent[e, 1] + d0 * sd + t * st
                             if sd == 0:
                                 x = ev[o]
@@ -194,14 +249,20 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                                 for b in range(nb):
                                     vo[b] += mi[b] * x
                                     vp[b] += mi[b] * xp
-                            else:
+                                continue
+                            # a vector of the block: pooled (sd > 0) or a compiled value (slot rw_ent[e, 1])
+                            if sd > 0:
                                 seg = ev[o:o + nb]
+                                segp = ev[o - st:o - st + nb] if t > 0 else seg
+                            else:
+                                sl = rw_ent[e, 1]
+                                seg = cur[sl, :nb]
+                                segp = prv[sl, :nb] if dirty[sl, t] else seg
+                            for b in range(nb):
+                                vo[b] += mi[b] * seg[b]
+                            if t > 0:
                                 for b in range(nb):
-                                    vo[b] += mi[b] * seg[b]
-                                if t > 0:
-                                    segp = ev[o - st:o - st + nb]
-                                    for b in range(nb):
-                                        vp[b] += mi[b] * segp[b]
+                                    vp[b] += mi[b] * segp[b]
                     for r in range(NR):
                         if not col_timed[r]:
                             continue
@@ -211,23 +272,23 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                             co = c_own[g, r, t]
                             cp = c_prev[g, r, t]
                             if co != 0.0 or cp != 0.0:
-                                ag = acc[g, r]
+                                ag = accs[ak + g * NR + r]
                                 for b in range(nb):
                                     ag[b] += co * vo[b] + cp * vp[b]
                 if keep_trace:
                     for i in range(S1):
                         for b in range(nb):
-                            trace[d0 + b, k, t, i] = m[i, b]
+                            trace[d0 + b, k, t, i] = mm[mk + i, b]
                 if t == T:
                     continue
                 # ---- one transition: m_t -> m_{t+1}
                 for i in range(S1):
                     if needed[k, i]:
-                        nxt[i, :] = 0.0
+                        nn[mk + i, :] = 0.0
                 for i in range(S1):
                     if not needed[k, i]:
                         continue
-                    mi = m[i]
+                    mi = mm[mk + i]
                     keep_p = trw_ptr[k, i + 1] > trw_ptr[k, i]  # transition rewards need each p_ij
                     if keep_p:
                         p[:, :] = 0.0
@@ -236,7 +297,7 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                         write = needed[k, dest[i, j]]
                         if not (keep_p or write):
                             continue
-                        nx = nxt[dest[i, j]]
+                        nx = nn[mk + dest[i, j]]
                         pj = p[j]
                         sd = tr_ent[e, 2]
                         o = tr_ent[e, 1] + d0 * sd + t * tr_ent[e, 3]
@@ -262,8 +323,8 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                         o = trw_ent[e, 2] + d0 * sd + t * trw_ent[e, 4]
                         c0 = c_tr[0, r, t]
                         c1 = c_tr[1, r, t]
-                        a0 = acc[0, r]
-                        a1 = acc[1, r]
+                        a0 = accs[ak + r]
+                        a1 = accs[ak + NR + r]
                         if sd == 0:
                             x = ev[o]
                             for b in range(nb):
@@ -279,15 +340,15 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
             if t < T:
                 mm, nn = nn, mm
         for k in range(K):
-            occ = occs[k]
             for g in range(2):
                 for r in range(NR):
                     # ---- rewards fixed over cycles, applied once to the occupancy
                     u = col_w[g, r]
+                    ag = accs[(k * 2 + g) * NR + r]
                     for b in range(nb):
-                        tot[b] = accs[k, g, r, b]
+                        tot[b] = ag[b]
                     for i in range(S1):
-                        oc = occ[u, i]
+                        oc = occs[(k * U + u) * S1 + i]
                         for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
                             if timed[e] or rw_ent[e, 0] != r:
                                 continue
@@ -305,10 +366,10 @@ def program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw
                         out[d0 + b, k, g, r] = tot[b]
 
 
-@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, pipeline_class=kernel_compiler())
 def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                              out, trace, keep_trace, code, consts, loads, slots, dirty,
-                             err):  # pragma: no cover - compiled
+                             err, prog_fn):  # pragma: no cover - compiled
     """Run every cohort as :func:`cohort_kernel` does, weighted occupancy first, rewards once at the end.
 
     For models whose state rewards do not vary by cycle and that have no transition rewards.
@@ -335,7 +396,7 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
         Row of ``w`` used by column ``r`` (index 0 discounted, 1 undiscounted).
     out : (n, K, 2, NR) float64
         Totals (written).
-    code, consts, loads, slots, dirty, err
+    code, consts, loads, slots, dirty, err, prog_fn
         Compiled transition probabilities, as for :func:`program_kernel`.
     """
     n = out.shape[0]
@@ -350,7 +411,8 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
     # a needed state; e.g. an absorbing dead state without rewards is not), which
     # transition entry writes its needed destination first (no zeroing pass), and which
     # needed destinations no entry reaches
-    needed = np.zeros((K, S1), dtype=np.bool_)
+    flags = np.zeros((2 * K, S1))  # 0.0 / 1.0, float as every array the kernels allocate (one type to compile)
+    needed = flags[:K]
     for k in range(K):
         for i in range(S1):
             needed[k, i] = keep_trace or rw_ptr[k, i + 1] > rw_ptr[k, i]
@@ -364,9 +426,10 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
                             needed[k, i] = True
                             changed = True
                             break
-    use = np.zeros(tr_ent.shape[0], dtype=np.bool_)
-    first = np.zeros(tr_ent.shape[0], dtype=np.bool_)
-    unreached = np.zeros((K, S1), dtype=np.bool_)
+    entry_flags = np.zeros((2, tr_ent.shape[0]))
+    use = entry_flags[0]
+    first = entry_flags[1]
+    unreached = flags[K:2 * K]
     for k in range(K):
         for i in range(S1):
             unreached[k, i] = needed[k, i]
@@ -380,57 +443,56 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
     n_slots = slots.shape[0]
     depth = 1
     for q in range(n_slots):
-        depth = max(depth, slots[q, 3])
+        depth = slots[q, 3] if slots[q, 3] > depth else depth
     for blk in prange(n_blocks):
         d0 = blk * BLOCK
-        nb = min(BLOCK, n - d0)
-        cur = np.empty((n_slots, BLOCK))  # compiled values of the block at the current cycle
-        prv = np.empty((n_slots, BLOCK))
-        stk = np.empty((depth, BLOCK))
+        nb = BLOCK if n - d0 > BLOCK else n - d0
+        cur = np.zeros((n_slots, BLOCK))  # compiled values of the block at the current cycle
+        prv = np.zeros((n_slots, BLOCK))
+        stk = np.zeros((depth, BLOCK))
         # cycles outside strategies: the compiled values of a cycle are computed once for all strategies
-        mm = np.zeros((K, S1, BLOCK))
-        nn = np.zeros((K, S1, BLOCK))
-        occs = np.zeros((K, U, S1, BLOCK))
-        tot = np.empty(BLOCK)
+        mm = np.zeros((K * S1, BLOCK))  # share of state i in strategy k: row k * S1 + i
+        nn = np.zeros((K * S1, BLOCK))
+        occs = np.zeros((K * U * S1, BLOCK))  # row (k * U + u) * S1 + i
+        tot = np.zeros((1, BLOCK))[0]
         for k in range(K):
             for i in range(S1):
-                mi = mm[k, i]
+                mi = mm[k * S1 + i]
                 for b in range(nb):
                     mi[b] = start[d0 + b if s_draws else 0, k, i]
         for t in range(T + 1):
             if n_slots > 0 and t < T:
-                run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err)
+                _call_address(prog_fn, (code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk, err))
             for k in range(K):
-                m = mm[k]
-                nxt = nn[k]
-                occ = occs[k]
+                mk = k * S1  # rows of strategy k in mm, nn
+                ok = k * U * S1  # in occs
                 # ---- weighted occupancy of the rewarded states at trace point t
                 for i in range(S1):
                     if rw_ptr[k, i + 1] == rw_ptr[k, i]:
                         continue
-                    mi = m[i]
+                    mi = mm[mk + i]
                     for u in range(U):
                         x = w[u, t]
                         if x != 0.0:
-                            oc = occ[u, i]
+                            oc = occs[ok + u * S1 + i]
                             for b in range(nb):
                                 oc[b] += x * mi[b]
                 if keep_trace:
                     for i in range(S1):
                         for b in range(nb):
-                            trace[d0 + b, k, t, i] = m[i, b]
+                            trace[d0 + b, k, t, i] = mm[mk + i, b]
                 if t == T:
                     continue
                 # ---- one transition: m_t -> m_{t+1}
                 for i in range(S1):
                     if unreached[k, i]:
-                        nxt[i, :] = 0.0
+                        nn[mk + i, :] = 0.0
                 for i in range(S1):
-                    mi = m[i]
+                    mi = mm[mk + i]
                     for e in range(tr_ptr[k, i], tr_ptr[k, i + 1]):
                         if not use[e]:
                             continue
-                        nx = nxt[dest[i, tr_ent[e, 0]]]
+                        nx = nn[mk + dest[i, tr_ent[e, 0]]]
                         sd = tr_ent[e, 2]
                         o = tr_ent[e, 1] + d0 * sd + t * tr_ent[e, 3]
                         if sd == 0:
@@ -452,14 +514,13 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
             if t < T:
                 mm, nn = nn, mm
         for k in range(K):
-            occ = occs[k]
             # ---- rewards applied once to the occupancy
             for g in range(2):
                 for r in range(NR):
                     u = col_w[g, r]
                     tot[:] = 0.0
                     for i in range(S1):
-                        oc = occ[u, i]
+                        oc = occs[(k * U + u) * S1 + i]
                         for e in range(rw_ptr[k, i], rw_ptr[k, i + 1]):
                             if rw_ent[e, 0] != r:
                                 continue
@@ -477,7 +538,7 @@ def occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w,
                         out[d0 + b, k, g, r] = tot[b]
 
 
-@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model="numpy")
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, pipeline_class=kernel_compiler(), error_model="numpy")
 def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, stk,
                  err):  # pragma: no cover - compiled
     """Run the compiled values of every strategy for draws ``d0:d0+nb`` at cycle ``t`` (``sim/model/compile.py``).
@@ -503,29 +564,20 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
         for pc in range(slots[s, 0], slots[s, 1]):
             op = code[pc, 0]
             a = code[pc, 1]
-            if op == 0:  # LOAD
-                sd = loads[a, 1]
-                o = loads[a, 0] + d0 * sd + t * loads[a, 2]
+            if op <= 2:  # push: 0 LOAD a pooled leaf, 1 SLOT a's vector, 2 CONST
                 x = stk[sp]
-                if sd == 0:
-                    v = ev[o]
+                if op == 1 or (op == 0 and loads[a, 1] != 0):  # a vector of the block
+                    if op == 1:
+                        y = cur[a, :nb]
+                    else:
+                        o = loads[a, 0] + d0 * loads[a, 1] + t * loads[a, 2]
+                        y = ev[o:o + nb]
+                    for b in range(nb):
+                        x[b] = y[b]
+                else:  # one number for the block
+                    v = consts[a] if op == 2 else ev[loads[a, 0] + t * loads[a, 2]]
                     for b in range(nb):
                         x[b] = v
-                else:
-                    for b in range(nb):
-                        x[b] = ev[o + b]
-                sp += 1
-            elif op == 1:  # SLOT
-                x = stk[sp]
-                y = cur[a]
-                for b in range(nb):
-                    x[b] = y[b]
-                sp += 1
-            elif op == 2:  # CONST
-                x = stk[sp]
-                v = consts[a]
-                for b in range(nb):
-                    x[b] = v
                 sp += 1
             elif op <= 7 or op == 13 or op == 14 or 16 <= op <= 19:  # binary
                 x = stk[sp - 2]
@@ -599,7 +651,7 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
                         for j in range(base, sp):
                             if np.isinf(stk[j, b]):
                                 n_inf += 1.0
-                        r = (1.0 if np.isinf(hi) else 0.0) / max(n_inf, 1.0)
+                        r = (1.0 if np.isinf(hi) else 0.0) / (n_inf if n_inf >= 1.0 else 1.0)
                     x[b] = r
                 sp = base + 1
             elif op >= 21 and op != 27:  # checks: the value stays on the stack
@@ -608,24 +660,15 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
                 if op == 21:
                     for b in range(nb):
                         bad |= not np.isfinite(x[b])
-                elif op == 22:
-                    for b in range(nb):
-                        bad |= (x[b] < 0.0) | (x[b] > 1.0)
-                elif op == 23:
-                    for b in range(nb):
-                        bad |= x[b] < 0.0
-                elif op == 24:
-                    c = consts[a]
-                    for b in range(nb):
-                        bad |= x[b] > c
-                elif op == 25:
-                    c = -consts[a]
-                    for b in range(nb):
-                        bad |= x[b] < c
-                else:
+                elif op == 26:
                     c = consts[a]
                     for b in range(nb):
                         bad |= abs(x[b] - 1.0) > c
+                else:  # outside [lo, hi] (NaN passes, as in numpy): 22 [0, 1], 23 >= 0, 24 <= c, 25 >= -c
+                    lo = 0.0 if op <= 23 else (-consts[a] if op == 25 else -np.inf)
+                    hi = 1.0 if op == 22 else (consts[a] if op == 24 else np.inf)
+                    for b in range(nb):
+                        bad |= (x[b] < lo) | (x[b] > hi)
                 if bad:
                     err[0] = 1
             else:  # unary
@@ -633,24 +676,24 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
                 if op == 8:
                     for b in range(nb):
                         x[b] = -x[b]
-                elif op == 9:
-                    for b in range(nb):
-                        x[b] = np.exp(x[b])
-                elif op == 10:
-                    for b in range(nb):
-                        if x[b] < 0.0:
-                            err[0] = 1
-                        x[b] = np.log(x[b])
-                elif op == 11:
-                    for b in range(nb):
-                        x[b] = np.expm1(x[b])
-                elif op == 12:
-                    for b in range(nb):
-                        x[b] = np.log1p(x[b])
-                else:  # 27 CLAMP0
+                elif op == 27:  # CLAMP0
                     for b in range(nb):
                         if x[b] < 0.0:
                             x[b] = 0.0
+                else:  # 9 EXP, 10 LOG, 11 EXPM1, 12 LOG1P: a library call per value (not vectorised): one loop
+                    for b in range(nb):
+                        u = x[b]
+                        if op == 9:
+                            u = np.exp(u)
+                        elif op == 10:
+                            if u < 0.0:
+                                err[0] = 1
+                            u = np.log(u)
+                        elif op == 11:
+                            u = np.expm1(u)
+                        else:
+                            u = np.log1p(u)
+                        x[b] = u
         if store:
             x = stk[0]
             cs = cur[s]
@@ -658,7 +701,7 @@ def run_programs(code, consts, loads, slots, dirty, ev, d0, nb, t, T, cur, prv, 
                 cs[b] = x[b]
 
 
-@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, pipeline_class=kernel_compiler())
 def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent,
                   c_own, c_prev, c_tr, out, trace, keep_trace):  # pragma: no cover - compiled
     """:func:`program_kernel` without compiled values (every value pooled)."""
@@ -672,14 +715,14 @@ def cohort_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_
     program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, trw_ptr, trw_ent, c_own, c_prev, c_tr, w, col_w,
                    out, trace, keep_trace, np.zeros((0, 4), np.int64), np.zeros(0), np.zeros((0, 3), np.int64),
                    np.zeros((0, 5), np.int64),
-                   np.zeros((0, c_own.shape[2]), np.bool_), np.zeros(1, np.int64))
+                   np.zeros((0, c_own.shape[2]), np.bool_), np.zeros(1, np.int64), 0)
 
 
-@njit(cache=CACHE, fastmath=FASTMATH, nogil=True)
+@njit(cache=CACHE, fastmath=FASTMATH, nogil=True, pipeline_class=kernel_compiler())
 def occupancy_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w,
                      out, trace, keep_trace):  # pragma: no cover - compiled
     """:func:`occupancy_program_kernel` without compiled values (every value pooled)."""
     occupancy_program_kernel(ev, tr_ptr, tr_ent, dest, start, rw_ptr, rw_ent, w, col_w, out, trace, keep_trace,
                              np.zeros((0, 4), np.int64), np.zeros(0), np.zeros((0, 3), np.int64),
                              np.zeros((0, 5), np.int64),
-                             np.zeros((0, w.shape[1]), np.bool_), np.zeros(1, np.int64))
+                             np.zeros((0, w.shape[1]), np.bool_), np.zeros(1, np.int64), 0)

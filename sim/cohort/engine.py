@@ -194,12 +194,13 @@ def _run_kernel(a: ModelArrays, out: np.ndarray, tr: np.ndarray, trace: bool, co
     """
     prog = a.prog if a.prog is not None else _no_programs(a.n_cycles)
     err = np.zeros(1, dtype=np.int64)
+    address = _kernels.programs_address() if len(prog) else 0  # the interpreter compiles only if needed
 
     def part(d0: int, d1: int) -> None:
         start = a.start[d0:d1] if a.start.shape[0] > 1 else a.start
         trp = tr[d0:d1] if trace else tr
         tr_ent, rw_ent = _shifted(a.tr_ent, 1, d0), _shifted(a.rw_ent, 1, d0)
-        pa = (prog.code, prog.consts, prog.shifted(d0), prog.slots, prog.dirty, err)
+        pa = (prog.code, prog.consts, prog.shifted(d0), prog.slots, prog.dirty, err, address)
         if occupancy is not None:
             _kernels.occupancy_program_kernel(a.ev, a.tr_ptr, tr_ent, a.dest, start, a.rw_ptr, rw_ent,
                                               occupancy[0], occupancy[1], out[d0:d1], trp, trace, *pa)
