@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import ByStrategy, C, LifeTable, Model, ParameterTable
+from sim import ByStrategy, C, Cycle, Exp, LifeTable, Model, P, ParameterTable, Rate
 from sim.params.table import base_values
 
 __all__ = ["build", "data_files", "parameter_table", "parameters", "mortality_table", "CURRENCY", "EFFECT",
@@ -84,14 +84,13 @@ def _background(p, t):
                     table.annual_probability("female", age))
 
 
-def _revision(p, t):
-    """Weibull revision risk of the primary prosthesis in cycle j."""
-    lam = np.exp(p["cons"] + p["ageC"] * p["age_init"] + p["maleC"] * p["male"])
-    if t.strategy == "np1":
-        lam = lam * np.exp(p["lnrrNP1"])
-    gamma = np.exp(p["lngamma"])
-    j = t.cycle
-    return -np.expm1(lam * (j ** gamma - (j + 1.0) ** gamma))
+#: Weibull revision risk of the primary prosthesis in cycle j (an expression, compiled into
+#: the cohort kernel): ``1 - exp(-lambda ((j + 1)^gamma - j^gamma))``, the cumulative hazard
+#: of the cycle as a rate per cycle (cycle length 1 year), ``lambda = exp(cons + ageC age +
+#: maleC male)`` times ``exp(lnrrNP1)`` for NP1, ``gamma = exp(lngamma)``.
+_LAMBDA = (Exp(P("cons") + P("ageC") * P("age_init") + P("maleC") * P("male"))
+           * ByStrategy(standard=1.0, np1=Exp(P("lnrrNP1"))))
+REVISION = Rate(_LAMBDA * ((Cycle() + 1.0) ** Exp(P("lngamma")) - Cycle() ** Exp(P("lngamma"))))
 
 
 def _revision_death(p, t):
@@ -109,7 +108,7 @@ def build(parameters: dict[str, float] | None = None) -> Model:
         strategies=("standard", "np1"),
         transitions={
             ("PrimaryTHR", "SuccessP"): C, ("PrimaryTHR", "Death"): "omrPTHR",
-            ("SuccessP", "SuccessP"): C, ("SuccessP", "RevisionTHR"): _revision,
+            ("SuccessP", "SuccessP"): C, ("SuccessP", "RevisionTHR"): REVISION,
             ("SuccessP", "Death"): _background,
             ("RevisionTHR", "SuccessR"): C, ("RevisionTHR", "Death"): _revision_death,
             ("SuccessR", "RevisionTHR"): "rrr", ("SuccessR", "SuccessR"): C,

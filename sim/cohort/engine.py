@@ -155,7 +155,8 @@ def _model_coefficients(model: Model, columns: tuple, occupancy: bool):
     return hit
 
 
-#: Draws x strategies x trace points x states worth a thread of their own (about 0.5 ms of kernel).
+#: Draws x trace points x (strategies x states + program instructions) worth a thread of their
+#: own (about 0.5 ms of kernel): a compiled value's instructions run for every draw and cycle.
 _MIN_WORK = 1_000_000
 
 
@@ -209,7 +210,7 @@ def _run_kernel(a: ModelArrays, out: np.ndarray, tr: np.ndarray, trace: bool, co
                                     _shifted(a.trw_ent, 2, d0), *coefs, out[d0:d1], trp, trace, *pa)
 
     K, T1, S1 = out.shape[1], a.n_cycles + 1, a.dest.shape[0]
-    run_split(part, out.shape[0], _kernels.BLOCK, min_items=_MIN_WORK // (K * T1 * S1))
+    run_split(part, out.shape[0], _kernels.BLOCK, min_items=_MIN_WORK // (T1 * (K * S1 + len(prog.code))))
     return not err[0]
 
 

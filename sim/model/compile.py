@@ -243,6 +243,12 @@ def _branch(node: ByStrategy, strategy: str):
     return node.default  # None: the numpy path raises the message
 
 
+#: ``(id(node), strategy) -> (node, branches)``: values are immutable, so a node's branches never
+#: change; the node is kept, so an id is never reused while its entry lives (cleared past _MEMO_MAX).
+_BRANCH_MEMO: dict = {}
+_MEMO_MAX = 100_000
+
+
 def _branches(v: Any, strategy: str) -> tuple:
     """The branch every ``ByStrategy`` node of ``v`` picks (ids): part of the cache keys."""
     return tuple(id(_branch(n, strategy)) for n in walk(v) if isinstance(n, ByStrategy))
@@ -272,11 +278,13 @@ class Compiler:
         self.memo: dict = {}  # (id, strategy[, "kind"]) -> (node, branches or kind)
 
     def branches(self, v: Any, strategy: str) -> tuple:
-        """:func:`_branches`, remembered per node and strategy (a node's tree is walked once)."""
+        """:func:`_branches`, remembered per node and strategy across runs (a node's tree is walked once)."""
         key = (id(v), strategy)
-        hit = self.memo.get(key)
+        hit = _BRANCH_MEMO.get(key)
         if hit is None or hit[0] is not v:
-            hit = self.memo[key] = (v, _branches(v, strategy))
+            if len(_BRANCH_MEMO) > _MEMO_MAX:
+                _BRANCH_MEMO.clear()
+            hit = _BRANCH_MEMO[key] = (v, _branches(v, strategy))
         return hit[1]
 
     def kind(self, v: Any, strategy: str) -> int:
