@@ -35,7 +35,7 @@ import pandas as pd
 from sim import ByStrategy, C, Cycle, Exp, LifeTable, Model, P, ParameterTable, Rate
 from sim.params.table import base_values
 
-__all__ = ["build", "data_files", "parameter_table", "parameters", "mortality_table", "CURRENCY", "EFFECT",
+__all__ = ["build", "data_files", "parameter_table", "parameters", "mortality_table", "CURRENCY", "EFFECT", "REVISION",
            "EFFECT_UNIT", "PRICE_YEAR", "SETTINGS", "TITLE"]
 
 TITLE = "Total hip replacement: standard vs NP1 prosthesis (Briggs 2006 Ex. 3.5)"
