@@ -299,7 +299,9 @@ def _voi(run, sheets: dict, page: _Page) -> list:
         blocks += [page.figure(n, c) for n, c in run.figures if n == "evppi"]
         curve = s.get("evppi_curve")
         if curve is not None:
-            points = ", ".join(f"{w:,.0f}" for w in sorted(set(curve["wtp"])))
+            ws = sorted(set(curve["wtp"]))
+            points = (f"{len(ws)} values from {ws[0]:,.0f} to {ws[-1]:,.0f}, denser where the EVPI is high "
+                      f"(evppi_curve.csv)") if len(ws) > 6 else ", ".join(f"{w:,.0f}" for w in ws)
             fig = evppi_curves(curve, threshold=exp.wtp_threshold, currency=u.money, effect_one=u.effect_one,
                                labels={g: group_label(run.ld.table, g) for g in curve["parameters"]})
             blocks.append(page.figure("evppi_curve", f"Per-person EVPPI over willingness to pay, computed at "
