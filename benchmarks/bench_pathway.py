@@ -24,11 +24,11 @@ SimPy run's patients.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -36,9 +36,13 @@ import numba
 import numpy as np
 import pandas as pd
 
-import sim
-from sim import LifeTable
-from sim.patient import Event, Exponential, Pathway, Weibull, background_mortality, run_pathway
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_speed as B  # noqa: E402  (timing options, the clock and the interleaved rounds)
+
+import sim  # noqa: E402
+from sim import LifeTable  # noqa: E402
+from sim.patient import Event, Exponential, Pathway, Weibull, background_mortality, run_pathway  # noqa: E402
 
 
 def simple() -> tuple[dict, None]:
@@ -80,11 +84,6 @@ def workload(name: str, n: int):
     return aged(n)
 
 
-#: ``--clock cpu``: the process's CPU time (with ``--threads 1``, robust to the machine's load).
-CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
-_clock = time.perf_counter
-
-
 def run(name: str, n: int, n_simpy: int, repeat: int, seed: int = 2026) -> dict:
     """Time one workload; returns times, patients/s and the exactness check."""
     paths, pop = workload(name, n)
@@ -105,13 +104,7 @@ def run(name: str, n: int, n_simpy: int, repeat: int, seed: int = 2026) -> dict:
                                         engine="compiled"),
     }
     sizes = {"simpy": n_simpy, "compiled": n}
-    times = {c: [] for c in cands}
-    for i in range(repeat):
-        for c in (list(cands) if i % 2 == 0 else list(cands)[::-1]):
-            gc.collect()
-            t = _clock()
-            cands[c]()
-            times[c].append(_clock() - t)
+    times = B.rounds(cands, repeat)  # interleaved, the order rotated (reversed) every round
     out = {"workload": name, "first_compiled_call_s": first, "identical": identical, "engines": {}}
     for c, ts in times.items():
         k = 2 * sizes[c]
@@ -130,17 +123,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--workloads", nargs="+", default=["simple", "aged"], choices=["simple", "aged"])
     ap.add_argument("--json", help="write every timing to this file")
-    ap.add_argument("--threads", type=int, help="threads of the compiled path (default: all)")
-    ap.add_argument("--clock", choices=list(CLOCK), default="wall")
+    B.timing_options(ap)
     args = ap.parse_args(argv)
-    sim.tune_process()
-    global _clock
-    _clock = CLOCK[args.clock]
-    if args.threads:
-        from sim import _config
-
-        numba.set_num_threads(args.threads)
-        _config.THREADS = args.threads
+    B.configure(args.threads, args.clock)
     print(f"hta-sim {sim.__version__} | numba {numba.__version__} | python {platform.python_version()} | "
           f"cpus {os.cpu_count()} | numba threads {numba.get_num_threads()} | load {os.getloadavg()[0]:.2f} | "
           f"clock {args.clock}")

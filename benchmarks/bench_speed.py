@@ -164,6 +164,26 @@ CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
 _clock = time.perf_counter
 
 
+def timing_options(ap: argparse.ArgumentParser) -> None:
+    """``--threads`` and ``--clock``, the options every speed benchmark shares."""
+    ap.add_argument("--threads", type=int, help="threads of every kernel and of the sampler (default: all)")
+    ap.add_argument("--clock", choices=list(CLOCK), default="wall",
+                    help="cpu: the process's CPU time (use with --threads 1 on a loaded machine)")
+
+
+def configure(threads: int | None, clock: str) -> None:
+    """Tune the process, pick the clock of :func:`rounds`, and fix the threads when ``threads`` is given."""
+    sim.tune_process()
+    global _clock
+    _clock = CLOCK[clock]
+    if threads:
+        from sim import _config
+
+        numba.set_num_threads(threads)
+        _config.THREADS = threads
+        os.environ["HTA_SIM_SAMPLING_THREADS"] = str(threads)
+
+
 def rounds(cands: dict, repeat: int) -> dict[str, list[float]]:
     """``repeat`` interleaved rounds, rotating the order; every candidate's times."""
     names = list(cands)
@@ -235,19 +255,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
     ap.add_argument("--cold", action="store_true", help="also time a first run on an empty Numba cache")
     ap.add_argument("--json", help="write every timing to this file")
-    ap.add_argument("--threads", type=int, help="threads of every kernel and of the sampler (default: all)")
-    ap.add_argument("--clock", choices=list(CLOCK), default="wall",
-                    help="cpu: the process's CPU time (use with --threads 1 on a loaded machine)")
+    timing_options(ap)
     args = ap.parse_args(argv)
-    sim.tune_process()
-    global _clock
-    _clock = CLOCK[args.clock]
-    if args.threads:
-        from sim import _config
-
-        numba.set_num_threads(args.threads)
-        _config.THREADS = args.threads
-        os.environ["HTA_SIM_SAMPLING_THREADS"] = str(args.threads)
+    configure(args.threads, args.clock)
     print(f"hta-sim {sim.__version__} | numba {numba.__version__} | numpy {np.__version__} | "
           f"python {platform.python_version()} | cpus {os.cpu_count()} | numba threads {numba.get_num_threads()} "
           f"| load {os.getloadavg()[0]:.2f} | clock {args.clock}")

@@ -449,8 +449,25 @@ def build(parameters: dict[str, float] | None = None) -> Model:
         cost components ``procedure``, ``medical`` (follow-up and drugs), ``hospital``
         (CV and non-CV admissions), in 2023 US dollars.
     """
-    values = _values(parameters)
     e = _expressions()
+    e["start_cabg"] = {"Surgery": 1.0 - P("p_no_cabg"), "Med": "p_no_cabg"}
+    return _model(_values(parameters), e)
+
+
+def _build_callables(parameters: dict[str, float] | None = None) -> Model:
+    """:func:`build` written with Python callables ``f(p, t)`` (numpy speed; kept for the test comparing the two)."""
+    e = {
+        "med": {to: _prob("Med", to) for to in ("cv", "other", "cross")},
+        "after": {to: _prob("PostCABG", to) for to in ("cv", "other")},
+        "start_cabg": {"Surgery": _start_surgery, "Med": _start_med},
+        "follow_up": _follow_up, "hosp_med": _hosp_cost(False), "hosp_post": _hosp_cost(True),
+        "u_med": _u_med, "u_surgery": _u_surgery, "u_post": _u_post, "periop": _periop_loss,
+    }
+    return _model(_values(parameters), e)
+
+
+def _model(values: dict[str, float], e: dict) -> Model:
+    """The model's structure with its values ``e`` (expressions or callables, keyed as :func:`_expressions`)."""
     alive = ("Med", "Surgery", "PostCABG")
     return Model(
         name="omt_vs_cabg",
@@ -469,7 +486,7 @@ def build(parameters: dict[str, float] | None = None) -> Model:
             ("PostCABG", "DeadOther"): e["after"]["other"],
             ("PostCABG", "PostCABG"): C,
         },
-        start={"OMT": {"Med": 1.0}, "CABG": {"Surgery": 1.0 - P("p_no_cabg"), "Med": "p_no_cabg"}},
+        start={"OMT": {"Med": 1.0}, "CABG": e["start_cabg"]},
         horizon_years=float(values["horizon_years"]),
         cycle_length=CYCLE,
         start_age=float(values["age_start"]),
@@ -483,59 +500,6 @@ def build(parameters: dict[str, float] | None = None) -> Model:
         utilities={"Med": e["u_med"], "Surgery": e["u_surgery"], "PostCABG": e["u_post"]},
         transition_utilities={("Med", "Surgery"): e["periop"]},
         start_utilities={"Surgery": e["periop"]},
-        dead=("DeadCV", "DeadOther"),
-        correction="half-cycle",
-        discount_costs=DISCOUNT,
-        discount_outcomes=DISCOUNT,
-        currency=CURRENCY,
-        price_year=PRICE_YEAR,
-        effect_unit=EFFECT_UNIT,
-    )
-
-
-def _build_callables(parameters: dict[str, float] | None = None) -> Model:
-    """:func:`build` written with Python callables ``f(p, t)`` (numpy speed; kept for the test comparing the two).
-
-    Returns
-    -------
-    Model
-        Strategies ``OMT`` and ``CABG``; states :data:`STATES`; 480 monthly cycles;
-        cost components ``procedure``, ``medical`` (follow-up and drugs), ``hospital``
-        (CV and non-CV admissions), in 2023 US dollars.
-    """
-    values = _values(parameters)
-    alive = ("Med", "Surgery", "PostCABG")
-    return Model(
-        name="omt_vs_cabg",
-        description=TITLE,
-        states=STATES,
-        strategies=("OMT", "CABG"),
-        transitions={
-            ("Med", "DeadCV"): _prob("Med", "cv"),
-            ("Med", "DeadOther"): _prob("Med", "other"),
-            ("Med", "Surgery"): _prob("Med", "cross"),
-            ("Med", "Med"): C,
-            # the operation month: operative death (all causes, counted as CV) or recovery
-            ("Surgery", "DeadCV"): "p_op",
-            ("Surgery", "PostCABG"): C,
-            ("PostCABG", "DeadCV"): _prob("PostCABG", "cv"),
-            ("PostCABG", "DeadOther"): _prob("PostCABG", "other"),
-            ("PostCABG", "PostCABG"): C,
-        },
-        start={"OMT": {"Med": 1.0}, "CABG": {"Surgery": _start_surgery, "Med": _start_med}},
-        horizon_years=float(values["horizon_years"]),
-        cycle_length=CYCLE,
-        start_age=float(values["age_start"]),
-        parameters=values,
-        costs={
-            "medical": {s: _follow_up for s in alive},
-            "hospital": {"Med": _hosp_cost(False), "PostCABG": _hosp_cost(True)},
-        },
-        transition_costs={"procedure": {(ANY, "Surgery"): "c_cabg"}},
-        start_costs={"procedure": {"Surgery": "c_cabg"}},
-        utilities={"Med": _u_med, "Surgery": _u_surgery, "PostCABG": _u_post},
-        transition_utilities={("Med", "Surgery"): _periop_loss},
-        start_utilities={"Surgery": _periop_loss},
         dead=("DeadCV", "DeadOther"),
         correction="half-cycle",
         discount_costs=DISCOUNT,
