@@ -31,6 +31,7 @@ from scipy import optimize
 
 from . import build
 from .calibration import trial_outcomes
+from .doc_tables import doc_table
 
 __all__ = ["SUBGROUPS", "markdown", "overrides", "results"]
 
@@ -136,7 +137,7 @@ def results(names=None) -> pd.DataFrame:
 
 def markdown() -> dict[str, str]:
     """The docs tables: ``{"subgroup_effects": published effects, "subgroups": results}``."""
-    lines = ["| subgroup | published | used as | verified |", "| --- | --- | --- | --- |"]
+    rows = []
     for name, sg in SUBGROUPS.items():
         if "age" in sg:
             pub = (f"10-year death MED / CABG: CV {sg['cv'][0]:.0%} / {sg['cv'][1]:.0%}, all causes "
@@ -150,15 +151,12 @@ def markdown() -> dict[str, str]:
             hr, lo, hi = sg["hr"]
             pub = f"HR {hr:.2f} ({lo:.2f}-{hi:.2f}), n = {sg['n']}; whole trial {sg['hr_all']:.2f}"
             used = f"late CV hazards after CABG x{hr / sg['hr_all']:.3f}"
-        lines.append(f"| {name} | {pub} | {used} | {sg['verified']} |")
-    out = {"subgroup_effects": "\n".join(lines)}
-    r = results()
-    lines = ["| subgroup | cost OMT | cost CABG | QALYs OMT | QALYs CABG | incr. cost | incr. QALYs | ICER |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, x in r.iterrows():
-        lines.append(f"| {name} | {x['cost_OMT']:,.0f} | {x['cost_CABG']:,.0f} | {x['qaly_OMT']:.3f} "
-                     f"| {x['qaly_CABG']:.3f} | {x['d_cost']:,.0f} | {x['d_qaly']:.3f} | {x['icer']:,.0f} |")
-    out["subgroups"] = "\n".join(lines)
+        rows.append([name, pub, used, sg["verified"]])
+    out = {"subgroup_effects": doc_table(["subgroup", "published", "used as", "verified"], rows)}
+    out["subgroups"] = doc_table(
+        ["subgroup", "cost OMT", "cost CABG", "QALYs OMT", "QALYs CABG", "incr. cost", "incr. QALYs", "ICER"],
+        ([name, f"{x['cost_OMT']:,.0f}", f"{x['cost_CABG']:,.0f}", f"{x['qaly_OMT']:.3f}", f"{x['qaly_CABG']:.3f}",
+          f"{x['d_cost']:,.0f}", f"{x['d_qaly']:.3f}", f"{x['icer']:,.0f}"] for name, x in results().iterrows()))
     return out
 
 

@@ -44,6 +44,7 @@ from sim.errors import HtaError
 from sim.survival import compare_fits, fit_survival, kaplan_meier, reconstruct_ipd
 
 from . import build
+from .doc_tables import doc_table
 
 __all__ = ["ARMS", "DATA", "EXPLAINED_MISSES", "FAMILIES", "anchors", "censoring", "figure", "figure_png",
            "fit_table", "fits", "km_by_year", "markdown", "model_survival", "reconstructed", "risk_table",
@@ -336,26 +337,21 @@ def _years(t: float) -> str:
 def markdown(overrides: dict | None = None) -> dict[str, str]:
     """The docs tables: ``{"yearly": model vs trial by year, "fits": AIC/BIC per arm, "risk": numbers at risk}``."""
     yt = yearly_table(overrides)
-    lines = ["| years | basis (OMT / CABG) | model OMT | trial MED (95 % CI) | model CABG | trial CABG (95 % CI) "
-             "| inside |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows = []
     for t in TIMES:
         o, c = (yt[(yt["years"] == t) & (yt["arm"] == a)].iloc[0] for a in ARMS)
-        inside = "yes" if o["inside"] and c["inside"] else "no (explained below)"
-        lines.append(f"| {_years(t)} | {o['basis']} / {c['basis']} | {o['model']:.3f} | {o['trial']:.3f} "
-                     f"({o['low']:.3f}-{o['high']:.3f}) | {c['model']:.3f} | {c['trial']:.3f} "
-                     f"({c['low']:.3f}-{c['high']:.3f}) | {inside} |")
-    out = {"yearly": "\n".join(lines)}
-    ft = fit_table()
-    lines = ["| arm | family | parameters | log-likelihood | AIC | BIC | ΔAIC | ΔBIC |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for _, r in ft.iterrows():
-        lines.append(f"| {r['arm']} | {r['model']} | {r['parameters']} | {r['loglik']:.1f} | {r['aic']:.1f} "
-                     f"| {r['bic']:.1f} | {r['delta_aic']:.1f} | {r['delta_bic']:.1f} |")
-    out["fits"] = "\n".join(lines)
-    lines = ["| arm | " + " | ".join(str(y) for y in range(11)) + " |", "| --- |" + " --- |" * 11]
-    for arm in ARMS:
-        lines.append(f"| {arm} | " + " | ".join(str(int(n)) for n in risk_table(arm)["n_risk"]) + " |")
-    out["risk"] = "\n".join(lines)
+        rows.append([_years(t), f"{o['basis']} / {c['basis']}", f"{o['model']:.3f}",
+                     f"{o['trial']:.3f} ({o['low']:.3f}-{o['high']:.3f})", f"{c['model']:.3f}",
+                     f"{c['trial']:.3f} ({c['low']:.3f}-{c['high']:.3f})",
+                     "yes" if o["inside"] and c["inside"] else "no (explained below)"])
+    out = {"yearly": doc_table(["years", "basis (OMT / CABG)", "model OMT", "trial MED (95 % CI)", "model CABG",
+                                "trial CABG (95 % CI)", "inside"], rows)}
+    out["fits"] = doc_table(
+        ["arm", "family", "parameters", "log-likelihood", "AIC", "BIC", "ΔAIC", "ΔBIC"],
+        ([str(r["arm"]), str(r["model"]), str(r["parameters"]), f"{r['loglik']:.1f}", f"{r['aic']:.1f}",
+          f"{r['bic']:.1f}", f"{r['delta_aic']:.1f}", f"{r['delta_bic']:.1f}"] for _, r in fit_table().iterrows()))
+    out["risk"] = doc_table(["arm", *(str(y) for y in range(11))],
+                            ([arm, *(str(int(n)) for n in risk_table(arm)["n_risk"])] for arm in ARMS))
     return out
 
 

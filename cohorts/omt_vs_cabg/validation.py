@@ -23,6 +23,7 @@ import sim
 
 from . import build, parameter_table, psa_table, subgroups, trial_survival
 from .calibration import DEATHS, FITTED, N_ARM, TARGETS, calibrate, survival_ci, trial_outcomes
+from .doc_tables import doc_table
 from .prices import conversion_factor
 
 __all__ = ["CHEW", "DRIVERS", "PSA_DRAWS", "PSA_SEED", "SCENARIOS", "TRIAL_POINTS", "drivers", "markdown",
@@ -216,55 +217,50 @@ def markdown() -> dict[str, str]:
     """
     out = {}
     s = sim.run_cohort(build()).summary()
-    lines = ["| strategy | cost | CABG admissions | ambulatory care and drugs | hospitalisations | QALYs | LYs "
-             "| LYs undiscounted |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for arm, r in s.iterrows():
-        lines.append(f"| {arm} | {r['cost']:,.0f} | {r['cost_procedure']:,.0f} | {r['cost_medical']:,.0f} "
-                     f"| {r['cost_hospital']:,.0f} | {r['qaly']:.3f} | {r['ly']:.3f} | {r['ly_undisc']:.3f} |")
-    out["base"] = "\n".join(lines)
+    out["base"] = doc_table(
+        ["strategy", "cost", "CABG admissions", "ambulatory care and drugs", "hospitalisations", "QALYs", "LYs",
+         "LYs undiscounted"],
+        ([arm, f"{r['cost']:,.0f}", f"{r['cost_procedure']:,.0f}", f"{r['cost_medical']:,.0f}",
+          f"{r['cost_hospital']:,.0f}", f"{r['qaly']:.3f}", f"{r['ly']:.3f}", f"{r['ly_undisc']:.3f}"]
+         for arm, r in s.iterrows()))
     table = parameter_table()
     costs = table[table["unit"].str.startswith("USD")]
-    lines = ["| parameter | source value | price year | factor | 2023 USD | verified |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for _, r in costs.iterrows():
-        lines.append(f"| `{r['name']}` | {float(r['value_source']):,.0f} | {r['price_year']} | {r['factor']:.4f} "
-                     f"| {r['value']:,.0f} | {r['verified']} |")
-    out["costs"] = "\n".join(lines)
+    out["costs"] = doc_table(
+        ["parameter", "source value", "price year", "factor", "2023 USD", "verified"],
+        ([f"`{r['name']}`", f"{float(r['value_source']):,.0f}", str(r["price_year"]), f"{r['factor']:.4f}",
+          f"{r['value']:,.0f}", str(r["verified"])] for _, r in costs.iterrows()))
     out.update(trial_survival.markdown())  # "yearly", "fits", "risk": survival against STICHES by year
     out.update(subgroups.markdown())  # "subgroup_effects", "subgroups"
     sc = scenario_results()
-    lines = ["| scenario | cost OMT | cost CABG | QALYs OMT | QALYs CABG | incr. cost | incr. QALYs | ICER |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, r in sc.iterrows():
-        lines.append(f"| {name} | {_fmt(r['cost_OMT'], 'usd')} | {_fmt(r['cost_CABG'], 'usd')} "
-                     f"| {_fmt(r['qaly_OMT'], 'q')} | {_fmt(r['qaly_CABG'], 'q')} | {_fmt(r['d_cost'], 'usd')} "
-                     f"| {_fmt(r['d_qaly'], 'q')} | {_fmt(r['icer'], 'usd')} |")
-    out["scenarios"] = "\n".join(lines)
+    out["scenarios"] = doc_table(
+        ["scenario", "cost OMT", "cost CABG", "QALYs OMT", "QALYs CABG", "incr. cost", "incr. QALYs", "ICER"],
+        ([name, _fmt(r["cost_OMT"], "usd"), _fmt(r["cost_CABG"], "usd"), _fmt(r["qaly_OMT"], "q"),
+          _fmt(r["qaly_CABG"], "q"), _fmt(r["d_cost"], "usd"), _fmt(r["d_qaly"], "q"), _fmt(r["icer"], "usd")]
+         for name, r in sc.iterrows()))
     rec = reconciliation()
     kinds = {"cost": "usd", "qaly": "q", "ly": "q", "d_cost": "usd", "d_qaly": "q", "icer": "usd", "p_ce": "p"}
-    lines = ["| quantity | model | Chew et al. 2022 | difference |", "| --- | --- | --- | --- |"]
+    rows = []
     for q, r in rec.iterrows():
         kind = next(v for k, v in kinds.items() if q.startswith(k))
         rel = "" if np.isnan(r["relative"]) else f" ({_fmt(r['relative'], 'pct')})"
         diff = "–" if np.isnan(r["difference"]) else _fmt(r["difference"], kind) + rel
-        lines.append(f"| {q} | {_fmt(r['model'], kind)} | {_fmt(r['chew'], kind)} | {diff} |")
-    out["reconciliation"] = "\n".join(lines)
+        rows.append([q, _fmt(r["model"], kind), _fmt(r["chew"], kind), diff])
+    out["reconciliation"] = doc_table(["quantity", "model", "Chew et al. 2022", "difference"], rows)
     dr = drivers()
-    lines = ["| step (cumulative) | incr. cost | incr. QALYs | ICER | vs Chew |", "| --- | --- | --- | --- | --- |"]
-    for name, r in dr.iterrows():
-        lines.append(f"| {name} | {_fmt(r['d_cost'], 'usd')} | {_fmt(r['d_qaly'], 'q')} | {_fmt(r['icer'], 'usd')} "
-                     f"| {_fmt(r['vs_chew'], 'pct')} |")
-    out["drivers"] = "\n".join(lines)
+    out["drivers"] = doc_table(
+        ["step (cumulative)", "incr. cost", "incr. QALYs", "ICER", "vs Chew"],
+        ([name, _fmt(r["d_cost"], "usd"), _fmt(r["d_qaly"], "q"), _fmt(r["icer"], "usd"), _fmt(r["vs_chew"], "pct")]
+         for name, r in dr.iterrows()))
     t = trial_outcomes(build())
     got = {"cross_56m_med": t.loc["OMT", "crossed_56m"], "cross_120m_med": t.loc["OMT", "crossed"],
            "cv_death_56m_med": t.loc["OMT", "cv_death_56m"], "cv_death_med": t.loc["OMT", "cv_death"],
            "cv_death_56m_cabg": t.loc["CABG", "cv_death_56m"], "cv_death_cabg": t.loc["CABG", "cv_death"]}
     p = build().parameters
-    lines = ["| parameter | fitted value | target | model |", "| --- | --- | --- | --- |"]
-    for name, key in zip(FITTED, TARGETS, strict=True):
-        model_v = got.get(key, (602 * t.loc["OMT", "noncv_death"] + 610 * t.loc["CABG", "noncv_death"]) / 1212)
-        lines.append(f"| `{name}` | {p[name]:.4g} | {TARGETS[key]:.4f} ({key}) | {model_v:.4f} |")
-    out["calibration"] = "\n".join(lines)
+    noncv = (602 * t.loc["OMT", "noncv_death"] + 610 * t.loc["CABG", "noncv_death"]) / 1212
+    out["calibration"] = doc_table(
+        ["parameter", "fitted value", "target", "model"],
+        ([f"`{name}`", f"{p[name]:.4g}", f"{TARGETS[key]:.4f} ({key})", f"{got.get(key, noncv):.4f}"]
+         for name, key in zip(FITTED, TARGETS, strict=True)))
     return out
 
 
